@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* fd and path helpers: *at() everywhere, O_CLOEXEC on every fd, -errno on failure. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Read a whole file (at most MAX bytes, else -EFBIG) into a NUL-terminated buffer. */
+int read_file_at(int dirfd, const char *path, size_t max, char **ret_buf, size_t *ret_len);
+/* Read everything from FD until EOF (at most MAX bytes). */
+int read_fd_all(int fd, size_t max, char **ret_buf, size_t *ret_len);
+/* Write all of BUF to FD, retrying short writes and EINTR. */
+int write_all(int fd, const void *buf, size_t len);
+/* Write STR to an existing file (cgroup, proc, sysfs knobs): no O_CREAT, no O_TRUNC. */
+int write_string_at(int dirfd, const char *path, const char *str);
+/*
+ * Atomically replace PATH with DATA: written to a hidden temp file in the same directory,
+ * fsynced when DURABLE, then renamed over PATH. On failure nothing is left behind.
+ */
+int write_file_atomic_at(int dirfd, const char *path, const void *data, size_t len, mode_t mode,
+			 bool durable);
+/* mkdir -p relative to DIRFD; existing directories are fine, other existing types are -ENOTDIR. */
+int mkdir_p_at(int dirfd, const char *path, mode_t mode);
+/* rm -rf PATH relative to DIRFD, never crossing into another filesystem. Missing is fine. */
+int rm_rf_at(int dirfd, const char *path);
+/* Join two path parts with exactly one '/' between them; NULL on OOM. */
+char *path_join(const char *a, const char *b);
+/* Whether a relative path stays below its base: no ".." component, not absolute. */
+bool path_is_safe_relative(const char *path);
+/*
+ * Open PATH below the directory ROOTFD as if ROOTFD were "/": symlinks and ".." are
+ * resolved inside it (openat2 RESOLVE_IN_ROOT; on kernels without openat2 a userspace
+ * walk with the same semantics). FLAGS get O_CLOEXEC added.
+ */
+int open_in_root(int rootfd, const char *path, int flags, mode_t mode);
+/* Same walk with no openat2 (exposed for tests of the fallback). */
+int open_in_root_fallback(int rootfd, const char *path, int flags, mode_t mode);
+/* Close every fd >= LOWEST (close_range, else a /proc/self/fd walk). */
+int close_fds_from(int lowest);
+/* Parse a decimal integer of an exact type, rejecting sign, junk and overflow. */
+int parse_uint64(const char *s, unsigned long long *ret);
+int parse_int(const char *s, int *ret);

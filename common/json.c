@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "fs.h"
+#include "json.h"
+
+char *json_escape(const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 3;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		n += (*p < 0x20 || *p == '"' || *p == '\\') ? 6 : 1;
+
+	char *out = malloc(n), *o = out;
+	if (!out)
+		return NULL;
+	*o++ = '"';
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"':
+			*o++ = '\\';
+			*o++ = '"';
+			break;
+		case '\\':
+			*o++ = '\\';
+			*o++ = '\\';
+			break;
+		case '\n':
+			*o++ = '\\';
+			*o++ = 'n';
+			break;
+		case '\t':
+			*o++ = '\\';
+			*o++ = 't';
+			break;
+		case '\r':
+			*o++ = '\\';
+			*o++ = 'r';
+			break;
+		default:
+			if (*p < 0x20) {
+				memcpy(o, "\\u00", 4);
+				o[4] = hex[*p >> 4];
+				o[5] = hex[*p & 15];
+				o += 6;
+			} else {
+				*o++ = (char)*p;
+			}
+		}
+	}
+	*o++ = '"';
+	*o = '\0';
+	return out;
+}
+
+/* json-c accepts single-quoted strings even in strict mode; JSON has none. */
+static bool has_single_quote_outside_string(const char *buf, size_t len)
+{
+	bool in_string = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (in_string) {
+			if (buf[i] == '\\')
+				i++;
+			else if (buf[i] == '"')
+				in_string = false;
+		} else if (buf[i] == '"') {
+			in_string = true;
+		} else if (buf[i] == '\'') {
+			return true;
+		}
+	}
+	return false;
+}
+
+int json_parse(const char *buf, size_t len, struct json_object **ret)
+{
+	struct json_tokener *tok;
+	struct json_object *o;
+	size_t off;
+
+	if (len > INT_MAX)
+		return -EFBIG;
+	if (has_single_quote_outside_string(buf, len))
+		return -EINVAL;
+	tok = json_tokener_new();
+	if (!tok)
+		return -ENOMEM;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	o = json_tokener_parse_ex(tok, buf, (int)len);
+	off = json_tokener_get_parse_end(tok);
+	if (!o && json_tokener_get_error(tok) == json_tokener_continue) {
+		/* A bare top-level number only ends at a delimiter: feed one NUL. */
+		o = json_tokener_parse_ex(tok, "", 1);
+		off = len;
+	}
+	if (!o || json_tokener_get_error(tok) != json_tokener_success) {
+		/* json_tokener_continue means the input ended mid-value (unterminated). */
+		json_object_put(o);
+		json_tokener_free(tok);
+		return -EINVAL;
+	}
+	json_tokener_free(tok);
+	for (; off < len; off++)
+		if (!strchr(" \t\r\n", buf[off])) {
+			json_object_put(o);
+			return -EINVAL;
+		}
+	*ret = o;
+	return 0;
+}
+
+int json_parse_file_at(int dirfd, const char *path, struct json_object **ret)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int r;
+
+	r = read_file_at(dirfd, path, 64 << 20, &buf, &len);
+	if (r < 0)
+		return r;
+	return json_parse(buf, len, ret);
+}
+
+static int get_typed(struct json_object *o, const char *key, json_type type,
+		     struct json_object **ret)
+{
+	struct json_object *v;
+
+	if (!o || !json_object_is_type(o, json_type_object))
+		return -EINVAL;
+	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+		return -ENOENT;
+	if (!json_object_is_type(v, type))
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+int json_get_object(struct json_object *o, const char *key, struct json_object **ret)
+{
+	return get_typed(o, key, json_type_object, ret);
+}
+
+int json_get_array(struct json_object *o, const char *key, struct json_object **ret)
+{
+	return get_typed(o, key, json_type_array, ret);
+}
+
+int json_get_string(struct json_object *o, const char *key, const char **ret)
+{
+	struct json_object *v;
+	int r = get_typed(o, key, json_type_string, &v);
+
+	if (r < 0)
+		return r;
+	*ret = json_object_get_string(v);
+	return 0;
+}
+
+int json_get_bool(struct json_object *o, const char *key, bool *ret)
+{
+	struct json_object *v;
+	int r = get_typed(o, key, json_type_boolean, &v);
+
+	if (r < 0)
+		return r;
+	*ret = json_object_get_boolean(v);
+	return 0;
+}
+
+int json_get_int64(struct json_object *o, const char *key, int64_t *ret)
+{
+	struct json_object *v;
+	int r = get_typed(o, key, json_type_int, &v);
+
+	if (r < 0)
+		return r;
+	errno = 0;
+	int64_t x = json_object_get_int64(v);
+	if (errno != 0)
+		return -EINVAL;
+	/* json-c clamps values above INT64_MAX: reject anything stored as unsigned beyond it. */
+	if (x == INT64_MAX && json_object_get_uint64(v) != (uint64_t)INT64_MAX)
+		return -EINVAL;
+	*ret = x;
+	return 0;
+}
+
+int json_get_uint64(struct json_object *o, const char *key, uint64_t *ret)
+{
+	struct json_object *v;
+	int r = get_typed(o, key, json_type_int, &v);
+
+	if (r < 0)
+		return r;
+	if (json_object_get_int64(v) < 0)
+		return -EINVAL;
+	*ret = json_object_get_uint64(v);
+	return 0;
+}
+
+int json_get_int(struct json_object *o, const char *key, int *ret)
+{
+	int64_t v;
+	int r = json_get_int64(o, key, &v);
+
+	if (r < 0)
+		return r;
+	if (v < INT_MIN || v > INT_MAX)
+		return -EINVAL;
+	*ret = (int)v;
+	return 0;
+}
+
+int json_get_uint32(struct json_object *o, const char *key, uint32_t *ret)
+{
+	int64_t v;
+	int r = json_get_int64(o, key, &v);
+
+	if (r < 0)
+		return r;
+	if (v < 0 || v > UINT32_MAX)
+		return -EINVAL;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+int json_to_strv(struct json_object *array, char ***ret)
+{
+	size_t n;
+	_cleanup_strv_free_ char **v = NULL;
+
+	if (!array || !json_object_is_type(array, json_type_array))
+		return -EINVAL;
+	n = json_object_array_length(array);
+	v = calloc(n + 1, sizeof(char *));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(array, i);
+
+		if (!json_object_is_type(e, json_type_string))
+			return -EINVAL;
+		v[i] = strdup(json_object_get_string(e));
+		if (!v[i])
+			return -ENOMEM;
+	}
+	*ret = TAKE_PTR(v);
+	return 0;
+}
+
+const char *json_to_string(struct json_object *o)
+{
+	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+						     JSON_C_TO_STRING_NOSLASHESCAPE);
+}
