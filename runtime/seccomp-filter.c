@@ -1,0 +1,583 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* linux.seccomp: compile a profile with libseccomp in the parent, install its BPF in the child. */
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "seccomp-filter.h"
+
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
+
+/* The kernel's cap on a syscall's arguments and libseccomp's on a rule's comparisons. */
+#define SYSCALL_ARGS_MAX 6
+
+struct seccomp_prog {
+	struct sock_filter *filter;
+	unsigned short len;
+	unsigned int flags; /* SECCOMP_FILTER_FLAG_* */
+	bool needs_listener;
+	char *listener_path;
+	char *listener_metadata;
+};
+
+/* Every table is sorted by name, which is the order `features` lists them in. */
+static const struct action_name {
+	const char *name;
+	uint32_t action;
+	bool takes_errno; /* the low 16 bits carry errnoRet (default EPERM) */
+} action_table[] = {
+    {"SCMP_ACT_ALLOW", SCMP_ACT_ALLOW, false},
+    {"SCMP_ACT_ERRNO", SCMP_ACT_ERRNO(0), true},
+    {"SCMP_ACT_KILL", SCMP_ACT_KILL, false},
+    {"SCMP_ACT_KILL_PROCESS", SCMP_ACT_KILL_PROCESS, false},
+    {"SCMP_ACT_KILL_THREAD", SCMP_ACT_KILL_THREAD, false},
+    {"SCMP_ACT_LOG", SCMP_ACT_LOG, false},
+    {"SCMP_ACT_NOTIFY", SCMP_ACT_NOTIFY, false},
+    {"SCMP_ACT_TRACE", SCMP_ACT_TRACE(0), true},
+    {"SCMP_ACT_TRAP", SCMP_ACT_TRAP, false},
+};
+
+static const struct op_name {
+	const char *name;
+	enum scmp_compare op;
+} op_table[] = {
+    {"SCMP_CMP_EQ", SCMP_CMP_EQ}, {"SCMP_CMP_GE", SCMP_CMP_GE},
+    {"SCMP_CMP_GT", SCMP_CMP_GT}, {"SCMP_CMP_LE", SCMP_CMP_LE},
+    {"SCMP_CMP_LT", SCMP_CMP_LT}, {"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ},
+    {"SCMP_CMP_NE", SCMP_CMP_NE},
+};
+
+/* The runtime-spec's names are libseccomp's macro names. */
+#define ARCH(a)       \
+	{             \
+#a, a \
+	}
+static const struct arch_name {
+	const char *name;
+	uint32_t token;
+} arch_table[] = {
+    ARCH(SCMP_ARCH_AARCH64),
+#ifdef SCMP_ARCH_LOONGARCH64
+    ARCH(SCMP_ARCH_LOONGARCH64),
+#endif
+    ARCH(SCMP_ARCH_ARM),	 ARCH(SCMP_ARCH_MIPS),	 ARCH(SCMP_ARCH_MIPS64),
+    ARCH(SCMP_ARCH_MIPS64N32),	 ARCH(SCMP_ARCH_MIPSEL), ARCH(SCMP_ARCH_MIPSEL64),
+    ARCH(SCMP_ARCH_MIPSEL64N32), ARCH(SCMP_ARCH_PARISC), ARCH(SCMP_ARCH_PARISC64),
+    ARCH(SCMP_ARCH_PPC),	 ARCH(SCMP_ARCH_PPC64),	 ARCH(SCMP_ARCH_PPC64LE),
+    ARCH(SCMP_ARCH_RISCV64),	 ARCH(SCMP_ARCH_S390),	 ARCH(SCMP_ARCH_S390X),
+    ARCH(SCMP_ARCH_X32),	 ARCH(SCMP_ARCH_X86),	 ARCH(SCMP_ARCH_X86_64),
+};
+#undef ARCH
+
+static const struct flag_name {
+	const char *name;
+	unsigned int flag;
+} flag_table[] = {
+    {"SECCOMP_FILTER_FLAG_LOG", SECCOMP_FILTER_FLAG_LOG},
+    {"SECCOMP_FILTER_FLAG_SPEC_ALLOW", SECCOMP_FILTER_FLAG_SPEC_ALLOW},
+    {"SECCOMP_FILTER_FLAG_TSYNC", SECCOMP_FILTER_FLAG_TSYNC},
+    {"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV},
+};
+
+struct seccomp_prog *seccomp_prog_free(struct seccomp_prog *p)
+{
+	if (!p)
+		return NULL;
+	free(p->filter);
+	free(p->listener_path);
+	free(p->listener_metadata);
+	free(p);
+	return NULL;
+}
+
+void seccomp_prog_freep(struct seccomp_prog **p)
+{
+	int saved = errno;
+
+	*p = seccomp_prog_free(*p);
+	errno = saved;
+}
+
+static void seccomp_ctxp(scmp_filter_ctx *ctx)
+{
+	if (*ctx) {
+		seccomp_release(*ctx);
+		*ctx = NULL;
+	}
+}
+
+/* ACTION of NAME with errnoRet RET (UINT32_MAX: absent, EPERM as runc). */
+static int parse_action(const char *name, uint32_t errno_ret, uint32_t *ret)
+{
+	for (size_t i = 0; i < ELEMENTSOF(action_table); i++) {
+		const struct action_name *a = &action_table[i];
+
+		if (strcmp(a->name, name) != 0)
+			continue;
+		if (!a->takes_errno) {
+			*ret = a->action;
+			return 0;
+		}
+		if (errno_ret == UINT32_MAX)
+			errno_ret = EPERM;
+		/* The kernel hands back at most MAX_ERRNO. */
+		if (errno_ret > 4095)
+			return log_error_errno(
+			    -EINVAL, "seccomp: errnoRet %u out of range (0-4095)", errno_ret);
+		*ret = a->action | errno_ret;
+		return 0;
+	}
+	return log_error_errno(-EINVAL, "seccomp: unknown action '%s'", name);
+}
+
+static int get_errno_ret(struct json_object *o, const char *key, uint32_t *ret)
+{
+	int r = json_get_uint32(o, key, ret);
+
+	if (r == -ENOENT) {
+		*ret = UINT32_MAX;
+		return 0;
+	}
+	if (r < 0)
+		return log_error_errno(r, "seccomp: '%s' is not an unsigned integer", key);
+	return 0;
+}
+
+static int parse_arg(struct json_object *a, struct scmp_arg_cmp *ret)
+{
+	uint32_t index;
+	uint64_t value, value_two = 0;
+	const char *op;
+	int r;
+
+	if (!json_object_is_type(a, json_type_object))
+		return log_error_errno(-EINVAL, "seccomp: syscall argument is not an object");
+	r = json_get_uint32(a, "index", &index);
+	if (r < 0 || index >= SYSCALL_ARGS_MAX)
+		return log_error_errno(-EINVAL,
+				       "seccomp: syscall argument 'index' missing or not 0-5");
+	r = json_get_uint64(a, "value", &value);
+	if (r < 0)
+		return log_error_errno(-EINVAL, "seccomp: syscall argument 'value' missing or not "
+						"an unsigned integer");
+	r = json_get_uint64(a, "valueTwo", &value_two);
+	if (r < 0 && r != -ENOENT)
+		return log_error_errno(r, "seccomp: syscall argument 'valueTwo' is not an unsigned "
+					  "integer");
+	r = json_get_string(a, "op", &op);
+	if (r < 0)
+		return log_error_errno(-EINVAL, "seccomp: syscall argument 'op' missing or not a "
+						"string");
+	for (size_t i = 0; i < ELEMENTSOF(op_table); i++) {
+		if (strcmp(op_table[i].name, op) == 0) {
+			/* MASKED_EQ: value is the mask, valueTwo the expected result. */
+			*ret = (struct scmp_arg_cmp){.arg = index,
+						     .op = op_table[i].op,
+						     .datum_a = value,
+						     .datum_b = value_two};
+			return 0;
+		}
+	}
+	return log_error_errno(-EINVAL, "seccomp: unknown operator '%s'", op);
+}
+
+/* libseccomp takes one comparison per argument in a rule: repeats become rules of their own. */
+static bool args_repeat_index(const struct scmp_arg_cmp *args, size_t n)
+{
+	unsigned int seen = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (seen & (1u << args[i].arg))
+			return true;
+		seen |= 1u << args[i].arg;
+	}
+	return false;
+}
+
+static int add_syscall(scmp_filter_ctx ctx, const char *name, uint32_t action,
+		       const struct scmp_arg_cmp *args, size_t n_args)
+{
+	int nr = seccomp_syscall_resolve_name(name);
+	int r;
+
+	if (nr == __NR_SCMP_ERROR) {
+		log_debug("seccomp: unknown syscall '%s', skipping", name);
+		return 0;
+	}
+	if (n_args > SYSCALL_ARGS_MAX || args_repeat_index(args, n_args)) {
+		for (size_t i = 0; i < n_args; i++) {
+			r = seccomp_rule_add_array(ctx, action, nr, 1, &args[i]);
+			if (r < 0)
+				return log_error_errno(r, "seccomp: add rule for '%s': %m", name);
+		}
+		return 1;
+	}
+	r = seccomp_rule_add_array(ctx, action, nr, (unsigned int)n_args, args);
+	if (r < 0)
+		return log_error_errno(r, "seccomp: add rule for '%s': %m", name);
+	return 1;
+}
+
+static int add_rule(scmp_filter_ctx ctx, struct json_object *rule, uint32_t default_action,
+		    struct seccomp_prog *p)
+{
+	struct json_object *names, *args = NULL;
+	_cleanup_free_ struct scmp_arg_cmp *cmps = NULL;
+	size_t n_args = 0;
+	const char *action_name;
+	uint32_t action, errno_ret;
+	int r;
+
+	if (!json_object_is_type(rule, json_type_object))
+		return log_error_errno(-EINVAL, "seccomp: syscalls entry is not an object");
+	r = json_get_string(rule, "action", &action_name);
+	if (r < 0)
+		return log_error_errno(-EINVAL,
+				       "seccomp: syscalls entry without an 'action' string");
+	r = get_errno_ret(rule, "errnoRet", &errno_ret);
+	if (r < 0)
+		return r;
+	r = parse_action(action_name, errno_ret, &action);
+	if (r < 0)
+		return r;
+	r = json_get_array(rule, "names", &names);
+	if (r < 0)
+		return log_error_errno(-EINVAL, "seccomp: syscalls entry without a 'names' array");
+	r = json_get_array(rule, "args", &args);
+	if (r < 0 && r != -ENOENT)
+		return log_error_errno(r, "seccomp: syscall 'args' is not an array");
+	if (args && (n_args = json_object_array_length(args)) > 0) {
+		cmps = calloc(n_args, sizeof(*cmps));
+		if (!cmps)
+			return log_error_errno(-ENOMEM, "seccomp: %m");
+		for (size_t i = 0; i < n_args; i++) {
+			r = parse_arg(json_object_array_get_idx(args, i), &cmps[i]);
+			if (r < 0)
+				return r;
+		}
+	}
+
+	for (size_t i = 0; i < json_object_array_length(names); i++) {
+		struct json_object *n = json_object_array_get_idx(names, i);
+		const char *name;
+
+		if (!json_object_is_type(n, json_type_string))
+			return log_error_errno(-EINVAL, "seccomp: syscall name is not a string");
+		name = json_object_get_string(n);
+		if (action == SCMP_ACT_NOTIFY) {
+			if (!p->listener_path)
+				return log_error_errno(-EINVAL,
+						       "seccomp: SCMP_ACT_NOTIFY for '%s' "
+						       "needs a listenerPath",
+						       name);
+			/* The runtime itself may write(2) between install and execve. */
+			if (strcmp(name, "write") == 0)
+				return log_error_errno(-EINVAL,
+						       "seccomp: SCMP_ACT_NOTIFY cannot be "
+						       "used for 'write'");
+		}
+		/* libseccomp refuses a rule that repeats the default action (-EACCES). */
+		if (action == default_action) {
+			log_debug("seccomp: rule for '%s' is the default action, skipping", name);
+			continue;
+		}
+		r = add_syscall(ctx, name, action, cmps, n_args);
+		if (r < 0)
+			return r;
+		if (r > 0 && action == SCMP_ACT_NOTIFY)
+			p->needs_listener = true;
+	}
+	return 0;
+}
+
+static int add_architectures(scmp_filter_ctx ctx, struct json_object *archs)
+{
+	for (size_t i = 0; i < json_object_array_length(archs); i++) {
+		struct json_object *a = json_object_array_get_idx(archs, i);
+		const char *name = json_object_get_string(a);
+		const struct arch_name *found = NULL;
+		int r;
+
+		if (!json_object_is_type(a, json_type_string))
+			return log_error_errno(-EINVAL, "seccomp: architecture is not a string");
+		for (size_t j = 0; j < ELEMENTSOF(arch_table); j++)
+			if (strcmp(arch_table[j].name, name) == 0)
+				found = &arch_table[j];
+		if (!found)
+			return log_error_errno(-EINVAL, "seccomp: unknown architecture '%s'", name);
+		r = seccomp_arch_add(ctx, found->token);
+		if (r < 0 && r != -EEXIST)
+			return log_error_errno(r, "seccomp: add architecture '%s': %m", name);
+	}
+	return 0;
+}
+
+static int parse_flags(struct json_object *flags, unsigned int *ret)
+{
+	unsigned int f = 0;
+
+	for (size_t i = 0; i < json_object_array_length(flags); i++) {
+		struct json_object *o = json_object_array_get_idx(flags, i);
+		const char *name = json_object_get_string(o);
+		size_t j;
+
+		if (!json_object_is_type(o, json_type_string))
+			return log_error_errno(-EINVAL, "seccomp: flag is not a string");
+		for (j = 0; j < ELEMENTSOF(flag_table); j++)
+			if (strcmp(flag_table[j].name, name) == 0)
+				break;
+		if (j == ELEMENTSOF(flag_table))
+			return log_error_errno(-EINVAL, "seccomp: unknown flag '%s'", name);
+		f |= flag_table[j].flag;
+	}
+	*ret = f;
+	return 0;
+}
+
+static int parse_listener(struct json_object *s, struct seccomp_prog *p)
+{
+	const char *v;
+	int r;
+
+	r = json_get_string(s, "listenerPath", &v);
+	if (r < 0 && r != -ENOENT)
+		return log_error_errno(r, "seccomp: 'listenerPath' is not a string");
+	if (r == 0 && *v && !(p->listener_path = strdup(v)))
+		return log_error_errno(-ENOMEM, "seccomp: %m");
+	r = json_get_string(s, "listenerMetadata", &v);
+	if (r < 0 && r != -ENOENT)
+		return log_error_errno(r, "seccomp: 'listenerMetadata' is not a string");
+	if (r == 0 && !(p->listener_metadata = strdup(v)))
+		return log_error_errno(-ENOMEM, "seccomp: %m");
+	return 0;
+}
+
+/* Export the filter's BPF through a memfd and keep a copy the child can hand to seccomp(2). */
+static int export_bpf(scmp_filter_ctx ctx, struct seccomp_prog *p)
+{
+	_cleanup_close_ int fd = memfd_create("brisk-seccomp", MFD_CLOEXEC);
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int r;
+
+	if (fd < 0)
+		return log_error_errno(-errno, "seccomp: memfd_create: %m");
+	r = seccomp_export_bpf(ctx, fd);
+	if (r < 0)
+		return log_error_errno(r, "seccomp: export BPF: %m");
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return log_error_errno(-errno, "seccomp: seek BPF: %m");
+	r = read_fd_all(fd, (BPF_MAXINSNS + 1) * sizeof(struct sock_filter), &buf, &len);
+	if (r < 0 && r != -EFBIG)
+		return log_error_errno(r, "seccomp: read BPF: %m");
+	if (r == -EFBIG || len / sizeof(struct sock_filter) > BPF_MAXINSNS)
+		return log_error_errno(-E2BIG,
+				       "seccomp: profile compiles to more than %d BPF "
+				       "instructions",
+				       BPF_MAXINSNS);
+	if (len == 0 || len % sizeof(struct sock_filter) != 0)
+		return log_error_errno(-EIO, "seccomp: exported BPF has a bad size %zu", len);
+	p->filter = (struct sock_filter *)TAKE_PTR(buf);
+	p->len = (unsigned short)(len / sizeof(struct sock_filter));
+	return 0;
+}
+
+static int compile_rules(scmp_filter_ctx ctx, struct json_object *s, uint32_t default_action,
+			 struct seccomp_prog *p)
+{
+	struct json_object *o;
+	int r;
+
+	r = json_get_array(s, "architectures", &o);
+	if (r < 0 && r != -ENOENT)
+		return log_error_errno(r, "seccomp: 'architectures' is not an array");
+	if (r == 0 && (r = add_architectures(ctx, o)) < 0)
+		return r;
+	r = json_get_array(s, "flags", &o);
+	if (r < 0 && r != -ENOENT)
+		return log_error_errno(r, "seccomp: 'flags' is not an array");
+	if (r == 0 && (r = parse_flags(o, &p->flags)) < 0)
+		return r;
+	r = json_get_array(s, "syscalls", &o);
+	if (r < 0 && r != -ENOENT)
+		return log_error_errno(r, "seccomp: 'syscalls' is not an array");
+	for (size_t i = 0; r == 0 && i < json_object_array_length(o); i++) {
+		int k = add_rule(ctx, json_object_array_get_idx(o, i), default_action, p);
+
+		if (k < 0)
+			return k;
+	}
+	return 0;
+}
+
+int seccomp_prog_compile(struct json_object *linux_seccomp, struct seccomp_prog **ret)
+{
+	_cleanup_(seccomp_prog_freep) struct seccomp_prog *p = NULL;
+	_cleanup_(seccomp_ctxp) scmp_filter_ctx ctx = NULL;
+	const char *default_name;
+	uint32_t default_action, errno_ret;
+	int r;
+
+	if (!linux_seccomp) {
+		*ret = NULL;
+		return 0;
+	}
+	if (!json_object_is_type(linux_seccomp, json_type_object))
+		return log_error_errno(-EINVAL, "seccomp: linux.seccomp is not an object");
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return log_error_errno(-ENOMEM, "seccomp: %m");
+	r = parse_listener(linux_seccomp, p);
+	if (r < 0)
+		return r;
+
+	r = json_get_string(linux_seccomp, "defaultAction", &default_name);
+	if (r < 0)
+		return log_error_errno(-EINVAL, "seccomp: 'defaultAction' missing or not a string");
+	r = get_errno_ret(linux_seccomp, "defaultErrnoRet", &errno_ret);
+	if (r < 0)
+		return r;
+	r = parse_action(default_name, errno_ret, &default_action);
+	if (r < 0)
+		return r;
+	/* Every syscall the runtime makes after install would wait on an agent that has no fd. */
+	if (default_action == SCMP_ACT_NOTIFY)
+		return log_error_errno(-EINVAL, "seccomp: SCMP_ACT_NOTIFY cannot be the default "
+						"action");
+
+	ctx = seccomp_init(default_action);
+	if (!ctx)
+		return log_error_errno(-EINVAL,
+				       "seccomp: cannot initialise a filter with default "
+				       "action '%s'",
+				       default_name);
+	/* A binary tree of syscall numbers: large profiles cost O(log n) per syscall. */
+	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+	if (r < 0)
+		log_debug_errno(r, "seccomp: binary tree optimisation: %m, ignoring");
+
+	r = compile_rules(ctx, linux_seccomp, default_action, p);
+	if (r < 0)
+		return r;
+	r = export_bpf(ctx, p);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(p);
+	return 0;
+}
+
+/*
+ * Runs in the container child between clone and execve: no allocation, no logging.
+ * TSYNC and NEW_LISTENER together need TSYNC_ESRCH (Linux >= 5.7); the child is
+ * single-threaded here, so with a listener TSYNC is dropped instead.
+ */
+int seccomp_prog_install(const struct seccomp_prog *p, int *ret_listener_fd)
+{
+	struct sock_fprog prog;
+	unsigned int flags;
+	long r;
+
+	if (!p) {
+		*ret_listener_fd = -1;
+		return 0;
+	}
+	prog = (struct sock_fprog){.len = p->len, .filter = p->filter};
+	flags = p->flags;
+	if (p->needs_listener)
+		flags = (flags & ~SECCOMP_FILTER_FLAG_TSYNC) | SECCOMP_FILTER_FLAG_NEW_LISTENER;
+	r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+	if (r < 0)
+		return negative_errno();
+	*ret_listener_fd = p->needs_listener ? (int)r : -1;
+	return 0;
+}
+
+bool seccomp_prog_needs_listener(const struct seccomp_prog *p)
+{
+	return p && p->needs_listener;
+}
+
+const char *seccomp_prog_listener_path(const struct seccomp_prog *p)
+{
+	return p ? p->listener_path : NULL;
+}
+
+const char *seccomp_prog_listener_metadata(const struct seccomp_prog *p)
+{
+	return p ? p->listener_metadata : NULL;
+}
+
+size_t seccomp_prog_size(const struct seccomp_prog *p)
+{
+	return p ? p->len : 0;
+}
+
+static int add_names(struct json_object *o, const char *key, const char *const *names, size_t n,
+		     size_t stride)
+{
+	struct json_object *a = json_object_new_array();
+
+	if (!a)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const char *name = *(const char *const *)((const char *)names + i * stride);
+
+		if (json_object_array_add(a, json_object_new_string(name)) < 0) {
+			json_object_put(a);
+			return -ENOMEM;
+		}
+	}
+	return json_object_object_add(o, key, a) < 0 ? -ENOMEM : 0;
+}
+
+#define ADD_TABLE(o, key, table) \
+	add_names(o, key, &(table)[0].name, ELEMENTSOF(table), sizeof((table)[0]))
+
+/* A flag the kernel knows fails with EFAULT on a NULL program, an unknown one with EINVAL. */
+static bool kernel_has_flag(unsigned int flag)
+{
+	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flag, NULL) < 0 && errno == EFAULT;
+}
+
+int seccomp_features(struct json_object **ret)
+{
+	_cleanup_json_ struct json_object *o = json_object_new_object();
+	struct json_object *supported;
+	int r;
+
+	if (!o || json_object_object_add(o, "enabled", json_object_new_boolean(true)) < 0)
+		return -ENOMEM;
+	r = ADD_TABLE(o, "actions", action_table);
+	if (r >= 0)
+		r = ADD_TABLE(o, "operators", op_table);
+	if (r >= 0)
+		r = ADD_TABLE(o, "archs", arch_table);
+	if (r >= 0)
+		r = ADD_TABLE(o, "knownFlags", flag_table);
+	if (r < 0)
+		return r;
+	supported = json_object_new_array();
+	if (!supported || json_object_object_add(o, "supportedFlags", supported) < 0) {
+		json_object_put(supported);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(flag_table); i++)
+		if (kernel_has_flag(flag_table[i].flag) &&
+		    json_object_array_add(supported, json_object_new_string(flag_table[i].name)) <
+			0)
+			return -ENOMEM;
+	*ret = TAKE_PTR(o);
+	return 0;
+}
