@@ -471,6 +471,14 @@ int seccomp_prog_compile(struct json_object *linux_seccomp, struct seccomp_prog 
 	r = compile_rules(ctx, linux_seccomp, default_action, p);
 	if (r < 0)
 		return r;
+	/* The kernel takes WAIT_KILLABLE_RECV only with a listener; without one it means nothing.
+	 */
+	if ((p->flags & SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV) && !p->needs_listener) {
+		log_debug(
+		    "seccomp: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV without SCMP_ACT_NOTIFY, "
+		    "ignoring");
+		p->flags &= ~SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+	}
 	r = export_bpf(ctx, p);
 	if (r < 0)
 		return r;
@@ -539,15 +547,24 @@ static int add_names(struct json_object *o, const char *key, const char *const *
 			return -ENOMEM;
 		}
 	}
-	return json_object_object_add(o, key, a) < 0 ? -ENOMEM : 0;
+	if (json_object_object_add(o, key, a) < 0) {
+		json_object_put(a);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 #define ADD_TABLE(o, key, table) \
 	add_names(o, key, &(table)[0].name, ELEMENTSOF(table), sizeof((table)[0]))
 
-/* A flag the kernel knows fails with EFAULT on a NULL program, an unknown one with EINVAL. */
+/*
+ * A flag the kernel knows fails with EFAULT on a NULL program, an unknown one with EINVAL.
+ * WAIT_KILLABLE_RECV is refused (EINVAL) without NEW_LISTENER.
+ */
 static bool kernel_has_flag(unsigned int flag)
 {
+	if (flag == SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)
+		flag |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
 	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flag, NULL) < 0 && errno == EFAULT;
 }
 

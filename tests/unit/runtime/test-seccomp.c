@@ -273,7 +273,8 @@ static void test_flags(void **state)
 	(void)state;
 	_cleanup_(seccomp_prog_freep) struct seccomp_prog *p =
 	    compile_ok("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"flags\":["
-		       "\"SECCOMP_FILTER_FLAG_LOG\",\"SECCOMP_FILTER_FLAG_SPEC_ALLOW\"],"
+		       "\"SECCOMP_FILTER_FLAG_LOG\",\"SECCOMP_FILTER_FLAG_SPEC_ALLOW\","
+		       "\"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV\"],"
 		       "\"architectures\":[\"SCMP_ARCH_X86_64\",\"SCMP_ARCH_AARCH64\"],"
 		       "\"syscalls\":[{\"names\":[\"acct\"],\"action\":\"SCMP_ACT_LOG\"}]}");
 	int status = run_filtered(p, child_nothing);
@@ -388,24 +389,41 @@ static void test_send_listener(void **state)
 	assert_int_equal(seccomp_send_listener("/nonexistent/agent.sock", 0, json), -ENOENT);
 }
 
+static bool array_has(struct json_object *o, const char *key, const char *value)
+{
+	struct json_object *a;
+
+	if (json_get_array(o, key, &a) < 0)
+		return false;
+	for (size_t i = 0; i < json_object_array_length(a); i++)
+		if (strcmp(json_object_get_string(json_object_array_get_idx(a, i)), value) == 0)
+			return true;
+	return false;
+}
+
 static void test_notify(void **state)
 {
 	(void)state;
 	_cleanup_free_ char *path = path_join(tmpdir, "agent.sock");
 	_cleanup_free_ char *profile = NULL;
-	_cleanup_json_ struct json_object *cs = container_state(), *got = NULL;
+	_cleanup_json_ struct json_object *cs = container_state(), *got = NULL, *features = NULL;
 	_cleanup_(seccomp_prog_freep) struct seccomp_prog *p = NULL;
 	_cleanup_close_ int ls = -EBADF, fd = -EBADF;
+	bool killable;
 	struct seccomp_notif req;
 	struct seccomp_notif_resp resp;
 	int status;
 	pid_t pid;
 
+	assert_int_equal(seccomp_features(&features), 0);
+	/* Linux >= 5.19 */
+	killable = array_has(features, "supportedFlags", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV");
 	assert_true(asprintf(&profile,
 			     "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"listenerPath\":\"%s\","
-			     "\"flags\":[\"SECCOMP_FILTER_FLAG_TSYNC\"],\"syscalls\":[{\"names\":"
+			     "\"flags\":[\"SECCOMP_FILTER_FLAG_TSYNC\"%s],\"syscalls\":[{\"names\":"
 			     "[\"mkdir\"],\"action\":\"SCMP_ACT_NOTIFY\"}]}",
-			     path) > 0);
+			     path,
+			     killable ? ",\"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV\"" : "") > 0);
 	p = compile_ok(profile);
 	assert_true(seccomp_prog_needs_listener(p));
 	ls = listen_at(path);
@@ -441,18 +459,6 @@ static void test_notify(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
-}
-
-static bool array_has(struct json_object *o, const char *key, const char *value)
-{
-	struct json_object *a;
-
-	if (json_get_array(o, key, &a) < 0)
-		return false;
-	for (size_t i = 0; i < json_object_array_length(a); i++)
-		if (strcmp(json_object_get_string(json_object_array_get_idx(a, i)), value) == 0)
-			return true;
-	return false;
 }
 
 static void test_features(void **state)
