@@ -15,6 +15,9 @@ static int log_fd = -EBADF;
 static enum log_format log_fmt = LOG_FORMAT_TEXT;
 static enum log_level log_max = LOG_LEVEL_WARNING;
 static const char *log_program;
+static char *log_prefix;
+static char *capture_buf;
+static size_t capture_size;
 
 static const char *const level_names[] = {
     [LOG_LEVEL_ERROR] = "error",
@@ -49,6 +52,20 @@ void log_set_level(enum log_level level)
 enum log_level log_get_level(void)
 {
 	return log_max;
+}
+
+void log_set_prefix(const char *prefix)
+{
+	free(log_prefix);
+	log_prefix = prefix ? strdup(prefix) : NULL;
+}
+
+void log_set_capture(char *buf, size_t size)
+{
+	capture_buf = buf;
+	capture_size = size;
+	if (buf && size)
+		buf[0] = '\0';
 }
 
 void log_set_program(const char *name)
@@ -138,7 +155,17 @@ int log_internalv(enum log_level level, int error, const char *fmt, va_list ap)
 		errno = abs(error);
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
-	if (msg) {
+	if (msg && log_prefix && !capture_buf) {
+		char *full;
+		if (asprintf(&full, "%s: %s", log_prefix, msg) >= 0) {
+			free(msg);
+			msg = full;
+		}
+	}
+	if (msg && capture_buf) {
+		if (level == LOG_LEVEL_ERROR)
+			snprintf(capture_buf, capture_size, "%s", msg);
+	} else if (msg) {
 		if (log_fd >= 0) {
 			struct timespec ts;
 			_cleanup_free_ char *rec = NULL;

@@ -30,6 +30,13 @@ void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 /* Prefix for stderr lines ("brisk"); NULL for none. The string must outlive the logger. */
 void log_set_program(const char *name);
+/*
+ * Capture error-level messages into BUF (the last one wins) instead of writing them, as a
+ * forked container init does so that its parent reports the error once. NULL turns it off.
+ */
+void log_set_capture(char *buf, size_t size);
+/* Prepended with ": " to every message, e.g. "create 'abc'"; NULL for none. Copied. */
+void log_set_prefix(const char *prefix);
 /* Parse "text"/"json" and "error"/"warning"/"info"/"debug". */
 int log_format_from_string(const char *s, enum log_format *ret);
 int log_level_from_string(const char *s, enum log_level *ret);

@@ -165,9 +165,9 @@ static int check_sets(struct caps *c, const struct name_table *t)
 					       t->names[i]);
 		/* The kernel refuses to raise it; runc 1.1 silently leaves it out. */
 		if ((c->mask[CAPS_AMBIENT] & bit) && !(raisable & bit)) {
-			log_warning("capabilities: ignoring ambient '%s': it is not both permitted "
-				    "and inheritable",
-				    t->names[i]);
+			log_debug("capabilities: ignoring ambient '%s': it is not both permitted "
+				  "and inheritable",
+				  t->names[i]);
 			c->mask[CAPS_AMBIENT] &= ~bit;
 		}
 	}

@@ -1,0 +1,615 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "caps.h"
+#include "cgroup.h"
+#include "container.h"
+#include "hooks.h"
+#include "init.h"
+#include "seccomp-filter.h"
+#include "spec.h"
+#include "sync.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+int container_not_found(const char *id)
+{
+	return log_error_errno(-ENOENT, "container '%s' does not exist", id);
+}
+
+int signal_from_string(const char *s)
+{
+	static const struct {
+		const char *name;
+		int sig;
+	} names[] = {
+	    {"HUP", SIGHUP},	   {"INT", SIGINT},   {"QUIT", SIGQUIT},     {"ILL", SIGILL},
+	    {"TRAP", SIGTRAP},	   {"ABRT", SIGABRT}, {"IOT", SIGIOT},	     {"BUS", SIGBUS},
+	    {"FPE", SIGFPE},	   {"KILL", SIGKILL}, {"USR1", SIGUSR1},     {"SEGV", SIGSEGV},
+	    {"USR2", SIGUSR2},	   {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},     {"TERM", SIGTERM},
+	    {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT},     {"STOP", SIGSTOP},
+	    {"TSTP", SIGTSTP},	   {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},     {"URG", SIGURG},
+	    {"XCPU", SIGXCPU},	   {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
+	    {"WINCH", SIGWINCH},   {"IO", SIGIO},     {"POLL", SIGPOLL},     {"PWR", SIGPWR},
+	    {"SYS", SIGSYS},
+	};
+	int n;
+
+	if (parse_int(s, &n) == 0)
+		return n > 0 && n < NSIG ? n : -EINVAL;
+	if (strncasecmp(s, "SIG", 3) == 0)
+		s += 3;
+	for (size_t i = 0; i < ELEMENTSOF(names); i++)
+		if (strcasecmp(s, names[i].name) == 0)
+			return names[i].sig;
+	if (strncasecmp(s, "RTMIN", 5) == 0 || strncasecmp(s, "RTMAX", 5) == 0) {
+		int base = strncasecmp(s, "RTMIN", 5) == 0 ? SIGRTMIN : SIGRTMAX;
+		int off = 0;
+		if (s[5] && (parse_int(s + 5, &off) < 0))
+			return -EINVAL;
+		n = base + off;
+		return n >= SIGRTMIN && n <= SIGRTMAX ? n : -EINVAL;
+	}
+	return -EINVAL;
+}
+
+static int write_id_map(pid_t pid, const char *file, const struct spec_id_map *m, size_t n)
+{
+	char path[64], buf[4096];
+	size_t len = 0;
+
+	for (size_t i = 0; i < n && len < sizeof(buf) - 40; i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%u %u %u\n",
+					m[i].container_id, m[i].host_id, m[i].size);
+	buf[len] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
+	return write_string_at(AT_FDCWD, path, buf);
+}
+
+/* Namespaces that apply to children only are joined or created here, before clone. */
+static int prepare_parent_namespaces(const struct spec *s)
+{
+	for (size_t i = 0; i < s->n_namespaces; i++) {
+		const struct spec_namespace *ns = &s->namespaces[i];
+
+		if (ns->type != CLONE_NEWPID && ns->type != CLONE_NEWTIME)
+			continue;
+		if (ns->path) {
+			_cleanup_close_ int fd = open(ns->path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				return log_error_errno(-errno, "open %s namespace '%s': %m",
+						       spec_namespace_name(ns->type), ns->path);
+			if (setns(fd, ns->type) < 0)
+				return log_error_errno(-errno, "join %s namespace '%s': %m",
+						       spec_namespace_name(ns->type), ns->path);
+		} else if (ns->type == CLONE_NEWTIME) {
+			if (unshare(CLONE_NEWTIME) < 0)
+				return log_error_errno(-errno, "create a time namespace: %m");
+			if (s->has_time_offsets) {
+				char buf[128];
+				snprintf(buf, sizeof(buf),
+					 "monotonic %lld %lld\nboottime %lld %lld\n",
+					 (long long)s->time_offsets[0][0],
+					 (long long)s->time_offsets[0][1],
+					 (long long)s->time_offsets[1][0],
+					 (long long)s->time_offsets[1][1]);
+				int r = write_string_at(AT_FDCWD, "/proc/self/timens_offsets", buf);
+				if (r < 0)
+					return log_error_errno(r, "set time namespace offsets: %m");
+			}
+		}
+	}
+	if (s->has_time_offsets && !spec_find_namespace(s, CLONE_NEWTIME))
+		return log_error_errno(-EINVAL,
+				       "config.json: linux.timeOffsets needs a new time namespace");
+	return 0;
+}
+
+static unsigned long clone_flags(const struct spec *s)
+{
+	unsigned long f = 0;
+
+	for (size_t i = 0; i < s->n_namespaces; i++) {
+		int t = s->namespaces[i].type;
+		if (!s->namespaces[i].path && t != CLONE_NEWTIME && t != CLONE_NEWPID)
+			f |= (unsigned long)t;
+		if (!s->namespaces[i].path && t == CLONE_NEWPID)
+			f |= CLONE_NEWPID;
+	}
+	return f;
+}
+
+static int connect_console(const char *path, int *ret_fd)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+/* The state hooks and the init's startContainer hooks see. */
+static char *hook_state(const struct container_state *st, enum container_status status)
+{
+	_cleanup_json_ struct json_object *o = NULL;
+
+	if (state_to_json(st, status, &o) < 0)
+		return NULL;
+	return strdup(json_to_string(o));
+}
+
+struct create_job {
+	struct runtime_ctx *rt;
+	const struct create_opts *o;
+	struct spec *spec;
+	struct container_state st;
+	struct cgroup *cg;
+	struct caps *caps;
+	struct seccomp_prog *seccomp;
+	int dirfd;
+	int sync[2];
+	int fifo_fd;
+	int console_fd;
+	pid_t pid;
+	int pty_master;
+	bool userns;
+};
+
+static int parent_handshake(struct create_job *j)
+{
+	const struct spec *s = j->spec;
+	struct sync_msg m;
+	int r, fd;
+
+	if (j->userns) {
+		/* Without CAP_SETGID over the parent namespace's gids, setgroups must be denied
+		 * before gid_map can be written; rootless does this. */
+		if (j->rt->rootless)
+			(void)write_string_at(AT_FDCWD, "/proc/self/setgroups", "deny");
+		if ((r = write_id_map(j->pid, "uid_map", s->uid_maps, s->n_uid_maps)) < 0)
+			return log_error_errno(r, "write uid_map of the user namespace: %m");
+		if ((r = write_id_map(j->pid, "gid_map", s->gid_maps, s->n_gid_maps)) < 0)
+			return log_error_errno(r, "write gid_map of the user namespace: %m");
+	}
+	if ((r = cgroup_enter(j->cg, j->pid)) < 0)
+		return r;
+	if ((r = sync_send(j->sync[0], SYNC_GO, 0, NULL)) < 0)
+		return log_error_errno(r, "sync with the container init: %m");
+	for (;;) {
+		r = sync_recv(j->sync[0], &m, &fd);
+		if (r == -EPIPE)
+			return log_error_errno(r, "container init exited before it was ready");
+		if (r < 0)
+			return log_error_errno(r, "sync with the container init: %m");
+		switch (m.type) {
+		case SYNC_ERROR:
+			return log_error_errno(m.error < 0 ? m.error : -EIO, "%s", m.text);
+		case SYNC_PTY:
+			j->pty_master = fd;
+			break;
+		case SYNC_HOOKS: {
+			_cleanup_free_ char *state = hook_state(&j->st, STATUS_CREATING);
+			if (!state)
+				return -ENOMEM;
+			r = hooks_run(&s->hooks[HOOK_PRESTART], "prestart", state);
+			if (r >= 0)
+				r = hooks_run(&s->hooks[HOOK_CREATE_RUNTIME], "createRuntime",
+					      state);
+			if (r < 0)
+				return r;
+			if (strlen(state) >= sizeof(m.text))
+				return log_error_errno(-E2BIG,
+						       "container state too large for hooks");
+			if ((r = sync_send(j->sync[0], SYNC_HOOKS_DONE, 0, state)) < 0)
+				return log_error_errno(r, "sync with the container init: %m");
+			break;
+		}
+		case SYNC_CREATED:
+			return 0;
+		default:
+			return log_error_errno(
+			    -EBADMSG, "unexpected message %u from the container init", m.type);
+		}
+	}
+}
+
+static int spawn_init(struct create_job *j)
+{
+	unsigned long flags = clone_flags(j->spec);
+	struct init_ctx ic = {
+	    .spec = j->spec,
+	    .id = j->o->id,
+	    .rootfs = j->st.rootfs,
+	    .sync_fd = j->sync[1],
+	    .fifo_fd = j->fifo_fd,
+	    .console_fd = j->console_fd,
+	    .pty_to_parent = j->o->pty_to_parent,
+	    .new_userns = (flags & CLONE_NEWUSER) != 0,
+	    .setgroups_denied = j->rt->rootless && (flags & CLONE_NEWUSER),
+	    .no_pivot = j->o->no_pivot,
+	    .no_new_keyring = j->o->no_new_keyring,
+	    .preserve_fds = j->o->preserve_fds,
+	    .caps = j->caps,
+	    .seccomp = j->seccomp,
+	};
+	int r;
+
+	j->userns = ic.new_userns;
+	if ((r = prepare_parent_namespaces(j->spec)) < 0)
+		return r;
+	pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (pid < 0)
+		return log_error_errno(-errno, "clone the container init: %m");
+	if (pid == 0) {
+		safe_close(j->sync[0]);
+		init_main(&ic);
+	}
+	j->pid = pid;
+	j->sync[1] = safe_close(j->sync[1]);
+	return 0;
+}
+
+static int prepare(struct create_job *j)
+{
+	const struct create_opts *o = j->o;
+	struct spec *s = j->spec;
+	char path[PATH_MAX];
+	int r;
+
+	/* rootfs is relative to the bundle */
+	_cleanup_free_ char *root =
+	    s->root_path[0] == '/' ? strdup(s->root_path) : path_join(o->bundle, s->root_path);
+	if (!root)
+		return -ENOMEM;
+	if (!realpath(root, path))
+		return log_error_errno(-errno, "rootfs '%s': %m", root);
+	if (!(j->st.rootfs = strdup(path)) || !(j->st.id = strdup(o->id)) ||
+	    !(j->st.created = now_rfc3339()))
+		return -ENOMEM;
+	if (!realpath(o->bundle, path))
+		return log_error_errno(-errno, "bundle '%s': %m", o->bundle);
+	if (!(j->st.bundle = strdup(path)))
+		return -ENOMEM;
+	j->st.owner = getuid();
+	j->st.annotations = s->annotations ? json_object_get(s->annotations) : NULL;
+	if (s->process.terminal && !o->console_socket && !o->pty_to_parent)
+		return log_error_errno(-EINVAL,
+				       "process.terminal is set: --console-socket is required");
+	if (!s->process.terminal && o->console_socket)
+		return log_error_errno(-EINVAL,
+				       "--console-socket given but process.terminal is false");
+	if (s->has_intel_rdt)
+		return log_error_errno(-EOPNOTSUPP,
+				       "config.json: linux.intelRdt is not supported on this host");
+	if (!s->has_process)
+		return log_error_errno(-EINVAL,
+				       "config.json: process is required to create a container");
+	if (s->mount_label && *s->mount_label && access("/sys/fs/selinux/enforce", F_OK) < 0)
+		return log_error_errno(
+		    -EOPNOTSUPP, "linux.mountLabel is set but SELinux is not enabled on this host");
+	if (spec_find_namespace(s, CLONE_NEWUSER) && !spec_find_namespace(s, CLONE_NEWUSER)->path &&
+	    (!s->n_uid_maps || !s->n_gid_maps))
+		return log_error_errno(
+		    -EINVAL,
+		    "config.json: a new user namespace needs linux.uidMappings and gidMappings");
+	if ((r = caps_parse(s->process.capabilities, &j->caps)) < 0)
+		return r;
+	if (s->seccomp && (r = seccomp_prog_compile(s->seccomp, &j->seccomp)) < 0)
+		return r;
+	struct cgroup_opts co = {.root = "/sys/fs/cgroup",
+				 .path = s->cgroups_path,
+				 .id = o->id,
+				 .resources = s->resources,
+				 .rootless = j->rt->rootless};
+	if ((r = cgroup_new(&co, &j->cg)) < 0)
+		return r;
+	if (o->console_socket && (r = connect_console(o->console_socket, &j->console_fd)) < 0)
+		return log_error_errno(r, "connect to console socket '%s': %m", o->console_socket);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, j->sync) < 0)
+		return log_error_errno(-errno, "socketpair: %m");
+	return 0;
+}
+
+static int make_state_dir(struct create_job *j)
+{
+	if (mkdirat(j->rt->rootfd, j->o->id, 0700) < 0) {
+		if (errno == EEXIST)
+			return log_error_errno(-EEXIST, "container '%s' already exists", j->o->id);
+		return log_error_errno(-errno, "create state directory '%s/%s': %m", j->rt->root,
+				       j->o->id);
+	}
+	j->dirfd = openat(j->rt->rootfd, j->o->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (j->dirfd < 0)
+		return -errno;
+	if (mkfifoat(j->dirfd, EXEC_FIFO, 0600) < 0)
+		return log_error_errno(-errno, "create exec fifo: %m");
+	/* O_RDWR never blocks; the init blocks reading it until start writes a byte. */
+	j->fifo_fd = openat(j->dirfd, EXEC_FIFO, O_RDWR | O_CLOEXEC);
+	if (j->fifo_fd < 0)
+		return log_error_errno(-errno, "open exec fifo: %m");
+	return 0;
+}
+
+static int finish(struct create_job *j)
+{
+	unsigned long long t;
+	int r;
+
+	if ((r = proc_start_time(j->pid, &t, NULL)) < 0)
+		return log_error_errno(r, "container init %d is gone", j->pid);
+	j->st.pid = j->pid;
+	j->st.start_time = t;
+	j->st.systemd_cgroup = j->rt->systemd_cgroup;
+	if ((r = cgroup_serialize(j->cg, &j->st.cgroup)) < 0)
+		return log_error_errno(r, "serialise cgroup: %m");
+	if (j->spec->hooks[HOOK_POSTSTOP].n || j->spec->hooks[HOOK_POSTSTART].n) {
+		const char *cfg = json_to_string(j->spec->json);
+		if ((r = write_file_atomic_at(j->dirfd, "config.json", cfg, strlen(cfg), 0600,
+					      false)) < 0)
+			return log_error_errno(r, "save config.json: %m");
+	}
+	if ((r = state_save(j->dirfd, &j->st)) < 0)
+		return log_error_errno(r, "save state: %m");
+	if (j->o->pid_file) {
+		char buf[16];
+		snprintf(buf, sizeof(buf), "%d", j->pid);
+		r = write_file_atomic_at(AT_FDCWD, j->o->pid_file, buf, strlen(buf), 0644, false);
+		if (r < 0)
+			return log_error_errno(r, "write pid file '%s': %m", j->o->pid_file);
+	}
+	return 0;
+}
+
+static void job_undo(struct create_job *j)
+{
+	if (j->pid > 0) {
+		kill(j->pid, SIGKILL);
+		waitpid(j->pid, NULL, 0);
+	}
+	if (j->cg)
+		(void)cgroup_destroy(j->cg);
+	if (j->dirfd >= 0)
+		(void)rm_rf_at(j->rt->rootfd, j->o->id);
+}
+
+static void job_done(struct create_job *j)
+{
+	safe_close(j->dirfd);
+	safe_close(j->sync[0]);
+	safe_close(j->sync[1]);
+	safe_close(j->fifo_fd);
+	safe_close(j->console_fd);
+	cgroup_free(j->cg);
+	caps_free(j->caps);
+	seccomp_prog_free(j->seccomp);
+	spec_free(j->spec);
+	free(j->st.id);
+	free(j->st.bundle);
+	free(j->st.rootfs);
+	free(j->st.created);
+	json_putp(&j->st.annotations);
+	json_putp(&j->st.cgroup);
+}
+
+int container_create(struct runtime_ctx *rt, const struct create_opts *o, struct created *ret)
+{
+	struct create_job j = {.rt = rt,
+			       .o = o,
+			       .dirfd = -EBADF,
+			       .sync = {-EBADF, -EBADF},
+			       .fifo_fd = -EBADF,
+			       .console_fd = -EBADF,
+			       .pty_master = -EBADF};
+	int r;
+
+	if (state_check_id(o->id) < 0) {
+		r = log_error_errno(-EINVAL, "invalid container id '%s'", o->id);
+		goto out;
+	}
+	if ((r = spec_load(o->bundle, &j.spec)) < 0 || (r = prepare(&j)) < 0 ||
+	    (r = make_state_dir(&j)) < 0 || (r = spawn_init(&j)) < 0 ||
+	    (r = parent_handshake(&j)) < 0 || (r = finish(&j)) < 0) {
+		job_undo(&j);
+		goto out;
+	}
+	ret->pid = j.pid;
+	ret->pty_master = TAKE_FD(j.pty_master);
+	r = 0;
+out:
+	safe_close(j.pty_master);
+	job_done(&j);
+	return r;
+}
+
+int container_load(struct runtime_ctx *rt, const char *id, struct container_state **ret_state,
+		   enum container_status *ret_status)
+{
+	_cleanup_(state_freep) struct container_state *st = NULL;
+	enum container_status status;
+	int r;
+
+	r = state_load(rt->rootfd, id, &st);
+	if (r < 0)
+		return r;
+	if ((r = state_status(rt->rootfd, st, &status)) < 0)
+		return r;
+	if (status == STATUS_RUNNING && st->cgroup) {
+		_cleanup_(cgroup_freep) struct cgroup *cg = NULL;
+		bool frozen = false;
+		if (cgroup_deserialize(st->cgroup, &cg) == 0 &&
+		    cgroup_is_frozen(cg, &frozen) == 0 && frozen)
+			status = STATUS_PAUSED;
+	}
+	*ret_state = TAKE_PTR(st);
+	*ret_status = status;
+	return 0;
+}
+
+int container_start(struct runtime_ctx *rt, const char *id)
+{
+	_cleanup_(state_freep) struct container_state *st = NULL;
+	_cleanup_close_ int dfd = -EBADF, fifo = -EBADF;
+	enum container_status status;
+	int r;
+
+	r = container_load(rt, id, &st, &status);
+	if (r == -ENOENT)
+		return container_not_found(id);
+	if (r < 0)
+		return log_error_errno(r, "load state of '%s': %m", id);
+	if (status != STATUS_CREATED)
+		return log_error_errno(-EINVAL,
+				       "cannot start container '%s': it is %s, not created", id,
+				       state_status_name(status));
+	if ((r = state_open_dir(rt->rootfd, id, &dfd)) < 0)
+		return log_error_errno(r, "open state of '%s': %m", id);
+	/* The init holds the fifo open for reading, so this does not block; ENXIO means
+	 * it is gone. */
+	fifo = openat(dfd, EXEC_FIFO, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fifo < 0)
+		return log_error_errno(-errno, "start '%s': container init is not waiting: %m", id);
+	if (write(fifo, "0", 1) != 1)
+		return log_error_errno(-errno, "start '%s': wake the container init: %m", id);
+	(void)unlinkat(dfd, EXEC_FIFO, 0);
+
+	/* poststart hooks; a failure is a warning (runtime-spec). */
+	_cleanup_json_ struct json_object *cfg = NULL;
+	_cleanup_(spec_freep) struct spec *spec = NULL;
+	if (json_parse_file_at(dfd, "config.json", &cfg) == 0 && spec_parse(cfg, &spec) == 0 &&
+	    spec->hooks[HOOK_POSTSTART].n) {
+		_cleanup_free_ char *state = hook_state(st, STATUS_RUNNING);
+		if (state && hooks_run(&spec->hooks[HOOK_POSTSTART], "poststart", state) < 0)
+			log_warning("start '%s': a poststart hook failed, ignoring", id);
+	}
+	return 0;
+}
+
+static struct cgroup *load_cgroup(const struct container_state *st)
+{
+	struct cgroup *cg = NULL;
+
+	if (st->cgroup && cgroup_deserialize(st->cgroup, &cg) < 0)
+		return NULL;
+	return cg;
+}
+
+int container_kill(struct runtime_ctx *rt, const char *id, int sig, bool all)
+{
+	_cleanup_(state_freep) struct container_state *st = NULL;
+	enum container_status status;
+	int r;
+
+	r = container_load(rt, id, &st, &status);
+	if (r == -ENOENT)
+		return container_not_found(id);
+	if (r < 0)
+		return log_error_errno(r, "load state of '%s': %m", id);
+	if (status == STATUS_STOPPED && !all)
+		return log_error_errno(-ESRCH, "container not running");
+	if (all) {
+		_cleanup_(cgroup_freep) struct cgroup *cg = load_cgroup(st);
+		if (cg && (r = cgroup_kill_all(cg, sig)) < 0)
+			return log_error_errno(r, "kill all processes of '%s': %m", id);
+		if (status != STATUS_STOPPED)
+			(void)kill(st->pid, sig);
+		return 0;
+	}
+	if (kill(st->pid, sig) < 0)
+		return log_error_errno(-errno, "kill container '%s' (pid %d): %m", id, st->pid);
+	return 0;
+}
+
+/* Wait until PID is gone (up to TIMEOUT_MS); works for non-children through a pidfd. */
+static int wait_gone(pid_t pid, unsigned long long start_time, int timeout_ms)
+{
+	_cleanup_close_ int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	unsigned long long t;
+	bool zombie;
+
+	if (pfd < 0)
+		return errno == ESRCH ? 0 : -errno;
+	if (proc_start_time(pid, &t, &zombie) < 0 || t != start_time)
+		return 0;
+	struct pollfd p = {.fd = pfd, .events = POLLIN};
+	int r = poll(&p, 1, timeout_ms);
+	return r > 0 ? 0 : -ETIMEDOUT;
+}
+
+int container_delete(struct runtime_ctx *rt, const char *id, bool force)
+{
+	_cleanup_(state_freep) struct container_state *st = NULL;
+	_cleanup_(cgroup_freep) struct cgroup *cg = NULL;
+	_cleanup_close_ int dfd = -EBADF;
+	enum container_status status;
+	int r;
+
+	r = container_load(rt, id, &st, &status);
+	if (r == -ENOENT) {
+		/* A create killed half-way leaves a directory without state: --force removes it. */
+		if (force && state_check_id(id) == 0)
+			return rm_rf_at(rt->rootfd, id) < 0 ? 0 : 0;
+		return force ? 0 : container_not_found(id);
+	}
+	if (r < 0 && !force)
+		return log_error_errno(r, "load state of '%s': %m", id);
+	if (r < 0)
+		return rm_rf_at(rt->rootfd, id);
+	if ((status == STATUS_RUNNING || status == STATUS_PAUSED) && !force)
+		return log_error_errno(-EBUSY,
+				       "cannot delete container '%s' that is not stopped: %s", id,
+				       state_status_name(status));
+	cg = load_cgroup(st);
+	if (status != STATUS_STOPPED) {
+		if (cg) {
+			if (status == STATUS_PAUSED)
+				(void)cgroup_freeze(cg, false);
+			(void)cgroup_kill_all(cg, SIGKILL);
+		}
+		(void)kill(st->pid, SIGKILL);
+		if (wait_gone(st->pid, st->start_time, 10000) < 0)
+			log_warning("delete '%s': pid %d did not exit within 10 s", id, st->pid);
+	}
+	if (state_open_dir(rt->rootfd, id, &dfd) == 0) {
+		_cleanup_json_ struct json_object *cfg = NULL;
+		_cleanup_(spec_freep) struct spec *spec = NULL;
+		if (json_parse_file_at(dfd, "config.json", &cfg) == 0 &&
+		    spec_parse(cfg, &spec) == 0 && spec->hooks[HOOK_POSTSTOP].n) {
+			_cleanup_free_ char *state = hook_state(st, STATUS_STOPPED);
+			if (state && hooks_run(&spec->hooks[HOOK_POSTSTOP], "poststop", state) < 0)
+				log_warning("delete '%s': a poststop hook failed, ignoring", id);
+		}
+	}
+	if (cg && (r = cgroup_destroy(cg)) < 0)
+		log_warning_errno(r, "delete '%s': remove its cgroup: %m, ignoring", id);
+	if ((r = rm_rf_at(rt->rootfd, id)) < 0)
+		return log_error_errno(r, "delete '%s': remove its state: %m", id);
+	return 0;
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The container lifecycle on the runtime's side: create, start, kill, delete, status. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "state.h"
+
+struct runtime_ctx {
+	const char *root; /* --root */
+	int rootfd;
+	bool systemd_cgroup;
+	bool rootless;
+};
+
+struct create_opts {
+	const char *id;
+	const char *bundle;
+	const char *pid_file;
+	const char *console_socket;
+	bool no_pivot;
+	bool no_new_keyring;
+	int preserve_fds;
+	bool pty_to_parent; /* foreground run with a terminal and no console socket */
+};
+
+struct created {
+	pid_t pid;
+	int pty_master; /* with pty_to_parent, else -1 */
+};
+
+int container_create(struct runtime_ctx *rt, const struct create_opts *o, struct created *ret);
+int container_start(struct runtime_ctx *rt, const char *id);
+int container_kill(struct runtime_ctx *rt, const char *id, int sig, bool all);
+int container_delete(struct runtime_ctx *rt, const char *id, bool force);
+/* Load the state and work out the status, "paused" included. -ENOENT: no such container. */
+int container_load(struct runtime_ctx *rt, const char *id, struct container_state **ret_state,
+		   enum container_status *ret_status);
+/* The message every command gives for a missing container. */
+int container_not_found(const char *id);
+/* Parse "KILL", "SIGKILL", "9". */
+int signal_from_string(const char *s);

@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "hooks.h"
+#include "init.h"
+#include "process.h"
+#include "rootfs.h"
+#include "seccomp-filter.h"
+#include "sync.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+#define KEYCTL_JOIN_SESSION_KEYRING 1
+
+static char errbuf[2048];
+/* The OCI state the runtime sent with SYNC_HOOKS_DONE, for startContainer hooks. */
+static char state_json[sizeof(((struct sync_msg *)0)->text)];
+
+static _Noreturn void fail(struct init_ctx *c, int r)
+{
+	if (!errbuf[0])
+		snprintf(errbuf, sizeof(errbuf), "container init: %s", strerror(-r));
+	sync_send(c->sync_fd, SYNC_ERROR, r, errbuf);
+	_exit(1);
+}
+
+static int join_namespaces(struct init_ctx *c)
+{
+	const struct spec *s = c->spec;
+
+	/* The user namespace first: the others are owned by it. */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < s->n_namespaces; i++) {
+			const struct spec_namespace *ns = &s->namespaces[i];
+			bool user = ns->type == CLONE_NEWUSER;
+
+			/* pid and time namespaces were joined by the parent (they apply
+			 * to children only). */
+			if (!ns->path || ns->type == CLONE_NEWPID || ns->type == CLONE_NEWTIME ||
+			    user != (pass == 0))
+				continue;
+			_cleanup_close_ int fd = open(ns->path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				return log_error_errno(-errno, "open %s namespace '%s': %m",
+						       spec_namespace_name(ns->type), ns->path);
+			if (setns(fd, ns->type) < 0)
+				return log_error_errno(-errno, "join %s namespace '%s': %m",
+						       spec_namespace_name(ns->type), ns->path);
+		}
+	return 0;
+}
+
+static int apply_sysctl(const struct spec *s)
+{
+	if (!s->sysctl)
+		return 0;
+	json_object_object_foreach(s->sysctl, key, val)
+	{
+		char path[512];
+		const char *v = json_object_get_string(val);
+
+		if (strstr(key, "..") || strchr(key, '/'))
+			return log_error_errno(-EINVAL, "sysctl '%s': not a valid name", key);
+		snprintf(path, sizeof(path), "/proc/sys/%s", key);
+		for (char *p = path + 10; *p; p++)
+			if (*p == '.')
+				*p = '/';
+		int r = write_string_at(AT_FDCWD, path, v ? v : "");
+		if (r < 0)
+			return log_error_errno(r, "sysctl '%s' = '%s': %m", key, v ? v : "");
+	}
+	return 0;
+}
+
+static int setup_terminal(struct init_ctx *c)
+{
+	const struct spec_process *p = &c->spec->process;
+	_cleanup_close_ int master = -EBADF, slave = -EBADF;
+	char name[64];
+	int n = 0;
+
+	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		return log_error_errno(-errno, "open '/dev/ptmx' in the container: %m");
+	if (ioctl(master, TIOCSPTLCK, &n) < 0 || ioctl(master, TIOCGPTN, &n) < 0)
+		return log_error_errno(-errno, "unlock pty: %m");
+	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		return log_error_errno(-errno, "open pty peer: %m");
+	snprintf(name, sizeof(name), "/dev/pts/%d", n);
+	if (p->console_width || p->console_height) {
+		struct winsize ws = {.ws_row = (unsigned short)p->console_height,
+				     .ws_col = (unsigned short)p->console_width};
+		(void)ioctl(slave, TIOCSWINSZ, &ws);
+	}
+	/* /dev/console is the pty, as runc makes it. */
+	if (access("/dev", F_OK) == 0) {
+		int f = open("/dev/console", O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (f >= 0) {
+			safe_close(f);
+			if (mount(name, "/dev/console", NULL, MS_BIND, NULL) < 0)
+				return log_error_errno(-errno, "bind '%s' on '/dev/console': %m",
+						       name);
+		}
+	}
+	int r;
+	if (c->console_fd >= 0)
+		r = send_fd_with_name(c->console_fd, master, name);
+	else
+		r = sync_send_fd(c->sync_fd, SYNC_PTY, master);
+	if (r < 0)
+		return log_error_errno(r, "send the pty to the console socket: %m");
+	c->console_fd = safe_close(c->console_fd);
+	if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0)
+		return log_error_errno(-errno, "make the pty the controlling terminal: %m");
+	for (int fd = 0; fd < 3; fd++)
+		if (dup2(slave, fd) < 0)
+			return log_error_errno(-errno, "dup pty to fd %d: %m", fd);
+	return 0;
+}
+
+static int wait_for_start(struct init_ctx *c)
+{
+	char b;
+	ssize_t n;
+
+	do
+		n = read(c->fifo_fd, &b, 1);
+	while (n < 0 && errno == EINTR);
+	c->fifo_fd = safe_close(c->fifo_fd);
+	return n == 1 ? 0 : -EPIPE;
+}
+
+static int setup_container(struct init_ctx *c, struct process_ctx *pc)
+{
+	const struct spec *s = c->spec;
+	struct rootfs_ctx rc = {.spec = s,
+				.rootfs = c->rootfs,
+				.userns = c->new_userns || spec_find_namespace(s, CLONE_NEWUSER),
+				.no_pivot = c->no_pivot,
+				.rootfd = -EBADF};
+	struct sync_msg m;
+	int r;
+
+	if (c->new_userns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+		return log_error_errno(-errno, "become root in the user namespace: %m");
+	if ((r = join_namespaces(c)) < 0)
+		return r;
+	if (!c->no_new_keyring && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, c->id) < 0 &&
+	    errno != ENOSYS && errno != EPERM)
+		return log_error_errno(-errno, "join a new session keyring: %m");
+	if (!spec_find_namespace(s, CLONE_NEWNS))
+		return log_error_errno(-EINVAL, "config.json: a mount namespace is required");
+	if ((r = rootfs_prepare(&rc)) < 0)
+		return r;
+	if ((r = sync_send(c->sync_fd, SYNC_HOOKS, 0, NULL)) < 0 ||
+	    (r = sync_recv(c->sync_fd, &m, NULL)) < 0)
+		return log_error_errno(r, "sync with the runtime: %m");
+	if (m.type != SYNC_HOOKS_DONE)
+		_exit(1); /* the parent failed and reports why */
+	memcpy(state_json, m.text, sizeof(state_json));
+	if ((r = hooks_run(&s->hooks[HOOK_CREATE_CONTAINER], "createContainer", state_json)) < 0)
+		return r;
+	if ((r = rootfs_pivot(&rc)) < 0)
+		return r;
+	if ((r = apply_sysctl(s)) < 0 || (r = rootfs_finalize(&rc)) < 0)
+		return r;
+	safe_close(rc.rootfd);
+	if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
+		return log_error_errno(-errno, "set hostname '%s': %m", s->hostname);
+	if (s->domainname && setdomainname(s->domainname, strlen(s->domainname)) < 0)
+		return log_error_errno(-errno, "set domainname '%s': %m", s->domainname);
+	if (s->has_personality && personality(s->personality) < 0)
+		return log_error_errno(-errno, "set personality: %m");
+	if (s->process.terminal && (r = setup_terminal(c)) < 0)
+		return r;
+	if ((r = process_find_exec(pc)) < 0 || (r = process_apply_limits(pc)) < 0)
+		return r;
+	return 0;
+}
+
+_Noreturn void init_main(struct init_ctx *c)
+{
+	struct process_ctx pc = {.p = &c->spec->process,
+				 .caps = c->caps,
+				 .seccomp = c->seccomp,
+				 .preserve_fds = c->preserve_fds,
+				 .setgroups_allowed = !c->setgroups_denied};
+	struct sync_msg m;
+	int listener = -1, r;
+
+	log_set_capture(errbuf, sizeof(errbuf));
+	/* Until execve, no process of the container may open our /proc/PID/exe, the host's
+	 * brisk binary (CVE-2019-5736). execve makes the new program dumpable again. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	r = sync_recv(c->sync_fd, &m, NULL);
+	if (r < 0 || m.type != SYNC_GO)
+		_exit(1);
+	if ((r = setup_container(c, &pc)) < 0)
+		fail(c, r);
+	if ((r = process_apply_seccomp_early(&pc, &listener)) < 0 ||
+	    (r = process_apply_identity(&pc)) < 0)
+		fail(c, r);
+	if ((r = sync_send(c->sync_fd, SYNC_CREATED, 0, NULL)) < 0)
+		_exit(1);
+	/* From here on errors go to the log file and stderr: the parent is gone. */
+	log_set_capture(NULL, 0);
+	c->sync_fd = safe_close(c->sync_fd);
+	if (!c->no_fifo && wait_for_start(c) < 0)
+		_exit(1);
+	if (c->spec->hooks[HOOK_START_CONTAINER].n) {
+		/* The state the hooks see, with our pid as the runtime sees it. */
+		r = hooks_run(&c->spec->hooks[HOOK_START_CONTAINER], "startContainer", state_json);
+		if (r < 0)
+			_exit(1);
+	}
+	if ((r = process_apply_seccomp_late(&pc, &listener)) < 0)
+		_exit(1);
+	if (listener >= 0) {
+		r = seccomp_send_listener(seccomp_prog_listener_path(c->seccomp), listener,
+					  state_json);
+		if (r < 0) {
+			log_error_errno(r, "send the seccomp listener to '%s': %m",
+					seccomp_prog_listener_path(c->seccomp));
+			_exit(1);
+		}
+		safe_close(listener);
+	}
+	process_exec(&pc);
+	_exit(127);
+}

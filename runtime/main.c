@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* brisk: an OCI runtime, called exactly like runc. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "cli.h"
+#include "commands.h"
+#include "state.h"
+
+static const struct command commands[] = {
+    {"create", cmd_create, "create a container", true},
+    {"start", cmd_start, "start a created container", true},
+    {"run", cmd_run, "create and start a container", true},
+    {"state", cmd_state, "print the state of a container", true},
+    {"kill", cmd_kill, "send a signal to a container's init (or all its processes)", true},
+    {"delete", cmd_delete, "delete a container", true},
+    {"list", cmd_list, "list containers", true},
+    {"ps", cmd_ps, "list the processes of a container", true},
+    {"spec", cmd_spec, "write a default config.json", false},
+    {"features", cmd_features, "show the supported features as JSON", false},
+    {0},
+};
+
+enum {
+	OPT_ROOT,
+	OPT_LOG,
+	OPT_LOG_FORMAT,
+	OPT_DEBUG,
+	OPT_SYSTEMD,
+	OPT_VERSION,
+	OPT_ROOTLESS,
+	OPT_CRIU
+};
+
+static const struct cli_option global_options[] = {
+    {"root", 0, true, OPT_ROOT, "state directory (default /run/brisk)"},
+    {"log", 0, true, OPT_LOG, "log file (default: stderr)"},
+    {"log-format", 0, true, OPT_LOG_FORMAT, "text or json"},
+    {"debug", 0, false, OPT_DEBUG, "log debug messages"},
+    {"systemd-cgroup", 0, false, OPT_SYSTEMD, "manage cgroups through systemd"},
+    {"rootless", 0, true, OPT_ROOTLESS, "true, false or auto"},
+    {"criu", 0, true, OPT_CRIU, "path of the criu binary"},
+    {"version", 'v', false, OPT_VERSION, "print the version"},
+    CLI_HELP_OPTION,
+    {0},
+};
+
+struct globals {
+	const char *root, *log, *log_format, *rootless;
+	bool debug, systemd, version, help;
+};
+
+static int handle(const struct cli_parsed *p, void *userdata)
+{
+	struct globals *g = userdata;
+
+	switch (p->id) {
+	case OPT_ROOT:
+		g->root = p->value;
+		break;
+	case OPT_LOG:
+		g->log = p->value;
+		break;
+	case OPT_LOG_FORMAT:
+		g->log_format = p->value;
+		break;
+	case OPT_DEBUG:
+		g->debug = cli_bool(p);
+		break;
+	case OPT_SYSTEMD:
+		g->systemd = cli_bool(p);
+		break;
+	case OPT_ROOTLESS:
+		g->rootless = p->value;
+		break;
+	case OPT_VERSION:
+		g->version = true;
+		break;
+	case CLI_HELP:
+		g->help = true;
+		break;
+	}
+	return 0;
+}
+
+static void usage(void)
+{
+	cli_print_help("brisk [global options] COMMAND [options] [arguments]",
+		       "brisk is an OCI container runtime for fast cold starts.", global_options);
+	printf("\nCommands:\n");
+	for (const struct command *c = commands; c->name; c++)
+		printf("  %-12s %s\n", c->name, c->summary);
+}
+
+static int run(int argc, char **argv)
+{
+	struct globals g = {.root = "/run/brisk"};
+	struct runtime_ctx rt = {.rootfd = -EBADF};
+	enum log_format fmt = LOG_FORMAT_TEXT;
+	int i, r;
+
+	log_set_program("brisk");
+	i = cli_parse("brisk", argc - 1, argv + 1, global_options, handle, &g);
+	if (i < 0)
+		return i;
+	i++;
+	if (g.log_format && log_format_from_string(g.log_format, &fmt) < 0)
+		return log_error_errno(-EINVAL, "unknown --log-format '%s' (text or json)",
+				       g.log_format);
+	if (g.log && (r = log_open(g.log, fmt)) < 0)
+		return log_error_errno(r, "open log file '%s': %m", g.log);
+	if (g.debug)
+		log_set_level(LOG_LEVEL_DEBUG);
+	if (g.version) {
+		printf("brisk version %s\nspec: 1.2.0\n", BRISK_VERSION);
+		return 0;
+	}
+	if (g.help || i >= argc) {
+		usage();
+		return g.help ? 0 : -EINVAL;
+	}
+	const struct command *c;
+	for (c = commands; c->name; c++)
+		if (strcmp(c->name, argv[i]) == 0)
+			break;
+	if (!c->name)
+		return log_error_errno(-EINVAL, "unknown command '%s'", argv[i]);
+	if (g.systemd && access("/run/systemd/system", F_OK) < 0)
+		return log_error_errno(-EOPNOTSUPP, "--systemd-cgroup: systemd is not running on "
+						    "this host (no /run/systemd/system)");
+	rt.root = g.root;
+	rt.systemd_cgroup = g.systemd;
+	rt.rootless = geteuid() != 0;
+	if (g.rootless && strcmp(g.rootless, "auto") != 0)
+		rt.rootless = strcmp(g.rootless, "true") == 0;
+	bool is_help = false;
+	for (int k = i + 1; k < argc; k++)
+		if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0)
+			is_help = true;
+	if (c->needs_root_dir && !is_help) {
+		bool creates = c->run == cmd_create || c->run == cmd_run;
+		r = state_open_root(rt.root, creates, &rt.rootfd);
+		if (r < 0 && !(r == -ENOENT && !creates))
+			return log_error_errno(r, "open state directory '%s': %m", rt.root);
+	}
+	r = c->run(&rt, argc - i - 1, argv + i + 1);
+	safe_close(rt.rootfd);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	int r = run(argc, argv);
+
+	log_close();
+	if (r < 0)
+		return 1;
+	return r;
+}

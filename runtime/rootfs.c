@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <linux/mount.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "rootfs.h"
+
+static int mount_setattr_fd(int fd, unsigned flags, uint64_t set, uint64_t clr)
+{
+	struct mount_attr attr = {.attr_set = set, .attr_clr = clr};
+
+	if (syscall(SYS_mount_setattr, fd, "", flags | AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
+		return -errno;
+	return 0;
+}
+
+int mkdir_in_root(int rootfd, const char *path, bool is_file)
+{
+	_cleanup_free_ char *p = strdup(path);
+	char *s;
+
+	if (!p)
+		return -ENOMEM;
+	/* Walk the prefixes; each is resolved inside the root, so a symlinked parent
+	 * can never lead the creation outside it. */
+	for (s = p; *s == '/'; s++)
+		;
+	for (;;) {
+		char *slash = strchr(s, '/');
+		bool last;
+
+		if (slash)
+			*slash = '\0';
+		last = !slash || slash[1 + strspn(slash + 1, "/")] == '\0';
+		int fd = open_in_root(rootfd, p, O_PATH, 0);
+		if (fd >= 0) {
+			safe_close(fd);
+		} else if (fd == -ENOENT) {
+			_cleanup_free_ char *parent = strdup(p);
+			char *base = strrchr(parent, '/');
+			int dfd;
+
+			if (!parent)
+				return -ENOMEM;
+			if (base) {
+				*base = '\0';
+				dfd = open_in_root(rootfd, *parent ? parent : "/",
+						   O_PATH | O_DIRECTORY, 0);
+				base++;
+			} else {
+				dfd = open_in_root(rootfd, "/", O_PATH | O_DIRECTORY, 0);
+				base = parent;
+			}
+			if (dfd < 0)
+				return dfd;
+			int r = 0;
+			if (last && is_file) {
+				int f = openat(dfd, base,
+					       O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+				if (f < 0)
+					r = -errno;
+				safe_close(f);
+			} else if (mkdirat(dfd, base, 0755) < 0 && errno != EEXIST) {
+				r = -errno;
+			}
+			safe_close(dfd);
+			if (r < 0)
+				return r;
+		} else {
+			return fd;
+		}
+		if (last)
+			return 0;
+		*slash = '/';
+		s = slash + 1;
+	}
+}
+
+/* Open the mount target inside the rootfs, creating it (dir, or file for file binds). */
+static int open_target(struct rootfs_ctx *c, const char *dest, bool is_file, int *ret_fd)
+{
+	int fd = open_in_root(c->rootfd, dest, O_PATH, 0);
+
+	if (fd == -ENOENT) {
+		int r = mkdir_in_root(c->rootfd, dest, is_file);
+		if (r < 0)
+			return log_error_errno(r, "create mount point '%s' in '%s': %m", dest,
+					       c->rootfs);
+		fd = open_in_root(c->rootfd, dest, O_PATH, 0);
+	}
+	if (fd < 0)
+		return log_error_errno(fd, "open mount point '%s' in '%s': %m", dest, c->rootfs);
+	*ret_fd = fd;
+	return 0;
+}
+
+static void fd_path(int fd, char buf[64])
+{
+	snprintf(buf, 64, "/proc/self/fd/%d", fd);
+}
+
+/* Flags the kernel locks on a bind mount made in a user namespace. */
+static unsigned long locked_flags(const char *path)
+{
+	struct statvfs sv;
+	unsigned long f = 0;
+
+	if (statvfs(path, &sv) < 0)
+		return 0;
+	if (sv.f_flag & ST_NOSUID)
+		f |= MS_NOSUID;
+	if (sv.f_flag & ST_NODEV)
+		f |= MS_NODEV;
+	if (sv.f_flag & ST_NOEXEC)
+		f |= MS_NOEXEC;
+	if (sv.f_flag & ST_RDONLY)
+		f |= MS_RDONLY;
+	return f;
+}
+
+#define REMOUNT_MASK                                                                               \
+	(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME | \
+	 MS_STRICTATIME | 256 /* MS_NOSYMFOLLOW */)
+
+static int do_bind(const struct spec_mount *m, const char *target)
+{
+	unsigned long rec = (m->kind & MOUNT_RECURSIVE) ? MS_REC : 0;
+
+	if (!m->source)
+		return log_error_errno(-EINVAL, "bind mount '%s': no source", m->destination);
+	if (mount(m->source, target, NULL, MS_BIND | rec, NULL) < 0)
+		return log_error_errno(-errno, "bind mount '%s' on '%s': %m", m->source,
+				       m->destination);
+	return 0;
+}
+
+/* Flags of a bind mount apply only through a remount of the new mount itself. */
+static int remount_bind(const struct spec_mount *m, const char *target)
+{
+	unsigned long f = MS_REMOUNT | MS_BIND | (m->flags & REMOUNT_MASK);
+
+	if (!(m->flags & REMOUNT_MASK))
+		return 0;
+	if (mount(NULL, target, NULL, f, NULL) < 0) {
+		/* In a user namespace, remounting must keep the locked flags. */
+		if (errno != EPERM || mount(NULL, target, NULL, f | locked_flags(target), NULL) < 0)
+			return log_error_errno(-errno, "remount '%s' with its options: %m",
+					       m->destination);
+	}
+	return 0;
+}
+
+static int mount_one(struct rootfs_ctx *c, const struct spec_mount *m)
+{
+	_cleanup_close_ int fd = -EBADF;
+	char target[64];
+	bool is_file = false;
+	int r;
+
+	if ((m->kind & MOUNT_BIND) && m->source) {
+		struct stat st;
+		if (stat(m->source, &st) < 0)
+			return log_error_errno(-errno, "bind mount source '%s' for '%s': %m",
+					       m->source, m->destination);
+		is_file = !S_ISDIR(st.st_mode);
+	}
+	if ((r = open_target(c, m->destination, is_file, &fd)) < 0)
+		return r;
+	fd_path(fd, target);
+	if (m->kind & MOUNT_IDMAP)
+		return log_error_errno(-EOPNOTSUPP,
+				       "mount '%s': idmapped mounts are not supported yet",
+				       m->destination);
+	if (m->kind & MOUNT_BIND) {
+		if ((r = do_bind(m, target)) < 0)
+			return r;
+	} else if (strcmp(m->type, "cgroup") == 0 || strcmp(m->type, "cgroup2") == 0) {
+		r = mount("cgroup2", target, "cgroup2", m->flags & ~MS_REMOUNT, m->data);
+		if (r < 0 && strcmp(m->type, "cgroup") == 0) {
+			/* Hybrid or v1 host without a cgroup namespace of its own: a read-only
+			 * view of the host's hierarchy, as runc gives. */
+			r = mount("/sys/fs/cgroup", target, NULL, MS_BIND | MS_REC, NULL);
+			if (r == 0 && (m->flags & MS_RDONLY))
+				r = mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY,
+					  NULL);
+		}
+		if (r < 0)
+			return log_error_errno(-errno, "mount cgroup on '%s': %m", m->destination);
+	} else {
+		if (mount(m->source ? m->source : m->type, target, m->type, m->flags & ~MS_REMOUNT,
+			  m->data) < 0) {
+			r = -errno;
+			/* sysfs can't be mounted without a network namespace of its own in a
+			 * user namespace: bind the host's, as runc does. */
+			if (strcmp(m->type, "sysfs") == 0 && (r == -EPERM || r == -EBUSY)) {
+				struct spec_mount b = *m;
+				b.source = (char *)"/sys";
+				b.kind = MOUNT_BIND | MOUNT_RECURSIVE;
+				r = do_bind(&b, target);
+				if (r < 0)
+					return r;
+			} else {
+				return log_error_errno(r, "mount '%s' (%s) on '%s': %m",
+						       m->source ? m->source : m->type, m->type,
+						       m->destination);
+			}
+		}
+	}
+	if (!(m->kind & MOUNT_BIND) || !(m->flags & REMOUNT_MASK)) {
+		if (!m->propagation && !m->attr_set && !m->attr_clr)
+			return 0;
+	}
+	/* The fd above names the directory under the new mount: reopen to reach the mount. */
+	_cleanup_close_ int mfd = open_in_root(c->rootfd, m->destination, O_PATH, 0);
+	if (mfd < 0)
+		return log_error_errno(mfd, "reopen '%s' after mounting: %m", m->destination);
+	fd_path(mfd, target);
+	if ((m->kind & MOUNT_BIND) && (r = remount_bind(m, target)) < 0)
+		return r;
+	if (m->propagation && mount(NULL, target, NULL, m->propagation, NULL) < 0)
+		return log_error_errno(-errno, "set propagation of '%s': %m", m->destination);
+	if (m->attr_set || m->attr_clr) {
+		r = mount_setattr_fd(mfd, AT_RECURSIVE, m->attr_set, m->attr_clr);
+		if (r < 0)
+			return log_error_errno(r, "set recursive attributes of '%s': %m",
+					       m->destination);
+	}
+	return 0;
+}
+
+static const struct {
+	const char *path;
+	unsigned major, minor;
+} default_devices[] = {
+    {"/dev/null", 1, 3},   {"/dev/zero", 1, 5},	   {"/dev/full", 1, 7},
+    {"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0},
+};
+
+static int create_device(struct rootfs_ctx *c, const char *path, char type, unsigned major,
+			 unsigned minor, mode_t mode, uid_t uid, gid_t gid)
+{
+	_cleanup_free_ char *parent = strdup(path);
+	char *base;
+	int r;
+
+	if (!parent)
+		return -ENOMEM;
+	base = strrchr(parent, '/');
+	*base++ = '\0';
+	if (*parent && (r = mkdir_in_root(c->rootfd, parent, false)) < 0)
+		return log_error_errno(r, "create '%s' in the rootfs: %m", parent);
+	_cleanup_close_ int dfd =
+	    open_in_root(c->rootfd, *parent ? parent : "/", O_PATH | O_DIRECTORY, 0);
+	if (dfd < 0)
+		return log_error_errno(dfd, "open '%s' in the rootfs: %m", parent);
+	(void)unlinkat(dfd, base, 0);
+	if (c->userns) {
+		/* No mknod in a user namespace: bind the host's node instead. */
+		int f = openat(dfd, base, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (f < 0)
+			return log_error_errno(-errno, "create '%s': %m", path);
+		char target[64];
+		fd_path(f, target);
+		r = mount(path, target, NULL, MS_BIND, NULL);
+		r = r < 0 ? -errno : 0;
+		safe_close(f);
+		if (r < 0)
+			return log_error_errno(r, "bind mount device '%s': %m", path);
+		return 0;
+	}
+	mode_t fmt = type == 'b' ? S_IFBLK : type == 'p' ? S_IFIFO : S_IFCHR;
+	if (mknodat(dfd, base, fmt | (mode & 07777), makedev(major, minor)) < 0)
+		return log_error_errno(-errno, "mknod '%s': %m", path);
+	if (fchmodat(dfd, base, mode & 07777, 0) < 0 ||
+	    fchownat(dfd, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return log_error_errno(-errno, "set owner and mode of '%s': %m", path);
+	return 0;
+}
+
+static bool spec_mounts_dev(const struct spec *s)
+{
+	for (size_t i = 0; i < s->n_mounts; i++)
+		if (strcmp(s->mounts[i].destination, "/dev") == 0)
+			return !(s->mounts[i].kind & MOUNT_BIND);
+	return false;
+}
+
+static int setup_dev(struct rootfs_ctx *c)
+{
+	const struct spec *s = c->spec;
+	int r;
+
+	if (spec_mounts_dev(s)) {
+		for (size_t i = 0; i < ELEMENTSOF(default_devices); i++) {
+			r = create_device(c, default_devices[i].path, 'c', default_devices[i].major,
+					  default_devices[i].minor, 0666, 0, 0);
+			if (r < 0)
+				return r;
+		}
+		static const char *const links[][2] = {
+		    {"/proc/self/fd", "/dev/fd"},	{"/proc/self/fd/0", "/dev/stdin"},
+		    {"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"},
+		    {"/proc/kcore", "/dev/core"},
+		};
+		_cleanup_close_ int dev = open_in_root(c->rootfd, "/dev", O_PATH | O_DIRECTORY, 0);
+		if (dev < 0)
+			return log_error_errno(dev, "open '/dev' in the rootfs: %m");
+		for (size_t i = 0; i < ELEMENTSOF(links); i++)
+			if (symlinkat(links[i][0], dev, links[i][1] + 5) < 0 && errno != EEXIST)
+				return log_error_errno(-errno, "symlink '%s': %m", links[i][1]);
+		/* /dev/ptmx follows the container's own devpts instance. */
+		(void)unlinkat(dev, "ptmx", 0);
+		if (symlinkat("pts/ptmx", dev, "ptmx") < 0)
+			return log_error_errno(-errno, "symlink '/dev/ptmx': %m");
+	}
+	for (size_t i = 0; i < s->n_devices; i++) {
+		const struct spec_device *d = &s->devices[i];
+		r = create_device(c, d->path, d->type, (unsigned)d->major, (unsigned)d->minor,
+				  d->has_mode ? d->mode : 0666, d->has_uid ? d->uid : 0,
+				  d->has_gid ? d->gid : 0);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int rootfs_prepare(struct rootfs_ctx *c)
+{
+	const struct spec *s = c->spec;
+	unsigned long prop = s->rootfs_propagation ? s->rootfs_propagation : MS_SLAVE | MS_REC;
+	int r;
+
+	if (mount(NULL, "/", NULL, prop, NULL) < 0)
+		return log_error_errno(-errno, "set propagation of '/': %m");
+	/* The rootfs must be a mount point of its own for pivot_root. */
+	if (mount(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return log_error_errno(-errno, "bind mount rootfs '%s': %m", c->rootfs);
+	c->rootfd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (c->rootfd < 0)
+		return log_error_errno(-errno, "open rootfs '%s': %m", c->rootfs);
+	for (size_t i = 0; i < s->n_mounts; i++)
+		if ((r = mount_one(c, &s->mounts[i])) < 0)
+			return r;
+	return setup_dev(c);
+}
+
+int rootfs_pivot(struct rootfs_ctx *c)
+{
+	_cleanup_close_ int oldroot = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int newroot = open(c->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (oldroot < 0 || newroot < 0)
+		return log_error_errno(-errno, "open rootfs '%s': %m", c->rootfs);
+	if (fchdir(newroot) < 0)
+		return log_error_errno(-errno, "chdir to rootfs '%s': %m", c->rootfs);
+	if (c->no_pivot) {
+		if (mount(c->rootfs, "/", NULL, MS_MOVE, NULL) < 0)
+			return log_error_errno(-errno, "move rootfs '%s' to '/': %m", c->rootfs);
+		if (chroot(".") < 0)
+			return log_error_errno(-errno, "chroot into '%s': %m", c->rootfs);
+	} else {
+		/* pivot_root(".", ".") stacks the old root under the new one; unmounting
+		 * "." after fchdir to the old root then drops it without a temp dir. */
+		if (syscall(SYS_pivot_root, ".", ".") < 0)
+			return log_error_errno(-errno, "pivot_root into '%s': %m", c->rootfs);
+		if (fchdir(oldroot) < 0)
+			return log_error_errno(-errno, "chdir to old root: %m");
+		if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+			return log_error_errno(-errno, "make old root a slave: %m");
+		if (umount2(".", MNT_DETACH) < 0)
+			return log_error_errno(-errno, "unmount old root: %m");
+	}
+	if (chdir("/") < 0)
+		return log_error_errno(-errno, "chdir to '/': %m");
+	c->rootfd = safe_close(c->rootfd);
+	c->rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return c->rootfd < 0 ? log_error_errno(-errno, "open '/': %m") : 0;
+}
+
+static int mask_path(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : log_error_errno(-errno, "mask '%s': %m", path);
+	if (S_ISDIR(st.st_mode)) {
+		if (mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0k") < 0)
+			return log_error_errno(-errno, "mask directory '%s': %m", path);
+	} else if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0) {
+		return log_error_errno(-errno, "mask '%s': %m", path);
+	}
+	return 0;
+}
+
+static int readonly_path(const char *path)
+{
+	if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return log_error_errno(-errno, "bind '%s' read-only: %m", path);
+	}
+	unsigned long f = MS_BIND | MS_REMOUNT | MS_RDONLY;
+	if (mount(NULL, path, NULL, f, NULL) < 0 &&
+	    mount(NULL, path, NULL, f | locked_flags(path), NULL) < 0)
+		return log_error_errno(-errno, "remount '%s' read-only: %m", path);
+	return 0;
+}
+
+int rootfs_finalize(struct rootfs_ctx *c)
+{
+	const struct spec *s = c->spec;
+	int r;
+
+	for (char **p = s->readonly_paths; p && *p; p++)
+		if ((r = readonly_path(*p)) < 0)
+			return r;
+	for (char **p = s->masked_paths; p && *p; p++)
+		if ((r = mask_path(*p)) < 0)
+			return r;
+	if (s->root_readonly) {
+		unsigned long f = MS_BIND | MS_REMOUNT | MS_RDONLY;
+		if (mount(NULL, "/", NULL, f, NULL) < 0 &&
+		    mount(NULL, "/", NULL, f | locked_flags("/"), NULL) < 0)
+			return log_error_errno(-errno, "remount root read-only: %m");
+	}
+	if (s->rootfs_propagation && mount(NULL, "/", NULL, s->rootfs_propagation, NULL) < 0)
+		return log_error_errno(-errno, "set rootfs propagation: %m");
+	return 0;
+}
