@@ -95,7 +95,17 @@ static void copy_once(int from, int to)
 		(void)write_all(to, buf, (size_t)n);
 }
 
-/* Wait for PID (our child), forwarding signals; returns its exit status as a shell would. */
+static void forwarded_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	for (int s = 1; s < SIGRTMIN; s++)
+		if (s != SIGKILL && s != SIGSTOP && s != SIGSEGV && s != SIGBUS && s != SIGFPE &&
+		    s != SIGILL && s != SIGTTIN && s != SIGTTOU && s != SIGTSTP)
+			sigaddset(set, s);
+}
+
+/* Wait for PID (our child), forwarding signals; returns its exit status as a shell would.
+ * The signals are blocked by the caller before the container starts, so none is lost. */
 static int wait_container(pid_t pid, int pty)
 {
 	sigset_t set;
@@ -103,15 +113,12 @@ static int wait_container(pid_t pid, int pty)
 	bool restore_tty = false;
 	int status;
 
-	sigemptyset(&set);
-	for (int s = 1; s < NSIG; s++)
-		if (s != SIGKILL && s != SIGSTOP && s != SIGSEGV && s != SIGBUS && s != SIGFPE &&
-		    s != SIGILL && s != SIGTTIN && s != SIGTTOU && s != SIGTSTP && s < SIGRTMIN)
-			sigaddset(&set, s);
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	forwarded_signals(&set);
 	_cleanup_close_ int sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (sfd < 0)
 		return log_error_errno(-errno, "signalfd: %m");
+	if (waitpid(pid, &status, WNOHANG) == pid)
+		goto done;
 	if (pty >= 0 && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0) {
 		raw = saved;
 		cfmakeraw(&raw);
@@ -198,6 +205,10 @@ int cmd_run(struct runtime_ctx *rt, int argc, char **argv)
 	if ((r = container_create(rt, &a.o, &c)) < 0)
 		return r;
 	_cleanup_close_ int pty = c.pty_master;
+	sigset_t set;
+	forwarded_signals(&set);
+	if (!a.detach)
+		sigprocmask(SIG_BLOCK, &set, NULL);
 	if ((r = container_start(rt, a.o.id)) < 0) {
 		(void)container_delete(rt, a.o.id, true);
 		return r;

@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -279,6 +280,13 @@ int process_exec(struct process_ctx *c)
 	/* Only stdio and the preserved fds reach the program (containerd passes its own
 	 * socket at fd 3; CVE-2024-21626 leaked a host directory fd). */
 	close_fds_from(3 + c->preserve_fds);
+	/* The program starts with default dispositions and nothing blocked. */
+	sigset_t none;
+	sigemptyset(&none);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	execve(c->exec_path, c->p->args, c->p->env ? c->p->env : (char *[]){NULL});
 	return log_error_errno(-errno, "exec '%s': %m", c->exec_path);
 }

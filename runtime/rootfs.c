@@ -26,13 +26,19 @@ static int mount_setattr_fd(int fd, unsigned flags, uint64_t set, uint64_t clr)
 	return 0;
 }
 
-int mkdir_in_root(int rootfd, const char *path, bool is_file)
+/* A dangling symlink on the way: create what it points to, inside the root. */
+static int mkdir_via_symlink(int rootfd, int dfd, const char *parent, const char *base,
+			     const char *rest, bool is_file, int depth);
+
+static int mkdir_in_root_depth(int rootfd, const char *path, bool is_file, int depth)
 {
 	_cleanup_free_ char *p = strdup(path);
 	char *s;
 
 	if (!p)
 		return -ENOMEM;
+	if (depth > 40)
+		return -ELOOP;
 	/* Walk the prefixes; each is resolved inside the root, so a symlinked parent
 	 * can never lead the creation outside it. */
 	for (s = p; *s == '/'; s++)
@@ -50,22 +56,26 @@ int mkdir_in_root(int rootfd, const char *path, bool is_file)
 		} else if (fd == -ENOENT) {
 			_cleanup_free_ char *parent = strdup(p);
 			char *base = strrchr(parent, '/');
-			int dfd;
+			int dfd, r = 0;
+			struct stat st;
 
 			if (!parent)
 				return -ENOMEM;
-			if (base) {
-				*base = '\0';
-				dfd = open_in_root(rootfd, *parent ? parent : "/",
-						   O_PATH | O_DIRECTORY, 0);
-				base++;
-			} else {
-				dfd = open_in_root(rootfd, "/", O_PATH | O_DIRECTORY, 0);
+			if (base)
+				*base++ = '\0';
+			else
 				base = parent;
-			}
+			dfd = open_in_root(rootfd, base != parent && *parent ? parent : "/",
+					   O_PATH | O_DIRECTORY, 0);
 			if (dfd < 0)
 				return dfd;
-			int r = 0;
+			if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISLNK(st.st_mode)) {
+				r = mkdir_via_symlink(rootfd, dfd, base != parent ? parent : "",
+						      base, last ? "" : slash + 1, is_file, depth);
+				safe_close(dfd);
+				return r;
+			}
 			if (last && is_file) {
 				int f = openat(dfd, base,
 					       O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -86,6 +96,27 @@ int mkdir_in_root(int rootfd, const char *path, bool is_file)
 		*slash = '/';
 		s = slash + 1;
 	}
+}
+
+static int mkdir_via_symlink(int rootfd, int dfd, const char *parent, const char *base,
+			     const char *rest, bool is_file, int depth)
+{
+	char target[PATH_MAX];
+	_cleanup_free_ char *next = NULL;
+	ssize_t n = readlinkat(dfd, base, target, sizeof(target) - 1);
+
+	if (n < 0)
+		return -errno;
+	target[n] = '\0';
+	if (asprintf(&next, "%s%s%s%s%s", target[0] == '/' ? "" : parent,
+		     target[0] == '/' ? "" : "/", target, *rest ? "/" : "", rest) < 0)
+		return -ENOMEM;
+	return mkdir_in_root_depth(rootfd, next, is_file, depth + 1);
+}
+
+int mkdir_in_root(int rootfd, const char *path, bool is_file)
+{
+	return mkdir_in_root_depth(rootfd, path, is_file, 0);
 }
 
 /* Open the mount target inside the rootfs, creating it (dir, or file for file binds). */

@@ -51,7 +51,7 @@ int state_open_root(const char *root, bool create, int *ret_fd)
 
 int state_open_dir(int rootfd, const char *id, int *ret_fd)
 {
-	if (state_check_id(id) < 0)
+	if (rootfd < 0 || state_check_id(id) < 0)
 		return -ENOENT;
 	int fd = openat(rootfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
@@ -177,8 +177,8 @@ int proc_start_time(pid_t pid, unsigned long long *ret, bool *ret_zombie)
 		return -EIO;
 	char state = p[2];
 	p += 3;
-	/* field 3 is state; starttime is field 22: skip 19 more fields */
-	for (int i = 0; i < 19; i++) {
+	/* p is at field 4; the 18th space after it precedes field 22, starttime */
+	for (int i = 0; i < 18; i++) {
 		p = strchr(p + 1, ' ');
 		if (!p)
 			return -EIO;

@@ -1,0 +1,100 @@
+# Shared setup of the integration tests: a busybox-static bundle per test, brisk with its own
+# state root, and a leak check that nothing (state, mounts, processes) survives a test.
+
+BRISK=${BRISK:-$BUILD_ROOT/runtime/brisk}
+BUSYBOX=${BUSYBOX:-/bin/busybox}
+
+require_root() {
+	if [ "$(id -u)" != 0 ]; then
+		skip "needs root"
+	fi
+}
+
+# make_bundle DIR: rootfs with busybox and a config.json from `brisk spec`, terminal off
+make_bundle() {
+	local dir=$1
+	mkdir -p "$dir/rootfs/bin" "$dir/rootfs/proc" "$dir/rootfs/sys" "$dir/rootfs/dev" \
+		"$dir/rootfs/etc" "$dir/rootfs/tmp" "$dir/rootfs/root"
+	cp "$BUSYBOX" "$dir/rootfs/bin/busybox"
+	local applet
+	for applet in $("$BUSYBOX" --list); do
+		[ -e "$dir/rootfs/bin/$applet" ] || ln -s busybox "$dir/rootfs/bin/$applet"
+	done
+	echo "root:x:0:0:root:/root:/bin/sh" >"$dir/rootfs/etc/passwd"
+	echo "root:x:0:" >"$dir/rootfs/etc/group"
+	(cd "$dir" && "$BRISK" spec)
+	config '.process.terminal = false | .root.readonly = false'
+}
+
+# config JQ-FILTER: edit the test bundle's config.json in place
+config() {
+	local tmp
+	tmp=$(mktemp)
+	jq "$1" "$BUNDLE/config.json" >"$tmp" && mv "$tmp" "$BUNDLE/config.json"
+}
+
+# args ARG...: set process.args
+args() {
+	local json
+	json=$(printf '%s\n' "$@" | jq -R . | jq -s .)
+	config ".process.args = $json"
+}
+
+brisk() {
+	"$BRISK" --root "$STATE_ROOT" "$@"
+}
+
+common_setup() {
+	require_root
+	TEST_DIR=$(mktemp -d /tmp/brisk-test.XXXXXX)
+	chmod 755 "$TEST_DIR" # user namespace tests need to reach the rootfs
+	BUNDLE=$TEST_DIR/bundle
+	STATE_ROOT=$TEST_DIR/state
+	make_bundle "$BUNDLE"
+	cd "$BUNDLE" || return 1
+}
+
+# Every container of the test is gone and nothing it made is left behind.
+common_teardown() {
+	local id
+	if [ -d "$STATE_ROOT" ]; then
+		for id in $(ls "$STATE_ROOT"); do
+			"$BRISK" --root "$STATE_ROOT" delete --force "$id" >/dev/null 2>&1 || true
+		done
+	fi
+	if [ -n "${TEST_DIR:-}" ]; then
+		# mounts that reference the test dir (a leak fails the test that caused it)
+		grep "$TEST_DIR" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do
+			umount -l "$m" 2>/dev/null || true
+		done
+		rm -rf "$TEST_DIR"
+	fi
+}
+
+# assert_no_leaks ID: no state dir, no mount under the test dir, no cgroup of ID
+assert_no_leaks() {
+	local id=$1
+	[ ! -e "$STATE_ROOT/$id" ] || { echo "state dir of $id left behind"; return 1; }
+	if grep -q "$TEST_DIR" /proc/self/mountinfo; then
+		echo "mounts left behind:"; grep "$TEST_DIR" /proc/self/mountinfo; return 1
+	fi
+	if find /sys/fs/cgroup -maxdepth 4 -type d -name "$id" 2>/dev/null | grep -q .; then
+		echo "cgroup of $id left behind:"; find /sys/fs/cgroup -maxdepth 4 -type d -name "$id"
+		return 1
+	fi
+}
+
+# state_field ID FIELD
+state_field() {
+	brisk state "$1" | jq -r ".$2"
+}
+
+wait_status() { # ID STATUS
+	local i
+	for i in $(seq 1 50); do
+		[ "$(state_field "$1" status 2>/dev/null)" = "$2" ] && return 0
+		sleep 0.1
+	done
+	echo "container $1 never reached status $2 (is $(state_field "$1" status))"
+	return 1
+}
