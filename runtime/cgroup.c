@@ -239,8 +239,10 @@ int cgroup_new(const struct cgroup_opts *opts, struct cgroup **ret)
 		return log_error_errno(-EINVAL, "invalid cgroupsPath '%s'", path);
 	if ((r = cgroup_resources_parse(opts->resources, &cg->resources)) < 0)
 		return r;
-	if (opts->resources)
-		cg->resources_json = json_object_get(opts->resources);
+	/* our own copy: update merges into it */
+	if (opts->resources &&
+	    json_object_deep_copy(opts->resources, &cg->resources_json, NULL) < 0)
+		return -ENOMEM;
 	if ((r = resolve(cg)) < 0)
 		return r;
 	cg->ops = cg->mode == CGROUP_MODE_V2 ? &cgroup_v2_ops : &cgroup_v1_ops;
@@ -309,6 +311,31 @@ out_remove:
 	return r;
 }
 
+/* What `update` changed, kept for the state file: sections merged key by key, arrays replaced. */
+static int merge_resources(struct cgroup *cg, struct json_object *update)
+{
+	struct json_object *cur;
+
+	if (!cg->resources_json && !(cg->resources_json = json_object_new_object()))
+		return -ENOMEM;
+	json_object_object_foreach(update, key, val)
+	{
+		if (json_object_is_type(val, json_type_object) &&
+		    json_object_object_get_ex(cg->resources_json, key, &cur) &&
+		    json_object_is_type(cur, json_type_object)) {
+			json_object_object_foreach(val, k2, v2)
+			{
+				if (json_object_object_add(cur, k2, json_object_get(v2)) < 0)
+					return -ENOMEM;
+			}
+			continue;
+		}
+		if (json_object_object_add(cg->resources_json, key, json_object_get(val)) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 int cgroup_update(struct cgroup *cg, struct json_object *resources)
 {
 	_cleanup_(cgroup_resources_freep) struct cgroup_resources *res = NULL;
@@ -316,7 +343,9 @@ int cgroup_update(struct cgroup *cg, struct json_object *resources)
 
 	if ((r = cgroup_resources_parse(resources, &res)) < 0 || (r = check_supported(cg, res)) < 0)
 		return r;
-	return cg->ops->apply(cg, res, false);
+	if ((r = cg->ops->apply(cg, res, false)) < 0)
+		return r;
+	return resources ? merge_resources(cg, resources) : 0;
 }
 
 int cgroup_freeze(struct cgroup *cg, bool frozen)
@@ -458,35 +487,10 @@ static int dup_string(struct json_object *o, const char *key, bool required, cha
 	return (*ret = strdup(s)) ? 0 : -ENOMEM;
 }
 
-int cgroup_deserialize(struct json_object *o, struct cgroup **ret)
+static int deserialize_hiers(struct json_object *a, struct cgroup *cg)
 {
-	_cleanup_(cgroup_freep) struct cgroup *cg = calloc(1, sizeof(*cg));
-	struct json_object *a, *res = NULL;
-	const char *mode;
-	int r;
-
-	if (!cg)
-		return -ENOMEM;
-	if ((r = json_get_string(o, "mode", &mode)) < 0 ||
-	    (r = json_get_array(o, "hierarchies", &a)) < 0 ||
-	    (r = dup_string(o, "root", true, &cg->root)) < 0 ||
-	    (r = dup_string(o, "path", true, &cg->path)) < 0 ||
-	    (r = dup_string(o, "id", true, &cg->id)) < 0)
-		goto fail;
-	cg->mode = strcmp(mode, "v2") == 0	 ? CGROUP_MODE_V2
-		   : strcmp(mode, "hybrid") == 0 ? CGROUP_MODE_HYBRID
-		   : strcmp(mode, "v1") == 0	 ? CGROUP_MODE_V1
-						 : 0;
-	if (!cg->mode) {
-		r = -EINVAL;
-		goto fail;
-	}
-	(void)json_get_bool(o, "rootless", &cg->rootless);
-	if (json_get_object(o, "resources", &res) == 0)
-		cg->resources_json = json_object_get(res);
-	if ((r = cgroup_resources_parse(res, &cg->resources)) < 0)
-		goto fail;
 	size_t n = json_object_array_length(a);
+	int r;
 
 	if (!(cg->hiers = calloc(n ? n : 1, sizeof(*cg->hiers))))
 		return -ENOMEM;
@@ -499,16 +503,54 @@ int cgroup_deserialize(struct json_object *o, struct cgroup **ret)
 		    (r = dup_string(e, "mount", true, &h->mount)) < 0 ||
 		    (r = dup_string(e, "path", true, &h->path)) < 0 ||
 		    (r = dup_string(e, "created", false, &h->created)) < 0)
-			goto fail;
+			return r;
 		(void)json_get_bool(e, "active", &h->active);
+	}
+	return 0;
+}
+
+static int deserialize_into(struct json_object *o, struct cgroup *cg)
+{
+	struct json_object *a, *res = NULL;
+	const char *mode;
+	int r;
+
+	if ((r = json_get_string(o, "mode", &mode)) < 0 ||
+	    (r = json_get_array(o, "hierarchies", &a)) < 0 ||
+	    (r = dup_string(o, "root", true, &cg->root)) < 0 ||
+	    (r = dup_string(o, "path", true, &cg->path)) < 0 ||
+	    (r = dup_string(o, "id", true, &cg->id)) < 0)
+		return r;
+	cg->mode = strcmp(mode, "v2") == 0	 ? CGROUP_MODE_V2
+		   : strcmp(mode, "hybrid") == 0 ? CGROUP_MODE_HYBRID
+		   : strcmp(mode, "v1") == 0	 ? CGROUP_MODE_V1
+						 : 0;
+	if (!cg->mode)
+		return -EINVAL;
+	(void)json_get_bool(o, "rootless", &cg->rootless);
+	if (json_get_object(o, "resources", &res) == 0 &&
+	    json_object_deep_copy(res, &cg->resources_json, NULL) < 0)
+		return -ENOMEM;
+	if ((r = cgroup_resources_parse(res, &cg->resources)) < 0)
+		return r;
+	return deserialize_hiers(a, cg);
+}
+
+int cgroup_deserialize(struct json_object *o, struct cgroup **ret)
+{
+	_cleanup_(cgroup_freep) struct cgroup *cg = calloc(1, sizeof(*cg));
+	int r;
+
+	if (!cg)
+		return -ENOMEM;
+	if ((r = deserialize_into(o, cg)) < 0) {
+		if (r == -ENOMEM)
+			return r;
+		return log_error_errno(-EINVAL, "invalid cgroup state");
 	}
 	cg->ops = cg->mode == CGROUP_MODE_V2 ? &cgroup_v2_ops : &cgroup_v1_ops;
 	*ret = TAKE_PTR(cg);
 	return 0;
-fail:
-	if (r == -ENOMEM)
-		return r;
-	return log_error_errno(-EINVAL, "invalid cgroup state");
 }
 
 int cgroup_stats(struct cgroup *cg, struct json_object **ret)

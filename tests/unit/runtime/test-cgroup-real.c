@@ -102,6 +102,12 @@ static void test_host(void **state)
 		assert_string_equal(h, "4194304");
 	}
 
+	_cleanup_json_ struct json_object *st = NULL;
+
+	assert_int_equal(cgroup_stats(cg, &st), 0);
+	assert_non_null(strstr(json_to_string(st), "\"limit\":67108864"));
+	assert_non_null(strstr(json_to_string(st), "\"pids\":{\"current\":1,\"limit\":32}"));
+
 	pid_t *list = NULL;
 	size_t n = 0;
 

@@ -608,6 +608,28 @@ static void test_enter_failure_cleans_up(void **state)
 	assert_true(exists("memory/keep"));
 }
 
+static void test_rootless(void **state)
+{
+	_cleanup_(cgroup_freep) struct cgroup *cg = NULL, *cg2 = NULL;
+	_cleanup_json_ struct json_object *res = parse("{\"memory\":{\"limit\":4096}}");
+	struct cgroup_opts opts = {.root = root, .path = "/x/c1", .id = "c1", .resources = res};
+
+	(void)state;
+	layout_v1(true);
+	/* the pids hierarchy refuses the directory (as without delegation) */
+	put("pids/x", "");
+	assert_int_equal(cgroup_new(&opts, &cg), 0);
+	assert_int_equal(cgroup_enter(cg, 5), -ENOTDIR);
+	assert_false(exists("memory/x"));
+	opts.rootless = true;
+	assert_int_equal(cgroup_new(&opts, &cg2), 0);
+	assert_int_equal(cgroup_enter(cg2, 5), 0);
+	assert_string_equal(written("/memory/x/c1/memory.limit_in_bytes"), "4096");
+	assert_string_equal(written("/memory/x/c1/cgroup.procs"), "5");
+	assert_int_equal(cgroup_destroy(cg2), 0);
+	assert_false(exists("memory/x"));
+}
+
 static void test_default_path_and_serialize(void **state)
 {
 	_cleanup_(cgroup_freep) struct cgroup *cg = NULL, *back = NULL;
@@ -635,6 +657,12 @@ static void test_default_path_and_serialize(void **state)
 
 	assert_int_equal(cgroup_update(back, u), 0);
 	assert_string_equal(written("/pids/c1/pids.max"), "9");
+	/* the state file keeps what update changed */
+	_cleanup_json_ struct json_object *o2 = NULL;
+
+	assert_int_equal(cgroup_serialize(back, &o2), 0);
+	assert_non_null(strstr(json_to_string(o2), "\"resources\":{\"pids\":{\"limit\":9}}"));
+	assert_non_null(strstr(text, "\"resources\":{\"pids\":{\"limit\":3}}"));
 	assert_int_equal(cgroup_destroy(back), 0);
 	assert_false(exists("pids/c1"));
 	assert_false(exists("unified/c1"));
@@ -701,6 +729,43 @@ static void test_v1_freeze_and_stats(void **state)
 				  "\"throttled_time\":99}"));
 	assert_non_null(strstr(s, "{\"major\":8,\"minor\":0,\"op\":\"Read\",\"value\":4096}"));
 	assert_non_null(strstr(s, "\"hugetlb\":{\"2MB\":{\"usage\":2097152,\"failcnt\":1}}"));
+	assert_int_equal(cgroup_destroy(cg), 0);
+}
+
+static void test_v2_stats(void **state)
+{
+	_cleanup_(cgroup_freep) struct cgroup *cg = NULL;
+	_cleanup_json_ struct json_object *st = NULL;
+
+	(void)state;
+	layout_v2();
+	assert_int_equal(new_cg("/c1", NULL, &cg), 0);
+	assert_int_equal(cgroup_enter(cg, 0), 0);
+	put("c1/cpu.stat", "usage_usec 10\nuser_usec 6\nsystem_usec 4\nnr_periods 3\n"
+			   "nr_throttled 1\nthrottled_usec 2\n");
+	put("c1/memory.current", "4096\n");
+	put("c1/memory.max", "max\n");
+	put("c1/memory.events", "low 0\nhigh 0\nmax 7\noom 0\n");
+	put("c1/memory.stat", "anon 10\nfile 20\n");
+	put("c1/pids.current", "2\n");
+	put("c1/pids.max", "50\n");
+	put("c1/io.stat", "8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n");
+	put("c1/hugetlb.2MB.current", "0\n");
+	put("c1/hugetlb.2MB.events", "max 4\n");
+	assert_int_equal(cgroup_stats(cg, &st), 0);
+	const char *s = json_to_string(st);
+
+	assert_non_null(strstr(s, "\"usage\":{\"total\":10000,\"kernel\":4000,\"user\":6000}"));
+	assert_non_null(strstr(s, "\"throttled_time\":2000"));
+	assert_non_null(
+	    strstr(s, "\"usage\":{\"usage\":4096,\"limit\":18446744073709551615,\"failcnt\":7}"));
+	assert_non_null(strstr(s, "\"cache\":20"));
+	assert_non_null(strstr(s, "\"pids\":{\"current\":2,\"limit\":50}"));
+	assert_non_null(strstr(s,
+			       "\"ioServiceBytesRecursive\":[{\"major\":8,\"minor\":0,\"op\":"
+			       "\"Read\",\"value\":100},{\"major\":8,\"minor\":0,\"op\":\"Write\","
+			       "\"value\":200}]"));
+	assert_non_null(strstr(s, "\"hugetlb\":{\"2MB\":{\"usage\":0,\"failcnt\":4}}"));
 	assert_int_equal(cgroup_destroy(cg), 0);
 }
 
@@ -816,6 +881,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_default_path_and_serialize, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_relative_path_cleaning, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_v1_freeze_and_stats, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_v2_stats, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rootless, setup, teardown),
 	    cmocka_unit_test(test_bpf_program),
 	};
 
