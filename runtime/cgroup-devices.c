@@ -136,14 +136,88 @@ static int write_rule(const char *dir, const struct cgroup_device_rule *rule)
 	return 0;
 }
 
-/*
- * v1: the default first ("a *:* rwm" to devices.deny for an allow-list), then every
- * exception. The kernel's list is replaced as a whole, so an update briefly denies what it
- * keeps; runc computes a diff, which only matters for devices in use during an update.
- */
-int cgroup_devices_apply_v1(const char *dir, const struct cgroup_device_rule *rules, size_t n)
+/* devices.list: "a *:* rwm" (everything allowed) or the allow-list, one rule a line. */
+static int read_v1_list(const char *dir, struct cgroup_dev_state *ret)
 {
-	struct cgroup_dev_state s;
+	_cleanup_free_ char *s = NULL;
+	struct cgroup_dev_state st = {0};
+	char *save = NULL;
+	int r;
+
+	if ((r = cg_read(dir, "devices.list", &s)) < 0)
+		return r;
+	for (char *l = strtok_r(s, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		struct cgroup_device_rule rule = {.allow = true};
+		char type, major[24], minor[24], access[8];
+
+		if (sscanf(l, "%c %23[^:]:%23s %7s", &type, major, minor, access) != 4)
+			continue;
+		if (type == 'a') {
+			cgroup_dev_state_done(&st);
+			st.default_allow = true;
+			break;
+		}
+		rule.type = type;
+		rule.major = strcmp(major, "*") == 0 ? CGROUP_WILDCARD : strtoll(major, NULL, 10);
+		rule.minor = strcmp(minor, "*") == 0 ? CGROUP_WILDCARD : strtoll(minor, NULL, 10);
+		for (const char *p = access; *p; p++)
+			rule.access |= *p == 'r'   ? CGROUP_DEV_READ
+				       : *p == 'w' ? CGROUP_DEV_WRITE
+				       : *p == 'm' ? CGROUP_DEV_MKNOD
+						   : 0;
+		if ((r = add_exception(&st, &rule)) < 0) {
+			cgroup_dev_state_done(&st);
+			return r;
+		}
+	}
+	*ret = st;
+	return 0;
+}
+
+static unsigned access_of(const struct cgroup_dev_state *s, const struct cgroup_device_rule *rule)
+{
+	for (size_t i = 0; i < s->n_rules; i++)
+		if (same_device(&s->rules[i], rule))
+			return s->rules[i].access;
+	return 0;
+}
+
+/*
+ * From one allow-list to another without a moment of "deny all": take away what goes, then
+ * add what comes (runc's transition). Only for allow-lists: the kernel does not list the
+ * exceptions of an allow-all cgroup.
+ */
+static int transition_v1(const char *dir, const struct cgroup_dev_state *cur,
+			 const struct cgroup_dev_state *target)
+{
+	int r;
+
+	for (size_t i = 0; i < cur->n_rules; i++) {
+		struct cgroup_device_rule d = cur->rules[i];
+
+		d.allow = false;
+		d.access &= ~access_of(target, &d);
+		if (d.access && (r = write_rule(dir, &d)) < 0)
+			return r;
+	}
+	for (size_t i = 0; i < target->n_rules; i++) {
+		struct cgroup_device_rule a = target->rules[i];
+
+		a.access &= ~access_of(cur, &a);
+		if (a.access && (r = write_rule(dir, &a)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * v1: the default first ("a *:* rwm" to devices.deny for an allow-list), then every exception.
+ * An update of an allow-list goes by difference instead, so devices in use stay usable.
+ */
+int cgroup_devices_apply_v1(const char *dir, const struct cgroup_device_rule *rules, size_t n,
+			    bool update)
+{
+	struct cgroup_dev_state s, cur = {0};
 	struct cgroup_device_rule all = {.type = 'a',
 					 .major = CGROUP_WILDCARD,
 					 .minor = CGROUP_WILDCARD,
@@ -152,6 +226,13 @@ int cgroup_devices_apply_v1(const char *dir, const struct cgroup_device_rule *ru
 
 	if ((r = cgroup_devices_emulate(rules, n, &s)) < 0)
 		return r;
+	if (update && !s.default_allow && read_v1_list(dir, &cur) >= 0 && !cur.default_allow) {
+		r = transition_v1(dir, &cur, &s);
+		cgroup_dev_state_done(&cur);
+		cgroup_dev_state_done(&s);
+		return r;
+	}
+	cgroup_dev_state_done(&cur);
 	all.allow = s.default_allow;
 	r = write_rule(dir, &all);
 	for (size_t i = 0; r >= 0 && i < s.n_rules; i++)

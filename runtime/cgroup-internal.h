@@ -192,7 +192,9 @@ int cgroup_devices_emulate(const struct cgroup_device_rule *rules, size_t n,
 void cgroup_dev_state_done(struct cgroup_dev_state *s);
 /* "c 1:3 rwm" */
 void cgroup_device_rule_format(const struct cgroup_device_rule *rule, char *buf, size_t size);
-int cgroup_devices_apply_v1(const char *dir, const struct cgroup_device_rule *rules, size_t n);
+/* UPDATE: the cgroup has processes; go from the current allow-list by difference */
+int cgroup_devices_apply_v1(const char *dir, const struct cgroup_device_rule *rules, size_t n,
+			    bool update);
 
 struct bpf_insn;
 int cgroup_devices_bpf_build(const struct cgroup_device_rule *rules, size_t n,

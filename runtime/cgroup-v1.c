@@ -340,7 +340,7 @@ static int v1_apply(struct cgroup *cg, const struct cgroup_resources *r, bool en
 	    (k = v1_net(cg, r)) < 0)
 		return k;
 	if (r->has_devices && (d = dir_of(cg, "devices"))) {
-		k = cgroup_devices_apply_v1(d, r->devices, r->n_devices);
+		k = cgroup_devices_apply_v1(d, r->devices, r->n_devices, !entering);
 		/* As runc: device rules are not expected to work rootless. */
 		if (k < 0 && !cg->rootless)
 			return k;

@@ -28,6 +28,29 @@
 
 static char cg_path[64];
 
+/* What a failed test leaves: killed and removed in the teardown. */
+static struct cgroup *live_cg;
+static pid_t live_pids[4];
+
+static int teardown(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ELEMENTSOF(live_pids); i++)
+		if (live_pids[i] > 0) {
+			/* not yet reaped: ours still */
+			if (waitpid(live_pids[i], NULL, WNOHANG) == 0) {
+				kill(live_pids[i], SIGKILL);
+				waitpid(live_pids[i], NULL, 0);
+			}
+			live_pids[i] = 0;
+		}
+	if (live_cg) {
+		(void)cgroup_destroy(live_cg);
+		live_cg = cgroup_free(live_cg);
+	}
+	return 0;
+}
+
 static struct json_object *parse(const char *s)
 {
 	struct json_object *o = NULL;
@@ -45,6 +68,11 @@ static pid_t spawn_sleeper(void)
 		for (;;)
 			pause();
 	}
+	for (size_t i = 0; i < ELEMENTSOF(live_pids); i++)
+		if (live_pids[i] <= 0) {
+			live_pids[i] = pid;
+			break;
+		}
 	return pid;
 }
 
@@ -64,7 +92,7 @@ static bool has_hugepages_2mb(void)
 
 static void test_host(void **state)
 {
-	_cleanup_(cgroup_freep) struct cgroup *cg = NULL;
+	struct cgroup *cg = NULL;
 	_cleanup_json_ struct json_object *res = NULL;
 	enum cgroup_mode mode;
 	char paths[32][256];
@@ -74,15 +102,18 @@ static void test_host(void **state)
 	(void)state;
 	assert_int_equal(cgroup_detect_mode(NULL, &mode), 0);
 	bool hybrid = mode == CGROUP_MODE_HYBRID;
-	_cleanup_(cgroup_freep) struct cgroup *probe = NULL;
 
-	res = parse(hybrid && has_hugepages_2mb()
-			? "{\"memory\":{\"limit\":67108864},\"pids\":{\"limit\":32},"
-			  "\"hugepageLimits\":[{\"pageSize\":\"2MB\",\"limit\":4194304}]}"
-			: "{\"memory\":{\"limit\":67108864},\"pids\":{\"limit\":32}}");
+	res = parse("{\"memory\":{\"limit\":67108864},\"pids\":{\"limit\":32},"
+		    "\"devices\":[{\"allow\":false},{\"allow\":true,\"type\":\"c\","
+		    "\"major\":1,\"minor\":5,\"access\":\"rwm\"}]}");
+	if (hybrid && has_hugepages_2mb()) {
+		json_object_object_add(res, "hugepageLimits",
+				       parse("[{\"pageSize\":\"2MB\",\"limit\":4194304}]"));
+	}
 	struct cgroup_opts opts = {.path = cg_path, .id = "real", .resources = res};
 
 	assert_int_equal(cgroup_new(&opts, &cg), 0);
+	live_cg = cg;
 	pid_t child = spawn_sleeper();
 
 	assert_int_equal(cgroup_enter(cg, child), 0);
@@ -96,6 +127,19 @@ static void test_host(void **state)
 	assert_string_equal(limit, "67108864");
 	pmax = read_str(pids, "pids.max");
 	assert_string_equal(pmax, "32");
+	if (cgroup_get_path(cg, "devices")) {
+		_cleanup_free_ char *l = read_str(cgroup_get_path(cg, "devices"), "devices.list");
+		_cleanup_json_ struct json_object *u =
+		    parse("{\"devices\":[{\"allow\":false},{\"allow\":true,\"type\":\"c\","
+			  "\"major\":1,\"minor\":3,\"access\":\"r\"}]}");
+		_cleanup_free_ char *l2 = NULL;
+
+		assert_string_equal(l, "c 1:5 rwm");
+		/* an update goes by difference */
+		assert_int_equal(cgroup_update(cg, u), 0);
+		l2 = read_str(cgroup_get_path(cg, "devices"), "devices.list");
+		assert_string_equal(l2, "c 1:3 r");
+	}
 	if (hybrid && has_hugepages_2mb()) {
 		_cleanup_free_ char *h = read_str(cgroup_get_path(cg, ""), "hugetlb.2MB.max");
 
@@ -155,6 +199,7 @@ static void test_host(void **state)
 	}
 	assert_true(n_paths >= 2);
 	assert_int_equal(cgroup_destroy(cg), 0);
+	live_cg = cgroup_free(cg);
 	for (size_t i = 0; i < n_paths; i++) {
 		_cleanup_free_ char *parent = strdup(paths[i]);
 
@@ -163,13 +208,12 @@ static void test_host(void **state)
 		/* the parent "brisk-test-N" was ours too */
 		assert_int_equal(access(parent, F_OK), -1);
 	}
-	(void)probe;
 }
 
 /* v1 without cgroup.kill: kill_all signals each pid of a frozen cgroup. */
 static void test_host_signal_all(void **state)
 {
-	_cleanup_(cgroup_freep) struct cgroup *cg = NULL;
+	struct cgroup *cg = NULL;
 	enum cgroup_mode mode;
 	int status;
 
@@ -178,6 +222,7 @@ static void test_host_signal_all(void **state)
 	struct cgroup_opts opts = {.path = cg_path, .id = "real2"};
 
 	assert_int_equal(cgroup_new(&opts, &cg), 0);
+	live_cg = cg;
 	pid_t a = spawn_sleeper(), b = spawn_sleeper();
 
 	assert_int_equal(cgroup_enter(cg, a), 0);
@@ -192,6 +237,7 @@ static void test_host_signal_all(void **state)
 	kill(b, SIGKILL);
 	waitpid(b, &status, 0);
 	assert_int_equal(cgroup_destroy(cg), 0);
+	live_cg = cgroup_free(cg);
 }
 
 /*
@@ -257,9 +303,9 @@ static void test_private_cgroup2(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_host),
-	    cmocka_unit_test(test_host_signal_all),
-	    cmocka_unit_test(test_private_cgroup2),
+	    cmocka_unit_test_teardown(test_host, teardown),
+	    cmocka_unit_test_teardown(test_host_signal_all, teardown),
+	    cmocka_unit_test_teardown(test_private_cgroup2, teardown),
 	};
 	struct stat st;
 

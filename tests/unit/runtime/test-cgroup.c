@@ -360,6 +360,18 @@ static void test_v1_devices(void **state)
 			allow = i + 1;
 	}
 	assert_true(deny && allow && deny < allow);
+
+	/* an update of an allow-list: only the difference, never "deny all" */
+	put("devices/c1/devices.list", "c 1:3 rm\nc 5:1 rwm\nb 8:0 r\n");
+	n_writes = 0;
+	_cleanup_json_ struct json_object *u =
+	    parse("{\"devices\":[{\"allow\":false},"
+		  "{\"allow\":true,\"type\":\"c\",\"major\":1,\"minor\":3,\"access\":\"rwm\"},"
+		  "{\"allow\":true,\"type\":\"c\",\"major\":5,\"minor\":1,\"access\":\"r\"}]}");
+
+	assert_int_equal(cgroup_update(cg, u), 0);
+	assert_string_equal(written("/devices/c1/devices.deny"), "c 5:1 wm|b 8:0 r");
+	assert_string_equal(written("/devices/c1/devices.allow"), "c 1:3 w");
 	assert_int_equal(cgroup_destroy(cg), 0);
 }
 
