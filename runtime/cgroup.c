@@ -67,13 +67,12 @@ static int clean_path(const char *in, char **ret)
 		n = strcspn(p, "/");
 		if (n == 0)
 			break;
-		if (n == 1 && p[0] == '.') {
-		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
 			while (len > 0 && out[len - 1] != '/')
 				len--;
 			if (len > 1 || (len == 1 && out[0] != '/'))
 				len--;
-		} else {
+		} else if (n != 1 || p[0] != '.') {
 			if (len > 0 && out[len - 1] != '/')
 				out[len++] = '/';
 			memcpy(out + len, p, n);
