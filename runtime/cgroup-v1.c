@@ -308,11 +308,14 @@ static int apply_one(struct cgroup *cg, const char *v1, const char *v2, v1_write
 		     const struct cgroup_resources *r, bool entering)
 {
 	const char *d = dir_of(cg, v1);
+	struct cgroup_hier *h;
 
 	if (d)
 		return fn(d, r);
-	if (cg->mode == CGROUP_MODE_HYBRID && !cgroup_find_hier(cg, v1) && (d = dir_of(cg, "")))
-		return cg_v2_apply_controller(d, v2, r, !entering);
+	/* Even when its directory could not be made: a limit that was asked for then fails. */
+	if (cg->mode == CGROUP_MODE_HYBRID && !cgroup_find_hier(cg, v1) &&
+	    (h = cgroup_find_hier(cg, "")))
+		return cg_v2_apply_controller(h->path, v2, r, !entering);
 	return 0;
 }
 
