@@ -166,6 +166,65 @@ static char *hook_state(const struct container_state *st, enum container_status 
 	return strdup(json_to_string(o));
 }
 
+static struct json_object *device_rule(bool allow, const char *type, int64_t major,
+				       int64_t minor, const char *access)
+{
+	struct json_object *r = json_object_new_object();
+
+	json_object_object_add(r, "allow", json_object_new_boolean(allow));
+	json_object_object_add(r, "type", json_object_new_string(type));
+	if (major >= 0)
+		json_object_object_add(r, "major", json_object_new_int64(major));
+	if (minor >= 0)
+		json_object_object_add(r, "minor", json_object_new_int64(minor));
+	json_object_object_add(r, "access", json_object_new_string(access));
+	return r;
+}
+
+/*
+ * The device rules the cgroup gets: the spec's own, then the devices every container
+ * needs (null, zero, full, random, urandom, tty, ptmx, pts, tun; mknod of anything), then
+ * one allow rule for each node of linux.devices, in runc's order.
+ */
+static int effective_resources(const struct spec *s, struct json_object **ret)
+{
+	static const struct {
+		const char *type;
+		int64_t major, minor;
+		const char *access;
+	} defaults[] = {
+		{ "c", -1, -1, "m" },  { "b", -1, -1, "m" },  { "c", 1, 3, "rwm" },
+		{ "c", 1, 8, "rwm" },  { "c", 1, 7, "rwm" },  { "c", 5, 0, "rwm" },
+		{ "c", 1, 5, "rwm" },  { "c", 1, 9, "rwm" },  { "c", 136, -1, "rwm" },
+		{ "c", 5, 2, "rwm" },  { "c", 10, 200, "rwm" },
+	};
+	struct json_object *res = NULL, *devs;
+
+	if (s->resources) {
+		/* a deep copy: the spec's tree stays as written */
+		if (json_object_deep_copy(s->resources, &res, NULL) < 0)
+			return -ENOMEM;
+	} else {
+		res = json_object_new_object();
+	}
+	if (json_get_array(res, "devices", &devs) < 0) {
+		devs = json_object_new_array();
+		json_object_object_add(res, "devices", devs);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(defaults); i++)
+		json_object_array_add(devs, device_rule(true, defaults[i].type, defaults[i].major,
+							defaults[i].minor, defaults[i].access));
+	for (size_t i = 0; i < s->n_devices; i++) {
+		const struct spec_device *d = &s->devices[i];
+		if (d->type == 'p')
+			continue;
+		json_object_array_add(devs, device_rule(true, d->type == 'b' ? "b" : "c", d->major,
+							d->minor, "rwm"));
+	}
+	*ret = res;
+	return 0;
+}
+
 struct create_job {
 	struct runtime_ctx *rt;
 	const struct create_opts *o;
@@ -324,10 +383,13 @@ static int prepare(struct create_job *j)
 		return r;
 	if (s->seccomp && (r = seccomp_prog_compile(s->seccomp, &j->seccomp)) < 0)
 		return r;
+	_cleanup_json_ struct json_object *res = NULL;
+	if ((r = effective_resources(s, &res)) < 0)
+		return log_error_errno(r, "linux.resources: %m");
 	struct cgroup_opts co = {.root = "/sys/fs/cgroup",
 				 .path = s->cgroups_path,
 				 .id = o->id,
-				 .resources = s->resources,
+				 .resources = res,
 				 .rootless = j->rt->rootless};
 	if ((r = cgroup_new(&co, &j->cg)) < 0)
 		return r;
