@@ -415,6 +415,16 @@ static int run_archive(struct apply *ap, struct archive *a)
 		if (r < 0)
 			return r;
 		r = apply_entry(ap, a, e, path, &what);
+		if (r == -EINVAL && strcmp(what, "hardlink target") == 0)
+			return log_error_errno(r,
+					       "layer %s: entry '%s': hardlink target '%s' is "
+					       "absolute or has a '..' component",
+					       ap->dstr, raw, archive_entry_hardlink(e));
+		if (r == -ENOENT && strcmp(what, "hardlink target") == 0)
+			return log_error_errno(r,
+					       "layer %s: entry '%s': hardlink target '%s' does "
+					       "not exist",
+					       ap->dstr, raw, archive_entry_hardlink(e));
 		if (r == -ELOOP)
 			return log_error_errno(r, "layer %s: entry '%s': %s goes through a symlink",
 					       ap->dstr, raw, what);
@@ -474,9 +484,10 @@ int ifs_layer_apply(struct ifs_tree *t, struct ifs_chunker *c, int blobs_fd,
 	else if (filter == ARCHIVE_FILTER_ZSTD)
 		archive_read_support_filter_zstd(a);
 	if (archive_read_open(a, &ap.rd, NULL, read_cb, NULL) != ARCHIVE_OK)
-		return log_error_errno(ap.rd.err ? ap.rd.err : -EBADMSG,
-				       "layer %s: not a readable tar stream: %s", ap.dstr,
-				       archive_error_string(a) ?: "unknown error");
+		return log_error_errno(
+		    ap.rd.err ? ap.rd.err : -EBADMSG,
+		    "layer %s: not a readable tar stream (corrupt or truncated?): %s", ap.dstr,
+		    archive_error_string(a) ?: "unknown error");
 	if (archive_filter_code(a, 0) != filter)
 		return log_error_errno(-EBADMSG,
 				       "layer %s: compression does not match media type '%s'",

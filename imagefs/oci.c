@@ -203,12 +203,16 @@ static int unpack_archive(const char *file, const char *dir)
 		const char *raw = archive_entry_pathname(e);
 		char *slash;
 
-		if (!raw || ifs_path_normalize(raw, &p) < 0 || !path_is_safe_relative(p)) {
+		if (!raw || ifs_path_normalize(raw, &p) < 0) {
 			r = log_error_errno(-EINVAL, "'%s': unsafe entry '%s'", file, raw ?: "");
 			goto out;
 		}
 		if (!*p)
 			continue;
+		if (!path_is_safe_relative(p)) {
+			r = log_error_errno(-EINVAL, "'%s': unsafe entry '%s'", file, raw);
+			goto out;
+		}
 		if (archive_entry_filetype(e) == AE_IFDIR) {
 			if ((r = mkdir_p_at(dfd, p, 0755)) < 0)
 				goto out;

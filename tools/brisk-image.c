@@ -101,6 +101,7 @@ static int cmd_convert(int argc, char **argv)
 		return r;
 	double dt = now() - t0;
 	printf("%s\n", digest_format(&d, ds));
+	fflush(stdout);
 	fprintf(stderr,
 		"converted %llu layers (%.1f MiB) in %.2f s: %llu files, %.1f MiB content, "
 		"%.1f MiB unique chunks (%.1f MiB reused), %.1f MiB packed in %llu new blobs, "
