@@ -121,7 +121,8 @@ static int number_nodes(struct ifs_tree *t, struct ifs_bnode ***ret_nodes, uint3
 			if (dir->children[i])
 				dir->children[live++] = dir->children[i];
 		dir->n_children = live;
-		qsort(dir->children, live, sizeof(*dir->children), dentry_cmp);
+		if (live > 1)
+			qsort(dir->children, live, sizeof(*dir->children), dentry_cmp);
 		dirents += live;
 		for (size_t i = 0; i < live; i++) {
 			struct ifs_bdentry *d = dir->children[i];
@@ -178,7 +179,8 @@ static int emit_node(struct out *o, struct ifs_bnode *b)
 	    .xattr_first = (uint32_t)o->n_xattrs,
 	    .xattr_count = (uint32_t)b->n_xattrs,
 	};
-	qsort(b->xattrs, b->n_xattrs, sizeof(*b->xattrs), xattr_cmp);
+	if (b->n_xattrs > 1)
+		qsort(b->xattrs, b->n_xattrs, sizeof(*b->xattrs), xattr_cmp);
 	for (size_t i = 0; i < b->n_xattrs; i++) {
 		struct ifs_xattr *x = &o->xattrs[o->n_xattrs++];
 

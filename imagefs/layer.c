@@ -204,7 +204,7 @@ static int read_xattrs(struct archive_entry *e, struct ifs_bnode *n)
 
 static int whiteout(struct apply *ap, const char *path, const char *base)
 {
-	_cleanup_free_ char *parent = strndup(path, (size_t)(base - path ? base - path - 1 : 0));
+	_cleanup_free_ char *parent = strndup(path, (size_t)(base > path ? base - path - 1 : 0));
 	struct ifs_bnode *dir;
 	int r;
 

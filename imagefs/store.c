@@ -243,8 +243,8 @@ static int add_desc(struct json_object *arr, const char *mt, const struct digest
 /* Put a small blob from memory through the staging directory. */
 static int put_small_blob(struct imagefs_store *s, const void *data, size_t len, struct digest *ret)
 {
-	_cleanup_free_ char *dir = NULL, *name = NULL;
-	_cleanup_close_ int fd = -EBADF, dfd = -EBADF;
+	_cleanup_free_ char *dir = NULL;
+	_cleanup_close_ int dfd = -EBADF;
 	char hex[DIGEST_HEX_SIZE + 1];
 	int r;
 
