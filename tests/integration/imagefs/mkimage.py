@@ -42,7 +42,7 @@ def put_blob(layout, data):
 
 def compress(raw, mt):
     if mt == MT_GZIP:
-        return gzip.compress(raw, mtime=0)
+        return gzip.compress(raw, compresslevel=6, mtime=0)
     if mt == MT_ZSTD:
         return subprocess.run(["zstd", "-q", "-c"], input=raw, stdout=subprocess.PIPE,
                               check=True).stdout
