@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * brisk-image convert: OCI image -> index + packs in a store. Everything is staged in a
+ * private directory of the destination (or a temp directory for registries) and only
+ * complete blobs are handed to the store, packs first and the index last; on failure the
+ * staging directory is removed and the store holds nothing new but complete blobs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "imagefs-internal.h"
+
+static void tree_donep(struct ifs_tree *t)
+{
+	ifs_tree_done(t);
+}
+
+static void chunker_freep(struct ifs_chunker **c)
+{
+	*c = ifs_chunker_free(*c);
+}
+
+static void oci_freep(struct ifs_oci_image **p)
+{
+	ifs_oci_free(*p);
+	*p = NULL;
+}
+
+static void staging_rmp(char **dir)
+{
+	if (*dir) {
+		(void)rm_rf_at(AT_FDCWD, *dir);
+		free(*dir);
+		*dir = NULL;
+	}
+}
+
+/* Make the chunks of the images already tagged in the store reusable. */
+static int load_known(struct imagefs_store *dest, struct ifs_chunker *c)
+{
+	_cleanup_free_ struct digest *ds = NULL;
+	size_t n = 0;
+	int r;
+
+	if (!dest->ops->list_indexes || dest->ops->list_indexes(dest, &ds, &n) < 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_(imagefs_index_freep) struct imagefs_index *idx = NULL;
+
+		if (ifs_store_load_index(dest, &ds[i], &idx) < 0)
+			continue; /* logged; a broken old image only costs dedup */
+		if (imagefs_index_chunk_size(idx) != ifs_chunker_chunk_size(c))
+			continue;
+		if ((r = ifs_chunker_add_known(c, idx)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int commit(struct imagefs_store *dest, int sfd, struct ifs_chunker *c, const void *index,
+		  size_t index_len, struct digest *ret_index, struct imagefs_convert_stats *st)
+{
+	_cleanup_(imagefs_index_freep) struct imagefs_index *idx = NULL;
+	char hex[DIGEST_HEX_SIZE + 1];
+	struct digest d;
+	uint64_t size;
+	bool is_new;
+	int r;
+
+	for (size_t i = 0; i < ifs_chunker_blob_count(c); i++) {
+		ifs_chunker_blob(c, i, &d, &size, &is_new);
+		if (!is_new)
+			continue;
+		r = dest->ops->put_blob(dest, &d, sfd, digest_format_hex(&d, hex), size);
+		if (r < 0)
+			return log_error_errno(r, "store pack %s: %m", hex);
+		st->new_blobs++;
+	}
+	if ((r = digest_buffer(index, index_len, &d)) < 0)
+		return r;
+	digest_format_hex(&d, hex);
+	if ((r = write_file_atomic_at(sfd, hex, index, index_len, 0644, true)) < 0)
+		return log_error_errno(r, "write index: %m");
+	if ((r = dest->ops->put_blob(dest, &d, sfd, hex, index_len)) < 0)
+		return log_error_errno(r, "store index %s: %m", hex);
+	if (dest->tag) {
+		if ((r = imagefs_index_open_buffer(index, index_len, &idx)) < 0)
+			return r;
+		if ((r = ifs_store_put_image(dest, dest->tag, &d, idx)) < 0)
+			return log_error_errno(r, "tag '%s': %m", dest->tag);
+	}
+	*ret_index = d;
+	return 0;
+}
+
+int imagefs_convert(const char *src, struct imagefs_store *dest,
+		    const struct imagefs_convert_options *opts, struct digest *ret_index,
+		    struct imagefs_convert_stats *ret_stats)
+{
+	_cleanup_(oci_freep) struct ifs_oci_image *img = NULL;
+	_cleanup_(chunker_freep) struct ifs_chunker *c = NULL;
+	_cleanup_(tree_donep) struct ifs_tree t = {0};
+	_cleanup_(staging_rmp) char *staging = NULL;
+	_cleanup_close_ int sfd = -EBADF;
+	_cleanup_free_ void *index = NULL;
+	struct imagefs_convert_options o = opts ? *opts : (struct imagefs_convert_options){0};
+	struct imagefs_convert_stats st = {0};
+	size_t index_len;
+	int r;
+
+	if (!o.chunk_size)
+		o.chunk_size = IFS_DEFAULT_CHUNK_SIZE;
+	if (!o.zstd_level)
+		o.zstd_level = 3;
+	if (o.chunk_size < 4096 || o.chunk_size > IFS_MAX_CHUNK_SIZE)
+		return log_error_errno(-EINVAL, "chunk size %u out of range [4096, %u]",
+				       o.chunk_size, IFS_MAX_CHUNK_SIZE);
+	if ((r = ifs_oci_open(src, &img)) < 0)
+		return r;
+	if ((r = dest->ops->staging_dir(dest, &staging)) < 0)
+		return log_error_errno(r, "staging directory: %m");
+	sfd = open(staging, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (sfd < 0)
+		return log_error_errno(-errno, "'%s': %m", staging);
+	if ((r = ifs_chunker_new(sfd, o.chunk_size, o.zstd_level, &c)) < 0)
+		return log_error_errno(r, "chunk spool in '%s': %m", staging);
+	if (!o.no_dedup_store && (r = load_known(dest, c)) < 0)
+		return r;
+	if ((r = ifs_tree_init(&t)) < 0)
+		return r;
+	for (size_t i = 0; i < img->n_layers; i++) {
+		r = ifs_layer_apply(&t, c, img->blobs_fd, &img->layers[i], &st, o.progress,
+				    (unsigned)i + 1, (unsigned)img->n_layers);
+		if (r < 0)
+			return r;
+	}
+	if ((r = ifs_index_write(&t, c, o.chunk_size, &index, &index_len)) < 0)
+		return log_error_errno(r, "build index: %m");
+	for (uint32_t i = 0; i < ifs_chunker_count(c); i++) {
+		struct ifs_bchunk *ch = ifs_chunker_get(c, i);
+
+		if (!ch->placed)
+			continue;
+		st.unique_bytes += ch->size;
+		if (ch->in_store)
+			st.reused_bytes += ch->size;
+	}
+	st.packed_bytes = ifs_chunker_packed_bytes(c);
+	st.index_bytes = index_len;
+	if ((r = commit(dest, sfd, c, index, index_len, ret_index, &st)) < 0)
+		return r;
+	if (ret_stats)
+		*ret_stats = st;
+	return 0;
+}

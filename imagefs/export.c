@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * brisk-image export: materialise an image's tree in a directory (types, modes, owners,
+ * xattrs, times, contents, hard links, holes). Every chunk's digest is checked before its
+ * bytes are written. Everything is created with *at() calls below directory fds opened
+ * with O_NOFOLLOW, and the index is a checked tree, so nothing lands outside the target.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "imagefs-internal.h"
+
+struct export
+{
+	struct imagefs_store *s;
+	struct imagefs_index *idx;
+	int rootfd;
+	char **link_paths; /* inode -> path of its first name, for nlink > 1 */
+	void *cbuf, *dbuf;
+	size_t cbuf_size;
+};
+
+int ifs_read_chunk(struct imagefs_store *s, const struct imagefs_index *idx,
+		   const struct imagefs_chunk *c, void *cbuf, size_t cbuf_size, void *dst)
+{
+	struct digest bd;
+	int r;
+
+	if (c->compressed_size > cbuf_size)
+		return -EBADMSG;
+	if ((r = imagefs_index_blob(idx, c->blob, &bd, NULL)) < 0)
+		return r;
+	if ((r = imagefs_store_read_range(s, &bd, c->blob_offset, c->compressed_size, cbuf)) < 0)
+		return r;
+	return imagefs_chunk_decode(c, cbuf, dst);
+}
+
+static int write_content(struct export *e, uint32_t ino, const struct imagefs_stat *st, int fd)
+{
+	struct imagefs_chunk c;
+	uint32_t n;
+	int r;
+
+	if (st->inline_data) {
+		const void *p;
+		size_t len;
+
+		if ((r = imagefs_index_inline_data(e->idx, ino, &p, &len)) < 0)
+			return r;
+		return write_all(fd, p, len);
+	}
+	if ((r = imagefs_index_file_chunk_count(e->idx, ino, &n)) < 0)
+		return r;
+	for (uint32_t i = 0; i < n; i++) {
+		if ((r = imagefs_index_file_chunk(e->idx, ino, i, &c)) < 0)
+			return r;
+		if ((r = ifs_read_chunk(e->s, e->idx, &c, e->cbuf, e->cbuf_size, e->dbuf)) < 0)
+			return r;
+		for (size_t done = 0; done < c.size;) {
+			ssize_t w = pwrite(fd, (char *)e->dbuf + done, c.size - done,
+					   (off_t)(c.file_offset + done));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				return w < 0 ? -errno : -EIO;
+			done += (size_t)w;
+		}
+	}
+	/* the rest, and ranges no chunk covers, are holes */
+	return ftruncate(fd, (off_t)st->size) < 0 ? -errno : 0;
+}
+
+static int set_xattrs(struct export *e, uint32_t ino, int fd, const char *proc_path)
+{
+	const char *name;
+	size_t name_len, vlen;
+	const void *v;
+	char buf[256];
+	int r;
+
+	for (uint32_t i = 0;; i++) {
+		r = imagefs_index_listxattr(e->idx, ino, i, &name, &name_len, &v, &vlen);
+		if (r <= 0)
+			return r;
+		memcpy(buf, name, name_len);
+		buf[name_len] = '\0';
+		r = fd >= 0 ? fsetxattr(fd, buf, v, vlen, 0)
+			    : lsetxattr(proc_path, buf, v, vlen, 0);
+		if (r < 0)
+			return log_error_errno(-errno, "set xattr '%s': %m", buf);
+	}
+}
+
+/* Owner, mode, xattrs (after chown: it clears security.capability), times. */
+static int set_meta(struct export *e, const struct imagefs_stat *st, int dfd, const char *name,
+		    int fd)
+{
+	struct timespec ts[2] = {st->mtime, st->mtime};
+	char proc[64 + 256];
+	int r;
+
+	if (fd >= 0) {
+		if (fchown(fd, st->uid, st->gid) < 0 || fchmod(fd, st->mode & 07777) < 0)
+			return -errno;
+		if ((r = set_xattrs(e, st->ino, fd, NULL)) < 0)
+			return r;
+		return futimens(fd, ts) < 0 ? -errno : 0;
+	}
+	if (fchownat(dfd, name, st->uid, st->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!S_ISLNK(st->mode) && fchmodat(dfd, name, st->mode & 07777, 0) < 0)
+		return -errno;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dfd, name);
+	if ((r = set_xattrs(e, st->ino, -1, proc)) < 0)
+		return r;
+	return utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+}
+
+static int export_dir(struct export *e, uint32_t dir, int dfd, const char *path);
+
+static int export_entry(struct export *e, int dfd, const char *path, const char *name, uint32_t ino)
+{
+	struct imagefs_stat st;
+	_cleanup_free_ char *sub = NULL;
+	int r;
+
+	if ((r = imagefs_index_getattr(e->idx, ino, &st)) < 0)
+		return r;
+	if (asprintf(&sub, "%s%s%s", path, *path ? "/" : "", name) < 0)
+		return -ENOMEM;
+	if (!S_ISDIR(st.mode) && st.nlink > 1) {
+		if (e->link_paths[ino])
+			return linkat(e->rootfd, e->link_paths[ino], dfd, name, 0) < 0 ? -errno : 0;
+		if (!(e->link_paths[ino] = strdup(sub)))
+			return -ENOMEM;
+	}
+	switch (st.mode & S_IFMT) {
+	case S_IFDIR: {
+		_cleanup_close_ int fd = -EBADF;
+
+		if (mkdirat(dfd, name, 0700) < 0)
+			return -errno;
+		fd = openat(dfd, name, O_DIRECTORY | O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		if ((r = export_dir(e, ino, fd, sub)) < 0)
+			return r;
+		return set_meta(e, &st, dfd, name, fd);
+	}
+	case S_IFREG: {
+		_cleanup_close_ int fd =
+		    openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return -errno;
+		if ((r = write_content(e, ino, &st, fd)) < 0)
+			return log_error_errno(r, "'%s': content: %m", sub);
+		return set_meta(e, &st, dfd, name, fd);
+	}
+	case S_IFLNK: {
+		_cleanup_free_ char *target = NULL;
+		const char *t;
+		size_t len;
+
+		if ((r = imagefs_index_readlink(e->idx, ino, &t, &len)) < 0)
+			return r;
+		if (!(target = strndup(t, len)))
+			return -ENOMEM;
+		if (symlinkat(target, dfd, name) < 0)
+			return -errno;
+		return set_meta(e, &st, dfd, name, -1);
+	}
+	default:
+		if (mknodat(dfd, name, st.mode & (S_IFMT | 0777),
+			    makedev(st.rdev_major, st.rdev_minor)) < 0)
+			return -errno;
+		return set_meta(e, &st, dfd, name, -1);
+	}
+}
+
+static int export_dir(struct export *e, uint32_t dir, int dfd, const char *path)
+{
+	const char *name;
+	size_t len;
+	uint32_t ino;
+	char buf[256];
+	int r;
+
+	for (uint64_t pos = 0;; pos++) {
+		r = imagefs_index_readdir(e->idx, dir, pos, &name, &len, &ino);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			return 0;
+		if (len >= sizeof(buf))
+			return -ENAMETOOLONG;
+		memcpy(buf, name, len);
+		buf[len] = '\0';
+		if ((r = export_entry(e, dfd, path, buf, ino)) < 0)
+			return log_error_errno(r, "export '%s%s%s': %m", path, *path ? "/" : "",
+					       buf);
+	}
+}
+
+int imagefs_export(struct imagefs_store *s, const char *path)
+{
+	_cleanup_(imagefs_index_freep) struct imagefs_index *idx = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	_cleanup_closedir_ DIR *d = NULL;
+	struct imagefs_stat st;
+	struct export e = {.s = s};
+	struct dirent *de;
+	int r;
+
+	if ((r = imagefs_store_open_index(s, NULL, &idx)) < 0)
+		return r;
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return log_error_errno(-errno, "'%s': %m", path);
+	fd = open(path, O_DIRECTORY | O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return log_error_errno(-errno, "'%s': %m", path);
+	int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (dup_fd < 0 || !(d = fdopendir(dup_fd))) {
+		safe_close(dup_fd);
+		return -errno;
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			return log_error_errno(-ENOTEMPTY, "export target '%s' is not empty", path);
+	e.idx = idx;
+	e.rootfd = fd;
+	e.cbuf_size = ZSTD_compressBound(imagefs_index_chunk_size(idx));
+	e.cbuf = malloc(e.cbuf_size);
+	e.dbuf = malloc(imagefs_index_chunk_size(idx));
+	e.link_paths = calloc(imagefs_index_inode_count(idx), sizeof(char *));
+	if (!e.cbuf || !e.dbuf || !e.link_paths)
+		r = -ENOMEM;
+	else if ((r = export_dir(&e, IMAGEFS_ROOT_INO, fd, "")) >= 0 &&
+		 (r = imagefs_index_getattr(idx, IMAGEFS_ROOT_INO, &st)) >= 0)
+		r = set_meta(&e, &st, -1, NULL, fd);
+	if (r < 0)
+		log_error_errno(r, "export to '%s': %m", path);
+	for (uint32_t i = 0; e.link_paths && i < imagefs_index_inode_count(idx); i++)
+		free(e.link_paths[i]);
+	free(e.link_paths);
+	free(e.cbuf);
+	free(e.dbuf);
+	return r;
+}

@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* imagefs internals: the on-disk index layout (FORMAT.md) and the pieces brisk-image's
+ * operations share. Only imagefs/ and its tests include this. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "imagefs.h"
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the imagefs index is little-endian and read in place; big-endian hosts are not supported"
+#endif
+
+#define _fallthrough_ __attribute__((fallthrough))
+
+#define IFS_MAGIC "BRISKIDX"
+#define IFS_FORMAT_VERSION 1u
+#define IFS_DEFAULT_CHUNK_SIZE (1u << 20)
+#define IFS_MAX_CHUNK_SIZE (64u << 20)
+#define IFS_INLINE_MAX 64u
+#define IFS_PACK_TARGET (16u << 20)
+#define IFS_MAX_INDEX_SIZE (1ull << 32)
+
+#define IFS_MEDIA_INDEX "application/vnd.brisk.image.index.v1"
+#define IFS_MEDIA_PACK "application/vnd.brisk.image.pack.v1"
+#define IFS_MEDIA_CONFIG "application/vnd.brisk.image.config.v1+json"
+#define IFS_ARTIFACT_TYPE "application/vnd.brisk.image.v1"
+#define OCI_MEDIA_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define OCI_MEDIA_INDEX "application/vnd.oci.image.index.v1+json"
+
+struct ifs_section {
+	uint64_t off;	/* from the start of the file, 8-aligned */
+	uint64_t count; /* records (strings: bytes) */
+};
+
+struct ifs_header {
+	char magic[8];
+	uint32_t version;
+	uint32_t header_size;
+	uint64_t file_size;
+	uint32_t chunk_size;
+	uint32_t flags; /* none defined: must be 0 */
+	uint32_t root;
+	uint32_t reserved0;
+	struct ifs_section inodes;
+	struct ifs_section dirents;
+	struct ifs_section chunk_refs;
+	struct ifs_section chunks;
+	struct ifs_section blobs;
+	struct ifs_section xattrs;
+	struct ifs_section strings;
+	uint64_t reserved[8];
+};
+_Static_assert(sizeof(struct ifs_header) == 216, "index header layout");
+
+enum {
+	IFS_INODE_INLINE = 1u << 0, /* regular file: data_first/data_count are a string range */
+};
+
+struct ifs_inode {
+	uint32_t mode;
+	uint32_t nlink;
+	uint32_t uid;
+	uint32_t gid;
+	uint64_t size;
+	int64_t mtime_sec;
+	int64_t ctime_sec;
+	uint32_t mtime_nsec;
+	uint32_t ctime_nsec;
+	uint32_t rdev_major;
+	uint32_t rdev_minor;
+	uint32_t parent;
+	uint32_t flags;
+	uint32_t xattr_first;
+	uint32_t xattr_count;
+	/* directory: dirents; regular: chunk_refs (or strings when INLINE); symlink: strings */
+	uint64_t data_first;
+	uint64_t data_count;
+};
+_Static_assert(sizeof(struct ifs_inode) == 88, "inode record layout");
+
+struct ifs_dirent {
+	uint64_t name_off;
+	uint32_t name_len;
+	uint32_t ino;
+};
+_Static_assert(sizeof(struct ifs_dirent) == 16, "dirent layout");
+
+struct ifs_chunk_ref {
+	uint64_t file_off;
+	uint32_t chunk;
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct ifs_chunk_ref) == 16, "chunk ref layout");
+
+struct ifs_chunk {
+	uint8_t digest[32];
+	uint64_t blob_off;
+	uint32_t blob;
+	uint32_t size;
+	uint32_t csize;
+	uint32_t compression;
+};
+_Static_assert(sizeof(struct ifs_chunk) == 56, "chunk layout");
+
+struct ifs_blob {
+	uint8_t digest[32];
+	uint64_t size;
+};
+_Static_assert(sizeof(struct ifs_blob) == 40, "blob layout");
+
+struct ifs_xattr {
+	uint64_t name_off;
+	uint64_t value_off;
+	uint32_t name_len;
+	uint32_t value_len;
+};
+_Static_assert(sizeof(struct ifs_xattr) == 24, "xattr layout");
+
+/* Byte order of names (dirents, xattrs): memcmp of the common prefix, then the shorter first. */
+int ifs_name_cmp(const char *a, size_t alen, const char *b, size_t blen);
+
+/* ---- hash map (open addressing, linear probing) --------------------------------------- */
+
+struct ifs_hmap {
+	struct ifs_hslot {
+		uint64_t hash;
+		void *val;
+	} * slots;
+	size_t cap; /* power of two */
+	size_t n;
+};
+
+typedef bool (*ifs_hmap_eq_t)(const void *val, const void *key);
+uint64_t ifs_hash(const void *data, size_t len, uint64_t seed);
+void *ifs_hmap_get(const struct ifs_hmap *m, uint64_t hash, ifs_hmap_eq_t eq, const void *key);
+int ifs_hmap_put(struct ifs_hmap *m, uint64_t hash, void *val);
+/* Remove the entry holding VAL (pointer identity). */
+void ifs_hmap_del(struct ifs_hmap *m, uint64_t hash, const void *val);
+void ifs_hmap_done(struct ifs_hmap *m);
+
+/* ---- the tree being built by convert ---------------------------------------------------- */
+
+struct ifs_bxattr {
+	char *name;
+	void *value;
+	size_t len;
+};
+
+struct ifs_bref {
+	uint64_t file_off;
+	uint32_t chunk;
+};
+
+struct ifs_bdentry;
+
+struct ifs_bnode {
+	uint32_t mode, uid, gid, rdev_major, rdev_minor;
+	uint64_t size;
+	struct timespec mtime, ctime;
+	char *symlink;
+	struct ifs_bxattr *xattrs;
+	size_t n_xattrs;
+	void *inline_data;
+	struct ifs_bref *refs;
+	size_t n_refs;
+	struct ifs_bdentry **children; /* directories; unordered, NULLs are holes */
+	size_t n_children, cap_children, live_children;
+	struct ifs_bnode *parent; /* directories */
+	unsigned links;		  /* dentries pointing here */
+	uint32_t ino;		  /* assigned when written */
+	bool numbered;
+};
+
+struct ifs_bdentry {
+	char *name;
+	size_t name_len;
+	struct ifs_bnode *parent;
+	struct ifs_bnode *node;
+	size_t slot;	/* position in parent->children */
+	unsigned layer; /* the layer that created it */
+};
+
+struct ifs_tree {
+	struct ifs_bnode *root;
+	struct ifs_hmap dentries; /* (parent, name) -> dentry */
+	unsigned layer;
+	uint64_t n_nodes;
+};
+
+int ifs_tree_init(struct ifs_tree *t);
+void ifs_tree_done(struct ifs_tree *t);
+struct ifs_bnode *ifs_bnode_new(uint32_t mode);
+void ifs_bnode_unref(struct ifs_bnode *n);
+struct ifs_bdentry *ifs_tree_lookup(struct ifs_tree *t, struct ifs_bnode *dir, const char *name,
+				    size_t len);
+/* Walk the parent directories of the normalized relative PATH, creating missing ones;
+ * -ELOOP when one is a symlink, -ENOTDIR when one is something else. Sets *RET_NAME to the
+ * last component. */
+int ifs_tree_walk_parent(struct ifs_tree *t, const char *path, struct ifs_bnode **ret_dir,
+			 const char **ret_name);
+/* Resolve PATH (no symlinks followed anywhere): -ENOENT, -ELOOP. */
+int ifs_tree_resolve(struct ifs_tree *t, const char *path, struct ifs_bnode **ret);
+/* Link NODE as NAME in DIR, replacing what was there (a directory over a directory keeps its
+ * children and takes the new attributes). Takes a reference to NODE. */
+int ifs_tree_link(struct ifs_tree *t, struct ifs_bnode *dir, const char *name,
+		  struct ifs_bnode *node);
+int ifs_tree_unlink(struct ifs_tree *t, struct ifs_bnode *dir, const char *name);
+/* Opaque directory: remove the entries of DIR that lower layers created. */
+void ifs_tree_make_opaque(struct ifs_tree *t, struct ifs_bnode *dir);
+/* Normalize a tar entry name: strip "./" and trailing "/", collapse "//". -EINVAL for absolute
+ * paths and ".." components; "" is the root. */
+int ifs_path_normalize(const char *in, char **ret);
+
+/* ---- chunk writer (dedup, compression, spool, packs) ---------------------------------- */
+
+struct ifs_chunker;
+
+struct ifs_bchunk {
+	struct digest digest;
+	uint32_t size;
+	uint32_t csize;
+	uint32_t compression;
+	bool in_store; /* already in a pack blob of the store (dedup against other images) */
+	bool placed;
+	uint64_t spool_off;
+	struct digest blob;
+	uint64_t blob_off;
+	uint64_t blob_size;
+	uint32_t blob_idx; /* when written */
+	uint32_t idx;	   /* position in the written chunk table */
+};
+
+int ifs_chunker_new(int spool_dirfd, uint32_t chunk_size, int level, struct ifs_chunker **ret);
+struct ifs_chunker *ifs_chunker_free(struct ifs_chunker *c);
+/* Add the chunk DATA[LEN]; *RET_CHUNK is its number (deduplicated). */
+int ifs_chunker_add(struct ifs_chunker *c, const void *data, size_t len, uint32_t *ret_chunk);
+/* Make the chunks of IDX (stored in its packs) known for dedup. */
+int ifs_chunker_add_known(struct ifs_chunker *c, const struct imagefs_index *idx);
+struct ifs_bchunk *ifs_chunker_get(struct ifs_chunker *c, uint32_t n);
+uint32_t ifs_chunker_count(const struct ifs_chunker *c);
+uint32_t ifs_chunker_chunk_size(const struct ifs_chunker *c);
+/* Copy chunk N into the current pack (staged as files in the directory given to
+ * ifs_chunker_new()), rotating packs at the target size; numbers it in the output table. */
+int ifs_chunker_place(struct ifs_chunker *c, uint32_t n);
+/* Close the last pack. */
+int ifs_chunker_finish(struct ifs_chunker *c);
+uint32_t ifs_chunker_placed_count(const struct ifs_chunker *c);
+/* The blobs the placed chunks live in: new packs (staged in the chunker's directory under
+ * their hex digest) and packs of other images already in the store. */
+size_t ifs_chunker_blob_count(const struct ifs_chunker *c);
+void ifs_chunker_blob(const struct ifs_chunker *c, size_t i, struct digest *ret, uint64_t *size,
+		      bool *is_new);
+uint64_t ifs_chunker_packed_bytes(const struct ifs_chunker *c);
+
+/* Serialise the tree (chunks placed in inode order on the way) into an index buffer. */
+int ifs_index_write(struct ifs_tree *t, struct ifs_chunker *c, uint32_t chunk_size, void **ret,
+		    size_t *ret_len);
+
+/* ---- OCI sources ---------------------------------------------------------------------- */
+
+struct ifs_layer {
+	char *media_type;
+	struct digest digest;
+	uint64_t size;
+};
+
+struct ifs_oci_image {
+	int blobs_fd; /* DIR/blobs/sha256 */
+	char *tmpdir; /* extracted oci-archive, removed on free */
+	struct ifs_layer *layers;
+	size_t n_layers;
+};
+
+int ifs_oci_open(const char *src, struct ifs_oci_image **ret);
+void ifs_oci_free(struct ifs_oci_image *img);
+/* Apply one layer (streamed with libarchive, its digest checked) to the tree. */
+int ifs_layer_apply(struct ifs_tree *t, struct ifs_chunker *c, int blobs_fd,
+		    const struct ifs_layer *l, struct imagefs_convert_stats *st, bool progress,
+		    unsigned layer_no, unsigned n_layers);
+
+/* ---- stores --------------------------------------------------------------------------- */
+
+struct ifs_store_ops {
+	int (*has_blob)(struct imagefs_store *s, const struct digest *d);
+	int (*read_range)(struct imagefs_store *s, const struct digest *d, uint64_t off, size_t len,
+			  void *buf);
+	/* Write the whole blob to FD. */
+	int (*get_blob)(struct imagefs_store *s, const struct digest *d, int fd);
+	/* Store the file NAME in DIRFD (size SIZE, digest D, checked by the caller). May consume
+	 * the file (rename). */
+	int (*put_blob)(struct imagefs_store *s, const struct digest *d, int dirfd,
+			const char *name, uint64_t size);
+	int (*get_manifest)(struct imagefs_store *s, const char *tag, char **ret, size_t *ret_len);
+	int (*put_manifest)(struct imagefs_store *s, const char *tag, const char *json, size_t len);
+	/* Index digests of the images tagged in the store (dedup candidates); may be unsupported.
+	 */
+	int (*list_indexes)(struct imagefs_store *s, struct digest **ret, size_t *ret_n);
+	/* A directory for staging files that put_blob can rename from. */
+	int (*staging_dir)(struct imagefs_store *s, char **ret_path);
+	void (*free)(struct imagefs_store *s);
+};
+
+struct imagefs_store {
+	const struct ifs_store_ops *ops;
+	char *tag;
+	bool has_digest;
+	struct digest digest;
+	struct imagefs_store_options opts;
+	void *priv;
+};
+
+int ifs_store_dir_open(struct imagefs_store *s, const char *path);
+int ifs_store_registry_open(struct imagefs_store *s, const char *ref);
+/* The index digest the manifest tagged TAG lists: -ENOENT, -EMEDIUMTYPE if not an image. */
+int ifs_store_manifest_index(struct imagefs_store *s, const char *tag, struct digest *ret);
+/* Fetch index D, check its digest and structure, open it. */
+int ifs_store_load_index(struct imagefs_store *s, const struct digest *d,
+			 struct imagefs_index **ret);
+/* Put the image manifest (config + index + packs) for IDX under TAG. */
+int ifs_store_put_image(struct imagefs_store *s, const char *tag, const struct digest *index_digest,
+			const struct imagefs_index *idx);
+/* Read chunk C of IDX from the store and decode it into DST (digest checked). */
+int ifs_read_chunk(struct imagefs_store *s, const struct imagefs_index *idx,
+		   const struct imagefs_chunk *c, void *cbuf, size_t cbuf_size, void *dst);
+/* Stage a file for put_blob: open a temp file in the staging dir. */
+int ifs_staging_open(struct imagefs_store *s, char **ret_dir, char **ret_name, int *ret_fd);

@@ -1,0 +1,616 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * "registry:HOST[:PORT]/REPO": an OCI distribution registry over libcurl. Blobs: HEAD to see
+ * whether the registry has one, POST + PUT (monolithic) to upload, GET (redirects followed) to
+ * download, GET with Range for the lazy reader; a registry that answers a Range request with
+ * the whole blob (200) is an error, not something to silently download. Manifests: GET/PUT by
+ * tag. Auth: on a 401 with a Bearer challenge, a token is fetched from the realm (with the
+ * credentials if any) and the request retried once; a Basic challenge uses the credentials.
+ * HTTPS unless asked otherwise, or for loopback hosts.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "imagefs-internal.h"
+
+#define MAX_SMALL (4u << 20)
+#define MAX_ERROR_BODY (64u << 10)
+
+struct reg {
+	char *origin; /* scheme://host[:port] */
+	char *base;   /* origin/v2/repo */
+	char *repo;
+	char *token;
+	bool basic;
+	CURL *curl;
+};
+
+struct req {
+	const char *method;
+	const char *url;
+	const char *accept;
+	const char *content_type;
+	const char *range;
+	const char *body;
+	size_t body_len;
+	int in_fd;
+	uint64_t in_size;
+	int out_fd; /* 2xx bodies go here when >= 0, else into buf */
+	size_t max;
+	bool is_write;
+};
+
+struct resp {
+	CURL *curl;
+	const struct req *q;
+	long status;
+	char *location;
+	char *challenge;
+	char *buf;
+	size_t len;
+	bool overflow;
+	bool refused; /* a Range request answered with 200 */
+	int err;
+};
+
+static struct reg *R(struct imagefs_store *s)
+{
+	return s->priv;
+}
+
+static void resp_done(struct resp *r)
+{
+	free(r->location);
+	free(r->challenge);
+	free(r->buf);
+	*r = (struct resp){0};
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *data)
+{
+	struct resp *r = data;
+	size_t len = size * n, skip = 0;
+	char **dst = NULL;
+
+	if (len > 9 && strncasecmp(p, "location:", 9) == 0) {
+		dst = &r->location;
+		skip = 9;
+	} else if (len > 17 && strncasecmp(p, "www-authenticate:", 17) == 0) {
+		dst = &r->challenge;
+		skip = 17;
+	}
+	if (dst) {
+		const char *v = p + skip;
+		size_t vl = len - skip;
+
+		while (vl && (*v == ' ' || *v == '\t'))
+			v++, vl--;
+		while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+			vl--;
+		free(*dst);
+		*dst = strndup(v, vl);
+	}
+	return len;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *data)
+{
+	struct resp *r = data;
+	size_t len = size * n;
+	long code = 0;
+
+	curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &code);
+	if (r->q->range && code == 200) {
+		r->refused = true;
+		return 0; /* abort: do not download the whole blob */
+	}
+	if (r->q->out_fd >= 0 && code >= 200 && code < 300) {
+		int e = write_all(r->q->out_fd, p, len);
+		if (e < 0) {
+			r->err = e;
+			return 0;
+		}
+		return len;
+	}
+	size_t max = code >= 200 && code < 300 ? r->q->max : MAX_ERROR_BODY;
+	if (r->len + len > max) {
+		r->overflow = true;
+		return 0;
+	}
+	char *nb = realloc(r->buf, r->len + len + 1);
+	if (!nb) {
+		r->err = -ENOMEM;
+		return 0;
+	}
+	r->buf = nb;
+	memcpy(r->buf + r->len, p, len);
+	r->len += len;
+	r->buf[r->len] = '\0';
+	return len;
+}
+
+static size_t on_read(char *p, size_t size, size_t n, void *data)
+{
+	struct resp *r = data;
+	ssize_t got;
+
+	do
+		got = read(r->q->in_fd, p, size * n);
+	while (got < 0 && errno == EINTR);
+	if (got < 0) {
+		r->err = -errno;
+		return CURL_READFUNC_ABORT;
+	}
+	return (size_t)got;
+}
+
+/* Value of KEY="..." in a WWW-Authenticate challenge. */
+static char *challenge_param(const char *c, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (const char *p = c; (p = strstr(p, key)); p++) {
+		if ((p != c && p[-1] != ' ' && p[-1] != ',') || strncmp(p + kl, "=\"", 2) != 0)
+			continue;
+		const char *v = p + kl + 2, *end = strchr(v, '"');
+		return end ? strndup(v, (size_t)(end - v)) : NULL;
+	}
+	return NULL;
+}
+
+static int fetch_token(struct imagefs_store *s, const char *challenge, bool is_write)
+{
+	struct reg *g = R(s);
+	_cleanup_free_ char *realm = challenge_param(challenge, "realm");
+	_cleanup_free_ char *service = challenge_param(challenge, "service");
+	_cleanup_free_ char *scope = challenge_param(challenge, "scope");
+	_cleanup_free_ char *url = NULL, *own_scope = NULL;
+	_cleanup_json_ struct json_object *j = NULL;
+	const char *tok;
+	struct resp r = {0};
+	CURL *c;
+	int ret = -EACCES;
+
+	if (!realm)
+		return -EACCES;
+	if (is_write || !scope) {
+		if (asprintf(&own_scope, "repository:%s:pull%s", g->repo, is_write ? ",push" : "") <
+		    0)
+			return -ENOMEM;
+	}
+	c = curl_easy_init();
+	if (!c)
+		return -ENOMEM;
+	char *es = service ? curl_easy_escape(c, service, 0) : NULL;
+	char *esc = curl_easy_escape(c, own_scope ? own_scope : scope, 0);
+	if (asprintf(&url, "%s%sservice=%s&scope=%s", realm, strchr(realm, '?') ? "&" : "?",
+		     es ? es : "", esc ? esc : "") < 0)
+		url = NULL;
+	curl_free(es);
+	curl_free(esc);
+	struct req q = {.method = "GET", .url = url, .out_fd = -1, .max = 1 << 20};
+	r.curl = c;
+	r.q = &q;
+	if (url) {
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+		if (s->opts.insecure_tls)
+			curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		if (s->opts.username) {
+			curl_easy_setopt(c, CURLOPT_USERNAME, s->opts.username);
+			curl_easy_setopt(c, CURLOPT_PASSWORD, s->opts.password ?: "");
+		}
+		if (curl_easy_perform(c) == CURLE_OK) {
+			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+			if (r.status == 200 && r.buf && json_parse(r.buf, r.len, &j) == 0 &&
+			    (json_get_string(j, "token", &tok) == 0 ||
+			     json_get_string(j, "access_token", &tok) == 0)) {
+				free(g->token);
+				g->token = strdup(tok);
+				ret = g->token ? 0 : -ENOMEM;
+			}
+		}
+	}
+	curl_easy_cleanup(c);
+	resp_done(&r);
+	return ret;
+}
+
+static int perform(struct imagefs_store *s, const struct req *q, struct resp *r)
+{
+	struct reg *g = R(s);
+	_cleanup_free_ char *auth = NULL;
+	struct curl_slist *h = NULL;
+	char line[256];
+	CURLcode cc;
+	CURL *c = g->curl;
+
+	curl_easy_reset(c);
+	*r = (struct resp){.curl = c, .q = q};
+	curl_easy_setopt(c, CURLOPT_URL, q->url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https,http");
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "brisk-image");
+	if (s->opts.insecure_tls) {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (strcmp(q->method, "GET") == 0 || strcmp(q->method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	if (strcmp(q->method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	if (strcmp(q->method, "POST") == 0) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, q->body ? q->body : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->body_len);
+	}
+	if (strcmp(q->method, "PUT") == 0) {
+		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		if (q->in_fd >= 0) {
+			curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+			curl_easy_setopt(c, CURLOPT_READDATA, r);
+			curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)q->in_size);
+		} else {
+			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
+			curl_easy_setopt(c, CURLOPT_UPLOAD, 0L);
+			curl_easy_setopt(c, CURLOPT_POSTFIELDS, q->body);
+			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->body_len);
+		}
+	}
+	if (q->accept) {
+		snprintf(line, sizeof(line), "Accept: %s", q->accept);
+		h = curl_slist_append(h, line);
+	}
+	snprintf(line, sizeof(line), "Content-Type: %s",
+		 q->content_type ?: "application/octet-stream");
+	h = curl_slist_append(h, line);
+	h = curl_slist_append(h, "Expect:");
+	if (q->range) {
+		snprintf(line, sizeof(line), "Range: %s", q->range);
+		h = curl_slist_append(h, line);
+	}
+	if (g->token) {
+		if (asprintf(&auth, "Authorization: Bearer %s", g->token) < 0)
+			auth = NULL;
+		if (auth)
+			h = curl_slist_append(h, auth);
+	} else if (g->basic && s->opts.username) {
+		curl_easy_setopt(c, CURLOPT_USERNAME, s->opts.username);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, s->opts.password ?: "");
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	cc = curl_easy_perform(c);
+	curl_slist_free_all(h);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	if (r->refused)
+		return -EPROTONOSUPPORT;
+	if (r->err)
+		return r->err;
+	if (cc != CURLE_OK) {
+		log_debug("%s %s: %s", q->method, q->url, curl_easy_strerror(cc));
+		return r->overflow ? -EFBIG : -EIO;
+	}
+	return 0;
+}
+
+/* One request, retried once after authenticating when the registry asks for it. */
+static int request(struct imagefs_store *s, const struct req *q, struct resp *r)
+{
+	struct reg *g = R(s);
+	int e;
+
+	for (int attempt = 0;; attempt++) {
+		if (q->out_fd >= 0 &&
+		    (ftruncate(q->out_fd, 0) < 0 || lseek(q->out_fd, 0, SEEK_SET) < 0))
+			return -errno;
+		if (q->in_fd >= 0 && lseek(q->in_fd, 0, SEEK_SET) < 0)
+			return -errno;
+		if ((e = perform(s, q, r)) < 0)
+			return e;
+		if (r->status != 401 || attempt > 0 || !r->challenge)
+			break;
+		if (strncasecmp(r->challenge, "Bearer ", 7) == 0) {
+			if (fetch_token(s, r->challenge, q->is_write) < 0)
+				break;
+		} else if (strncasecmp(r->challenge, "Basic", 5) == 0 && s->opts.username) {
+			g->basic = true;
+		} else {
+			break;
+		}
+		resp_done(r);
+	}
+	switch (r->status) {
+	case 200 ... 299:
+		return 0;
+	case 401:
+	case 403:
+		return -EACCES;
+	case 404:
+		return -ENOENT;
+	case 416:
+		return -ERANGE;
+	default:
+		log_debug("%s %s: HTTP %ld: %.200s", q->method, q->url, r->status, r->buf ?: "");
+		return -EIO;
+	}
+}
+
+static void resp_donep(struct resp *r)
+{
+	resp_done(r);
+}
+
+static int blob_url(struct imagefs_store *s, const struct digest *d, char **ret)
+{
+	char ds[DIGEST_STRING_SIZE];
+
+	return asprintf(ret, "%s/blobs/%s", R(s)->base, digest_format(d, ds)) < 0 ? -ENOMEM : 0;
+}
+
+static int reg_has_blob(struct imagefs_store *s, const struct digest *d)
+{
+	_cleanup_(resp_donep) struct resp r = {0};
+	_cleanup_free_ char *url = NULL;
+	int e;
+
+	if ((e = blob_url(s, d, &url)) < 0)
+		return e;
+	struct req q = {.method = "HEAD", .url = url, .in_fd = -1, .out_fd = -1};
+	e = request(s, &q, &r);
+	if (e == -ENOENT)
+		return 0;
+	return e < 0 ? e : 1;
+}
+
+static int reg_read_range(struct imagefs_store *s, const struct digest *d, uint64_t off, size_t len,
+			  void *buf)
+{
+	_cleanup_(resp_donep) struct resp r = {0};
+	_cleanup_free_ char *url = NULL;
+	char range[64];
+	int e;
+
+	if (len == 0)
+		return 0;
+	if ((e = blob_url(s, d, &url)) < 0)
+		return e;
+	snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long)off,
+		 (unsigned long long)(off + len - 1));
+	struct req q = {
+	    .method = "GET", .url = url, .range = range, .in_fd = -1, .out_fd = -1, .max = len};
+	e = request(s, &q, &r);
+	if (e == -EPROTONOSUPPORT)
+		return log_error_errno(e,
+				       "registry '%s' ignores Range requests (answered 200 with "
+				       "the whole blob): lazy reads need a registry that "
+				       "supports Range",
+				       R(s)->origin);
+	if (e < 0)
+		return e;
+	if (r.status != 206)
+		return log_error_errno(-EPROTONOSUPPORT,
+				       "registry '%s' answered a Range request "
+				       "with HTTP %ld",
+				       R(s)->origin, r.status);
+	if (r.len != len)
+		return -EIO;
+	memcpy(buf, r.buf, len);
+	return 0;
+}
+
+static int reg_get_blob(struct imagefs_store *s, const struct digest *d, int fd)
+{
+	_cleanup_(resp_donep) struct resp r = {0};
+	_cleanup_free_ char *url = NULL;
+	int e;
+
+	if ((e = blob_url(s, d, &url)) < 0)
+		return e;
+	struct req q = {.method = "GET", .url = url, .in_fd = -1, .out_fd = fd};
+	return request(s, &q, &r);
+}
+
+static int reg_put_blob(struct imagefs_store *s, const struct digest *d, int dirfd,
+			const char *name, uint64_t size)
+{
+	_cleanup_(resp_donep) struct resp r = {0};
+	_cleanup_free_ char *url = NULL, *put_url = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	char ds[DIGEST_STRING_SIZE];
+	const char *loc;
+	int e;
+
+	if (asprintf(&url, "%s/blobs/uploads/", R(s)->base) < 0)
+		return -ENOMEM;
+	struct req post = {.method = "POST",
+			   .url = url,
+			   .in_fd = -1,
+			   .out_fd = -1,
+			   .max = MAX_SMALL,
+			   .is_write = true};
+	if ((e = request(s, &post, &r)) < 0)
+		return e;
+	loc = r.location;
+	if (!loc || !*loc)
+		return -EBADMSG;
+	if (asprintf(&put_url, "%s%s%sdigest=%s", loc[0] == '/' ? R(s)->origin : "", loc,
+		     strchr(loc, '?') ? "&" : "?", digest_format(d, ds)) < 0)
+		return -ENOMEM;
+	resp_done(&r);
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct req put = {.method = "PUT",
+			  .url = put_url,
+			  .in_fd = fd,
+			  .in_size = size,
+			  .out_fd = -1,
+			  .max = MAX_SMALL,
+			  .is_write = true};
+	e = request(s, &put, &r);
+	if (e < 0)
+		return e;
+	return r.status == 201 ? 0 : -EIO;
+}
+
+static int reg_get_manifest(struct imagefs_store *s, const char *tag, char **ret, size_t *ret_len)
+{
+	_cleanup_(resp_donep) struct resp r = {0};
+	_cleanup_free_ char *url = NULL;
+	int e;
+
+	if (asprintf(&url, "%s/manifests/%s", R(s)->base, tag) < 0)
+		return -ENOMEM;
+	struct req q = {.method = "GET",
+			.url = url,
+			.accept = OCI_MEDIA_MANIFEST,
+			.in_fd = -1,
+			.out_fd = -1,
+			.max = MAX_SMALL};
+	if ((e = request(s, &q, &r)) < 0)
+		return e;
+	if (!r.buf)
+		return -EBADMSG;
+	*ret_len = r.len;
+	*ret = TAKE_PTR(r.buf);
+	return 0;
+}
+
+static int reg_put_manifest(struct imagefs_store *s, const char *tag, const char *json, size_t len)
+{
+	_cleanup_(resp_donep) struct resp r = {0};
+	_cleanup_free_ char *url = NULL;
+
+	if (asprintf(&url, "%s/manifests/%s", R(s)->base, tag) < 0)
+		return -ENOMEM;
+	struct req q = {.method = "PUT",
+			.url = url,
+			.content_type = OCI_MEDIA_MANIFEST,
+			.body = json,
+			.body_len = len,
+			.in_fd = -1,
+			.out_fd = -1,
+			.max = MAX_SMALL,
+			.is_write = true};
+	return request(s, &q, &r);
+}
+
+static int reg_staging_dir(struct imagefs_store *s, char **ret_path)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *p;
+
+	(void)s;
+	if (asprintf(&p, "%s/brisk-staging-XXXXXX", tmp && *tmp ? tmp : "/var/tmp") < 0)
+		return -ENOMEM;
+	if (!mkdtemp(p)) {
+		int e = -errno;
+		free(p);
+		return e;
+	}
+	*ret_path = p;
+	return 0;
+}
+
+static void reg_free(struct imagefs_store *s)
+{
+	struct reg *g = R(s);
+
+	if (!g)
+		return;
+	if (g->curl)
+		curl_easy_cleanup(g->curl);
+	free(g->origin);
+	free(g->base);
+	free(g->repo);
+	free(g->token);
+	free(g);
+}
+
+static const struct ifs_store_ops registry_ops = {
+    .has_blob = reg_has_blob,
+    .read_range = reg_read_range,
+    .get_blob = reg_get_blob,
+    .put_blob = reg_put_blob,
+    .get_manifest = reg_get_manifest,
+    .put_manifest = reg_put_manifest,
+    .list_indexes = NULL,
+    .staging_dir = reg_staging_dir,
+    .free = reg_free,
+};
+
+static bool is_loopback(const char *host)
+{
+	static const char *const names[] = {"127.0.0.1", "localhost", "[::1]"};
+	for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+		size_t n = strlen(names[i]);
+		if (strncmp(host, names[i], n) == 0 && (host[n] == '\0' || host[n] == ':'))
+			return true;
+	}
+	return false;
+}
+
+static bool repo_ok(const char *repo)
+{
+	if (!*repo || *repo == '/' || repo[strlen(repo) - 1] == '/')
+		return false;
+	for (const char *p = repo; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("._-/", *p)))
+			return false;
+	return true;
+}
+
+int ifs_store_registry_open(struct imagefs_store *s, const char *ref)
+{
+	static bool curl_ready;
+	const char *slash = strchr(ref, '/');
+	_cleanup_free_ char *host = NULL;
+	struct reg *g;
+
+	if (!slash || slash == ref || !repo_ok(slash + 1))
+		return log_error_errno(-EINVAL,
+				       "'%s': expected registry:HOST[:PORT]/REPO[:TAG] with a "
+				       "lowercase repository",
+				       ref);
+	if (!curl_ready) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			return -ENOMEM;
+		curl_ready = true;
+	}
+	if (!(host = strndup(ref, (size_t)(slash - ref))))
+		return -ENOMEM;
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	s->priv = g;
+	s->ops = &registry_ops;
+	if (!(g->repo = strdup(slash + 1)) || !(g->curl = curl_easy_init()))
+		return -ENOMEM;
+	if (asprintf(&g->origin, "%s://%s",
+		     s->opts.plain_http || is_loopback(host) ? "http" : "https", host) < 0) {
+		g->origin = NULL;
+		return -ENOMEM;
+	}
+	if (asprintf(&g->base, "%s/v2/%s", g->origin, g->repo) < 0) {
+		g->base = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}

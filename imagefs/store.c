@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Stores: parsing of "dir:" and "registry:" specs, the operations every store shares (resolve
+ * a tag to an index, read whole blobs with their digest checked, write the image manifest),
+ * dispatching to store-dir.c and store-registry.c.
+ *
+ * An image in a store is an OCI image manifest used as an artifact: artifactType
+ * IFS_ARTIFACT_TYPE, a small config naming the index, and as "layers" the index followed by
+ * every pack blob it references, so registries keep (and garbage-collect) them together.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "imagefs-internal.h"
+
+#define MAX_MANIFEST (4u << 20)
+
+int imagefs_store_open(const char *spec, const struct imagefs_store_options *opts,
+		       struct imagefs_store **ret)
+{
+	_cleanup_free_ struct imagefs_store *s = calloc(1, sizeof(*s));
+	_cleanup_free_ char *body = NULL;
+	const char *at, *rest;
+	bool is_dir;
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	if (opts)
+		s->opts = *opts;
+	if (strncmp(spec, "dir:", 4) == 0) {
+		is_dir = true;
+		rest = spec + 4;
+	} else if (strncmp(spec, "registry:", 9) == 0) {
+		is_dir = false;
+		rest = spec + 9;
+	} else {
+		return log_error_errno(-EINVAL, "'%s': a store is dir:PATH or registry:HOST/REPO",
+				       spec);
+	}
+	if (!(body = strdup(rest)))
+		return -ENOMEM;
+	if ((at = strstr(body, "@sha256:"))) {
+		if (digest_parse(at + 1, &s->digest) < 0)
+			return log_error_errno(-EINVAL, "'%s': bad digest", spec);
+		s->has_digest = true;
+		body[at - body] = '\0';
+	}
+	char *colon = strrchr(body, ':');
+	if (colon && !strchr(colon, '/') && colon != body) {
+		/* for registries, HOST:PORT has a '/' after it; a tag does not */
+		if (!is_dir || colon[1]) {
+			if (!(s->tag = strdup(colon + 1)))
+				return -ENOMEM;
+			*colon = '\0';
+		}
+	}
+	if (!*body)
+		return log_error_errno(-EINVAL, "'%s': empty location", spec);
+	r = is_dir ? ifs_store_dir_open(s, body) : ifs_store_registry_open(s, body);
+	if (r < 0) {
+		if (s->ops)
+			s->ops->free(s);
+		free(s->tag);
+		return r;
+	}
+	*ret = TAKE_PTR(s);
+	return 0;
+}
+
+struct imagefs_store *imagefs_store_free(struct imagefs_store *s)
+{
+	if (!s)
+		return NULL;
+	if (s->ops)
+		s->ops->free(s);
+	free(s->tag);
+	free(s);
+	return NULL;
+}
+
+const char *imagefs_store_tag(const struct imagefs_store *s)
+{
+	return s->tag;
+}
+
+int imagefs_store_has_blob(struct imagefs_store *s, const struct digest *d)
+{
+	return s->ops->has_blob(s, d);
+}
+
+int imagefs_store_read_range(struct imagefs_store *s, const struct digest *d, uint64_t offset,
+			     size_t len, void *buf)
+{
+	return s->ops->read_range(s, d, offset, len, buf);
+}
+
+int imagefs_store_read_blob(struct imagefs_store *s, const struct digest *d, size_t max, void **ret,
+			    size_t *ret_len)
+{
+	_cleanup_free_ char *buf = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	struct digest got;
+	size_t len;
+	int r;
+
+	/* an unlinked temp file: blobs can be large, and the store may stream them */
+	fd = open(getenv("TMPDIR") ?: "/var/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if ((r = s->ops->get_blob(s, d, fd)) < 0)
+		return r;
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return -errno;
+	if ((r = read_fd_all(fd, max, &buf, &len)) < 0)
+		return r;
+	if ((r = digest_buffer(buf, len, &got)) < 0)
+		return r;
+	if (!digest_equal(&got, d))
+		return -EBADMSG;
+	*ret = TAKE_PTR(buf);
+	*ret_len = len;
+	return 0;
+}
+
+static int manifest_index(const char *json, size_t len, struct digest *ret)
+{
+	_cleanup_json_ struct json_object *m = NULL;
+	struct json_object *layers;
+	const char *mt, *dg;
+
+	if (json_parse(json, len, &m) < 0 || json_get_array(m, "layers", &layers) < 0)
+		return -EBADMSG;
+	for (size_t i = 0; i < json_object_array_length(layers); i++) {
+		struct json_object *l = json_object_array_get_idx(layers, i);
+
+		if (json_get_string(l, "mediaType", &mt) == 0 && strcmp(mt, IFS_MEDIA_INDEX) == 0 &&
+		    json_get_string(l, "digest", &dg) == 0)
+			return digest_parse(dg, ret) < 0 ? -EBADMSG : 0;
+	}
+	return -EMEDIUMTYPE;
+}
+
+int ifs_store_manifest_index(struct imagefs_store *s, const char *tag, struct digest *ret)
+{
+	_cleanup_free_ char *json = NULL;
+	size_t len;
+	int r;
+
+	if ((r = s->ops->get_manifest(s, tag, &json, &len)) < 0)
+		return r;
+	return manifest_index(json, len, ret);
+}
+
+int imagefs_store_resolve(struct imagefs_store *s, struct digest *ret_index)
+{
+	const char *tag = s->tag ?: "latest";
+	int r;
+
+	if (s->has_digest) {
+		*ret_index = s->digest;
+		return 0;
+	}
+	r = ifs_store_manifest_index(s, tag, ret_index);
+	if (r == -ENOENT)
+		return log_error_errno(r, "no image tagged '%s' in the store", tag);
+	if (r == -EMEDIUMTYPE)
+		return log_error_errno(r, "'%s' is not a brisk image (no index in its manifest)",
+				       tag);
+	if (r < 0)
+		return log_error_errno(r, "image '%s': %m", tag);
+	return 0;
+}
+
+int ifs_store_load_index(struct imagefs_store *s, const struct digest *d,
+			 struct imagefs_index **ret)
+{
+	_cleanup_(imagefs_index_freep) struct imagefs_index *idx = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	char ds[DIGEST_STRING_SIZE];
+	struct digest got;
+	int r;
+
+	digest_format(d, ds);
+	fd = open(getenv("TMPDIR") ?: "/var/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return log_error_errno(-errno, "temp file: %m");
+	if ((r = s->ops->get_blob(s, d, fd)) < 0)
+		return log_error_errno(r, "index %s: %m", ds);
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return -errno;
+	if ((r = digest_fd(fd, &got)) < 0)
+		return r;
+	if (!digest_equal(d, &got))
+		return log_error_errno(-EBADMSG, "index %s: content does not match its digest", ds);
+	if ((r = imagefs_index_open_fd(fd, &idx)) < 0)
+		return log_error_errno(r, "index %s: not a valid index: %m", ds);
+	if ((r = imagefs_index_check(idx)) < 0)
+		return log_error_errno(r, "index %s: invalid structure: %m", ds);
+	*ret = TAKE_PTR(idx);
+	return 0;
+}
+
+int imagefs_store_open_index(struct imagefs_store *s, struct digest *ret_digest,
+			     struct imagefs_index **ret)
+{
+	struct digest d;
+	int r;
+
+	if ((r = imagefs_store_resolve(s, &d)) < 0)
+		return r;
+	if ((r = ifs_store_load_index(s, &d, ret)) < 0)
+		return r;
+	if (ret_digest)
+		*ret_digest = d;
+	return 0;
+}
+
+static int add_desc(struct json_object *arr, const char *mt, const struct digest *d, uint64_t size)
+{
+	struct json_object *o = json_object_new_object();
+	char ds[DIGEST_STRING_SIZE];
+
+	if (!o)
+		return -ENOMEM;
+	json_object_object_add(o, "mediaType", json_object_new_string(mt));
+	json_object_object_add(o, "digest", json_object_new_string(digest_format(d, ds)));
+	json_object_object_add(o, "size", json_object_new_int64((int64_t)size));
+	if (json_object_array_add(arr, o) < 0) {
+		json_object_put(o);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Put a small blob from memory through the staging directory. */
+static int put_small_blob(struct imagefs_store *s, const void *data, size_t len, struct digest *ret)
+{
+	_cleanup_free_ char *dir = NULL;
+	_cleanup_close_ int dfd = -EBADF;
+	char hex[DIGEST_HEX_SIZE + 1];
+	int r;
+
+	if ((r = digest_buffer(data, len, ret)) < 0)
+		return r;
+	if ((r = s->ops->has_blob(s, ret)) != 0)
+		return r < 0 ? r : 0;
+	if ((r = s->ops->staging_dir(s, &dir)) < 0)
+		return r;
+	dfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (dfd < 0) {
+		r = -errno;
+		goto out;
+	}
+	digest_format_hex(ret, hex);
+	if ((r = write_file_atomic_at(dfd, hex, data, len, 0644, false)) < 0)
+		goto out;
+	r = s->ops->put_blob(s, ret, dfd, hex, len);
+out:
+	(void)rm_rf_at(AT_FDCWD, dir);
+	return r;
+}
+
+int ifs_store_put_image(struct imagefs_store *s, const char *tag, const struct digest *index_digest,
+			const struct imagefs_index *idx)
+{
+	_cleanup_json_ struct json_object *m = json_object_new_object();
+	_cleanup_free_ char *config = NULL;
+	struct json_object *layers = json_object_new_array(), *cfg;
+	char ds[DIGEST_STRING_SIZE];
+	struct digest cd, bd;
+	uint64_t bsize;
+	int r;
+
+	if (!m || !layers) {
+		json_object_put(layers);
+		return -ENOMEM;
+	}
+	if (asprintf(&config, "{\"format\":%u,\"index\":\"%s\",\"chunkSize\":%u}",
+		     IFS_FORMAT_VERSION, digest_format(index_digest, ds),
+		     imagefs_index_chunk_size(idx)) < 0) {
+		config = NULL;
+		json_object_put(layers);
+		return -ENOMEM;
+	}
+	if ((r = put_small_blob(s, config, strlen(config), &cd)) < 0) {
+		json_object_put(layers);
+		return r;
+	}
+	json_object_object_add(m, "schemaVersion", json_object_new_int(2));
+	json_object_object_add(m, "mediaType", json_object_new_string(OCI_MEDIA_MANIFEST));
+	json_object_object_add(m, "artifactType", json_object_new_string(IFS_ARTIFACT_TYPE));
+	cfg = json_object_new_array();
+	if (!cfg || (r = add_desc(cfg, IFS_MEDIA_CONFIG, &cd, strlen(config))) < 0) {
+		json_object_put(cfg);
+		json_object_put(layers);
+		return -ENOMEM;
+	}
+	json_object_object_add(m, "config", json_object_get(json_object_array_get_idx(cfg, 0)));
+	json_object_put(cfg);
+	json_object_object_add(m, "layers", layers);
+	if ((r = add_desc(layers, IFS_MEDIA_INDEX, index_digest, imagefs_index_size(idx))) < 0)
+		return r;
+	for (uint32_t i = 0; i < imagefs_index_blob_count(idx); i++) {
+		if ((r = imagefs_index_blob(idx, i, &bd, &bsize)) < 0)
+			return r;
+		if ((r = add_desc(layers, IFS_MEDIA_PACK, &bd, bsize)) < 0)
+			return r;
+	}
+	const char *json = json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN |
+								 JSON_C_TO_STRING_NOSLASHESCAPE);
+	return s->ops->put_manifest(s, tag, json, strlen(json));
+}
+
+int ifs_staging_open(struct imagefs_store *s, char **ret_dir, char **ret_name, int *ret_fd)
+{
+	_cleanup_free_ char *dir = NULL, *name = strdup("blob.tmp");
+	int r, fd;
+
+	if (!name)
+		return -ENOMEM;
+	if ((r = s->ops->staging_dir(s, &dir)) < 0)
+		return r;
+	_cleanup_free_ char *path = path_join(dir, name);
+	if (!path)
+		return -ENOMEM;
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		r = -errno;
+		(void)rm_rf_at(AT_FDCWD, dir);
+		return r;
+	}
+	*ret_dir = TAKE_PTR(dir);
+	*ret_name = TAKE_PTR(name);
+	*ret_fd = fd;
+	return 0;
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* brisk-image verify: the index (digest and structure), every pack blob's digest, and every
+ * chunk (decompressed, digest compared). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "imagefs-internal.h"
+
+static int verify_blob(struct imagefs_store *s, const struct digest *d, uint64_t size)
+{
+	_cleanup_close_ int fd =
+	    open(getenv("TMPDIR") ?: "/var/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	char ds[DIGEST_STRING_SIZE];
+	struct digest got;
+	struct stat st;
+	int r;
+
+	digest_format(d, ds);
+	if (fd < 0)
+		return -errno;
+	if ((r = s->ops->get_blob(s, d, fd)) < 0)
+		return log_error_errno(r, "pack %s: %m", ds);
+	if (fstat(fd, &st) < 0 || lseek(fd, 0, SEEK_SET) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size != size)
+		return log_error_errno(-EBADMSG, "pack %s: %llu bytes, the index says %llu", ds,
+				       (unsigned long long)st.st_size, (unsigned long long)size);
+	if ((r = digest_fd(fd, &got)) < 0)
+		return r;
+	if (!digest_equal(&got, d))
+		return log_error_errno(-EBADMSG, "pack %s: content does not match its digest", ds);
+	return 0;
+}
+
+int imagefs_verify(struct imagefs_store *s, FILE *out)
+{
+	_cleanup_(imagefs_index_freep) struct imagefs_index *idx = NULL;
+	_cleanup_free_ void *cbuf = NULL, *dbuf = NULL;
+	char ds[DIGEST_STRING_SIZE];
+	struct imagefs_chunk c;
+	struct digest d;
+	uint64_t size, bytes = 0;
+	size_t cbuf_size;
+	int r;
+
+	if ((r = imagefs_store_open_index(s, &d, &idx)) < 0)
+		return r;
+	for (uint32_t i = 0; i < imagefs_index_blob_count(idx); i++) {
+		if ((r = imagefs_index_blob(idx, i, &d, &size)) < 0)
+			return r;
+		if ((r = verify_blob(s, &d, size)) < 0)
+			return r;
+	}
+	cbuf_size = ZSTD_compressBound(imagefs_index_chunk_size(idx));
+	cbuf = malloc(cbuf_size);
+	dbuf = malloc(imagefs_index_chunk_size(idx));
+	if (!cbuf || !dbuf)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < imagefs_index_chunk_count(idx); i++) {
+		if ((r = imagefs_index_chunk(idx, i, &c)) < 0)
+			return r;
+		if ((r = ifs_read_chunk(s, idx, &c, cbuf, cbuf_size, dbuf)) < 0)
+			return log_error_errno(r, "chunk %s: %m", digest_format(&c.digest, ds));
+		bytes += c.size;
+	}
+	fprintf(out, "ok: index, %u packs, %u chunks (%llu bytes) verified\n",
+		imagefs_index_blob_count(idx), imagefs_index_chunk_count(idx),
+		(unsigned long long)bytes);
+	return 0;
+}

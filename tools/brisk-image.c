@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * brisk-image: convert OCI images into brisk's lazy image format and move them between stores.
+ *   brisk-image convert [--chunk-size N] [--zstd-level N] [--progress] [--no-dedup] SRC DEST
+ *   brisk-image push|pull SRC DEST
+ *   brisk-image inspect [--tree] REF
+ *   brisk-image verify REF
+ *   brisk-image export REF DIR
+ * SRC of convert: oci:DIR[:TAG] or oci-archive:FILE[:TAG]. Stores: dir:PATH[:TAG][@DIGEST],
+ * registry:HOST[:PORT]/REPO[:TAG][@DIGEST]. Registry credentials: BRISK_REGISTRY_AUTH=user:pass.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "imagefs/imagefs.h"
+
+static struct imagefs_store_options store_opts;
+
+static void usage(FILE *f)
+{
+	fputs(
+	    "usage: brisk-image [--debug] [--plain-http] [--insecure-tls] COMMAND ...\n"
+	    "  convert [--chunk-size N] [--zstd-level N] [--progress] [--no-dedup] SRC DEST\n"
+	    "  push SRC DEST | pull SRC DEST    copy an image between stores\n"
+	    "  inspect [--tree] REF\n"
+	    "  verify REF\n"
+	    "  export REF DIR\n"
+	    "SRC: oci:DIR[:TAG] | oci-archive:FILE[:TAG]\n"
+	    "stores: dir:PATH[:TAG][@sha256:HEX] | registry:HOST[:PORT]/REPO[:TAG][@sha256:HEX]\n",
+	    f);
+}
+
+static int open_store(const char *spec, struct imagefs_store **ret)
+{
+	return imagefs_store_open(spec, &store_opts, ret);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int cmd_convert(int argc, char **argv)
+{
+	static const struct option longopts[] = {{"chunk-size", required_argument, NULL, 'c'},
+						 {"zstd-level", required_argument, NULL, 'z'},
+						 {"progress", no_argument, NULL, 'p'},
+						 {"no-progress", no_argument, NULL, 'P'},
+						 {"no-dedup", no_argument, NULL, 'n'},
+						 {}};
+	struct imagefs_convert_options o = {.progress = isatty(STDERR_FILENO)};
+	_cleanup_(imagefs_store_freep) struct imagefs_store *dest = NULL;
+	struct imagefs_convert_stats st;
+	char ds[DIGEST_STRING_SIZE];
+	unsigned long long v;
+	struct digest d;
+	int c, r, lvl;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			if (parse_uint64(optarg, &v) < 0 || v > UINT32_MAX)
+				return log_error_errno(-EINVAL, "bad chunk size '%s'", optarg);
+			o.chunk_size = (uint32_t)v;
+			break;
+		case 'z':
+			if (parse_int(optarg, &lvl) < 0 || lvl < 1 || lvl > 19)
+				return log_error_errno(-EINVAL, "bad zstd level '%s'", optarg);
+			o.zstd_level = lvl;
+			break;
+		case 'p':
+			o.progress = true;
+			break;
+		case 'P':
+			o.progress = false;
+			break;
+		case 'n':
+			o.no_dedup_store = true;
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	if (argc - optind != 2)
+		return log_error_errno(-EINVAL, "convert needs SRC and DEST");
+	if ((r = open_store(argv[optind + 1], &dest)) < 0)
+		return r;
+	double t0 = now();
+	if ((r = imagefs_convert(argv[optind], dest, &o, &d, &st)) < 0)
+		return r;
+	double dt = now() - t0;
+	printf("%s\n", digest_format(&d, ds));
+	fflush(stdout);
+	fprintf(stderr,
+		"converted %llu layers (%.1f MiB) in %.2f s: %llu files, %.1f MiB content, "
+		"%.1f MiB unique chunks (%.1f MiB reused), %.1f MiB packed in %llu new blobs, "
+		"index %llu bytes\n",
+		(unsigned long long)st.layers, st.layer_bytes / 1048576.0, dt,
+		(unsigned long long)st.files, st.content_bytes / 1048576.0,
+		st.unique_bytes / 1048576.0, st.reused_bytes / 1048576.0,
+		st.packed_bytes / 1048576.0, (unsigned long long)st.new_blobs,
+		(unsigned long long)st.index_bytes);
+	return 0;
+}
+
+static int cmd_copy(int argc, char **argv)
+{
+	_cleanup_(imagefs_store_freep) struct imagefs_store *src = NULL, *dst = NULL;
+	char ds[DIGEST_STRING_SIZE];
+	struct digest d;
+	int r;
+
+	if (argc != 3)
+		return log_error_errno(-EINVAL, "%s needs SRC and DEST stores", argv[0]);
+	if ((r = open_store(argv[1], &src)) < 0 || (r = open_store(argv[2], &dst)) < 0)
+		return r;
+	if ((r = imagefs_copy(src, dst, &d)) < 0)
+		return r;
+	printf("%s\n", digest_format(&d, ds));
+	return 0;
+}
+
+static int cmd_inspect(int argc, char **argv)
+{
+	_cleanup_(imagefs_store_freep) struct imagefs_store *s = NULL;
+	bool tree = false;
+	int r;
+
+	if (argc == 3 && strcmp(argv[1], "--tree") == 0) {
+		tree = true;
+		argv++;
+		argc--;
+	}
+	if (argc != 2)
+		return log_error_errno(-EINVAL, "inspect needs REF");
+	if ((r = open_store(argv[1], &s)) < 0)
+		return r;
+	return imagefs_inspect(s, tree, stdout);
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+	_cleanup_(imagefs_store_freep) struct imagefs_store *s = NULL;
+	int r;
+
+	if (argc != 2)
+		return log_error_errno(-EINVAL, "verify needs REF");
+	if ((r = open_store(argv[1], &s)) < 0)
+		return r;
+	return imagefs_verify(s, stdout);
+}
+
+static int cmd_export(int argc, char **argv)
+{
+	_cleanup_(imagefs_store_freep) struct imagefs_store *s = NULL;
+	int r;
+
+	if (argc != 3)
+		return log_error_errno(-EINVAL, "export needs REF and DIR");
+	if ((r = open_store(argv[1], &s)) < 0)
+		return r;
+	return imagefs_export(s, argv[2]);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {{"debug", no_argument, NULL, 'd'},
+						 {"plain-http", no_argument, NULL, 'h'},
+						 {"insecure-tls", no_argument, NULL, 'k'},
+						 {"help", no_argument, NULL, '?'},
+						 {}};
+	_cleanup_free_ char *auth = NULL;
+	const char *env = getenv("BRISK_REGISTRY_AUTH");
+	int c, r;
+
+	log_set_program("brisk-image");
+	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			log_set_level(LOG_LEVEL_DEBUG);
+			break;
+		case 'h':
+			store_opts.plain_http = true;
+			break;
+		case 'k':
+			store_opts.insecure_tls = true;
+			break;
+		default:
+			usage(c == '?' && optopt == 0 ? stdout : stderr);
+			return c == '?' && optopt == 0 ? 0 : 2;
+		}
+	}
+	if (env && (auth = strdup(env))) {
+		char *colon = strchr(auth, ':');
+		if (colon) {
+			*colon = '\0';
+			store_opts.username = auth;
+			store_opts.password = colon + 1;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[optind];
+	argc -= optind;
+	argv += optind;
+	optind = 1;
+	if (strcmp(cmd, "convert") == 0)
+		r = cmd_convert(argc, argv);
+	else if (strcmp(cmd, "push") == 0 || strcmp(cmd, "pull") == 0 || strcmp(cmd, "copy") == 0)
+		r = cmd_copy(argc, argv);
+	else if (strcmp(cmd, "inspect") == 0)
+		r = cmd_inspect(argc, argv);
+	else if (strcmp(cmd, "verify") == 0)
+		r = cmd_verify(argc, argv);
+	else if (strcmp(cmd, "export") == 0)
+		r = cmd_export(argc, argv);
+	else {
+		usage(stderr);
+		return 2;
+	}
+	return r < 0 ? 1 : 0;
+}
