@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Run one bats file for meson (TAP). Integration tests need root: without it, exit 77 (skip).
+# Suites take a machine-wide lock: containers, cgroups and mounts are host-global, and two
+# checkouts testing at once must not see each other's containers.
 set -u
 if [ "$(id -u)" != 0 ]; then
 	echo "integration tests need root"
@@ -7,4 +9,6 @@ if [ "$(id -u)" != 0 ]; then
 fi
 command -v bats >/dev/null || { echo "bats is not installed"; exit 77; }
 command -v jq >/dev/null || { echo "jq is not installed"; exit 77; }
+exec 9>/run/lock/brisk-integration.lock
+flock 9
 exec bats --tap "$@"
