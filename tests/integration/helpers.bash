@@ -78,6 +78,12 @@ assert_no_leaks() {
 	if grep -q "$TEST_DIR" /proc/self/mountinfo; then
 		echo "mounts left behind:"; grep "$TEST_DIR" /proc/self/mountinfo; return 1
 	fi
+	local p
+	for p in /proc/[0-9]*; do
+		if readlink "$p/root" 2>/dev/null | grep -q "^$TEST_DIR"; then
+			echo "process ${p#/proc/} left behind in the container's root"; return 1
+		fi
+	done
 	if find /sys/fs/cgroup -maxdepth 4 -type d -name "$id" 2>/dev/null | grep -q .; then
 		echo "cgroup of $id left behind:"; find /sys/fs/cgroup -maxdepth 4 -type d -name "$id"
 		return 1
