@@ -79,7 +79,7 @@ int cmd_features(struct runtime_ctx *rt, int argc, char **argv)
 	json_object_object_add(x, "enabled", json_object_new_boolean(false));
 	json_object_object_add(lx, "intelRdt", x);
 	struct json_object *me = json_object_new_object(), *idmap = json_object_new_object();
-	json_object_object_add(idmap, "enabled", json_object_new_boolean(false));
+	json_object_object_add(idmap, "enabled", json_object_new_boolean(true));
 	json_object_object_add(me, "idmap", idmap);
 	json_object_object_add(lx, "mountExtensions", me);
 	json_object_object_add(o, "linux", lx);

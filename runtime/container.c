@@ -132,7 +132,8 @@ static unsigned long clone_flags(const struct spec *s)
 
 	for (size_t i = 0; i < s->n_namespaces; i++) {
 		int t = s->namespaces[i].type;
-		if (!s->namespaces[i].path && t != CLONE_NEWTIME && t != CLONE_NEWPID)
+		if (!s->namespaces[i].path && t != CLONE_NEWTIME && t != CLONE_NEWPID &&
+		    t != CLONE_NEWCGROUP)
 			f |= (unsigned long)t;
 		if (!s->namespaces[i].path && t == CLONE_NEWPID)
 			f |= CLONE_NEWPID;
@@ -241,6 +242,16 @@ struct create_job {
 	bool userns;
 };
 
+/* A send to the init failed: it has most likely exited, after queueing why. */
+static int init_failure(struct create_job *j, int r)
+{
+	struct sync_msg m;
+
+	if (sync_recv(j->sync[0], &m, NULL) == 0 && m.type == SYNC_ERROR)
+		return log_error_errno(m.error < 0 ? m.error : -EIO, "%s", m.text);
+	return log_error_errno(r, "sync with the container init: %m");
+}
+
 static int parent_handshake(struct create_job *j)
 {
 	const struct spec *s = j->spec;
@@ -261,9 +272,11 @@ static int parent_handshake(struct create_job *j)
 	 * dozen directories and the writes of every limit, ~4 ms here. It forks nothing
 	 * and runs no code of the container until SYNC_HOOKS_DONE, which follows this. */
 	if ((r = sync_send(j->sync[0], SYNC_GO, 0, NULL)) < 0)
-		return log_error_errno(r, "sync with the container init: %m");
+		return init_failure(j, r);
 	if ((r = cgroup_enter(j->cg, j->pid)) < 0)
 		return r;
+	if ((r = sync_send(j->sync[0], SYNC_CGROUP_DONE, 0, NULL)) < 0)
+		return init_failure(j, r);
 	for (;;) {
 		r = sync_recv(j->sync[0], &m, &fd);
 		if (r == -EPIPE)
@@ -290,7 +303,7 @@ static int parent_handshake(struct create_job *j)
 				return log_error_errno(-E2BIG,
 						       "container state too large for hooks");
 			if ((r = sync_send(j->sync[0], SYNC_HOOKS_DONE, 0, state)) < 0)
-				return log_error_errno(r, "sync with the container init: %m");
+				return init_failure(j, r);
 			break;
 		}
 		case SYNC_CREATED:
@@ -555,14 +568,31 @@ int container_start(struct runtime_ctx *rt, const char *id)
 				       state_status_name(status));
 	if ((r = state_open_dir(rt->rootfd, id, &dfd)) < 0)
 		return log_error_errno(r, "open state of '%s': %m", id);
-	/* The init holds the fifo open for reading, so this does not block; ENXIO means
-	 * it is gone. */
+	/* A read end of our own tells when the init has exec'd: its fifo fd is close-on-exec,
+	 * and with no writer left the read end reports POLLHUP. */
+	_cleanup_close_ int watch = openat(dfd, EXEC_FIFO, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	/* The init holds the fifo open, so this does not block; ENXIO means it is gone. */
 	fifo = openat(dfd, EXEC_FIFO, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fifo < 0)
-		return log_error_errno(-errno, "start '%s': container init is not waiting: %m", id);
+	if (fifo < 0 || watch < 0)
+		return log_error_errno(-errno, "container init is not waiting: %m");
 	if (write(fifo, "0", 1) != 1)
-		return log_error_errno(-errno, "start '%s': wake the container init: %m", id);
+		return log_error_errno(-errno, "wake the container init: %m");
+	fifo = safe_close(fifo);
 	(void)unlinkat(dfd, EXEC_FIFO, 0);
+	/* Return once the program runs, as runc does in effect: a signal sent right after
+	 * start must reach the program, not the init before its exec. Bounded, in case a
+	 * startContainer hook hangs. */
+	for (int waited = 0; waited < 10000;) {
+		struct pollfd p = {.fd = watch, .events = 0};
+		int n = poll(&p, 1, 100);
+		if (n > 0 && (p.revents & (POLLHUP | POLLERR)))
+			break;
+		if (n < 0 && errno != EINTR)
+			break;
+		waited += 100;
+		if (kill(st->pid, 0) < 0)
+			break;
+	}
 
 	/* poststart hooks; a failure is a warning (runtime-spec). */
 	_cleanup_json_ struct json_object *cfg = NULL;

@@ -148,8 +148,25 @@ static int wait_for_start(struct init_ctx *c)
 	do
 		n = read(c->fifo_fd, &b, 1);
 	while (n < 0 && errno == EINTR);
-	c->fifo_fd = safe_close(c->fifo_fd);
+	/* The fd stays open until execve closes it: `start` waits for that. */
 	return n == 1 ? 0 : -EPIPE;
+}
+
+/* Once the runtime has put us in our cgroups: our own cgroup namespace, rooted there. */
+static int after_cgroups(void *userdata)
+{
+	struct init_ctx *c = userdata;
+	const struct spec_namespace *ns = spec_find_namespace(c->spec, CLONE_NEWCGROUP);
+	struct sync_msg m;
+	int r;
+
+	if ((r = sync_recv(c->sync_fd, &m, NULL)) < 0)
+		return log_error_errno(r, "sync with the runtime: %m");
+	if (m.type != SYNC_CGROUP_DONE)
+		_exit(1); /* the runtime failed and reports why */
+	if (ns && !ns->path && unshare(CLONE_NEWCGROUP) < 0)
+		return log_error_errno(-errno, "create a cgroup namespace: %m");
+	return 0;
 }
 
 static int setup_container(struct init_ctx *c, struct process_ctx *pc)
@@ -159,7 +176,9 @@ static int setup_container(struct init_ctx *c, struct process_ctx *pc)
 				.rootfs = c->rootfs,
 				.userns = c->new_userns || spec_find_namespace(s, CLONE_NEWUSER),
 				.no_pivot = c->no_pivot,
-				.rootfd = -EBADF};
+				.rootfd = -EBADF,
+				.before_cgroup_mounts = after_cgroups,
+				.userdata = c};
 	struct sync_msg m;
 	int r;
 
@@ -170,9 +189,12 @@ static int setup_container(struct init_ctx *c, struct process_ctx *pc)
 	if (!c->no_new_keyring && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, c->id) < 0 &&
 	    errno != ENOSYS && errno != EPERM)
 		return log_error_errno(-errno, "join a new session keyring: %m");
-	if (!spec_find_namespace(s, CLONE_NEWNS))
-		return log_error_errno(-EINVAL, "config.json: a mount namespace is required");
-	if ((r = rootfs_prepare(&rc)) < 0)
+	/* Without a mount namespace of its own the container shares the host's mounts:
+	 * nothing is mounted, and the rootfs is entered with chroot, as runc does. */
+	bool own_mounts = spec_find_namespace(s, CLONE_NEWNS) != NULL;
+	if (own_mounts && (r = rootfs_prepare(&rc)) < 0)
+		return r;
+	if (!own_mounts && (r = after_cgroups(c)) < 0)
 		return r;
 	if ((r = sync_send(c->sync_fd, SYNC_HOOKS, 0, NULL)) < 0 ||
 	    (r = sync_recv(c->sync_fd, &m, NULL)) < 0)
@@ -182,9 +204,13 @@ static int setup_container(struct init_ctx *c, struct process_ctx *pc)
 	memcpy(state_json, m.text, sizeof(state_json));
 	if ((r = hooks_run(&s->hooks[HOOK_CREATE_CONTAINER], "createContainer", state_json)) < 0)
 		return r;
-	if ((r = rootfs_pivot(&rc)) < 0)
+	if (!own_mounts) {
+		if (chroot(c->rootfs) < 0 || chdir("/") < 0)
+			return log_error_errno(-errno, "chroot into '%s': %m", c->rootfs);
+	} else if ((r = rootfs_pivot(&rc)) < 0) {
 		return r;
-	if ((r = apply_sysctl(s)) < 0 || (r = rootfs_finalize(&rc)) < 0)
+	}
+	if ((r = apply_sysctl(s)) < 0 || (own_mounts && (r = rootfs_finalize(&rc)) < 0))
 		return r;
 	safe_close(rc.rootfd);
 	if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)

@@ -9,6 +9,8 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <sched.h>
 #include <unistd.h>
 #include <linux/mount.h>
 
@@ -193,6 +195,189 @@ static int remount_bind(const struct spec_mount *m, const char *target)
 	return 0;
 }
 
+static int write_map(pid_t pid, const char *file, const struct spec_id_map *m, size_t n)
+{
+	char path[64], buf[1024];
+	size_t len = 0;
+
+	for (size_t i = 0; i < n && len < sizeof(buf) - 40; i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%u %u %u\n",
+					m[i].container_id, m[i].host_id, m[i].size);
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
+	return write_string_at(AT_FDCWD, path, buf);
+}
+
+/* A user namespace holding the mount's mappings: a child unshares one and waits while we
+ * write its maps and take a reference to the namespace; then it exits. */
+static int idmap_userns(const struct spec_mount *m, int *ret_fd)
+{
+	int pipefd[2], r = 0;
+	char path[64];
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
+	pid_t pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (pid == 0) {
+		char b;
+		if (unshare(CLONE_NEWUSER) < 0)
+			_exit(1);
+		close(pipefd[1]);
+		(void)!read(pipefd[0], &b, 1); /* parent closes its end when done */
+		_exit(0);
+	}
+	close(pipefd[0]);
+	pipefd[0] = -1;
+	/* wait until the child is in its namespace */
+	char a[64], b2[64];
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
+	for (int i = 0; i < 1000; i++) {
+		ssize_t x = readlink(path, a, sizeof(a) - 1),
+			y = readlink("/proc/self/ns/user", b2, sizeof(b2) - 1);
+		if (x > 0 && y > 0 && (x != y || memcmp(a, b2, (size_t)x) != 0))
+			break;
+		usleep(100);
+	}
+	const struct spec_id_map *um = m->n_uid_maps ? m->uid_maps : m->gid_maps;
+	size_t un = m->n_uid_maps ? m->n_uid_maps : m->n_gid_maps;
+	const struct spec_id_map *gm = m->n_gid_maps ? m->gid_maps : m->uid_maps;
+	size_t gn = m->n_gid_maps ? m->n_gid_maps : m->n_uid_maps;
+	if ((r = write_map(pid, "uid_map", um, un)) < 0 ||
+	    (r = write_map(pid, "gid_map", gm, gn)) < 0)
+		goto kill;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		r = -errno;
+	else
+		*ret_fd = fd;
+kill:
+	close(pipefd[1]);
+	pipefd[1] = -1;
+	waitpid(pid, NULL, 0);
+out:
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
+	return r;
+}
+
+/* An idmapped bind mount: a detached clone of the source tree, given the mount's id
+ * mapping with mount_setattr(MOUNT_ATTR_IDMAP), then moved onto the target. */
+static int mount_idmapped(const struct spec_mount *m, int target_fd)
+{
+	unsigned rec = (m->kind & MOUNT_RECURSIVE) ? AT_RECURSIVE : 0;
+	_cleanup_close_ int userns = -EBADF, tree = -EBADF;
+	int r;
+
+	if (!m->source)
+		return log_error_errno(-EINVAL, "idmapped mount '%s': no source", m->destination);
+	if ((r = idmap_userns(m, &userns)) < 0)
+		return log_error_errno(
+		    r, "idmapped mount '%s': user namespace with its mappings: %m", m->destination);
+	tree = (int)syscall(SYS_open_tree, AT_FDCWD, m->source,
+			    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
+	if (tree < 0)
+		return log_error_errno(-errno, "idmapped mount '%s': clone '%s': %m",
+				       m->destination, m->source);
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns};
+	if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | rec, &attr, sizeof(attr)) < 0)
+		return log_error_errno(-errno, "idmapped mount '%s': set the mapping on '%s': %m",
+				       m->destination, m->source);
+	if (syscall(SYS_move_mount, tree, "", target_fd, "",
+		    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return log_error_errno(-errno, "idmapped mount '%s': attach: %m", m->destination);
+	return 0;
+}
+
+static bool is_cgroup_mount(const struct spec_mount *m)
+{
+	return !(m->kind & MOUNT_BIND) && m->type &&
+	       (strcmp(m->type, "cgroup") == 0 || strcmp(m->type, "cgroup2") == 0);
+}
+
+/*
+ * /sys/fs/cgroup in the container. A cgroup2 host (or a "cgroup2" mount) gets the unified
+ * hierarchy; a v1 or hybrid host gets what runc gives: a tmpfs with one cgroup v1 mount
+ * per hierarchy of the host, which in the container's cgroup namespace shows its own
+ * cgroup as the root, and the co-mount symlinks (cpu -> cpu,cpuacct).
+ */
+static int mount_cgroup(struct rootfs_ctx *c, const struct spec_mount *m, const char *target)
+{
+	unsigned long flags = m->flags & ~MS_REMOUNT;
+	_cleanup_fclose_ FILE *f = NULL;
+	char *line = NULL;
+	size_t n = 0;
+	int r = 0;
+
+	if (strcmp(m->type, "cgroup2") == 0 ||
+	    access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0) {
+		if (mount("cgroup2", target, "cgroup2", flags, m->data) < 0)
+			return log_error_errno(-errno, "mount cgroup2 on '%s': %m", m->destination);
+		return 0;
+	}
+	if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") < 0)
+		return log_error_errno(-errno, "mount tmpfs on '%s': %m", m->destination);
+	/* reopen: TARGET names the directory under the new tmpfs */
+	_cleanup_close_ int dfd = open_in_root(c->rootfd, m->destination, O_PATH | O_DIRECTORY, 0);
+	char base[64];
+	fd_path(dfd, base);
+	f = fopen("/proc/self/mountinfo", "re");
+	if (dfd < 0 || !f)
+		return log_error_errno(-errno, "list the host's cgroup hierarchies: %m");
+	while (getline(&line, &n, f) > 0) {
+		/* ... mountpoint ... - fstype source superoptions */
+		char mp[512], fstype[64], opts[512];
+		char *dash = strstr(line, " - ");
+		if (!dash || sscanf(line, "%*s %*s %*s %*s %511s", mp) != 1 ||
+		    sscanf(dash + 3, "%63s %*s %511s", fstype, opts) != 2)
+			continue;
+		if (strncmp(mp, "/sys/fs/cgroup/", 15) != 0 || strchr(mp + 15, '/'))
+			continue;
+		const char *name = mp + 15;
+		if (strcmp(fstype, "cgroup2") == 0) {
+			if (mkdirat(dfd, name, 0755) < 0 && errno != EEXIST)
+				continue;
+			char sub[600];
+			snprintf(sub, sizeof(sub), "%s/%s", base, name);
+			(void)mount("cgroup2", sub, "cgroup2", flags, NULL);
+			continue;
+		}
+		if (strcmp(fstype, "cgroup") != 0)
+			continue;
+		/* the controllers (and name=) among the super options */
+		char data[512] = "";
+		for (char *save = NULL, *o = strtok_r(opts, ",", &save); o;
+		     o = strtok_r(NULL, ",", &save))
+			if (strcmp(o, "rw") != 0 && strcmp(o, "ro") != 0)
+				snprintf(data + strlen(data), sizeof(data) - strlen(data), "%s%s",
+					 *data ? "," : "", o);
+		if (mkdirat(dfd, name, 0755) < 0 && errno != EEXIST)
+			return log_error_errno(-errno, "mkdir '%s/%s': %m", m->destination, name);
+		char sub[600];
+		snprintf(sub, sizeof(sub), "%s/%s", base, name);
+		if (mount("cgroup", sub, "cgroup", flags, data) < 0) {
+			r = log_error_errno(-errno, "mount cgroup '%s' on '%s/%s': %m", data,
+					    m->destination, name);
+			break;
+		}
+		/* co-mounted controllers: cpu -> cpu,cpuacct */
+		if (strchr(name, ','))
+			for (char *save = NULL, *ctl = strtok_r(strdupa(name), ",", &save); ctl;
+			     ctl = strtok_r(NULL, ",", &save))
+				(void)symlinkat(name, dfd, ctl);
+	}
+	free(line);
+	if (r == 0 && (flags & MS_RDONLY) &&
+	    mount(NULL, base, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "mode=755") < 0)
+		return log_error_errno(-errno, "remount '%s' read-only: %m", m->destination);
+	return r;
+}
+
 static int mount_one(struct rootfs_ctx *c, const struct spec_mount *m)
 {
 	_cleanup_close_ int fd = -EBADF;
@@ -210,25 +395,15 @@ static int mount_one(struct rootfs_ctx *c, const struct spec_mount *m)
 	if ((r = open_target(c, m->destination, is_file, &fd)) < 0)
 		return r;
 	fd_path(fd, target);
-	if (m->kind & MOUNT_IDMAP)
-		return log_error_errno(-EOPNOTSUPP,
-				       "mount '%s': idmapped mounts are not supported yet",
-				       m->destination);
-	if (m->kind & MOUNT_BIND) {
+	if (m->kind & MOUNT_IDMAP) {
+		if ((r = mount_idmapped(m, fd)) < 0)
+			return r;
+	} else if (m->kind & MOUNT_BIND) {
 		if ((r = do_bind(m, target)) < 0)
 			return r;
-	} else if (strcmp(m->type, "cgroup") == 0 || strcmp(m->type, "cgroup2") == 0) {
-		r = mount("cgroup2", target, "cgroup2", m->flags & ~MS_REMOUNT, m->data);
-		if (r < 0 && strcmp(m->type, "cgroup") == 0) {
-			/* Hybrid or v1 host without a cgroup namespace of its own: a read-only
-			 * view of the host's hierarchy, as runc gives. */
-			r = mount("/sys/fs/cgroup", target, NULL, MS_BIND | MS_REC, NULL);
-			if (r == 0 && (m->flags & MS_RDONLY))
-				r = mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY,
-					  NULL);
-		}
-		if (r < 0)
-			return log_error_errno(-errno, "mount cgroup on '%s': %m", m->destination);
+	} else if (is_cgroup_mount(m)) {
+		if ((r = mount_cgroup(c, m, target)) < 0)
+			return r;
 	} else {
 		if (mount(m->source ? m->source : m->type, target, m->type, m->flags & ~MS_REMOUNT,
 			  m->data) < 0) {
@@ -367,6 +542,32 @@ static int setup_dev(struct rootfs_ctx *c)
 	return 0;
 }
 
+/* pivot_root fails when the new root's parent mount is shared (rootfsPropagation
+ * "shared"): make the mount holding the rootfs private, found by walking up until the
+ * kernel accepts the change (EINVAL: not a mount point). */
+static int make_parent_mount_private(const char *rootfs)
+{
+	_cleanup_free_ char *p = strdup(rootfs);
+
+	if (!p)
+		return -ENOMEM;
+	for (;;) {
+		char *slash = strrchr(p, '/');
+		if (!slash)
+			return 0;
+		if (slash == p)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		if (mount(NULL, p, NULL, MS_PRIVATE, NULL) == 0)
+			return 0;
+		if (errno != EINVAL)
+			return -errno;
+		if (strcmp(p, "/") == 0)
+			return 0;
+	}
+}
+
 int rootfs_prepare(struct rootfs_ctx *c)
 {
 	const struct spec *s = c->spec;
@@ -375,6 +576,8 @@ int rootfs_prepare(struct rootfs_ctx *c)
 
 	if (mount(NULL, "/", NULL, prop, NULL) < 0)
 		return log_error_errno(-errno, "set propagation of '/': %m");
+	if ((r = make_parent_mount_private(c->rootfs)) < 0)
+		return log_error_errno(r, "make the mount above '%s' private: %m", c->rootfs);
 	/* The rootfs must be a mount point of its own for pivot_root. */
 	if (mount(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return log_error_errno(-errno, "bind mount rootfs '%s': %m", c->rootfs);
@@ -382,7 +585,14 @@ int rootfs_prepare(struct rootfs_ctx *c)
 	if (c->rootfd < 0)
 		return log_error_errno(-errno, "open rootfs '%s': %m", c->rootfs);
 	for (size_t i = 0; i < s->n_mounts; i++)
-		if ((r = mount_one(c, &s->mounts[i])) < 0)
+		if (!is_cgroup_mount(&s->mounts[i]) && (r = mount_one(c, &s->mounts[i])) < 0)
+			return r;
+	/* cgroup mounts show the cgroup namespace's root: they wait until the init is in its
+	 * cgroups and has its own cgroup namespace. */
+	if (c->before_cgroup_mounts && (r = c->before_cgroup_mounts(c->userdata)) < 0)
+		return r;
+	for (size_t i = 0; i < s->n_mounts; i++)
+		if (is_cgroup_mount(&s->mounts[i]) && (r = mount_one(c, &s->mounts[i])) < 0)
 			return r;
 	return setup_dev(c);
 }

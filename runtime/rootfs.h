@@ -11,6 +11,9 @@ struct rootfs_ctx {
 	bool userns;	    /* inside a new user namespace: devices are bind mounted */
 	bool no_pivot;
 	int rootfd; /* O_PATH of the bind-mounted rootfs, set by rootfs_prepare */
+	/* called between the other mounts and the cgroup mounts (may be NULL) */
+	int (*before_cgroup_mounts)(void *userdata);
+	void *userdata;
 };
 
 /* Propagation, the rootfs bind mount, every mount of the spec, /dev. Before pivot_root. */

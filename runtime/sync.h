@@ -5,12 +5,13 @@
 #include <stdint.h>
 
 enum sync_type {
-	SYNC_GO = 1,	 /* parent -> init: maps written, cgroup joined */
-	SYNC_HOOKS,	 /* init -> parent: mounts done, run prestart/createRuntime now */
-	SYNC_HOOKS_DONE, /* parent -> init */
-	SYNC_CREATED,	 /* init -> parent: waiting on the exec fifo */
-	SYNC_ERROR,	 /* init -> parent: text says what failed */
-	SYNC_PTY,	 /* init -> parent: pty master attached (run without console socket) */
+	SYNC_GO = 1,	  /* parent -> init: maps written, cgroup joined */
+	SYNC_HOOKS,	  /* init -> parent: mounts done, run prestart/createRuntime now */
+	SYNC_HOOKS_DONE,  /* parent -> init */
+	SYNC_CREATED,	  /* init -> parent: waiting on the exec fifo */
+	SYNC_ERROR,	  /* init -> parent: text says what failed */
+	SYNC_PTY,	  /* init -> parent: pty master attached (run without console socket) */
+	SYNC_CGROUP_DONE, /* parent -> init: the init is in its cgroups */
 };
 
 struct sync_msg {

@@ -339,3 +339,51 @@ HOOK
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"intelRdt"* ]]
 }
+
+@test "mounts: idmapped bind mount" {
+	mkdir -p "$TEST_DIR/idsrc"
+	echo x >"$TEST_DIR/idsrc/f"
+	chown 1000:1000 "$TEST_DIR/idsrc/f"
+	config ".mounts += [{\"destination\": \"/idm\", \"type\": \"bind\", \"source\": \"$TEST_DIR/idsrc\", \"options\": [\"bind\", \"idmap\"], \"uidMappings\": [{\"containerID\": 0, \"hostID\": 1000, \"size\": 1}], \"gidMappings\": [{\"containerID\": 0, \"hostID\": 1000, \"size\": 1}]}]"
+	args sh -c 'stat -c "%u:%g" /idm/f; stat -c "%u:%g" /idm'
+	run brisk run c1
+	[ "$status" -eq 0 ]
+	# the file owned by 1000 on the host shows as 0 through the mapping
+	[ "${lines[0]}" = "0:0" ]
+	[ "$(stat -c %u "$TEST_DIR/idsrc/f")" = 1000 ]
+}
+
+@test "mounts: /sys/fs/cgroup shows the container's own cgroups (cgroup namespace)" {
+	config '.linux.resources.pids = {"limit": 77}'
+	args sh -c 'cat /proc/self/cgroup | head -3; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max'
+	run brisk run c1
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == *":/" ]]
+	[ "${lines[3]}" = 77 ]
+}
+
+@test "rootfsPropagation shared; no mount namespace means chroot in the host's mounts" {
+	config '.linux.rootfsPropagation = "shared"'
+	args sh -c 'grep " / / " /proc/self/mountinfo'
+	run brisk run c1
+	[ "$status" -eq 0 ]
+	[[ "$output" == *shared:* ]]
+	config '.linux.namespaces = [{"type": "pid"}] | .mounts = []'
+	args sh -c 'readlink /proc/1/ns/mnt 2>/dev/null; ls /'
+	hostmnt=$(readlink /proc/self/ns/mnt)
+	run brisk run c2
+	[ "$status" -eq 0 ]
+}
+
+@test "start returns once the program runs, not before its exec" {
+	args sleep 100
+	for i in 1 2 3 4 5; do
+		brisk create c$i
+		pid=$(state_field c$i pid)
+		[ "$(readlink /proc/$pid/exe)" = "$(readlink -f "$BRISK")" ]
+		brisk start c$i
+		# no sleep: the init has exec'd by the time start returns
+		[ "$(readlink /proc/$pid/exe)" = "$BUNDLE/rootfs/bin/busybox" ]
+		brisk delete --force c$i
+	done
+}

@@ -40,7 +40,13 @@ args() {
 	config ".process.args = $json"
 }
 
+# Containers of this test get cgroups under a parent of their own, so that tests of other
+# checkouts running at the same time never share a cgroup with them.
 brisk() {
+	local cmd=$1 id=${!#}
+	if [ "$cmd" = create ] || [ "$cmd" = run ]; then
+		[ -f "$BUNDLE/config.json" ] && config ".linux.cgroupsPath = \"/$CGROUP_PARENT/$id\""
+	fi
 	"$BRISK" --root "$STATE_ROOT" "$@"
 }
 
@@ -48,6 +54,7 @@ common_setup() {
 	require_root
 	TEST_DIR=$(mktemp -d /tmp/brisk-test.XXXXXX)
 	chmod 755 "$TEST_DIR" # user namespace tests need to reach the rootfs
+	CGROUP_PARENT=brisk-test-${TEST_DIR##*.}
 	BUNDLE=$TEST_DIR/bundle
 	STATE_ROOT=$TEST_DIR/state
 	make_bundle "$BUNDLE"
@@ -61,6 +68,9 @@ common_teardown() {
 		for id in $(ls "$STATE_ROOT"); do
 			"$BRISK" --root "$STATE_ROOT" delete --force "$id" >/dev/null 2>&1 || true
 		done
+	fi
+	if [ -n "${CGROUP_PARENT:-}" ]; then
+		find /sys/fs/cgroup -depth -type d -path "*/$CGROUP_PARENT*" -exec rmdir {} \; 2>/dev/null || true
 	fi
 	if [ -n "${TEST_DIR:-}" ]; then
 		# mounts that reference the test dir (a leak fails the test that caused it)
@@ -84,8 +94,8 @@ assert_no_leaks() {
 			echo "process ${p#/proc/} left behind in the container's root"; return 1
 		fi
 	done
-	if find /sys/fs/cgroup -maxdepth 4 -type d -name "$id" 2>/dev/null | grep -q .; then
-		echo "cgroup of $id left behind:"; find /sys/fs/cgroup -maxdepth 4 -type d -name "$id"
+	if find /sys/fs/cgroup -maxdepth 5 -type d -path "*/$CGROUP_PARENT/$id" 2>/dev/null | grep -q .; then
+		echo "cgroup of $id left behind:"; find /sys/fs/cgroup -maxdepth 5 -type d -path "*/$CGROUP_PARENT/$id"
 		return 1
 	fi
 }
