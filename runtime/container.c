@@ -24,6 +24,7 @@
 #include "cgroup.h"
 #include "container.h"
 #include "hooks.h"
+#include "idmap.h"
 #include "init.h"
 #include "seccomp-filter.h"
 #include "spec.h"
@@ -380,6 +381,33 @@ static int prepare(struct create_job *j)
 	if (!s->process.terminal && o->console_socket)
 		return log_error_errno(-EINVAL,
 				       "--console-socket given but process.terminal is false");
+	/* Settings that would change the host where the container shares its namespace. */
+	const struct spec_namespace *uts = spec_find_namespace(s, CLONE_NEWUTS);
+	if ((s->hostname || s->domainname) && (!uts || uts->path))
+		return log_error_errno(
+		    -EINVAL, "config.json: hostname and domainname need a new uts namespace");
+	if (s->sysctl) {
+		const struct spec_namespace *net = spec_find_namespace(s, CLONE_NEWNET);
+		const struct spec_namespace *ipc = spec_find_namespace(s, CLONE_NEWIPC);
+		json_object_object_foreach(s->sysctl, key, val)
+		{
+			(void)val;
+			bool ok = (strncmp(key, "net.", 4) == 0 && net) ||
+				  ((strncmp(key, "kernel.msg", 10) == 0 ||
+				    strcmp(key, "kernel.sem") == 0 ||
+				    strncmp(key, "kernel.shm", 10) == 0 ||
+				    strncmp(key, "fs.mqueue.", 10) == 0) &&
+				   ipc) ||
+				  ((strcmp(key, "kernel.hostname") == 0 ||
+				    strcmp(key, "kernel.domainname") == 0) &&
+				   uts);
+			if (!ok)
+				return log_error_errno(-EINVAL,
+						       "config.json: sysctl '%s' is not in a "
+						       "namespace of the container",
+						       key);
+		}
+	}
 	if (s->has_intel_rdt)
 		return log_error_errno(-EOPNOTSUPP,
 				       "config.json: linux.intelRdt is not supported on this host");
@@ -408,6 +436,12 @@ static int prepare(struct create_job *j)
 				 .rootless = j->rt->rootless};
 	if ((r = cgroup_new(&co, &j->cg)) < 0)
 		return r;
+	for (size_t i = 0; i < s->n_mounts; i++)
+		if ((s->mounts[i].kind & MOUNT_IDMAP) &&
+		    (r = idmap_userns_open(&s->mounts[i], &s->mounts[i].userns_fd)) < 0)
+			return log_error_errno(
+			    r, "idmapped mount '%s': user namespace with its mappings: %m",
+			    s->mounts[i].destination);
 	if (o->console_socket && (r = connect_console(o->console_socket, &j->console_fd)) < 0)
 		return log_error_errno(r, "connect to console socket '%s': %m", o->console_socket);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, j->sync) < 0)

@@ -195,89 +195,19 @@ static int remount_bind(const struct spec_mount *m, const char *target)
 	return 0;
 }
 
-static int write_map(pid_t pid, const char *file, const struct spec_id_map *m, size_t n)
-{
-	char path[64], buf[1024];
-	size_t len = 0;
-
-	for (size_t i = 0; i < n && len < sizeof(buf) - 40; i++)
-		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%u %u %u\n",
-					m[i].container_id, m[i].host_id, m[i].size);
-	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
-	return write_string_at(AT_FDCWD, path, buf);
-}
-
-/* A user namespace holding the mount's mappings: a child unshares one and waits while we
- * write its maps and take a reference to the namespace; then it exits. */
-static int idmap_userns(const struct spec_mount *m, int *ret_fd)
-{
-	int pipefd[2], r = 0;
-	char path[64];
-
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return -errno;
-	pid_t pid = fork();
-	if (pid < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (pid == 0) {
-		char b;
-		if (unshare(CLONE_NEWUSER) < 0)
-			_exit(1);
-		close(pipefd[1]);
-		(void)!read(pipefd[0], &b, 1); /* parent closes its end when done */
-		_exit(0);
-	}
-	close(pipefd[0]);
-	pipefd[0] = -1;
-	/* wait until the child is in its namespace */
-	char a[64], b2[64];
-	snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
-	for (int i = 0; i < 1000; i++) {
-		ssize_t x = readlink(path, a, sizeof(a) - 1),
-			y = readlink("/proc/self/ns/user", b2, sizeof(b2) - 1);
-		if (x > 0 && y > 0 && (x != y || memcmp(a, b2, (size_t)x) != 0))
-			break;
-		usleep(100);
-	}
-	const struct spec_id_map *um = m->n_uid_maps ? m->uid_maps : m->gid_maps;
-	size_t un = m->n_uid_maps ? m->n_uid_maps : m->n_gid_maps;
-	const struct spec_id_map *gm = m->n_gid_maps ? m->gid_maps : m->uid_maps;
-	size_t gn = m->n_gid_maps ? m->n_gid_maps : m->n_uid_maps;
-	if ((r = write_map(pid, "uid_map", um, un)) < 0 ||
-	    (r = write_map(pid, "gid_map", gm, gn)) < 0)
-		goto kill;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		r = -errno;
-	else
-		*ret_fd = fd;
-kill:
-	close(pipefd[1]);
-	pipefd[1] = -1;
-	waitpid(pid, NULL, 0);
-out:
-	if (pipefd[0] >= 0)
-		close(pipefd[0]);
-	if (pipefd[1] >= 0)
-		close(pipefd[1]);
-	return r;
-}
-
 /* An idmapped bind mount: a detached clone of the source tree, given the mount's id
  * mapping with mount_setattr(MOUNT_ATTR_IDMAP), then moved onto the target. */
 static int mount_idmapped(const struct spec_mount *m, int target_fd)
 {
 	unsigned rec = (m->kind & MOUNT_RECURSIVE) ? AT_RECURSIVE : 0;
-	_cleanup_close_ int userns = -EBADF, tree = -EBADF;
-	int r;
+	_cleanup_close_ int tree = -EBADF;
+	int userns = m->userns_fd;
 
 	if (!m->source)
 		return log_error_errno(-EINVAL, "idmapped mount '%s': no source", m->destination);
-	if ((r = idmap_userns(m, &userns)) < 0)
-		return log_error_errno(
-		    r, "idmapped mount '%s': user namespace with its mappings: %m", m->destination);
+	if (userns < 0)
+		return log_error_errno(-EINVAL, "idmapped mount '%s': no user namespace",
+				       m->destination);
 	tree = (int)syscall(SYS_open_tree, AT_FDCWD, m->source,
 			    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
 	if (tree < 0)

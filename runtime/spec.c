@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
@@ -479,6 +480,8 @@ static int parse_mounts(struct json_object *doc, struct spec *s)
 		struct spec_mount *m = &s->mounts[i];
 		_cleanup_strv_free_ char **opts = NULL;
 
+		m->userns_fd = -1;
+
 		if ((r = dup_string(e, "destination", "mounts[].destination", &m->destination)) < 0)
 			return r;
 		if (!m->destination || m->destination[0] != '/')
@@ -815,6 +818,8 @@ struct spec *spec_free(struct spec *s)
 		free(s->mounts[i].source);
 		free(s->mounts[i].data);
 		free_maps(&s->mounts[i]);
+		if (s->mounts[i].userns_fd >= 0)
+			close(s->mounts[i].userns_fd);
 	}
 	free(s->mounts);
 	for (int k = 0; k < _HOOK_MAX; k++) {

@@ -177,7 +177,7 @@ teardown() { common_teardown; }
 	args sleep 100
 	brisk run -d holder
 	hpid=$(state_field holder pid)
-	config ".linux.namespaces = [{\"type\": \"pid\"}, {\"type\": \"mount\"}, {\"type\": \"network\", \"path\": \"/proc/$hpid/ns/net\"}]"
+	config "del(.hostname) | .linux.namespaces = [{\"type\": \"pid\"}, {\"type\": \"mount\"}, {\"type\": \"network\", \"path\": \"/proc/$hpid/ns/net\"}]"
 	args readlink /proc/self/ns/net
 	run brisk run c2
 	[ "$output" = "$(readlink /proc/$hpid/ns/net)" ]
@@ -364,15 +364,22 @@ HOOK
 
 @test "rootfsPropagation shared; no mount namespace means chroot in the host's mounts" {
 	config '.linux.rootfsPropagation = "shared"'
-	args sh -c 'grep " / / " /proc/self/mountinfo'
+	args sh -c 'awk "\$5 == \"/\"" /proc/self/mountinfo'
 	run brisk run c1
 	[ "$status" -eq 0 ]
 	[[ "$output" == *shared:* ]]
-	config '.linux.namespaces = [{"type": "pid"}] | .mounts = []'
-	args sh -c 'readlink /proc/1/ns/mnt 2>/dev/null; ls /'
-	hostmnt=$(readlink /proc/self/ns/mnt)
+	# a hostname without a uts namespace of its own would rename the host: refused
+	config '.linux.namespaces = [{"type": "pid"}] | .mounts = [] | .linux.rootfsPropagation = null'
+	args ls /bin/busybox
+	before=$(hostname)
 	run brisk run c2
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"need a new uts namespace"* ]]
+	[ "$(hostname)" = "$before" ]
+	config 'del(.hostname) | del(.linux.sysctl)'
+	run brisk run c3
 	[ "$status" -eq 0 ]
+	[ "$output" = /bin/busybox ]
 }
 
 @test "start returns once the program runs, not before its exec" {
@@ -383,7 +390,7 @@ HOOK
 		[ "$(readlink /proc/$pid/exe)" = "$(readlink -f "$BRISK")" ]
 		brisk start c$i
 		# no sleep: the init has exec'd by the time start returns
-		[ "$(readlink /proc/$pid/exe)" = "$BUNDLE/rootfs/bin/busybox" ]
+		[ "$(readlink /proc/$pid/exe)" = /bin/busybox ]
 		brisk delete --force c$i
 	done
 }
