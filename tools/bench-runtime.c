@@ -283,6 +283,11 @@ int bench_runtime(const struct bench_opts *o)
 					       json_object_new_double(rss));
 			json_object_array_add(out, e);
 		}
+	if (o->out_dir &&
+	    (r = bench_report(o->out_dir, "runtime",
+			      "container start: run and create+start+delete of /bin/true", out)) <
+		0)
+		goto out;
 	if (o->json_path) {
 		const char *s = json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY);
 		if ((r = write_file_atomic_at(AT_FDCWD, o->json_path, s, strlen(s), 0644, false)) <

@@ -12,13 +12,14 @@
 
 static void usage(void)
 {
-	printf("Usage: brisk-bench [options] runtime\n\n"
+	printf("Usage: brisk-bench [options] runtime|all\n\n"
 	       "Options:\n"
 	       "  --runs N        measured runs per system (default 20)\n"
 	       "  --warmup N      warm-up runs per system (default 3)\n"
 	       "  --brisk PATH    brisk binary (default: next to brisk-bench's build)\n"
 	       "  --busybox PATH  static busybox for the sample rootfs (default /bin/busybox)\n"
 	       "  --json FILE     write the raw figures as JSON\n"
+	       "  --out DIR       results directory: NAME.json, NAME.dat, NAME.png (gnuplot)\n"
 	       "  --keep          keep the temp directory\n");
 }
 
@@ -43,6 +44,8 @@ int main(int argc, char **argv)
 			o.busybox = argv[++i];
 		else if (strcmp(a, "--json") == 0 && more)
 			o.json_path = argv[++i];
+		else if (strcmp(a, "--out") == 0 && more)
+			o.out_dir = argv[++i];
 		else if (strcmp(a, "--keep") == 0)
 			o.keep = true;
 		else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -65,7 +68,7 @@ int main(int argc, char **argv)
 		log_error("brisk-bench needs root");
 		return 1;
 	}
-	if (strcmp(cmd, "runtime") == 0)
+	if (strcmp(cmd, "runtime") == 0 || strcmp(cmd, "all") == 0)
 		return bench_runtime(&o) < 0 ? 1 : 0;
 	log_error("unknown benchmark '%s'", cmd);
 	return 2;
