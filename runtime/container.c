@@ -243,6 +243,25 @@ struct create_job {
 	bool userns;
 };
 
+/* The seccomp agent at listenerPath gets the notify fd with the container's state. */
+static int send_listener(struct create_job *j, int fd)
+{
+	const char *path = seccomp_prog_listener_path(j->seccomp);
+	_cleanup_json_ struct json_object *st = NULL;
+	_cleanup_free_ char *msg = NULL;
+	int r;
+
+	if (fd < 0 || !path)
+		return log_error_errno(-EBADMSG, "container init sent no seccomp listener");
+	j->st.pid = j->pid;
+	if ((r = state_to_json(&j->st, STATUS_CREATING, &st)) < 0 ||
+	    (r = seccomp_listener_state(j->seccomp, j->pid, st, &msg)) < 0)
+		return log_error_errno(r, "seccomp listener state: %m");
+	if ((r = seccomp_send_listener(path, fd, msg)) < 0)
+		return log_error_errno(r, "send the seccomp listener to '%s': %m", path);
+	return 0;
+}
+
 /* A send to the init failed: it has most likely exited, after queueing why. */
 static int init_failure(struct create_job *j, int r)
 {
@@ -289,6 +308,12 @@ static int parent_handshake(struct create_job *j)
 			return log_error_errno(m.error < 0 ? m.error : -EIO, "%s", m.text);
 		case SYNC_PTY:
 			j->pty_master = fd;
+			break;
+		case SYNC_SECCOMP:
+			r = send_listener(j, fd);
+			safe_close(fd);
+			if (r < 0)
+				return r;
 			break;
 		case SYNC_HOOKS: {
 			_cleanup_free_ char *state = hook_state(&j->st, STATUS_CREATING);

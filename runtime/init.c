@@ -248,6 +248,16 @@ _Noreturn void init_main(struct init_ctx *c)
 	if ((r = process_apply_seccomp_early(&pc, &listener)) < 0 ||
 	    (r = process_apply_identity(&pc)) < 0)
 		fail(c, r);
+	/* With no_new_privs the filter goes on here, after the identity change and before the
+	 * exec fifo, as runc orders it: the runtime is still there to take a notify listener
+	 * and hand it to listenerPath, which lives in the host's mount namespace. */
+	if ((r = process_apply_seccomp_late(&pc, &listener)) < 0)
+		fail(c, r);
+	if (listener >= 0) {
+		if ((r = sync_send_fd(c->sync_fd, SYNC_SECCOMP, listener)) < 0)
+			_exit(1);
+		listener = safe_close(listener);
+	}
 	if ((r = sync_send(c->sync_fd, SYNC_CREATED, 0, NULL)) < 0)
 		_exit(1);
 	/* From here on errors go to the log file and stderr: the parent is gone. */
@@ -260,18 +270,6 @@ _Noreturn void init_main(struct init_ctx *c)
 		r = hooks_run(&c->spec->hooks[HOOK_START_CONTAINER], "startContainer", state_json);
 		if (r < 0)
 			_exit(1);
-	}
-	if ((r = process_apply_seccomp_late(&pc, &listener)) < 0)
-		_exit(1);
-	if (listener >= 0) {
-		r = seccomp_send_listener(seccomp_prog_listener_path(c->seccomp), listener,
-					  state_json);
-		if (r < 0) {
-			log_error_errno(r, "send the seccomp listener to '%s': %m",
-					seccomp_prog_listener_path(c->seccomp));
-			_exit(1);
-		}
-		safe_close(listener);
 	}
 	process_exec(&pc);
 	_exit(127);

@@ -12,6 +12,7 @@ enum sync_type {
 	SYNC_ERROR,	  /* init -> parent: text says what failed */
 	SYNC_PTY,	  /* init -> parent: pty master attached (run without console socket) */
 	SYNC_CGROUP_DONE, /* parent -> init: the init is in its cgroups */
+	SYNC_SECCOMP,	  /* init -> parent: the seccomp notify listener fd attached */
 };
 
 struct sync_msg {

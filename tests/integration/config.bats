@@ -394,3 +394,43 @@ HOOK
 		brisk delete --force c$i
 	done
 }
+
+@test "process: ioPriority, scheduler, execCPUAffinity" {
+	config '.process.ioPriority = {"class": "IOPRIO_CLASS_IDLE", "priority": 0} | .process.scheduler = {"policy": "SCHED_BATCH", "nice": 5} | .process.execCPUAffinity = {"initial": "0", "final": "0"}'
+	args sh -c 'ionice -p $$; cat /proc/self/stat | cut -d" " -f19,41; taskset -p $$'
+	run brisk run c1
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == *idle* ]]
+	# field 19 nice, field 41 policy (3 = SCHED_BATCH)
+	[ "${lines[1]}" = "5 3" ]
+	[[ "${lines[2]}" == *": 1" ]]
+	config '.process.scheduler = {"policy": "SCHED_NOPE"}'
+	run brisk run c2
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"SCHED_NOPE"* ]]
+}
+
+@test "seccomp: SCMP_ACT_NOTIFY sends the listener to listenerPath" {
+	sock=$TEST_DIR/agent.sock
+	python3 - "$sock" >"$TEST_DIR/agent.out" <<'PY' &
+import array, json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(1)
+s.settimeout(60)
+c, _ = s.accept()
+fds = array.array("i")
+msg, anc, flags, addr = c.recvmsg(65536, socket.CMSG_SPACE(4))
+for level, typ, data in anc:
+    fds.frombytes(data[:4])
+st = json.loads(msg.decode())
+print(st["ociVersion"] != "", st["fds"], len(fds), st["metadata"])
+PY
+	apid=$!
+	for i in $(seq 300); do [ -S "$sock" ] && break; sleep 0.1; done
+	config ".linux.seccomp = {\"defaultAction\": \"SCMP_ACT_ALLOW\", \"listenerPath\": \"$sock\", \"listenerMetadata\": \"meta1\", \"syscalls\": [{\"names\": [\"getpgid\"], \"action\": \"SCMP_ACT_NOTIFY\"}]}"
+	args true
+	brisk run c1
+	wait $apid
+	cat "$TEST_DIR/agent.out"
+	[ "$(cat "$TEST_DIR/agent.out")" = "True ['seccompFd'] 1 meta1" ]
+}
