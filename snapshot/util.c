@@ -61,6 +61,9 @@ char *snapshot_criu_error(int work_fd, const char *log_file)
 		if (next)
 			*next++ = '\0';
 		/* the first error is the cause; later ones say what failed because of it */
+		/* without CAP_SYS_RESOURCE criu cannot raise its own fd limit; it goes on */
+		if (strstr(line, "RLIMIT_NOFILE for self"))
+			continue;
 		if (strstr(line, "Error (") || strstr(line, "BUG at")) {
 			last = line;
 			break;
