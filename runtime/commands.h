@@ -21,6 +21,8 @@ int cmd_list(struct runtime_ctx *rt, int argc, char **argv);
 int cmd_ps(struct runtime_ctx *rt, int argc, char **argv);
 int cmd_spec(struct runtime_ctx *rt, int argc, char **argv);
 int cmd_features(struct runtime_ctx *rt, int argc, char **argv);
+int cmd_checkpoint(struct runtime_ctx *rt, int argc, char **argv);
+int cmd_restore(struct runtime_ctx *rt, int argc, char **argv);
 
 /* Exactly one positional argument, the container id; "CMD --help" prints USAGE and exits 0. */
 int parse_id_only(const char *cmd, const char *usage, int argc, char **argv, const char **ret_id);

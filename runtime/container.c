@@ -188,7 +188,7 @@ static struct json_object *device_rule(bool allow, const char *type, int64_t maj
  * needs (null, zero, full, random, urandom, tty, ptmx, pts, tun; mknod of anything), then
  * one allow rule for each node of linux.devices, in runc's order.
  */
-static int effective_resources(const struct spec *s, struct json_object **ret)
+int container_effective_resources(const struct spec *s, struct json_object **ret)
 {
 	static const struct {
 		const char *type;
@@ -452,7 +452,7 @@ static int prepare(struct create_job *j)
 	if (s->seccomp && (r = seccomp_prog_compile(s->seccomp, &j->seccomp)) < 0)
 		return r;
 	_cleanup_json_ struct json_object *res = NULL;
-	if ((r = effective_resources(s, &res)) < 0)
+	if ((r = container_effective_resources(s, &res)) < 0)
 		return log_error_errno(r, "linux.resources: %m");
 	struct cgroup_opts co = {.root = "/sys/fs/cgroup",
 				 .path = s->cgroups_path,

@@ -11,6 +11,7 @@ struct runtime_ctx {
 	int rootfd;
 	bool systemd_cgroup;
 	bool rootless;
+	const char *criu; /* --criu, NULL: "criu" from PATH */
 };
 
 struct create_opts {
@@ -38,5 +39,8 @@ int container_load(struct runtime_ctx *rt, const char *id, struct container_stat
 		   enum container_status *ret_status);
 /* The message every command gives for a missing container. */
 int container_not_found(const char *id);
+struct spec;
+/* linux.resources with the device rules every container gets (as create applies them). */
+int container_effective_resources(const struct spec *s, struct json_object **ret);
 /* Parse "KILL", "SIGKILL", "9". */
 int signal_from_string(const char *s);

@@ -221,6 +221,10 @@ static int setup_container(struct init_ctx *c, struct process_ctx *pc)
 		return log_error_errno(-errno, "set personality: %m");
 	if (s->process.terminal && (r = setup_terminal(c)) < 0)
 		return r;
+	/* The init leads a session of its own, as runc's does: CRIU refuses to dump a tree whose
+	 * session leader is outside its pid namespace. */
+	if (!s->process.terminal && setsid() < 0 && errno != EPERM)
+		return log_error_errno(-errno, "create a new session: %m");
 	if ((r = process_find_exec(pc)) < 0 || (r = process_apply_limits(pc)) < 0)
 		return r;
 	return 0;

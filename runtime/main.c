@@ -25,6 +25,8 @@ static const struct command commands[] = {
     {"ps", cmd_ps, "list the processes of a container", true},
     {"spec", cmd_spec, "write a default config.json", false},
     {"features", cmd_features, "show the supported features as JSON", false},
+    {"checkpoint", cmd_checkpoint, "checkpoint a running container with CRIU", true},
+    {"restore", cmd_restore, "restore a container from a checkpoint", true},
     {0},
 };
 
@@ -53,7 +55,7 @@ static const struct cli_option global_options[] = {
 };
 
 struct globals {
-	const char *root, *log, *log_format, *rootless;
+	const char *root, *log, *log_format, *rootless, *criu;
 	bool debug, systemd, version, help;
 };
 
@@ -79,6 +81,9 @@ static int handle(const struct cli_parsed *p, void *userdata)
 		break;
 	case OPT_ROOTLESS:
 		g->rootless = p->value;
+		break;
+	case OPT_CRIU:
+		g->criu = p->value;
 		break;
 	case OPT_VERSION:
 		g->version = true;
@@ -137,6 +142,7 @@ static int run(int argc, char **argv)
 						    "this host (no /run/systemd/system)");
 	rt.root = g.root;
 	rt.systemd_cgroup = g.systemd;
+	rt.criu = g.criu;
 	rt.rootless = geteuid() != 0;
 	if (g.rootless && strcmp(g.rootless, "auto") != 0)
 		rt.rootless = strcmp(g.rootless, "true") == 0;
@@ -145,7 +151,7 @@ static int run(int argc, char **argv)
 		if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0)
 			is_help = true;
 	if (c->needs_root_dir && !is_help) {
-		bool creates = c->run == cmd_create || c->run == cmd_run;
+		bool creates = c->run == cmd_create || c->run == cmd_run || c->run == cmd_restore;
 		r = state_open_root(rt.root, creates, &rt.rootfd);
 		if (r < 0 && !(r == -ENOENT && !creates))
 			return log_error_errno(r, "open state directory '%s': %m", rt.root);

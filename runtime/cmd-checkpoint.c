@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* `brisk checkpoint`: dump a running (or paused) container with CRIU, as runc does. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "cgroup.h"
+#include "cli.h"
+#include "commands.h"
+#include "container-snapshot.h"
+
+enum {
+	OPT_IMAGE_PATH,
+	OPT_WORK_PATH,
+	OPT_LEAVE_RUNNING,
+	OPT_TCP,
+	OPT_EXT_UNIX,
+	OPT_SHELL_JOB,
+	OPT_FILE_LOCKS,
+	OPT_PRE_DUMP,
+	OPT_PARENT_PATH,
+	OPT_PAGE_SERVER,
+	OPT_CG_MODE,
+	OPT_EMPTY_NS,
+	OPT_AUTO_DEDUP,
+	OPT_LAZY,
+	OPT_STATUS_FD,
+};
+
+static const struct cli_option checkpoint_options[] = {
+    {"image-path", 0, true, OPT_IMAGE_PATH, "DIR for the images (default: ./checkpoint)"},
+    {"work-path", 0, true, OPT_WORK_PATH, "DIR for logs (default: the image path)"},
+    {"leave-running", 0, false, OPT_LEAVE_RUNNING, "leave the container running after the dump"},
+    {"tcp-established", 0, false, OPT_TCP, "dump established TCP connections"},
+    {"ext-unix-sk", 0, false, OPT_EXT_UNIX, "allow external unix sockets"},
+    {"shell-job", 0, false, OPT_SHELL_JOB, "allow a shell job (a terminal from outside)"},
+    {"file-locks", 0, false, OPT_FILE_LOCKS, "dump file locks"},
+    {"pre-dump", 0, false, OPT_PRE_DUMP, "dump memory only, leave the container running"},
+    {"parent-path", 0, true, OPT_PARENT_PATH,
+     "DIR of the previous images, relative to the "
+     "image path"},
+    {"page-server", 0, true, OPT_PAGE_SERVER, "HOST:PORT of a CRIU page server"},
+    {"manage-cgroups-mode", 0, true, OPT_CG_MODE, "MODE soft, full, strict or ignore"},
+    {"empty-ns", 0, true, OPT_EMPTY_NS, "NS to leave out of the dump (network)"},
+    {"auto-dedup", 0, false, OPT_AUTO_DEDUP, "deduplicate against the parent images"},
+    {"lazy-pages", 0, false, OPT_LAZY,
+     "(not supported: dump to a directory and restore "
+     "with --lazy-pages)"},
+    {"status-fd", 0, true, OPT_STATUS_FD, "(accepted for runc compatibility)"},
+    CLI_HELP_OPTION,
+    {0},
+};
+
+struct checkpoint_args {
+	const char *image_path, *work_path;
+	struct snapshot_opts so;
+	bool pre_dump, lazy, help;
+};
+
+static int handle(const struct cli_parsed *p, void *userdata)
+{
+	struct checkpoint_args *a = userdata;
+	int ns;
+
+	switch (p->id) {
+	case OPT_IMAGE_PATH:
+		a->image_path = p->value;
+		break;
+	case OPT_WORK_PATH:
+		a->work_path = p->value;
+		break;
+	case OPT_LEAVE_RUNNING:
+		a->so.leave_running = cli_bool(p);
+		break;
+	case OPT_TCP:
+		a->so.tcp_established = cli_bool(p);
+		break;
+	case OPT_EXT_UNIX:
+		a->so.ext_unix_sk = cli_bool(p);
+		break;
+	case OPT_SHELL_JOB:
+		a->so.shell_job = cli_bool(p);
+		break;
+	case OPT_FILE_LOCKS:
+		a->so.file_locks = cli_bool(p);
+		break;
+	case OPT_PRE_DUMP:
+		a->pre_dump = cli_bool(p);
+		break;
+	case OPT_PARENT_PATH:
+		a->so.parent_path = p->value;
+		break;
+	case OPT_PAGE_SERVER:
+		a->so.page_server = p->value;
+		break;
+	case OPT_CG_MODE:
+		if (snapshot_cg_mode_from_string(p->value, &a->so.cg_mode) < 0)
+			return log_error_errno(-EINVAL,
+					       "--manage-cgroups-mode: '%s' is not soft, full, "
+					       "strict or ignore",
+					       p->value);
+		break;
+	case OPT_EMPTY_NS:
+		if (snapshot_ns_from_string(p->value, &ns) < 0)
+			return log_error_errno(-EINVAL, "--empty-ns: unknown namespace '%s'",
+					       p->value);
+		a->so.empty_ns |= ns;
+		break;
+	case OPT_AUTO_DEDUP:
+		a->so.auto_dedup = cli_bool(p);
+		break;
+	case OPT_LAZY:
+		a->lazy = cli_bool(p);
+		break;
+	case CLI_HELP:
+		a->help = true;
+		break;
+	}
+	return 0;
+}
+
+/*
+ * What fds 0-2 of the init are, as CRIU names them: "pipe:[N]" is dumped as a pipe and
+ * reconnected on restore; a file that lives outside the container's mounts (a log file, the
+ * host's /dev/null) is dumped as external "file[MNT:INO]" and given back on restore.
+ */
+static int stdio_key(pid_t pid, int fd, char **ret_key, bool *ret_external)
+{
+	char path[64], link[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return errno == ENOENT ? 0 : -errno;
+	link[n] = '\0';
+	*ret_external = false;
+	if (strncmp(link, "pipe:[", 6) == 0) {
+		*ret_key = strdup(link);
+		return *ret_key ? 0 : -ENOMEM;
+	}
+	if (link[0] != '/' || stat(path, &st) < 0)
+		return 0; /* sockets, anon inodes: CRIU's own business */
+
+	/* mnt_id from fdinfo; external when the container has no such mount */
+	_cleanup_free_ char *info = NULL, *mi = NULL;
+	size_t len;
+	int mnt_id = -1;
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
+	if (read_file_at(AT_FDCWD, path, 65536, &info, &len) < 0)
+		return 0;
+	char *p = strstr(info, "mnt_id:");
+	if (!p || sscanf(p + 7, "%d", &mnt_id) != 1)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/mountinfo", pid);
+	if (read_file_at(AT_FDCWD, path, 16u << 20, &mi, &len) < 0)
+		return 0;
+	char needle[32];
+	int k = snprintf(needle, sizeof(needle), "%d ", mnt_id);
+	bool inside = strncmp(mi, needle, (size_t)k) == 0;
+	snprintf(needle, sizeof(needle), "\n%d ", mnt_id);
+	inside = inside || strstr(mi, needle);
+	if (inside)
+		return 0;
+	if (asprintf(ret_key, "file[%x:%llx]", (unsigned)mnt_id, (unsigned long long)st.st_ino) < 0)
+		return -ENOMEM;
+	*ret_external = true;
+	return 0;
+}
+
+static int prepare_dir(const char *path, int *ret_fd)
+{
+	int r = mkdir_p_at(AT_FDCWD, path, 0700);
+
+	if (r < 0 && r != -EEXIST)
+		return r;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	*ret_fd = fd;
+	return 0;
+}
+
+static int report_criu_failure(int r, const struct snapshot_opts *so, const char *what,
+			       const char *work_dir, const char *log)
+{
+	if (r == -ENOENT)
+		return log_error_errno(r,
+				       "criu not found (brisk needs criu >= %s on PATH or --criu)",
+				       SNAPSHOT_CRIU_MIN_VERSION_STRING);
+	_cleanup_free_ char *err = snapshot_criu_error(so->work_fd, log);
+	return log_error_errno(r, "criu %s failed: %s (log: %s/%s)", what,
+			       err ? err : "no error in its log", work_dir, log);
+}
+
+static int check_criu(const char *criu, int *ret_version)
+{
+	int r = snapshot_criu_version(criu, ret_version);
+
+	if (r == -ENOENT)
+		return log_error_errno(r,
+				       "criu not found (brisk needs criu >= %s on PATH or --criu)",
+				       SNAPSHOT_CRIU_MIN_VERSION_STRING);
+	if (r < 0)
+		return log_error_errno(r,
+				       "'%s' did not answer a version request: brisk needs criu "
+				       ">= %s",
+				       criu ? criu : "criu", SNAPSHOT_CRIU_MIN_VERSION_STRING);
+	if (*ret_version < SNAPSHOT_CRIU_MIN_VERSION)
+		return log_error_errno(-EOPNOTSUPP,
+				       "criu %d.%d.%d is too old: brisk needs criu >= %s",
+				       *ret_version / 10000, *ret_version / 100 % 100,
+				       *ret_version % 100, SNAPSHOT_CRIU_MIN_VERSION_STRING);
+	return 0;
+}
+
+static int write_meta(struct checkpoint_args *a, const struct container_state *st,
+		      struct json_object *config, struct ext_mounts *em, char *stdio[3], int criu)
+{
+	struct snapshot_meta m = {
+	    .version = SNAPSHOT_META_VERSION,
+	    .id = st->id,
+	    .rootfs = st->rootfs,
+	    .criu_version = criu,
+	    .leave_running = a->so.leave_running,
+	    .stdio = {stdio[0], stdio[1], stdio[2]},
+	    .ext_mounts = em->keys,
+	    .config = config,
+	};
+	_cleanup_free_ char *created = now_rfc3339();
+
+	if (!created)
+		return -ENOMEM;
+	m.created = created;
+	return snapshot_meta_write(a->so.images_fd, &m);
+}
+
+static int do_checkpoint(struct runtime_ctx *rt, struct checkpoint_args *a, const char *id)
+{
+	_cleanup_(state_freep) struct container_state *st = NULL;
+	_cleanup_(cgroup_freep) struct cgroup *cg = NULL;
+	_cleanup_(spec_freep) struct spec *spec = NULL;
+	_cleanup_close_ int images_fd = -EBADF, work_fd = -EBADF;
+	struct ext_mounts em = {0};
+	enum container_status status;
+	char *stdio[3] = {NULL, NULL, NULL};
+	const char *externals[3];
+	size_t n_ext = 0;
+	int criu = 0, r;
+
+	r = container_load(rt, id, &st, &status);
+	if (r == -ENOENT)
+		return container_not_found(id);
+	if (r < 0)
+		return log_error_errno(r, "load state: %m");
+	if (status != STATUS_RUNNING && status != STATUS_PAUSED)
+		return log_error_errno(-ESRCH, "container not running (it is %s)",
+				       state_status_name(status));
+	if ((r = check_criu(a->so.criu_path, &criu)) < 0)
+		return r;
+	if ((r = spec_load(st->bundle, &spec)) < 0)
+		return r;
+	if ((r = prepare_dir(a->image_path, &images_fd)) < 0)
+		return log_error_errno(r, "image path '%s': %m", a->image_path);
+	if ((r = prepare_dir(a->work_path, &work_fd)) < 0)
+		return log_error_errno(r, "work path '%s': %m", a->work_path);
+	if ((r = ext_mounts_from_spec(spec, false, &em)) < 0)
+		return r;
+	for (int fd = 0; fd < 3; fd++) {
+		bool external = false;
+		if ((r = stdio_key(st->pid, fd, &stdio[fd], &external)) < 0)
+			goto out;
+		if (external)
+			externals[n_ext++] = stdio[fd];
+	}
+	a->so.images_fd = images_fd;
+	a->so.images_dir = a->image_path;
+	a->so.work_fd = work_fd;
+	a->so.work_dir = a->work_path;
+	a->so.root = st->rootfs;
+	a->so.pid = st->pid;
+	a->so.ext_mounts = em.pairs;
+	a->so.n_ext_mounts = em.n;
+	a->so.externals = externals;
+	a->so.n_externals = n_ext;
+	if (st->cgroup && cgroup_deserialize(st->cgroup, &cg) == 0) {
+		const char *f = cgroup_get_path(cg, "freezer");
+		a->so.freeze_cgroup = f ? f : cgroup_get_path(cg, "");
+	}
+	if (a->pre_dump) {
+		r = snapshot_pre_dump(&a->so);
+		if (r == -EOPNOTSUPP)
+			r = log_error_errno(r,
+					    "--pre-dump needs memory change tracking (soft-dirty "
+					    "pages), which this kernel or CRIU lacks; dump "
+					    "without --pre-dump");
+		else if (r < 0)
+			r = report_criu_failure(r, &a->so, "pre-dump", a->work_path, "dump.log");
+		goto out;
+	}
+	if ((r = write_meta(a, st, spec->json, &em, stdio, criu)) < 0) {
+		r = log_error_errno(r, "write '%s/%s': %m", a->image_path, SNAPSHOT_META_FILE);
+		goto out;
+	}
+	r = snapshot_dump(&a->so);
+	if (r < 0) {
+		r = report_criu_failure(r, &a->so, "dump", a->work_path, "dump.log");
+		(void)unlinkat(images_fd, SNAPSHOT_META_FILE, 0);
+		goto out;
+	}
+	/* As runc: a container that was dumped and not left running is gone. */
+	if (!a->so.leave_running)
+		(void)container_delete(rt, id, true);
+out:
+	for (int i = 0; i < 3; i++)
+		free(stdio[i]);
+	ext_mounts_done(&em);
+	return r;
+}
+
+int cmd_checkpoint(struct runtime_ctx *rt, int argc, char **argv)
+{
+	struct checkpoint_args a = {
+	    .image_path = "checkpoint",
+	    .so = {.criu_path = rt->criu, .log_level = log_get_level() >= LOG_LEVEL_DEBUG ? 4 : 0}};
+	int i;
+
+	i = cli_parse("checkpoint", argc, argv, checkpoint_options, handle, &a);
+	if (i < 0)
+		return i;
+	if (a.help) {
+		cli_print_help("brisk checkpoint [options] ID",
+			       "Checkpoint a running container with CRIU.", checkpoint_options);
+		return 0;
+	}
+	if (argc - i != 1)
+		return log_error_errno(-EINVAL, "checkpoint: expects exactly one container id");
+	command_log_context("checkpoint", argv[i]);
+	if (a.lazy)
+		return log_error_errno(-EOPNOTSUPP,
+				       "--lazy-pages on checkpoint is not supported: dump to the "
+				       "image path, then use 'restore --lazy-pages'");
+	if (!a.work_path)
+		a.work_path = a.image_path;
+	return do_checkpoint(rt, &a, argv[i]);
+}

@@ -1,0 +1,502 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `brisk restore`: bring a checkpoint back as a new container, from a bundle with the same
+ * rootfs. The same images can be restored again and again, at the same time, under new ids:
+ * each restore gets its own pid namespace (CRIU makes the namespaces the images describe),
+ * its own cgroup, its own CRIU worker and work directory, and the images are only read (no
+ * --auto-dedup, which would punch holes in them).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "cgroup.h"
+#include "cli.h"
+#include "commands.h"
+#include "container-snapshot.h"
+
+enum {
+	OPT_IMAGE_PATH,
+	OPT_WORK_PATH,
+	OPT_BUNDLE,
+	OPT_DETACH,
+	OPT_PID_FILE,
+	OPT_CONSOLE,
+	OPT_NO_SUBREAPER,
+	OPT_NO_PIVOT,
+	OPT_LAZY,
+	OPT_CG_MODE,
+	OPT_TCP,
+	OPT_EXT_UNIX,
+	OPT_SHELL_JOB,
+	OPT_FILE_LOCKS,
+	OPT_AUTO_DEDUP,
+	OPT_EMPTY_NS,
+};
+
+static const struct cli_option restore_options[] = {
+    {"image-path", 0, true, OPT_IMAGE_PATH, "DIR of the images (default: ./checkpoint)"},
+    {"work-path", 0, true, OPT_WORK_PATH, "DIR for logs (default: in the container's state)"},
+    {"bundle", 'b', true, OPT_BUNDLE, "path to the bundle (default: current directory)"},
+    {"detach", 'd', false, OPT_DETACH, "do not wait for the container"},
+    {"pid-file", 0, true, OPT_PID_FILE, "write the init's pid to this file"},
+    {"console-socket", 0, true, OPT_CONSOLE, "unix socket that receives the pty master"},
+    {"no-subreaper", 0, false, OPT_NO_SUBREAPER, "do not become a subreaper"},
+    {"no-pivot", 0, false, OPT_NO_PIVOT, "(CRIU sets up the root itself)"},
+    {"lazy-pages", 0, false, OPT_LAZY, "run before memory is loaded; pages come on fault"},
+    {"manage-cgroups-mode", 0, true, OPT_CG_MODE, "MODE soft, full, strict or ignore"},
+    {"tcp-established", 0, false, OPT_TCP, "restore established TCP connections"},
+    {"ext-unix-sk", 0, false, OPT_EXT_UNIX, "allow external unix sockets"},
+    {"shell-job", 0, false, OPT_SHELL_JOB, "allow a shell job"},
+    {"file-locks", 0, false, OPT_FILE_LOCKS, "restore file locks"},
+    {"auto-dedup", 0, false, OPT_AUTO_DEDUP, "(ignored: restore never changes the images)"},
+    {"empty-ns", 0, true, OPT_EMPTY_NS, "(accepted for runc compatibility)"},
+    CLI_HELP_OPTION,
+    {0},
+};
+
+struct restore_args {
+	const char *image_path, *work_path, *bundle, *pid_file, *console_socket, *id;
+	bool detach, no_subreaper, help;
+	struct snapshot_opts so;
+};
+
+static int handle(const struct cli_parsed *p, void *userdata)
+{
+	struct restore_args *a = userdata;
+
+	switch (p->id) {
+	case OPT_IMAGE_PATH:
+		a->image_path = p->value;
+		break;
+	case OPT_WORK_PATH:
+		a->work_path = p->value;
+		break;
+	case OPT_BUNDLE:
+		a->bundle = p->value;
+		break;
+	case OPT_DETACH:
+		a->detach = cli_bool(p);
+		break;
+	case OPT_PID_FILE:
+		a->pid_file = p->value;
+		break;
+	case OPT_CONSOLE:
+		a->console_socket = p->value;
+		break;
+	case OPT_NO_SUBREAPER:
+		a->no_subreaper = cli_bool(p);
+		break;
+	case OPT_LAZY:
+		a->so.lazy_pages = cli_bool(p);
+		break;
+	case OPT_CG_MODE:
+		if (snapshot_cg_mode_from_string(p->value, &a->so.cg_mode) < 0)
+			return log_error_errno(-EINVAL,
+					       "--manage-cgroups-mode: '%s' is not soft, full, "
+					       "strict or ignore",
+					       p->value);
+		break;
+	case OPT_TCP:
+		a->so.tcp_established = cli_bool(p);
+		break;
+	case OPT_EXT_UNIX:
+		a->so.ext_unix_sk = cli_bool(p);
+		break;
+	case OPT_SHELL_JOB:
+		a->so.shell_job = cli_bool(p);
+		break;
+	case OPT_FILE_LOCKS:
+		a->so.file_locks = cli_bool(p);
+		break;
+	case OPT_AUTO_DEDUP:
+		if (cli_bool(p))
+			log_warning("--auto-dedup is ignored on restore: it would change the "
+				    "images that other restores share");
+		break;
+	case CLI_HELP:
+		a->help = true;
+		break;
+	}
+	return 0;
+}
+
+struct restore_job {
+	struct runtime_ctx *rt;
+	struct restore_args *a;
+	struct snapshot_meta *meta;
+	struct spec *spec;
+	struct cgroup *cg;
+	struct container_state st;
+	struct ext_mounts em;
+	struct snapshot_inherit_fd inherit[3];
+	int images_fd, work_fd, dirfd;
+	char *root_mnt; /* the rootfs bound on the state directory for CRIU */
+	char *work_dir;
+	pid_t pid, lazy_pid;
+	bool cg_entered; /* the cgroup is ours to kill and remove */
+};
+
+static int move_worker(pid_t worker, void *userdata)
+{
+	struct restore_job *j = userdata;
+
+	/* The restored tasks are born in the worker's cgroups. */
+	j->cg_entered = true;
+	return cgroup_enter(j->cg, worker);
+}
+
+static int open_images(struct restore_job *j)
+{
+	struct restore_args *a = j->a;
+	int r;
+
+	j->images_fd = open(a->image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (j->images_fd < 0)
+		return log_error_errno(-errno, "image path '%s': %m", a->image_path);
+	r = snapshot_meta_read(j->images_fd, &j->meta);
+	if (r == -ENOENT)
+		return log_error_errno(r, "'%s' holds no checkpoint (no %s)", a->image_path,
+				       SNAPSHOT_META_FILE);
+	if (r < 0)
+		return log_error_errno(r, "'%s/%s' is not a valid brisk checkpoint description",
+				       a->image_path, SNAPSHOT_META_FILE);
+	if (faccessat(j->images_fd, "inventory.img", F_OK, 0) < 0)
+		return log_error_errno(-errno, "'%s' holds no CRIU images (inventory.img): %m",
+				       a->image_path);
+	return 0;
+}
+
+static int prepare_state(struct restore_job *j)
+{
+	char path[PATH_MAX];
+	struct spec *s = j->spec;
+	int r;
+
+	_cleanup_free_ char *root =
+	    s->root_path[0] == '/' ? strdup(s->root_path) : path_join(j->a->bundle, s->root_path);
+	if (!root)
+		return -ENOMEM;
+	if (!realpath(root, path))
+		return log_error_errno(-errno, "rootfs '%s': %m", root);
+	if (!(j->st.rootfs = strdup(path)) || !(j->st.id = strdup(j->a->id)) ||
+	    !(j->st.created = now_rfc3339()))
+		return -ENOMEM;
+	if (!realpath(j->a->bundle, path))
+		return log_error_errno(-errno, "bundle '%s': %m", j->a->bundle);
+	if (!(j->st.bundle = strdup(path)))
+		return -ENOMEM;
+	j->st.owner = getuid();
+	j->st.systemd_cgroup = j->rt->systemd_cgroup;
+	j->st.annotations = s->annotations ? json_object_get(s->annotations) : NULL;
+	if (s->process.terminal || j->a->console_socket)
+		return log_error_errno(
+		    -EOPNOTSUPP, "restoring a container with a terminal is not supported yet");
+
+	/* every bind mount the snapshot has must come from the bundle */
+	if ((r = ext_mounts_from_spec(s, true, &j->em)) < 0)
+		return r;
+	for (char **k = j->meta->ext_mounts; *k; k++) {
+		bool found = false;
+		for (size_t i = 0; i < j->em.n && !found; i++)
+			found = strcmp(j->em.pairs[i].key, *k) == 0;
+		if (!found)
+			return log_error_errno(-EINVAL,
+					       "the checkpoint has a bind mount on '%s' that the "
+					       "bundle's config.json does not have",
+					       *k);
+	}
+
+	_cleanup_json_ struct json_object *res = NULL;
+	if ((r = container_effective_resources(s, &res)) < 0)
+		return log_error_errno(r, "linux.resources: %m");
+	struct cgroup_opts co = {.root = "/sys/fs/cgroup",
+				 .path = s->cgroups_path,
+				 .id = j->a->id,
+				 .resources = res,
+				 .rootless = j->rt->rootless};
+	if ((r = cgroup_new(&co, &j->cg)) < 0)
+		return r;
+
+	if (mkdirat(j->rt->rootfd, j->a->id, 0700) < 0) {
+		if (errno == EEXIST)
+			return log_error_errno(-EEXIST, "container '%s' already exists", j->a->id);
+		return log_error_errno(-errno, "create state directory '%s/%s': %m", j->rt->root,
+				       j->a->id);
+	}
+	j->dirfd = openat(j->rt->rootfd, j->a->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (j->dirfd < 0)
+		return -errno;
+	return 0;
+}
+
+/* CRIU wants the root to be a mount point: bind the rootfs on a directory of our state. */
+static int prepare_root(struct restore_job *j)
+{
+	_cleanup_free_ char *dir = path_join(j->rt->root, j->a->id);
+	int r;
+
+	if (!dir)
+		return -ENOMEM;
+	j->root_mnt = path_join(dir, "criu-root");
+	if (!j->root_mnt)
+		return -ENOMEM;
+	if (mkdirat(j->dirfd, "criu-root", 0700) < 0)
+		return log_error_errno(-errno, "create '%s': %m", j->root_mnt);
+	if (mount(j->st.rootfs, j->root_mnt, NULL, MS_BIND | MS_REC, NULL) < 0) {
+		r = -errno;
+		free(j->root_mnt);
+		j->root_mnt = NULL;
+		return log_error_errno(r, "bind the rootfs on '%s': %m", dir);
+	}
+	if (j->a->work_path) {
+		r = mkdir_p_at(AT_FDCWD, j->a->work_path, 0700);
+		if (r < 0 && r != -EEXIST)
+			return log_error_errno(r, "work path '%s': %m", j->a->work_path);
+		j->work_dir = strdup(j->a->work_path);
+	} else {
+		if (mkdirat(j->dirfd, "criu", 0700) < 0)
+			return log_error_errno(-errno, "create the work directory: %m");
+		j->work_dir = path_join(dir, "criu");
+	}
+	if (!j->work_dir)
+		return -ENOMEM;
+	j->work_fd = open(j->work_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (j->work_fd < 0)
+		return log_error_errno(-errno, "work path '%s': %m", j->work_dir);
+	return 0;
+}
+
+static void umount_root(struct restore_job *j)
+{
+	if (!j->root_mnt)
+		return;
+	if (umount2(j->root_mnt, MNT_DETACH) < 0)
+		log_warning("restore: unmount '%s': %m, ignoring", j->root_mnt);
+	(void)unlinkat(j->dirfd, "criu-root", AT_REMOVEDIR);
+	free(j->root_mnt);
+	j->root_mnt = NULL;
+}
+
+static int run_criu(struct restore_job *j)
+{
+	struct snapshot_opts *so = &j->a->so;
+	size_t n_inherit = 0;
+	int r;
+
+	/* fds 0-2 of the snapshot's init become ours, as runc does for pipes */
+	for (int fd = 0; fd < 3; fd++) {
+		const char *key = j->meta->stdio[fd];
+		bool dup = false;
+		if (!key || fcntl(fd, F_GETFD) < 0)
+			continue;
+		for (size_t i = 0; i < n_inherit; i++)
+			dup = dup || strcmp(j->inherit[i].key, key) == 0;
+		if (!dup)
+			j->inherit[n_inherit++] =
+			    (struct snapshot_inherit_fd){.fd = fd, .key = key};
+	}
+	so->images_fd = j->images_fd;
+	so->images_dir = j->a->image_path;
+	so->work_fd = j->work_fd;
+	so->work_dir = j->work_dir;
+	so->root = j->root_mnt;
+	so->ext_mounts = j->em.pairs;
+	so->n_ext_mounts = j->em.n;
+	so->inherit_fds = j->inherit;
+	so->n_inherit_fds = n_inherit;
+	so->auto_dedup = false;
+	so->prepare_worker = move_worker;
+	so->userdata = j;
+	if (so->lazy_pages) {
+		r = snapshot_lazy_start(so, &j->lazy_pid);
+		if (r == -EOPNOTSUPP)
+			return log_error_errno(r, "--lazy-pages: CRIU or the kernel has no "
+						  "userfaultfd support for it");
+		if (r < 0)
+			return log_error_errno(r, "start CRIU's lazy-pages daemon: %m (log: %s/%s)",
+					       j->work_dir, "lazy-pages.log");
+	}
+	r = snapshot_restore(so, &j->pid);
+	if (r == -ENOENT)
+		return log_error_errno(r,
+				       "criu not found (brisk needs criu >= %s on PATH or --criu)",
+				       SNAPSHOT_CRIU_MIN_VERSION_STRING);
+	if (r < 0) {
+		_cleanup_free_ char *err = snapshot_criu_error(j->work_fd, "restore.log");
+		return log_error_errno(r, "criu restore from '%s' failed: %s (log: %s/restore.log)",
+				       j->a->image_path, err ? err : "no error in its log",
+				       j->work_dir);
+	}
+	return 0;
+}
+
+static int finish(struct restore_job *j)
+{
+	unsigned long long t;
+	int r;
+
+	if ((r = proc_start_time(j->pid, &t, NULL)) < 0)
+		return log_error_errno(r, "restored init %d is gone", j->pid);
+	j->st.pid = j->pid;
+	j->st.start_time = t;
+	if ((r = cgroup_serialize(j->cg, &j->st.cgroup)) < 0)
+		return log_error_errno(r, "serialise cgroup: %m");
+	j->st.extra = json_object_new_object();
+	if (!j->st.extra)
+		return -ENOMEM;
+	json_object_object_add(j->st.extra, "restoredFrom",
+			       json_object_new_string(j->a->image_path));
+	json_object_object_add(j->st.extra, "checkpointOf", json_object_new_string(j->meta->id));
+	if (j->spec->hooks[HOOK_POSTSTOP].n) {
+		const char *cfg = json_to_string(j->spec->json);
+		if ((r = write_file_atomic_at(j->dirfd, "config.json", cfg, strlen(cfg), 0600,
+					      false)) < 0)
+			return log_error_errno(r, "save config.json: %m");
+	}
+	if ((r = state_save(j->dirfd, &j->st)) < 0)
+		return log_error_errno(r, "save state: %m");
+	if (j->a->pid_file) {
+		char buf[16];
+		snprintf(buf, sizeof(buf), "%d", j->pid);
+		r = write_file_atomic_at(AT_FDCWD, j->a->pid_file, buf, strlen(buf), 0644, false);
+		if (r < 0)
+			return log_error_errno(r, "write pid file '%s': %m", j->a->pid_file);
+	}
+	return 0;
+}
+
+static void job_undo(struct restore_job *j)
+{
+	if (j->pid > 0) {
+		kill(j->pid, SIGKILL);
+		waitpid(j->pid, NULL, 0);
+	}
+	if (j->lazy_pid > 0) {
+		kill(j->lazy_pid, SIGKILL);
+		waitpid(j->lazy_pid, NULL, 0);
+	}
+	umount_root(j);
+	if (j->cg && j->cg_entered) {
+		(void)cgroup_kill_all(j->cg, SIGKILL);
+		(void)cgroup_destroy(j->cg);
+	}
+	if (j->dirfd >= 0)
+		(void)rm_rf_at(j->rt->rootfd, j->a->id);
+}
+
+static void job_done(struct restore_job *j)
+{
+	umount_root(j);
+	safe_close(j->images_fd);
+	safe_close(j->work_fd);
+	safe_close(j->dirfd);
+	free(j->work_dir);
+	ext_mounts_done(&j->em);
+	snapshot_meta_free(j->meta);
+	spec_free(j->spec);
+	cgroup_free(j->cg);
+	free(j->st.id);
+	free(j->st.bundle);
+	free(j->st.rootfs);
+	free(j->st.created);
+	json_putp(&j->st.annotations);
+	json_putp(&j->st.cgroup);
+	json_putp(&j->st.extra);
+}
+
+/* Wait for the restored init (our child), passing signals on; its status as a shell's. */
+static int wait_init(pid_t pid)
+{
+	sigset_t set;
+	int status = 0;
+
+	sigfillset(&set);
+	sigdelset(&set, SIGKILL);
+	sigdelset(&set, SIGSTOP);
+	sigdelset(&set, SIGSEGV);
+	sigdelset(&set, SIGBUS);
+	sigdelset(&set, SIGFPE);
+	sigdelset(&set, SIGILL);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	_cleanup_close_ int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sfd < 0)
+		return log_error_errno(-errno, "signalfd: %m");
+	for (;;) {
+		pid_t w;
+		while ((w = waitpid(-1, &status, WNOHANG)) > 0)
+			if (w == pid)
+				goto done;
+		struct signalfd_siginfo si;
+		if (read(sfd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo != SIGCHLD)
+			kill(pid, (int)si.ssi_signo);
+	}
+done:
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+int cmd_restore(struct runtime_ctx *rt, int argc, char **argv)
+{
+	struct restore_args a = {
+	    .image_path = "checkpoint",
+	    .bundle = ".",
+	    .so = {.criu_path = rt->criu, .log_level = log_get_level() >= LOG_LEVEL_DEBUG ? 4 : 0}};
+	struct restore_job j = {
+	    .rt = rt, .a = &a, .images_fd = -EBADF, .work_fd = -EBADF, .dirfd = -EBADF};
+	int i, r;
+
+	i = cli_parse("restore", argc, argv, restore_options, handle, &a);
+	if (i < 0)
+		return i;
+	if (a.help) {
+		cli_print_help("brisk restore [options] ID",
+			       "Restore a container from a checkpoint (under a new id too).",
+			       restore_options);
+		return 0;
+	}
+	if (argc - i != 1)
+		return log_error_errno(-EINVAL, "restore: expects exactly one container id");
+	a.id = argv[i];
+	command_log_context("restore", a.id);
+	if (state_check_id(a.id) < 0)
+		return log_error_errno(-EINVAL, "invalid container id '%s'", a.id);
+	if (!a.detach && !a.no_subreaper)
+		(void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	if ((r = open_images(&j)) < 0 || (r = spec_load(a.bundle, &j.spec)) < 0 ||
+	    (r = prepare_state(&j)) < 0 || (r = prepare_root(&j)) < 0 || (r = run_criu(&j)) < 0 ||
+	    (r = finish(&j)) < 0) {
+		/* a container that was already there is not ours to remove */
+		if (r == -EEXIST)
+			j.dirfd = safe_close(j.dirfd);
+		job_undo(&j);
+		job_done(&j);
+		return r;
+	}
+	pid_t pid = j.pid;
+	job_done(&j);
+	if (a.detach)
+		return 0;
+	r = wait_init(pid);
+	(void)container_delete(rt, a.id, true);
+	return r;
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* CRIU's lazy-pages daemon: serves a restored tree's memory on fault through userfaultfd. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "snapshot-internal.h"
+
+int snapshot_lazy_start(const struct snapshot_opts *o, pid_t *ret_pid)
+{
+	const char *criu = o->criu_path ? o->criu_path : "criu";
+	char status_fd[16], level[16];
+	int sp[2], r;
+	char c;
+
+	if (!o->images_dir || !o->work_dir)
+		return -EINVAL;
+	if ((r = snapshot_lazy_supported(o)) < 0)
+		return r;
+	/* The daemon writes one byte to the status fd once its socket is listening. */
+	if (pipe2(sp, O_CLOEXEC) < 0)
+		return -errno;
+	snprintf(status_fd, sizeof(status_fd), "%d", sp[1]);
+	snprintf(level, sizeof(level), "-v%d", o->log_level > 0 ? o->log_level : 2);
+	char *argv[] = {(char *)criu,
+			(char *)"--no-default-config",
+			(char *)"lazy-pages",
+			(char *)"--images-dir",
+			(char *)o->images_dir,
+			(char *)"--work-dir",
+			(char *)o->work_dir,
+			(char *)"--log-file",
+			(char *)"lazy-pages.log",
+			level,
+			(char *)"--status-fd",
+			status_fd,
+			NULL};
+	pid_t pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		safe_close(sp[0]);
+		safe_close(sp[1]);
+		return r;
+	}
+	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		snapshot_criu_env();
+		/* its own session: the daemon outlives a `restore --detach` */
+		setsid();
+		if (fcntl(sp[1], F_SETFD, 0) == 0) {
+			if (strchr(criu, '/'))
+				execv(criu, argv);
+			else
+				execvp(criu, argv);
+		}
+		_exit(127);
+	}
+	safe_close(sp[1]);
+	ssize_t n;
+	do
+		n = read(sp[0], &c, 1);
+	while (n < 0 && errno == EINTR);
+	safe_close(sp[0]);
+	if (n != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -EIO;
+	}
+	*ret_pid = pid;
+	return 0;
+}

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * brisk-snapshot.json: what brisk needs besides CRIU's images to restore a snapshot under a
+ * new container id. It comes from a directory anyone may have handed us, so the parser is
+ * strict: every key known, every type checked, sizes bounded.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "snapshot-internal.h"
+
+#define META_MAX_SIZE (16u << 20)
+#define META_MAX_STRING 4096
+#define META_MAX_MOUNTS 1024
+
+struct snapshot_meta *snapshot_meta_free(struct snapshot_meta *m)
+{
+	if (!m)
+		return NULL;
+	free(m->id);
+	free(m->created);
+	free(m->rootfs);
+	for (int i = 0; i < 3; i++)
+		free(m->stdio[i]);
+	strv_free(m->ext_mounts);
+	json_putp(&m->config);
+	free(m);
+	return NULL;
+}
+
+static int get_str(struct json_object *v, char **ret)
+{
+	const char *s;
+
+	if (!json_object_is_type(v, json_type_string))
+		return -EINVAL;
+	s = json_object_get_string(v);
+	if ((size_t)json_object_get_string_len(v) != strlen(s) || strlen(s) > META_MAX_STRING)
+		return -EINVAL; /* embedded NUL or absurd length */
+	if (*ret)
+		return -EINVAL; /* a key twice */
+	*ret = strdup(s);
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int get_int(struct json_object *v, int min, int max, int *ret)
+{
+	if (!json_object_is_type(v, json_type_int))
+		return -EINVAL;
+	errno = 0;
+	int64_t n = json_object_get_int64(v);
+	if (errno || n < min || n > max)
+		return -EINVAL;
+	*ret = (int)n;
+	return 0;
+}
+
+static int get_stdio(struct json_object *v, struct snapshot_meta *m)
+{
+	if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) != 3)
+		return -EINVAL;
+	for (size_t i = 0; i < 3; i++) {
+		struct json_object *e = json_object_array_get_idx(v, i);
+		int r;
+		if (!e)
+			continue;
+		if ((r = get_str(e, &m->stdio[i])) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int get_mounts(struct json_object *v, struct snapshot_meta *m)
+{
+	size_t n;
+
+	if (!json_object_is_type(v, json_type_array) || m->ext_mounts)
+		return -EINVAL;
+	n = json_object_array_length(v);
+	if (n > META_MAX_MOUNTS)
+		return -E2BIG;
+	m->ext_mounts = calloc(n + 1, sizeof(char *));
+	if (!m->ext_mounts)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		int r = get_str(json_object_array_get_idx(v, i), &m->ext_mounts[i]);
+		if (r < 0)
+			return r;
+		if (m->ext_mounts[i][0] != '/')
+			return -EINVAL;
+	}
+	return 0;
+}
+
+enum {
+	SEEN_VERSION = 1 << 0,
+	SEEN_ID = 1 << 1,
+	SEEN_CREATED = 1 << 2,
+	SEEN_ROOTFS = 1 << 3,
+	SEEN_CRIU = 1 << 4,
+	SEEN_STDIO = 1 << 5,
+	SEEN_CONFIG = 1 << 6,
+	SEEN_REQUIRED = (1 << 7) - 1,
+};
+
+static int parse_key(const char *key, struct json_object *v, struct snapshot_meta *m,
+		     unsigned *seen)
+{
+	if (strcmp(key, "version") == 0) {
+		*seen |= SEEN_VERSION;
+		return get_int(v, SNAPSHOT_META_VERSION, SNAPSHOT_META_VERSION, &m->version);
+	}
+	if (strcmp(key, "id") == 0) {
+		*seen |= SEEN_ID;
+		return get_str(v, &m->id);
+	}
+	if (strcmp(key, "created") == 0) {
+		*seen |= SEEN_CREATED;
+		return get_str(v, &m->created);
+	}
+	if (strcmp(key, "rootfs") == 0) {
+		*seen |= SEEN_ROOTFS;
+		return get_str(v, &m->rootfs);
+	}
+	if (strcmp(key, "criuVersion") == 0) {
+		*seen |= SEEN_CRIU;
+		return get_int(v, 0, 1000000, &m->criu_version);
+	}
+	if (strcmp(key, "stdio") == 0) {
+		*seen |= SEEN_STDIO;
+		return get_stdio(v, m);
+	}
+	if (strcmp(key, "externalMounts") == 0)
+		return get_mounts(v, m);
+	if (strcmp(key, "leaveRunning") == 0) {
+		if (!json_object_is_type(v, json_type_boolean))
+			return -EINVAL;
+		m->leave_running = json_object_get_boolean(v);
+		return 0;
+	}
+	if (strcmp(key, "config") == 0) {
+		*seen |= SEEN_CONFIG;
+		if (!json_object_is_type(v, json_type_object) || m->config)
+			return -EINVAL;
+		m->config = json_object_get(v);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int snapshot_meta_parse(const char *buf, size_t len, struct snapshot_meta **ret)
+{
+	_cleanup_json_ struct json_object *o = NULL;
+	_cleanup_(snapshot_meta_freep) struct snapshot_meta *m = NULL;
+	unsigned seen = 0;
+	int r;
+
+	if (len > META_MAX_SIZE)
+		return -E2BIG;
+	if ((r = json_parse(buf, len, &o)) < 0)
+		return r;
+	if (!json_object_is_type(o, json_type_object))
+		return -EINVAL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	json_object_object_foreach(o, key, v)
+	{
+		if (!v)
+			return -EINVAL;
+		if ((r = parse_key(key, v, m, &seen)) < 0)
+			return r;
+	}
+	if ((seen & SEEN_REQUIRED) != SEEN_REQUIRED || !m->id[0] || m->rootfs[0] != '/')
+		return -EINVAL;
+	if (!m->ext_mounts && !(m->ext_mounts = calloc(1, sizeof(char *))))
+		return -ENOMEM;
+	*ret = TAKE_PTR(m);
+	return 0;
+}
+
+int snapshot_meta_read(int images_fd, struct snapshot_meta **ret)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int r = read_file_at(images_fd, SNAPSHOT_META_FILE, META_MAX_SIZE, &buf, &len);
+
+	if (r < 0)
+		return r;
+	return snapshot_meta_parse(buf, len, ret);
+}
+
+int snapshot_meta_write(int images_fd, const struct snapshot_meta *m)
+{
+	_cleanup_json_ struct json_object *o = json_object_new_object();
+	struct json_object *stdio, *mounts;
+	const char *s;
+
+	if (!o || !m->id || !m->created || !m->rootfs || !m->config)
+		return -EINVAL;
+	json_object_object_add(o, "version", json_object_new_int(SNAPSHOT_META_VERSION));
+	json_object_object_add(o, "id", json_object_new_string(m->id));
+	json_object_object_add(o, "created", json_object_new_string(m->created));
+	json_object_object_add(o, "rootfs", json_object_new_string(m->rootfs));
+	json_object_object_add(o, "criuVersion", json_object_new_int(m->criu_version));
+	json_object_object_add(o, "leaveRunning", json_object_new_boolean(m->leave_running));
+	stdio = json_object_new_array();
+	for (int i = 0; i < 3; i++)
+		json_object_array_add(stdio,
+				      m->stdio[i] ? json_object_new_string(m->stdio[i]) : NULL);
+	json_object_object_add(o, "stdio", stdio);
+	mounts = json_object_new_array();
+	for (char **p = m->ext_mounts; p && *p; p++)
+		json_object_array_add(mounts, json_object_new_string(*p));
+	json_object_object_add(o, "externalMounts", mounts);
+	json_object_object_add(o, "config", json_object_get(m->config));
+	s = json_object_to_json_string_ext(o,
+					   JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	return write_file_atomic_at(images_fd, SNAPSHOT_META_FILE, s, strlen(s), 0600, false);
+}

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Memory snapshots of a process tree with CRIU (libcriu), and the metadata brisk keeps next
+ * to the CRIU images (brisk-snapshot.json).
+ *
+ * Every call runs its own `criu swrk` worker (started here, with no default configuration
+ * file), so concurrent dumps and restores share no state. Functions return 0 or a negative
+ * errno and log at debug level at most; what CRIU said last is in the log file under the
+ * work directory, and snapshot_criu_error() extracts its last error line for the caller.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <json-c/json.h>
+
+/* The oldest CRIU brisk works with: 4.1.0 (criu_get_version's format). */
+#define SNAPSHOT_CRIU_MIN_VERSION 40100
+#define SNAPSHOT_CRIU_MIN_VERSION_STRING "4.1"
+#define SNAPSHOT_META_FILE "brisk-snapshot.json"
+
+enum snapshot_cg_mode {
+	SNAPSHOT_CG_DEFAULT = 0, /* CRIU's own default (soft) */
+	SNAPSHOT_CG_SOFT,
+	SNAPSHOT_CG_FULL,
+	SNAPSHOT_CG_STRICT,
+	SNAPSHOT_CG_IGNORE,
+};
+
+/* "soft", "full", "strict", "ignore"; -EINVAL otherwise. */
+int snapshot_cg_mode_from_string(const char *s, enum snapshot_cg_mode *ret);
+
+/* Namespace names of --empty-ns ("network", "net", "ipc", "uts", "mount"...) to CLONE_NEW*. */
+int snapshot_ns_from_string(const char *s, int *ret);
+
+struct snapshot_pair {
+	const char *key;
+	const char *value;
+};
+
+struct snapshot_inherit_fd {
+	int fd;		 /* in the caller */
+	const char *key; /* "pipe:[123]", "file[12:34]", "extRootNetNS" */
+};
+
+struct snapshot_opts {
+	const char *criu_path;	/* NULL: "criu" from PATH */
+	int images_fd;		/* directory of the images (dump: written; restore: read) */
+	const char *images_dir; /* its path, for the lazy-pages daemon and messages */
+	int work_fd;		/* logs, the lazy-pages socket; may equal images_fd */
+	const char *work_dir;
+	const char *log_file; /* relative to the work directory */
+	int log_level;	      /* 0..4; 0: 2 (warnings) */
+	const char *root;     /* the container's root (a mount point on restore) */
+	pid_t pid;	      /* dump: the root task */
+
+	bool leave_running;
+	bool tcp_established;
+	bool ext_unix_sk;
+	bool shell_job;
+	bool file_locks;
+	bool auto_dedup; /* dump only: never on a restore, it punches holes in pages-*.img */
+	bool lazy_pages; /* restore: pages come from a lazy-pages daemon (snapshot_lazy_start) */
+	bool orphan_pts_master;
+	int empty_ns; /* CLONE_NEW* of namespaces not to dump (dump) */
+	enum snapshot_cg_mode cg_mode;
+	const char *freeze_cgroup; /* dump: freeze through this cgroup directory */
+	const char *page_server;   /* dump: "HOST:PORT" */
+	const char *parent_path;   /* dump: previous images, relative to the images directory */
+
+	const struct snapshot_pair *ext_mounts; /* key (dump) -> value (restore) */
+	size_t n_ext_mounts;
+	const char *const *externals; /* dump: "file[mnt:ino]", "net[ino]:KEY" */
+	size_t n_externals;
+	const struct snapshot_inherit_fd *inherit_fds; /* restore */
+	size_t n_inherit_fds;
+	const struct snapshot_pair *cg_roots; /* restore: controller ("" for all) -> path */
+	size_t n_cg_roots;
+
+	/*
+	 * Restore: called with the pid of the CRIU worker before the request is sent; the
+	 * restored tree is born where the worker is (its cgroups), so this is the place to
+	 * move it into the new container's cgroup.
+	 */
+	int (*prepare_worker)(pid_t worker, void *userdata);
+	void *userdata;
+};
+
+/* The version of the CRIU binary (major * 10000 + minor * 100 + sublevel), through RPC. */
+int snapshot_criu_version(const char *criu_path, int *ret_version);
+
+/* Dump the tree of O->pid into O->images_fd. --pre-dump is not offered: see snapshot_pre_dump. */
+int snapshot_dump(const struct snapshot_opts *o);
+/*
+ * Iterative pre-dump. CRIU needs the kernel's soft-dirty page tracking for it; kernels
+ * without it make CRIU hit an internal BUG. Returns -EOPNOTSUPP (without calling CRIU)
+ * when /proc/self/pagemap has no soft-dirty bit, else runs it.
+ */
+int snapshot_pre_dump(const struct snapshot_opts *o);
+/* Restore the images as a child of the caller; *RET_PID is the root task. */
+int snapshot_restore(const struct snapshot_opts *o, pid_t *ret_pid);
+
+/*
+ * Start CRIU's lazy-pages daemon serving O->images_dir on a socket in O->work_dir, for a
+ * restore with O->lazy_pages. It runs on (detached) until every page has been copied.
+ */
+int snapshot_lazy_start(const struct snapshot_opts *o, pid_t *ret_pid);
+
+/* The last "Error" line of a CRIU log (WORK_FD/LOG_FILE), or NULL. */
+char *snapshot_criu_error(int work_fd, const char *log_file);
+
+/* What brisk keeps next to the images: enough to restore the tree under a new id. */
+struct snapshot_meta {
+	int version;		    /* SNAPSHOT_META_VERSION */
+	char *id;		    /* the container that was dumped */
+	char *created;		    /* RFC 3339 */
+	char *rootfs;		    /* its rootfs at dump time */
+	int criu_version;	    /* of the CRIU that dumped */
+	bool leave_running;	    /* the container ran on after the dump */
+	char *stdio[3];		    /* fd 0..2 of the init: "pipe:[N]", "file[M:I]", or NULL */
+	char **ext_mounts;	    /* destinations of bind mounts dumped as external */
+	struct json_object *config; /* the container's config.json */
+};
+
+#define SNAPSHOT_META_VERSION 1
+
+/* Strict: unknown keys, wrong types, a missing required key or trailing bytes are -EINVAL. */
+int snapshot_meta_parse(const char *buf, size_t len, struct snapshot_meta **ret);
+int snapshot_meta_read(int images_fd, struct snapshot_meta **ret);
+int snapshot_meta_write(int images_fd, const struct snapshot_meta *m);
+struct snapshot_meta *snapshot_meta_free(struct snapshot_meta *m);
+static inline void snapshot_meta_freep(struct snapshot_meta **m)
+{
+	*m = snapshot_meta_free(*m);
+}
