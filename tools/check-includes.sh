@@ -1,35 +1,31 @@
 #!/usr/bin/env bash
 # Module boundaries: code outside a module includes only its public header
-# (<module>/<module>.h); "<module>-internal.h" is for that module and its tests.
+# (<module>/<module>.h); "<module>-internal.h" is for that module and its tests; common/
+# includes no module at all. One grep over the tree, one awk over its matches.
 # Usage: check-includes.sh SOURCE_ROOT
 set -u
 top=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$top" || exit 2
-bad=0
-modules=(runtime imagefs snapshot gpu)
-while IFS= read -r -d '' f; do
-	owner=${f%%/*}
-	while IFS= read -r line; do
-		inc=$(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*["<]\([^">]*\)[">].*/\1/p' <<<"$line")
-		[ -n "$inc" ] || continue
-		for m in "${modules[@]}"; do
-			case "$inc" in
-			"$m"/*)
-				[ "$owner" = "$m" ] && continue
-				if [ "$inc" = "$m/$m.h" ]; then continue; fi
-				if [ "$owner" = tests ] && [ "$inc" = "$m/$m-internal.h" ]; then continue; fi
-				echo "$f: includes '$inc' (only '$m/$m.h' is public)"
-				bad=1
-				;;
-			esac
-		done
-		# common/ knows nothing of the other modules
-		if [ "$owner" = common ]; then
-			for m in "${modules[@]}"; do
-				case "$inc" in "$m"/*) echo "$f: common/ must not include '$inc'"; bad=1 ;; esac
-			done
-		fi
-	done < <(grep -E '^[[:space:]]*#[[:space:]]*include' "$f")
-done < <(find common runtime imagefs snapshot gpu tools tests -name '*.[ch]' -print0 2>/dev/null)
-[ $bad = 0 ] && echo "include boundaries: ok"
-exit $bad
+dirs=()
+for d in common runtime imagefs snapshot gpu tools tests; do [ -d "$d" ] && dirs+=("$d"); done
+grep -rnE --include='*.[ch]' '^[[:space:]]*#[[:space:]]*include[[:space:]]*["<](runtime|imagefs|snapshot|gpu)/' \
+	"${dirs[@]}" |
+	awk -F: '
+	{
+		file = $1
+		owner = file; sub(/\/.*/, "", owner)
+		line = $0; sub(/^[^:]*:[^:]*:/, "", line)
+		match(line, /["<][^">]*[">]/)
+		inc = substr(line, RSTART + 1, RLENGTH - 2)
+		mod = inc; sub(/\/.*/, "", mod)
+		if (owner == mod) next
+		if (owner == "common") { print file ": common/ must not include \x27" inc "\x27"; bad = 1; next }
+		if (inc == mod "/" mod ".h") next
+		if (owner == "tests" && inc == mod "/" mod "-internal.h") next
+		print file ": includes \x27" inc "\x27 (only \x27" mod "/" mod ".h\x27 is public)"
+		bad = 1
+	}
+	END { exit bad }'
+r=$?
+[ $r = 0 ] && echo "include boundaries: ok"
+exit $r
