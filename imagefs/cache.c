@@ -217,6 +217,8 @@ int ifs_cache_get(struct ifs_cache *c, const struct digest *d, uint32_t size, in
 	}
 	/* LRU: the mtime is the last use; failing to touch it only ages the entry */
 	(void)futimens(fd, NULL);
+	/* one disk read for the whole chunk rather than one per FUSE read */
+	(void)readahead(fd, 0, size);
 	*ret_fd = fd;
 	return 0;
 }

@@ -31,6 +31,7 @@
 #define RUN_MAX (8u << 20)	   /* compressed bytes of one range request */
 #define NEIGHBOUR_MIN (512u << 10) /* a run grows over following chunks up to this, */
 #define MAX_CACHED_FDS 4096	   /* or twice what was asked; fds kept open per mount */
+#define GAP_MAX 4		   /* chunks not asked for that a run may span */
 
 void ifs_membuf_unref(struct ifs_membuf *m)
 {
@@ -134,14 +135,23 @@ static int plan(struct ifs_fs *fs, const uint32_t *chunks, size_t n, bool demand
 		fs->state[k] = CHUNK_PENDING;
 		fs->failed[k] = 0;
 		bytes = csize(fs, k);
-		/* the asked chunks that follow in the pack */
-		while (i + 1 < n && chunks[i + 1] == j->last + 1 && adjacent(fs, j->last) &&
-		       fs->state[j->last + 1] == CHUNK_ABSENT && bytes < RUN_MAX) {
-			j->last++;
+		/* the asked chunks that follow in the pack, across gaps of a few absent chunks */
+		while (i + 1 < n && chunks[i + 1] > j->last && chunks[i + 1] - j->last <= GAP_MAX &&
+		       bytes < RUN_MAX) {
+			uint32_t next = chunks[i + 1], g;
+
+			for (g = j->last; g < next; g++)
+				if (!adjacent(fs, g) || fs->state[g + 1] != CHUNK_ABSENT)
+					break;
+			if (g != next)
+				break;
+			for (g = j->last + 1; g <= next; g++) {
+				fs->state[g] = CHUNK_PENDING;
+				fs->failed[g] = 0;
+				bytes += csize(fs, g);
+			}
+			j->last = next;
 			i++;
-			fs->state[j->last] = CHUNK_PENDING;
-			fs->failed[j->last] = 0;
-			bytes += csize(fs, j->last);
 		}
 		/* and a little more (demand only: prefetch lists what it wants) */
 		budget = asked * 2 > NEIGHBOUR_MIN ? asked * 2 : NEIGHBOUR_MIN;

@@ -206,6 +206,7 @@ struct imagefs_mount_options {
 	const char *record_profile; /* append first-touch ranges to this file */
 	const char *pid_file;	    /* the supervisor's pid */
 	const char *log_file;	    /* the daemon's log (default: none) */
+	const char *stats_file;	    /* the serving process writes its counters here at exit */
 	bool foreground;
 	bool no_prefetch;
 	bool debug;

@@ -21,6 +21,7 @@ static void usage(FILE *f)
 	fputs("usage: brisk-imagefs mount --store STORE --cache DIR [--cache-size BYTES]\n"
 	      "           [--foreground] [--threads N] [--retries N] [--timeout-ms N]\n"
 	      "           [--record-profile FILE] [--no-prefetch] [--pid-file FILE] [--log FILE]\n"
+	      "           [--stats FILE]"
 	      "           [--debug] REF MOUNTPOINT\n"
 	      "       brisk-imagefs umount MOUNTPOINT\n"
 	      "STORE: dir:PATH | registry:HOST[:PORT]/REPO; REF: TAG | sha256:HEX\n",
@@ -47,6 +48,7 @@ static int cmd_mount(int argc, char **argv)
 						 {"no-prefetch", no_argument, NULL, 'n'},
 						 {"pid-file", required_argument, NULL, 'P'},
 						 {"log", required_argument, NULL, 'l'},
+						 {"stats", required_argument, NULL, 'x'},
 						 {"debug", no_argument, NULL, 'd'},
 						 {}};
 	struct imagefs_mount_options o = {.retries = 3};
@@ -97,6 +99,9 @@ static int cmd_mount(int argc, char **argv)
 			break;
 		case 'l':
 			o.log_file = optarg;
+			break;
+		case 'x':
+			o.stats_file = optarg;
 			break;
 		case 'd':
 			o.debug = true;

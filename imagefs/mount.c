@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -101,6 +102,12 @@ static int serve(struct fuse_session *se, struct ifs_fs *fs, const struct imagef
 	r = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
 	ifs_fs_stop(fs);
+	if (o->stats_file) {
+		_cleanup_free_ char *json = ifs_fs_stats_json(fs);
+		if (json)
+			(void)write_file_atomic_at(AT_FDCWD, o->stats_file, json, strlen(json),
+						   0644, false);
+	}
 	return r < 0 ? r : 0;
 }
 
@@ -218,7 +225,6 @@ int imagefs_mount(const struct imagefs_mount_options *o, const char *mountpoint)
 		r = log_error_errno(-EIO, "mount on '%s' failed (see above)", mp);
 		goto out;
 	}
-	set_readahead(mp);
 	if (o->foreground) {
 		r = serve(se, fs, o, false);
 		fuse_session_unmount(se);
@@ -226,7 +232,11 @@ int imagefs_mount(const struct imagefs_mount_options *o, const char *mountpoint)
 	}
 	r = daemonize(&ready);
 	if (r > 0) {
-		/* the mount belongs to the daemon now */
+		/* The mount belongs to the daemon now. Its INIT reply caps the readahead at the
+		 * kernel's default, so raise it once a request has gone through. */
+		struct stat st;
+		if (stat(mp, &st) == 0)
+			set_readahead(mp);
 		r = 0;
 		goto out;
 	}

@@ -116,14 +116,36 @@ static int resolve(struct ifs_fs *fs, const char *path, uint32_t *ret)
 	return 0;
 }
 
-/* Queue the chunks of one profile line. */
-static void prefetch_line(struct ifs_fs *fs, char *line)
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+#define BATCH 256
+
+struct batch {
+	uint32_t ks[BATCH];
+	size_t n;
+};
+
+/* Queue a batch of first-touch chunks, sorted so neighbours in a pack coalesce. */
+static void flush(struct ifs_fs *fs, struct batch *b)
+{
+	qsort(b->ks, b->n, sizeof(b->ks[0]), cmp_u32);
+	if (b->n)
+		ifs_fs_prefetch(fs, b->ks, b->n);
+	b->n = 0;
+}
+
+/* Add the chunks of one profile line to the batch. */
+static void prefetch_line(struct ifs_fs *fs, char *line, struct batch *b)
 {
 	unsigned long long off, len;
-	uint32_t ino, pos, count, ks[64];
+	uint32_t ino, pos, count;
 	struct imagefs_chunk c;
 	int consumed = 0;
-	size_t n = 0;
 
 	if (line[0] == '#' || sscanf(line, "%llu %llu %n", &off, &len, &consumed) < 2 || !consumed)
 		return;
@@ -131,14 +153,14 @@ static void prefetch_line(struct ifs_fs *fs, char *line)
 	    imagefs_index_file_chunk_count(fs->idx, ino, &count) < 0 ||
 	    imagefs_index_file_chunk_find(fs->idx, ino, off, &pos) < 0)
 		return;
-	for (; pos < count && n < ELEMENTSOF(ks); pos++) {
+	for (; pos < count; pos++) {
 		if (imagefs_index_file_chunk(fs->idx, ino, pos, &c) < 0 ||
 		    c.file_offset >= off + len)
 			break;
-		ks[n++] = c.chunk;
+		if (b->n == BATCH)
+			flush(fs, b);
+		b->ks[b->n++] = c.chunk;
 	}
-	if (n)
-		ifs_fs_prefetch(fs, ks, n);
 }
 
 static void *prefetcher(void *arg)
@@ -160,12 +182,16 @@ static void *prefetcher(void *arg)
 	_cleanup_free_ char *copy = strndup(text, len);
 	if (!copy)
 		return NULL;
+	_cleanup_free_ struct batch *b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
 	for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		if (fs->stopping)
 			break;
-		prefetch_line(fs, line);
+		prefetch_line(fs, line, b);
 	}
+	flush(fs, b);
 	return NULL;
 }
 

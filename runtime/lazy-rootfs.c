@@ -78,22 +78,29 @@ static char *imagefs_binary(void)
 	return strdup("brisk-imagefs");
 }
 
-static int run_imagefs(const char *store, const char *image, const char *cache, const char *imgdir,
-		       const char *mnt)
+static int run_imagefs(const char *store, const char *image, const char *cache, bool prefetch,
+		       const char *imgdir, const char *mnt)
 {
 	_cleanup_free_ char *bin = imagefs_binary(), *log = path_join(imgdir, "log"),
-			    *pid = path_join(imgdir, "pid");
+			    *pid = path_join(imgdir, "pid"), *stats = path_join(imgdir, "stats");
 	int status;
 	pid_t p;
 
-	if (!bin || !log || !pid)
+	if (!bin || !log || !pid || !stats)
 		return -ENOMEM;
 	p = fork();
 	if (p < 0)
 		return -errno;
 	if (p == 0) {
-		execlp(bin, bin, "mount", "--store", store, "--cache", cache, "--log", log,
-		       "--pid-file", pid, image, mnt, (char *)NULL);
+		const char *argv[] = {bin,     "mount", "--store",    store, "--cache", cache,
+				      "--log", log,	"--pid-file", pid,   "--stats", stats,
+				      image,   mnt,	NULL,	      NULL};
+		if (!prefetch) {
+			argv[12] = "--no-prefetch";
+			argv[13] = image;
+			argv[14] = mnt;
+		}
+		execvp(bin, (char **)argv);
 		_exit(127);
 	}
 	while (waitpid(p, &status, 0) < 0)
@@ -106,7 +113,7 @@ static int run_imagefs(const char *store, const char *image, const char *cache, 
 }
 
 /* Mount the image on IMGDIR/mnt unless a live mount is there; add the hold CKEY. */
-static int image_acquire(const char *store, const char *image, const char *cache,
+static int image_acquire(const char *store, const char *image, const char *cache, bool prefetch,
 			 const char *imgdir, const char *ckey)
 {
 	_cleanup_free_ char *mnt = path_join(imgdir, "mnt"), *refs = path_join(imgdir, "refs");
@@ -136,7 +143,7 @@ static int image_acquire(const char *store, const char *image, const char *cache
 		(void)umount2(mnt, MNT_DETACH);
 	}
 	if (statfs(mnt, &sf) < 0 || sf.f_type != FUSE_MAGIC) {
-		if ((r = run_imagefs(store, image, cache, imgdir, mnt)) < 0) {
+		if ((r = run_imagefs(store, image, cache, prefetch, imgdir, mnt)) < 0) {
 			(void)unlinkat(dfd, ref, 0);
 			return r;
 		}
@@ -221,7 +228,7 @@ static void overlay_remove(const char *cdir)
 int lazy_rootfs_setup(const char *state_root, const char *id, struct json_object *annotations,
 		      struct json_object **extra, char **ret_rootfs)
 {
-	const char *image, *store, *cache = DEFAULT_CACHE;
+	const char *image, *store, *cache = DEFAULT_CACHE, *prefetch = "true";
 	char key[33], ckey[PATH_MAX], h[13];
 	_cleanup_free_ char *imgdir = NULL, *cdir = NULL, *rootfs = NULL;
 	struct json_object *rec;
@@ -233,6 +240,7 @@ int lazy_rootfs_setup(const char *state_root, const char *id, struct json_object
 	if (json_get_string(annotations, "run.brisk.store", &store) < 0)
 		return log_error_errno(-EINVAL, "annotation run.brisk.image needs run.brisk.store");
 	(void)json_get_string(annotations, "run.brisk.cache", &cache);
+	(void)json_get_string(annotations, "run.brisk.prefetch", &prefetch);
 	if ((r = hash_key(store, image, cache, 32, key)) < 0 ||
 	    (r = hash_key(state_root, "", "", 12, h)) < 0)
 		return r;
@@ -246,7 +254,8 @@ int lazy_rootfs_setup(const char *state_root, const char *id, struct json_object
 	/* the per-container directory must be new: another container may own it */
 	if (rmdir(cdir) < 0)
 		return log_error_errno(-errno, "lazy rootfs '%s': %m", cdir);
-	if ((r = image_acquire(store, image, cache, imgdir, ckey)) < 0)
+	if ((r = image_acquire(store, image, cache, strcmp(prefetch, "false") != 0, imgdir, ckey)) <
+	    0)
 		return r;
 	if ((r = overlay_mount(imgdir, cdir, &rootfs)) < 0) {
 		if (r != -EEXIST)
