@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -215,8 +216,11 @@ int ifs_cache_get(struct ifs_cache *c, const struct digest *d, uint32_t size, in
 		(void)unlinkat(c->chunks_fd, name, 0);
 		return -ENOENT;
 	}
-	/* LRU: the mtime is the last use; failing to touch it only ages the entry */
-	(void)futimens(fd, NULL);
+	/* LRU: the mtime is the last use, kept to the minute: touching every entry a start-up
+	 * reads costs an inode write each. Failing to touch it only ages the entry. */
+	struct timespec now;
+	if (clock_gettime(CLOCK_REALTIME, &now) == 0 && now.tv_sec - st.st_mtim.tv_sec > 60)
+		(void)futimens(fd, NULL);
 	/* one disk read for the whole chunk rather than one per FUSE read */
 	(void)readahead(fd, 0, size);
 	*ret_fd = fd;
