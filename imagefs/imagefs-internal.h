@@ -27,6 +27,8 @@
 #define IFS_MEDIA_PACK "application/vnd.brisk.image.pack.v1"
 #define IFS_MEDIA_CONFIG "application/vnd.brisk.image.config.v1+json"
 #define IFS_ARTIFACT_TYPE "application/vnd.brisk.image.v1"
+#define IFS_MEDIA_PROFILE "application/vnd.brisk.image.profile.v1"
+#define OCI_MEDIA_EMPTY "application/vnd.oci.empty.v1+json"
 #define OCI_MEDIA_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define OCI_MEDIA_INDEX "application/vnd.oci.image.index.v1+json"
 
@@ -325,5 +327,8 @@ int ifs_store_put_image(struct imagefs_store *s, const char *tag, const struct d
 /* Read chunk C of IDX from the store and decode it into DST (digest checked). */
 int ifs_read_chunk(struct imagefs_store *s, const struct imagefs_index *idx,
 		   const struct imagefs_chunk *c, void *cbuf, size_t cbuf_size, void *dst);
+/* Store a small blob from memory (skipped when the store has it); *RET is its digest. */
+int ifs_store_put_small_blob(struct imagefs_store *s, const void *data, size_t len,
+			     struct digest *ret);
 /* Stage a file for put_blob: open a temp file in the staging dir. */
 int ifs_staging_open(struct imagefs_store *s, char **ret_dir, char **ret_name, int *ret_fd);

@@ -128,7 +128,9 @@ struct imagefs_store_options {
 	bool insecure_tls; /* skip TLS verification */
 	const char *username; /* registry credentials (Basic, or to obtain a Bearer token) */
 	const char *password;
-	uint64_t reserved[8];
+	unsigned timeout_ms; /* registries: bound on one Range read (0: none) */
+	unsigned reserved32;
+	uint64_t reserved[7];
 };
 
 int imagefs_store_open(const char *spec, const struct imagefs_store_options *opts,
@@ -191,3 +193,36 @@ int imagefs_export(struct imagefs_store *s, const char *path);
 int imagefs_verify(struct imagefs_store *s, FILE *out);
 /* Summary (counts, sizes, chunk stats, dedup); with TREE, one line per path. */
 int imagefs_inspect(struct imagefs_store *s, bool tree, FILE *out);
+
+/* ---- the lazy mount (brisk-imagefs) ---------------------------------------------------- */
+
+struct imagefs_mount_options {
+	const char *store_spec;	    /* dir:PATH... or registry:HOST/REPO with a tag or @digest */
+	const char *cache_dir;	    /* content-addressed chunk cache, shared by all mounts */
+	uint64_t cache_size;	    /* bytes; 0: 10 GiB */
+	unsigned fetch_threads;	    /* parallel range reads; 0: 8 */
+	unsigned retries;	    /* attempts after the first failed fetch of a chunk */
+	unsigned timeout_ms;	    /* one range read; 0: 30 s */
+	const char *record_profile; /* append first-touch ranges to this file */
+	const char *pid_file;	    /* the supervisor's pid */
+	const char *log_file;	    /* the daemon's log (default: none) */
+	const char *stats_file;	    /* the serving process writes its counters here at exit */
+	bool foreground;
+	bool no_prefetch;
+	bool debug;
+	uint64_t reserved[8];
+};
+
+/* Fetch the index, mount it read-only on MOUNTPOINT and serve it until unmounted. In the
+ * background (the default) it returns once the mount is in place, leaving a supervisor that
+ * holds the FUSE connection and restarts the serving process if it dies. */
+int imagefs_mount(const struct imagefs_mount_options *o, const char *mountpoint);
+/* Unmount a lazy mount (its daemon then exits). */
+int imagefs_umount(const char *mountpoint);
+
+/* An access profile (lines "OFFSET LENGTH PATH" in first-touch order) for the image INDEX,
+ * stored beside it under the tag "sha256-HEX.profile". */
+int imagefs_profile_put(struct imagefs_store *s, const struct digest *index, const void *data,
+			size_t len);
+int imagefs_profile_get(struct imagefs_store *s, const struct digest *index, char **ret,
+			size_t *ret_len);

@@ -254,6 +254,12 @@ static int perform(struct imagefs_store *s, const struct req *q, struct resp *r)
 	}
 	if (strcmp(q->method, "GET") == 0 || strcmp(q->method, "HEAD") == 0)
 		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	if (q->range && s->opts.timeout_ms) {
+		/* the lazy reader retries a slow or stalled read rather than hang on it */
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)s->opts.timeout_ms);
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)s->opts.timeout_ms);
+	}
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	if (strcmp(q->method, "HEAD") == 0)
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	if (strcmp(q->method, "POST") == 0) {

@@ -241,7 +241,8 @@ static int add_desc(struct json_object *arr, const char *mt, const struct digest
 }
 
 /* Put a small blob from memory through the staging directory. */
-static int put_small_blob(struct imagefs_store *s, const void *data, size_t len, struct digest *ret)
+int ifs_store_put_small_blob(struct imagefs_store *s, const void *data, size_t len,
+			     struct digest *ret)
 {
 	_cleanup_free_ char *dir = NULL;
 	_cleanup_close_ int dfd = -EBADF;
@@ -290,7 +291,7 @@ int ifs_store_put_image(struct imagefs_store *s, const char *tag, const struct d
 		json_object_put(layers);
 		return -ENOMEM;
 	}
-	if ((r = put_small_blob(s, config, strlen(config), &cd)) < 0) {
+	if ((r = ifs_store_put_small_blob(s, config, strlen(config), &cd)) < 0) {
 		json_object_put(layers);
 		return r;
 	}

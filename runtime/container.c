@@ -26,6 +26,7 @@
 #include "hooks.h"
 #include "idmap.h"
 #include "init.h"
+#include "lazy-rootfs.h"
 #include "seccomp-filter.h"
 #include "spec.h"
 #include "sync.h"
@@ -384,9 +385,13 @@ static int prepare(struct create_job *j)
 	char path[PATH_MAX];
 	int r;
 
-	/* rootfs is relative to the bundle */
-	_cleanup_free_ char *root =
-	    s->root_path[0] == '/' ? strdup(s->root_path) : path_join(o->bundle, s->root_path);
+	/* a lazy image named by the annotations, else root.path, relative to the bundle */
+	_cleanup_free_ char *root = NULL;
+	if ((r = lazy_rootfs_setup(j->rt->root, o->id, s->annotations, &j->st.extra, &root)) < 0)
+		return r;
+	if (!root)
+		root = s->root_path[0] == '/' ? strdup(s->root_path)
+					      : path_join(o->bundle, s->root_path);
 	if (!root)
 		return -ENOMEM;
 	if (!realpath(root, path))
@@ -532,6 +537,7 @@ static void job_undo(struct create_job *j)
 	}
 	if (j->cg)
 		(void)cgroup_destroy(j->cg);
+	(void)lazy_rootfs_release(j->st.extra);
 	if (j->dirfd >= 0)
 		(void)rm_rf_at(j->rt->rootfd, j->o->id);
 }
@@ -553,6 +559,7 @@ static void job_done(struct create_job *j)
 	free(j->st.created);
 	json_putp(&j->st.annotations);
 	json_putp(&j->st.cgroup);
+	json_putp(&j->st.extra);
 }
 
 int container_create(struct runtime_ctx *rt, const struct create_opts *o, struct created *ret)
@@ -762,6 +769,8 @@ int container_delete(struct runtime_ctx *rt, const char *id, bool force)
 	}
 	if (cg && (r = cgroup_destroy(cg)) < 0)
 		log_warning_errno(r, "delete '%s': remove its cgroup: %m, ignoring", id);
+	if ((r = lazy_rootfs_release(st->extra)) < 0)
+		log_warning_errno(r, "delete '%s': release its lazy image: %m, ignoring", id);
 	if ((r = rm_rf_at(rt->rootfd, id)) < 0)
 		return log_error_errno(r, "delete '%s': remove its state: %m", id);
 	return 0;

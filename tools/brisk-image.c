@@ -6,10 +6,12 @@
  *   brisk-image inspect [--tree] REF
  *   brisk-image verify REF
  *   brisk-image export REF DIR
+ *   brisk-image profile REF FILE    store an access profile (brisk-imagefs --record-profile)
  * SRC of convert: oci:DIR[:TAG] or oci-archive:FILE[:TAG]. Stores: dir:PATH[:TAG][@DIGEST],
  * registry:HOST[:PORT]/REPO[:TAG][@DIGEST]. Registry credentials: BRISK_REGISTRY_AUTH=user:pass.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,7 @@ static void usage(FILE *f)
 	    "  inspect [--tree] REF\n"
 	    "  verify REF\n"
 	    "  export REF DIR\n"
+	    "  profile REF FILE    store an access profile beside the image\n"
 	    "SRC: oci:DIR[:TAG] | oci-archive:FILE[:TAG]\n"
 	    "stores: dir:PATH[:TAG][@sha256:HEX] | registry:HOST[:PORT]/REPO[:TAG][@sha256:HEX]\n",
 	    f);
@@ -173,6 +176,27 @@ static int cmd_export(int argc, char **argv)
 	return imagefs_export(s, argv[2]);
 }
 
+static int cmd_profile(int argc, char **argv)
+{
+	_cleanup_(imagefs_store_freep) struct imagefs_store *s = NULL;
+	_cleanup_free_ char *data = NULL;
+	char ds[DIGEST_STRING_SIZE];
+	struct digest d;
+	size_t len;
+	int r;
+
+	if (argc != 3)
+		return log_error_errno(-EINVAL, "profile needs REF and FILE");
+	if ((r = open_store(argv[1], &s)) < 0 || (r = imagefs_store_resolve(s, &d)) < 0)
+		return r;
+	if ((r = read_file_at(AT_FDCWD, argv[2], 16u << 20, &data, &len)) < 0)
+		return log_error_errno(r, "read '%s': %m", argv[2]);
+	if ((r = imagefs_profile_put(s, &d, data, len)) < 0)
+		return log_error_errno(r, "store the profile of %s: %m", digest_format(&d, ds));
+	printf("%s\n", digest_format(&d, ds));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {{"debug", no_argument, NULL, 'd'},
@@ -227,6 +251,8 @@ int main(int argc, char **argv)
 		r = cmd_verify(argc, argv);
 	else if (strcmp(cmd, "export") == 0)
 		r = cmd_export(argc, argv);
+	else if (strcmp(cmd, "profile") == 0)
+		r = cmd_profile(argc, argv);
 	else {
 		usage(stderr);
 		return 2;

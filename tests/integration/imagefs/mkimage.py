@@ -121,6 +121,10 @@ def rnd(n, seed):
 
 
 def busybox(layout):
+    return write_layout(layout, [(busybox_layer().raw(), MT_GZIP)])
+
+
+def busybox_layer():
     l = Layer()
     for d in ["bin", "etc", "tmp", "root", "usr", "usr/bin", "proc", "sys", "dev"]:
         l.dir(d, mode=0o1777 if d == "tmp" else 0o755)
@@ -132,7 +136,7 @@ def busybox(layout):
     l.add("etc/passwd", data=b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n")
     l.add("etc/group", data=b"root:x:0:\nnogroup:x:65534:\n")
     l.add("etc/hostname", data=b"busybox\n")
-    return write_layout(layout, [(l.raw(), MT_GZIP)])
+    return l
 
 
 def sparse_layer(size, regions):
@@ -252,6 +256,18 @@ def bad(kind, layout):
     return m, tag
 
 
+def lazy_data(layout):
+    """busybox plus data for the lazy mount: a 24 MiB file, a 3 MiB one, 200 small ones"""
+    l = Layer()
+    l.dir("data")
+    l.dir("data/small")
+    l.add("data/big.bin", data=rnd(24 << 20, 21))
+    l.add("data/mid.bin", data=rnd(3 << 20, 22))
+    for i in range(200):
+        l.add("data/small/f%03d" % i, data=rnd(2048 + 97 * i, 1000 + i))
+    return write_layout(layout, [(busybox_layer().raw(), MT_GZIP), (l.raw(), MT_GZIP)])
+
+
 def tree(layout, srcs):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
@@ -283,6 +299,8 @@ def main():
             m, tag = synthetic(layout)
         elif kind == "synthetic-gzip":  # the same, gzip only (umoci 0.4 reads no zstd)
             m, tag = synthetic(layout, MT_GZIP)
+        elif kind == "lazy-data":
+            m, tag = lazy_data(layout)
         elif kind == "tree":
             m, tag = tree(layout, sys.argv[3:])
         elif kind == "big-sparse":

@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The local chunk cache, shared by every mount on the node: DIR/chunks/XX/HEX holds the
+ * uncompressed bytes of the chunk whose sha256 is HEX, so a warm read is a plain pread (or a
+ * splice) with nothing to decode. Entries are immutable.
+ *
+ * Crash safety: an entry is written to an unnamed O_TMPFILE file, fdatasync()ed, and only then
+ * linked under its name, so after a crash a name either holds the whole chunk or does not
+ * exist; a size that does not match the index is treated as absent and removed.
+ *
+ * Size bound: an estimate of the cache's bytes is kept; when it passes the cap, the mount
+ * takes DIR/lock (flock, so concurrent mounts evict one at a time), rescans, and removes the
+ * least recently used entries (mtime, touched on each use) down to 90% of the cap. Readers
+ * that hold an fd of an evicted entry keep reading it.
+ *
+ * I/O is plain pread/pwrite: the reader replies with the cache fd, which libfuse splices.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "lazy-internal.h"
+
+struct ifs_cache {
+	int dirfd;
+	int chunks_fd;
+	uint64_t cap;
+	pthread_mutex_t lock;
+	uint64_t estimate; /* protected by lock */
+	atomic_uint_fast64_t evicted;
+};
+
+struct entry {
+	struct timespec used;
+	uint64_t size;
+	char name[3 + DIGEST_HEX_SIZE + 1];
+};
+
+static void entry_name(const struct digest *d, char buf[3 + DIGEST_HEX_SIZE + 1])
+{
+	char hex[DIGEST_HEX_SIZE + 1];
+
+	digest_format_hex(d, hex);
+	snprintf(buf, 3 + DIGEST_HEX_SIZE + 1, "%.2s/%s", hex, hex);
+}
+
+/* Every entry with its size and last use; *RET_TOTAL their bytes. */
+static int scan(struct ifs_cache *c, struct entry **ret, size_t *ret_n, uint64_t *ret_total)
+{
+	_cleanup_free_ struct entry *v = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t total = 0;
+
+	for (int i = 0; i < 256; i++) {
+		char sub[3];
+		struct dirent *de;
+		int fd;
+
+		snprintf(sub, sizeof(sub), "%02x", i);
+		fd = openat(c->chunks_fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		_cleanup_closedir_ DIR *d = fdopendir(fd);
+		if (!d) {
+			close(fd);
+			return -errno;
+		}
+		while ((de = readdir(d))) {
+			struct stat st;
+
+			if (de->d_name[0] == '.' || strlen(de->d_name) != DIGEST_HEX_SIZE)
+				continue;
+			if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+				continue;
+			if (n == cap) {
+				struct entry *nv = reallocarray(v, cap ? cap * 2 : 256, sizeof(*v));
+				if (!nv)
+					return -ENOMEM;
+				v = nv;
+				cap = cap ? cap * 2 : 256;
+			}
+			v[n].used = st.st_mtim;
+			v[n].size = (uint64_t)st.st_size;
+			snprintf(v[n].name, sizeof(v[n].name), "%s/%s", sub, de->d_name);
+			total += v[n].size;
+			n++;
+		}
+	}
+	*ret = TAKE_PTR(v);
+	*ret_n = n;
+	*ret_total = total;
+	return 0;
+}
+
+static int by_use(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+
+	if (x->used.tv_sec != y->used.tv_sec)
+		return x->used.tv_sec < y->used.tv_sec ? -1 : 1;
+	if (x->used.tv_nsec != y->used.tv_nsec)
+		return x->used.tv_nsec < y->used.tv_nsec ? -1 : 1;
+	return 0;
+}
+
+static int evict(struct ifs_cache *c)
+{
+	_cleanup_free_ struct entry *v = NULL;
+	_cleanup_close_ int lockfd = -EBADF;
+	uint64_t total, target = c->cap / 10 * 9;
+	size_t n;
+	int r;
+
+	lockfd = openat(c->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lockfd < 0 || flock(lockfd, LOCK_EX) < 0)
+		return -errno;
+	if ((r = scan(c, &v, &n, &total)) < 0)
+		return r;
+	if (total > c->cap) {
+		qsort(v, n, sizeof(*v), by_use);
+		for (size_t i = 0; i < n && total > target; i++) {
+			if (unlinkat(c->chunks_fd, v[i].name, 0) < 0)
+				continue;
+			total -= v[i].size;
+			c->evicted++;
+		}
+	}
+	pthread_mutex_lock(&c->lock);
+	c->estimate = total;
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+int ifs_cache_open(const char *dir, uint64_t cap, struct ifs_cache **ret)
+{
+	_cleanup_free_ struct ifs_cache *c = calloc(1, sizeof(*c));
+	_cleanup_free_ struct entry *v = NULL;
+	size_t n;
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	c->cap = cap;
+	c->dirfd = c->chunks_fd = -EBADF;
+	if ((r = mkdir_p_at(AT_FDCWD, dir, 0700)) < 0)
+		return r;
+	c->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->dirfd < 0)
+		return -errno;
+	if ((mkdirat(c->dirfd, "chunks", 0700) < 0 && errno != EEXIST) ||
+	    (c->chunks_fd = openat(c->dirfd, "chunks", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	for (int i = 0; i < 256; i++) {
+		char sub[3];
+
+		snprintf(sub, sizeof(sub), "%02x", i);
+		if (mkdirat(c->chunks_fd, sub, 0700) < 0 && errno != EEXIST) {
+			r = -errno;
+			goto fail;
+		}
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	if ((r = scan(c, &v, &n, &c->estimate)) < 0)
+		goto fail;
+	if (c->estimate > c->cap && (r = evict(c)) < 0)
+		goto fail;
+	*ret = TAKE_PTR(c);
+	return 0;
+fail:
+	safe_close(c->chunks_fd);
+	safe_close(c->dirfd);
+	return r;
+}
+
+struct ifs_cache *ifs_cache_free(struct ifs_cache *c)
+{
+	if (!c)
+		return NULL;
+	safe_close(c->chunks_fd);
+	safe_close(c->dirfd);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+	return NULL;
+}
+
+uint64_t ifs_cache_evicted(struct ifs_cache *c)
+{
+	return c->evicted;
+}
+
+int ifs_cache_get(struct ifs_cache *c, const struct digest *d, uint32_t size, int *ret_fd)
+{
+	char name[3 + DIGEST_HEX_SIZE + 1];
+	struct stat st;
+	int fd;
+
+	entry_name(d, name);
+	fd = openat(c->chunks_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ENOENT : -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != (off_t)size) {
+		close(fd);
+		(void)unlinkat(c->chunks_fd, name, 0);
+		return -ENOENT;
+	}
+	/* LRU: the mtime is the last use, kept to the minute: touching every entry a start-up
+	 * reads costs an inode write each. Failing to touch it only ages the entry. */
+	struct timespec now;
+	if (clock_gettime(CLOCK_REALTIME, &now) == 0 && now.tv_sec - st.st_mtim.tv_sec > 60)
+		(void)futimens(fd, NULL);
+	/* one disk read for the whole chunk rather than one per FUSE read */
+	(void)readahead(fd, 0, size);
+	*ret_fd = fd;
+	return 0;
+}
+
+int ifs_cache_put(struct ifs_cache *c, const struct digest *d, const void *data, size_t len)
+{
+	char name[3 + DIGEST_HEX_SIZE + 1], proc[64];
+	_cleanup_close_ int fd = -EBADF;
+	bool over;
+	int r;
+
+	entry_name(d, name);
+	fd = openat(c->chunks_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	for (size_t done = 0; done < len;) {
+		ssize_t w = pwrite(fd, (const char *)data + done, len - done, (off_t)done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		done += (size_t)w;
+	}
+	if (fdatasync(fd) < 0)
+		return -errno;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, c->chunks_fd, name, AT_SYMLINK_FOLLOW) < 0) {
+		if (errno != EEXIST)
+			return -errno;
+		return 0; /* another mount cached it first: same bytes */
+	}
+	pthread_mutex_lock(&c->lock);
+	c->estimate += len;
+	over = c->estimate > c->cap;
+	pthread_mutex_unlock(&c->lock);
+	if (over && (r = evict(c)) < 0)
+		log_debug("cache eviction: %s", strerror(-r));
+	return 0;
+}

@@ -1,0 +1,589 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * On-demand chunk fetching for the lazy mount.
+ *
+ * Every chunk of the image has a state (CHUNK_*) under fs->lock. A reader that needs absent
+ * chunks marks them pending and queues jobs; a reader that needs a pending chunk waits for it
+ * (single flight: one fetch however many readers). A job is a run of chunks contiguous in one
+ * pack, read with one range request: adjacent chunks are coalesced, and a run is extended over
+ * the absent chunks that follow it in the pack (the next part of a large file, or the
+ * neighbouring small files of a directory) up to a budget.
+ *
+ * A fixed pool of workers (bounded parallelism), each with its own store handle, runs demand
+ * jobs before prefetch jobs, and never lets prefetch take every worker. A job's bytes are
+ * decoded and each chunk's digest checked before any of it is published; a failed read or a
+ * digest mismatch is retried with exponential backoff a bounded number of times (each read
+ * bounded by the store's timeout), then the job's chunks go back to absent and their waiting
+ * readers get -EIO. Published chunks are served from memory until written to the cache.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "lazy-internal.h"
+
+#define RUN_MAX (8u << 20)	   /* compressed bytes of one range request */
+#define NEIGHBOUR_MIN (512u << 10) /* a run grows over following chunks up to this, */
+#define MAX_CACHED_FDS 4096	   /* or twice what was asked; fds kept open per mount */
+#define GAP_MAX 4		   /* chunks not asked for that a run may span */
+
+void ifs_membuf_unref(struct ifs_membuf *m)
+{
+	if (m && atomic_fetch_sub(&m->refs, 1) == 1)
+		free(m);
+}
+
+static bool chunk_get(struct ifs_fs *fs, uint32_t k, struct imagefs_chunk *c)
+{
+	return imagefs_index_chunk(fs->idx, k, c) == 0;
+}
+
+/* Chunk K+1 follows K in the same pack. */
+static bool adjacent(struct ifs_fs *fs, uint32_t k)
+{
+	struct imagefs_chunk a, b;
+
+	if (k + 1 >= imagefs_index_chunk_count(fs->idx) || !chunk_get(fs, k, &a) ||
+	    !chunk_get(fs, k + 1, &b))
+		return false;
+	return a.blob == b.blob && a.blob_offset + a.compressed_size == b.blob_offset;
+}
+
+static uint32_t csize(struct ifs_fs *fs, uint32_t k)
+{
+	struct imagefs_chunk c;
+
+	return chunk_get(fs, k, &c) ? c.compressed_size : 0;
+}
+
+static void queue(struct ifs_fs *fs, struct ifs_job *j)
+{
+	struct ifs_job **head = j->demand ? &fs->demand : &fs->prefetch;
+	struct ifs_job **tail = j->demand ? &fs->demand_tail : &fs->prefetch_tail;
+
+	j->next = NULL;
+	if (*tail)
+		(*tail)->next = j;
+	else
+		*head = j;
+	*tail = j;
+	pthread_cond_signal(&fs->work);
+}
+
+static struct ifs_job *pop(struct ifs_job **head, struct ifs_job **tail)
+{
+	struct ifs_job *j = *head;
+
+	if (j) {
+		*head = j->next;
+		if (!*head)
+			*tail = NULL;
+	}
+	return j;
+}
+
+/* A demand reader needs chunk K that a queued prefetch job will produce: move the job ahead. */
+static void promote(struct ifs_fs *fs, uint32_t k)
+{
+	struct ifs_job *prev = NULL;
+
+	for (struct ifs_job *j = fs->prefetch; j; prev = j, j = j->next) {
+		if (k < j->first || k > j->last)
+			continue;
+		if (prev)
+			prev->next = j->next;
+		else
+			fs->prefetch = j->next;
+		if (fs->prefetch_tail == j)
+			fs->prefetch_tail = prev;
+		j->demand = true;
+		queue(fs, j);
+		return;
+	}
+}
+
+/* Queue runs for the absent chunks among CHUNKS (sorted); called with fs->lock held. */
+static int plan(struct ifs_fs *fs, const uint32_t *chunks, size_t n, bool demand)
+{
+	uint32_t count = imagefs_index_chunk_count(fs->idx);
+	uint64_t asked = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (chunks[i] < count && fs->state[chunks[i]] == CHUNK_ABSENT)
+			asked += csize(fs, chunks[i]);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t k = chunks[i];
+		struct ifs_job *j;
+		uint64_t bytes, budget;
+
+		if (k >= count)
+			continue;
+		if (fs->state[k] == CHUNK_PENDING && demand)
+			promote(fs, k);
+		if (fs->state[k] != CHUNK_ABSENT)
+			continue;
+		if (!(j = calloc(1, sizeof(*j))))
+			return -ENOMEM;
+		j->first = j->last = k;
+		j->demand = demand;
+		fs->state[k] = CHUNK_PENDING;
+		fs->failed[k] = 0;
+		bytes = csize(fs, k);
+		/* the asked chunks that follow in the pack, across gaps of a few absent chunks */
+		while (i + 1 < n && chunks[i + 1] > j->last && chunks[i + 1] - j->last <= GAP_MAX &&
+		       bytes < RUN_MAX) {
+			uint32_t next = chunks[i + 1], g;
+
+			for (g = j->last; g < next; g++)
+				if (!adjacent(fs, g) || fs->state[g + 1] != CHUNK_ABSENT)
+					break;
+			if (g != next)
+				break;
+			for (g = j->last + 1; g <= next; g++) {
+				fs->state[g] = CHUNK_PENDING;
+				fs->failed[g] = 0;
+				bytes += csize(fs, g);
+			}
+			j->last = next;
+			i++;
+		}
+		/* and a little more (demand only: prefetch lists what it wants) */
+		budget = asked * 2 > NEIGHBOUR_MIN ? asked * 2 : NEIGHBOUR_MIN;
+		if (budget > RUN_MAX)
+			budget = RUN_MAX;
+		while (demand && bytes < budget && adjacent(fs, j->last) &&
+		       fs->state[j->last + 1] == CHUNK_ABSENT &&
+		       bytes + csize(fs, j->last + 1) <= budget) {
+			j->last++;
+			fs->state[j->last] = CHUNK_PENDING;
+			fs->failed[j->last] = 0;
+			bytes += csize(fs, j->last);
+		}
+		queue(fs, j);
+	}
+	return 0;
+}
+
+/* Chunks another mount (or an earlier one) cached are found on first use. */
+static void probe(struct ifs_fs *fs, const uint32_t *chunks, size_t n)
+{
+	uint32_t count = imagefs_index_chunk_count(fs->idx);
+	struct imagefs_chunk c;
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t k = chunks[i];
+		int fd = -EBADF;
+		bool absent;
+
+		if (k >= count)
+			continue;
+		pthread_mutex_lock(&fs->lock);
+		absent = fs->state[k] == CHUNK_ABSENT && !fs->failed[k];
+		pthread_mutex_unlock(&fs->lock);
+		if (!absent || !chunk_get(fs, k, &c) ||
+		    ifs_cache_get(fs->cache, &c.digest, c.size, &fd) < 0)
+			continue;
+		pthread_mutex_lock(&fs->lock);
+		if (fs->state[k] == CHUNK_ABSENT) {
+			fs->state[k] = CHUNK_CACHED;
+			fs->stats.cache_hits++;
+			if (fs->fds[k] < 0 && fs->open_fds < MAX_CACHED_FDS) {
+				fs->fds[k] = TAKE_FD(fd);
+				fs->open_fds++;
+			}
+		}
+		pthread_mutex_unlock(&fs->lock);
+		safe_close(fd);
+	}
+}
+
+int ifs_fs_ensure(struct ifs_fs *fs, const uint32_t *chunks, size_t n)
+{
+	int r = 0;
+
+	probe(fs, chunks, n);
+	pthread_mutex_lock(&fs->lock);
+	for (int round = 0; round < 3; round++) {
+		bool again = false;
+
+		if ((r = plan(fs, chunks, n, true)) < 0)
+			break;
+		for (size_t i = 0; i < n; i++)
+			while (fs->state[chunks[i]] == CHUNK_PENDING && !fs->stopping)
+				pthread_cond_wait(&fs->changed, &fs->lock);
+		for (size_t i = 0; i < n && r == 0; i++) {
+			if (fs->state[chunks[i]] != CHUNK_ABSENT)
+				continue;
+			if (fs->failed[chunks[i]] || fs->stopping)
+				r = -EIO;
+			else
+				again = true; /* not cached after all: fetch again */
+		}
+		if (r < 0 || !again)
+			break;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return r;
+}
+
+void ifs_fs_prefetch(struct ifs_fs *fs, const uint32_t *chunks, size_t n)
+{
+	probe(fs, chunks, n);
+	pthread_mutex_lock(&fs->lock);
+	(void)plan(fs, chunks, n, false);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+int ifs_fs_chunk_data(struct ifs_fs *fs, uint32_t k, int *ret_fd, bool *ret_close,
+		      struct ifs_membuf **ret_mem)
+{
+	struct imagefs_chunk c;
+	int fd, r;
+
+	if (!chunk_get(fs, k, &c))
+		return -EIO;
+	pthread_mutex_lock(&fs->lock);
+	if (fs->state[k] == CHUNK_MEMORY) {
+		atomic_fetch_add(&fs->mem[k]->refs, 1);
+		*ret_mem = fs->mem[k];
+		*ret_fd = -EBADF;
+		pthread_mutex_unlock(&fs->lock);
+		return 0;
+	}
+	if (fs->state[k] != CHUNK_CACHED) {
+		pthread_mutex_unlock(&fs->lock);
+		return -EAGAIN;
+	}
+	if (fs->fds[k] >= 0) {
+		*ret_fd = fs->fds[k];
+		*ret_close = false;
+		*ret_mem = NULL;
+		pthread_mutex_unlock(&fs->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&fs->lock);
+
+	r = ifs_cache_get(fs->cache, &c.digest, c.size, &fd);
+	pthread_mutex_lock(&fs->lock);
+	if (r < 0) {
+		if (fs->state[k] == CHUNK_CACHED && fs->fds[k] < 0)
+			fs->state[k] = CHUNK_ABSENT; /* evicted */
+		pthread_mutex_unlock(&fs->lock);
+		return -EAGAIN;
+	}
+	*ret_mem = NULL;
+	if (fs->fds[k] < 0 && fs->open_fds < MAX_CACHED_FDS) {
+		fs->fds[k] = fd;
+		fs->open_fds++;
+		*ret_close = false;
+	} else {
+		*ret_close = true;
+	}
+	*ret_fd = fd;
+	pthread_mutex_unlock(&fs->lock);
+	return 0;
+}
+
+/* Read and decode chunks FIRST..LAST into BUFS; every digest checked. */
+static int fetch_run(struct ifs_fs *fs, struct imagefs_store *s, const struct ifs_job *j,
+		     struct ifs_membuf **bufs)
+{
+	struct imagefs_chunk first, last, c;
+	_cleanup_free_ char *cbuf = NULL;
+	struct digest blob;
+	uint64_t len;
+	int r;
+
+	if (!chunk_get(fs, j->first, &first) || !chunk_get(fs, j->last, &last))
+		return -EIO;
+	if ((r = imagefs_index_blob(fs->idx, first.blob, &blob, NULL)) < 0)
+		return r;
+	len = last.blob_offset + last.compressed_size - first.blob_offset;
+	if (!(cbuf = malloc(len ? len : 1)))
+		return -ENOMEM;
+	fs->stats.range_reads++;
+	if ((r = imagefs_store_read_range(s, &blob, first.blob_offset, len, cbuf)) < 0)
+		return r;
+	fs->stats.fetched_bytes += len;
+	for (uint32_t k = j->first; k <= j->last; k++) {
+		struct ifs_membuf *m;
+
+		if (!chunk_get(fs, k, &c))
+			return -EIO;
+		m = bufs[k - j->first] = malloc(sizeof(*m) + c.size);
+		if (!m)
+			return -ENOMEM;
+		atomic_init(&m->refs, 1);
+		m->size = c.size;
+		if ((r = imagefs_chunk_decode(&c, cbuf + (c.blob_offset - first.blob_offset),
+					      m->data)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void run_job(struct ifs_fs *fs, struct imagefs_store *s, struct ifs_job *j)
+{
+	uint32_t n = j->last - j->first + 1;
+	_cleanup_free_ struct ifs_membuf **bufs = calloc(n, sizeof(*bufs));
+	int r = -ENOMEM;
+
+	for (unsigned attempt = 0; bufs; attempt++) {
+		r = fetch_run(fs, s, j, bufs);
+		if (r >= 0)
+			break;
+		for (uint32_t i = 0; i < n; i++)
+			ifs_membuf_unref(TAKE_PTR(bufs[i]));
+		log_debug("fetch chunks %u-%u, attempt %u: %s", j->first, j->last, attempt + 1,
+			  strerror(-r));
+		if (attempt >= fs->retries || fs->stopping)
+			break;
+		fs->stats.retries++;
+		/* 100 ms, 200 ms, 400 ms, ... at most 2 s */
+		unsigned ms = attempt < 5 ? 100u << attempt : 2000u;
+		struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+
+	pthread_mutex_lock(&fs->lock);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t k = j->first + i;
+
+		if (r < 0) {
+			fs->state[k] = CHUNK_ABSENT;
+			fs->failed[k] = 1;
+		} else {
+			fs->mem[k] = bufs[i];
+			fs->state[k] = CHUNK_MEMORY;
+		}
+	}
+	pthread_cond_broadcast(&fs->changed);
+	pthread_mutex_unlock(&fs->lock);
+	if (r < 0) {
+		fs->stats.failures++;
+		log_warning_errno(r, "fetch of chunks %u-%u failed after %u attempts: %m", j->first,
+				  j->last, fs->retries + 1);
+		return;
+	}
+	fs->stats.fetched_chunks += n;
+	if (!j->demand)
+		fs->stats.prefetched_chunks += n;
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t k = j->first + i;
+		struct imagefs_chunk c;
+		int e = -EIO;
+
+		if (chunk_get(fs, k, &c))
+			e = ifs_cache_put(fs->cache, &c.digest, bufs[i]->data, bufs[i]->size);
+		if (e < 0)
+			log_debug("cache chunk %u: %s", k, strerror(-e));
+		pthread_mutex_lock(&fs->lock);
+		fs->state[k] = e < 0 ? CHUNK_ABSENT : CHUNK_CACHED;
+		fs->mem[k] = NULL;
+		pthread_mutex_unlock(&fs->lock);
+		ifs_membuf_unref(bufs[i]);
+	}
+}
+
+static void *worker(void *arg)
+{
+	struct ifs_fs *fs = arg;
+	_cleanup_(imagefs_store_freep) struct imagefs_store *s = NULL;
+	unsigned max_prefetch = fs->threads > 1 ? fs->threads / 2 : 1;
+	int r;
+
+	if ((r = imagefs_store_open(fs->store_spec, &fs->sopts, &s)) < 0)
+		log_error_errno(r, "open store '%s' in a fetch worker: %m", fs->store_spec);
+	pthread_mutex_lock(&fs->lock);
+	while (!fs->stopping) {
+		struct ifs_job *j = pop(&fs->demand, &fs->demand_tail);
+		bool counted = false;
+
+		if (!j && fs->running_prefetch < max_prefetch &&
+		    (j = pop(&fs->prefetch, &fs->prefetch_tail))) {
+			fs->running_prefetch++;
+			counted = true;
+		}
+		if (!j) {
+			pthread_cond_wait(&fs->work, &fs->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&fs->lock);
+		if (s) {
+			run_job(fs, s, j);
+		} else {
+			pthread_mutex_lock(&fs->lock);
+			for (uint32_t k = j->first; k <= j->last; k++) {
+				fs->state[k] = CHUNK_ABSENT;
+				fs->failed[k] = 1;
+			}
+			pthread_cond_broadcast(&fs->changed);
+			pthread_mutex_unlock(&fs->lock);
+		}
+		free(j);
+		pthread_mutex_lock(&fs->lock);
+		if (counted) {
+			fs->running_prefetch--;
+			pthread_cond_signal(&fs->work);
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return NULL;
+}
+
+int ifs_fs_new(struct imagefs_index *idx, const struct digest *index_digest,
+	       const struct imagefs_mount_options *o, struct ifs_fs **ret)
+{
+	_cleanup_free_ struct ifs_fs *fs = calloc(1, sizeof(*fs));
+	uint32_t n = imagefs_index_chunk_count(idx);
+	int r;
+
+	if (!fs)
+		return -ENOMEM;
+	fs->idx = idx;
+	fs->index_digest = *index_digest;
+	fs->threads = o->fetch_threads ? o->fetch_threads : 8;
+	fs->retries = o->retries;
+	fs->timeout_ms = o->timeout_ms ? o->timeout_ms : 30000;
+	fs->debug = o->debug;
+	fs->sopts.timeout_ms = fs->timeout_ms;
+	fs->store_spec = strdup(o->store_spec);
+	fs->state = calloc(n + 1, 1);
+	fs->failed = calloc(n + 1, 1);
+	fs->mem = calloc(n + 1, sizeof(*fs->mem));
+	fs->fds = malloc((n + 1) * sizeof(*fs->fds));
+	if (!fs->store_spec || !fs->state || !fs->failed || !fs->mem || !fs->fds) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (uint32_t i = 0; i <= n; i++)
+		fs->fds[i] = -EBADF;
+	r = ifs_cache_open(o->cache_dir, o->cache_size ? o->cache_size : (10ull << 30), &fs->cache);
+	if (r < 0) {
+		log_error_errno(r, "cache '%s': %m", o->cache_dir);
+		goto fail;
+	}
+	/* cached chunk fds are kept open */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	pthread_mutex_init(&fs->lock, NULL);
+	pthread_mutex_init(&fs->rec_lock, NULL);
+	pthread_cond_init(&fs->changed, NULL);
+	pthread_cond_init(&fs->work, NULL);
+	*ret = TAKE_PTR(fs);
+	return 0;
+fail:
+	free(fs->store_spec);
+	free(fs->state);
+	free(fs->failed);
+	free(fs->mem);
+	free(fs->fds);
+	return r;
+}
+
+int ifs_fs_start(struct ifs_fs *fs)
+{
+	int r;
+
+	fs->workers = calloc(fs->threads, sizeof(*fs->workers));
+	if (!fs->workers)
+		return -ENOMEM;
+	for (unsigned i = 0; i < fs->threads; i++) {
+		if ((r = -pthread_create(&fs->workers[i], NULL, worker, fs)) < 0)
+			return r;
+		fs->n_workers++;
+	}
+	return 0;
+}
+
+void ifs_fs_stop(struct ifs_fs *fs)
+{
+	pthread_mutex_lock(&fs->lock);
+	fs->stopping = true;
+	pthread_cond_broadcast(&fs->work);
+	pthread_cond_broadcast(&fs->changed);
+	pthread_mutex_unlock(&fs->lock);
+	for (unsigned i = 0; i < fs->n_workers; i++)
+		pthread_join(fs->workers[i], NULL);
+	fs->n_workers = 0;
+	if (fs->prefetcher_started)
+		pthread_join(fs->prefetcher, NULL);
+	fs->prefetcher_started = false;
+}
+
+struct ifs_fs *ifs_fs_free(struct ifs_fs *fs)
+{
+	uint32_t n;
+
+	if (!fs)
+		return NULL;
+	ifs_fs_stop(fs);
+	n = imagefs_index_chunk_count(fs->idx);
+	for (uint32_t k = 0; k < n; k++) {
+		safe_close(fs->fds[k]);
+		ifs_membuf_unref(fs->mem[k]);
+	}
+	for (struct ifs_job *j; (j = pop(&fs->demand, &fs->demand_tail));)
+		free(j);
+	for (struct ifs_job *j; (j = pop(&fs->prefetch, &fs->prefetch_tail));)
+		free(j);
+	ifs_profile_record_close(fs);
+	ifs_cache_free(fs->cache);
+	free(fs->workers);
+	free(fs->state);
+	free(fs->failed);
+	free(fs->mem);
+	free(fs->fds);
+	free(fs->store_spec);
+	free(fs);
+	return NULL;
+}
+
+char *ifs_fs_stats_json(struct ifs_fs *fs)
+{
+	static const struct {
+		int op;
+		const char *name;
+	} ops[] = {{1, "lookup"},   {3, "getattr"},  {5, "readlink"},	  {14, "open"},
+		   {15, "read"},    {17, "statfs"},  {22, "getxattr"},	  {23, "listxattr"},
+		   {27, "opendir"}, {28, "readdir"}, {44, "readdirplus"}, {2, "forget"}};
+	_cleanup_free_ char *req = NULL;
+	uint64_t total = 0;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&req, &len);
+
+	if (!f)
+		return NULL;
+	for (size_t i = 0; i < ELEMENTSOF(ops); i++)
+		fprintf(f, "\"%s\":%llu,", ops[i].name,
+			(unsigned long long)fs->stats.requests[ops[i].op]);
+	for (size_t i = 0; i < ELEMENTSOF(fs->stats.requests); i++)
+		total += fs->stats.requests[i];
+	fprintf(f, "\"total\":%llu", (unsigned long long)total);
+	fclose(f);
+	if (asprintf(&out,
+		     "{\"requests\":{%s},\"range_reads\":%llu,\"fetched_bytes\":%llu,"
+		     "\"fetched_chunks\":%llu,\"prefetched_chunks\":%llu,\"retries\":%llu,"
+		     "\"failures\":%llu,\"cache_hits\":%llu,\"read_bytes\":%llu,\"evicted\":%llu}",
+		     req, (unsigned long long)fs->stats.range_reads,
+		     (unsigned long long)fs->stats.fetched_bytes,
+		     (unsigned long long)fs->stats.fetched_chunks,
+		     (unsigned long long)fs->stats.prefetched_chunks,
+		     (unsigned long long)fs->stats.retries, (unsigned long long)fs->stats.failures,
+		     (unsigned long long)fs->stats.cache_hits,
+		     (unsigned long long)fs->stats.read_bytes,
+		     (unsigned long long)ifs_cache_evicted(fs->cache)) < 0)
+		return NULL;
+	return out;
+}

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The lazy mount's pieces: the chunk cache (cache.c), the fetcher (fetch.c), the FUSE
+ * handlers (fuse-ops.c), access profiles (profile.c) and the supervisor (mount.c). Only
+ * imagefs/ and its tests include this.
+ */
+#pragma once
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "imagefs-internal.h"
+
+/* ---- cache.c: chunks by digest under DIR/chunks/XX/HEX, uncompressed ------------------ */
+
+struct ifs_cache;
+
+int ifs_cache_open(const char *dir, uint64_t cap, struct ifs_cache **ret);
+struct ifs_cache *ifs_cache_free(struct ifs_cache *c);
+/* A read-only fd of the cached chunk D of SIZE bytes, -ENOENT when absent. Marks it used. */
+int ifs_cache_get(struct ifs_cache *c, const struct digest *d, uint32_t size, int *ret_fd);
+/* Add a chunk whose digest the caller checked. It appears complete or not at all (an unnamed
+ * temp file, synced, then linked into place); evicts least recently used chunks past the cap. */
+int ifs_cache_put(struct ifs_cache *c, const struct digest *d, const void *data, size_t len);
+uint64_t ifs_cache_evicted(struct ifs_cache *c);
+
+/* ---- fetch.c ------------------------------------------------------------------------------ */
+
+enum {
+	CHUNK_ABSENT = 0,
+	CHUNK_PENDING, /* a queued or running job will produce it */
+	CHUNK_MEMORY,  /* decoded in memory, being written to the cache */
+	CHUNK_CACHED,
+};
+
+struct ifs_membuf {
+	atomic_int refs;
+	uint32_t size;
+	char data[];
+};
+
+struct ifs_job {
+	struct ifs_job *next;
+	uint32_t first, last; /* chunk table range, contiguous in one pack */
+	bool demand;
+};
+
+struct ifs_stats {
+	atomic_uint_fast64_t requests[64]; /* FUSE requests by opcode */
+	atomic_uint_fast64_t range_reads;
+	atomic_uint_fast64_t fetched_bytes; /* compressed bytes read from the store */
+	atomic_uint_fast64_t fetched_chunks;
+	atomic_uint_fast64_t prefetched_chunks;
+	atomic_uint_fast64_t retries;
+	atomic_uint_fast64_t failures;
+	atomic_uint_fast64_t cache_hits; /* chunks found in the cache */
+	atomic_uint_fast64_t read_bytes; /* bytes served */
+};
+
+struct ifs_fs {
+	struct imagefs_index *idx;
+	struct digest index_digest;
+	char *store_spec;
+	struct imagefs_store_options sopts;
+	struct ifs_cache *cache;
+	unsigned threads, retries, timeout_ms;
+	bool debug;
+
+	/* Lock order: fs->lock, then the cache's lock. */
+	pthread_mutex_t lock;
+	pthread_cond_t changed;	 /* a chunk left CHUNK_PENDING */
+	pthread_cond_t work;	 /* a job was queued, or stopping */
+	uint8_t *state;		 /* per chunk, CHUNK_*; protected by lock */
+	uint8_t *failed;	 /* per chunk: the last job for it failed; protected by lock */
+	struct ifs_membuf **mem; /* per chunk, with CHUNK_MEMORY; protected by lock */
+	int *fds;		 /* per chunk, cached fd or -1; protected by lock */
+	unsigned open_fds;	 /* protected by lock */
+	struct ifs_job *demand, *demand_tail, *prefetch, *prefetch_tail; /* protected by lock */
+	unsigned running_prefetch;					 /* protected by lock */
+	bool stopping;							 /* protected by lock */
+	pthread_t *workers;
+	unsigned n_workers;
+	pthread_t prefetcher;
+	bool prefetcher_started;
+
+	/* profile recording (profile.c) */
+	pthread_mutex_t rec_lock;
+	FILE *rec;		/* protected by rec_lock */
+	uint8_t *touched;	/* per chunk; protected by rec_lock */
+	struct ifs_name *names; /* per inode: how it was reached; protected by rec_lock */
+
+	struct ifs_stats stats;
+};
+
+struct ifs_name {
+	uint32_t parent;
+	uint32_t len;
+	char *name;
+};
+
+int ifs_fs_new(struct imagefs_index *idx, const struct digest *index_digest,
+	       const struct imagefs_mount_options *o, struct ifs_fs **ret);
+struct ifs_fs *ifs_fs_free(struct ifs_fs *fs);
+int ifs_fs_start(struct ifs_fs *fs);
+void ifs_fs_stop(struct ifs_fs *fs);
+
+/* Make chunks [FIRST, LAST] of the chunk table present (fetching the absent ones, demand
+ * first) and wait for them: 0, or -EIO when a fetch failed after its retries. */
+int ifs_fs_ensure(struct ifs_fs *fs, const uint32_t *chunks, size_t n);
+/* Queue background fetches of the chunks (absent ones only). */
+void ifs_fs_prefetch(struct ifs_fs *fs, const uint32_t *chunks, size_t n);
+/* After ifs_fs_ensure: either an fd of the cached chunk (*RET_FD; the caller closes it when
+ * *RET_CLOSE, else it stays open for the mount's life) or a referenced memory buffer
+ * (*RET_MEM, ifs_membuf_unref). -EAGAIN: evicted meanwhile, ensure again. */
+int ifs_fs_chunk_data(struct ifs_fs *fs, uint32_t chunk, int *ret_fd, bool *ret_close,
+		      struct ifs_membuf **ret_mem);
+void ifs_membuf_unref(struct ifs_membuf *m);
+/* The stats as a JSON object text. */
+char *ifs_fs_stats_json(struct ifs_fs *fs);
+
+/* ---- profile.c ---------------------------------------------------------------------------- */
+
+int ifs_profile_record_open(struct ifs_fs *fs, const char *path);
+void ifs_profile_record_close(struct ifs_fs *fs);
+/* INO was reached as NAME in PARENT (index inode numbers). */
+void ifs_profile_note_name(struct ifs_fs *fs, uint32_t parent, uint32_t ino, const char *name,
+			   size_t len);
+void ifs_profile_note_read(struct ifs_fs *fs, uint32_t ino, const struct imagefs_chunk *c);
+/* Start the background prefetch of the profile stored beside the image (if any). */
+int ifs_profile_prefetch_start(struct ifs_fs *fs);
+
+/* ---- fuse-ops.c --------------------------------------------------------------------------- */
+
+struct fuse_lowlevel_ops;
+extern const struct fuse_lowlevel_ops ifs_fuse_ops;

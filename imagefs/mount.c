@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Mounting a lazy image, and the supervisor that keeps the mount alive across daemon crashes.
+ *
+ * imagefs_mount() fetches and checks the index, mounts it (the only remote access before the
+ * mount is in place) and, in the background mode, forks a supervisor. The supervisor owns the
+ * /dev/fuse fd and forks the process that serves it. If that process dies (a crash, a kill),
+ * the kernel still holds the connection (the supervisor's fd keeps it open), so the supervisor
+ * forks a new one: it replays an INIT into its own libfuse session (the kernel's INIT was
+ * answered by the first one; the reply to this one is refused by the kernel as unknown, which
+ * libfuse ignores), then asks the kernel to resend the requests the dead process had taken
+ * (FUSE_NOTIFY_RESEND, Linux 6.9). Readers see a pause, not "transport endpoint is not
+ * connected". When the mount goes away the serving process exits 0 and the supervisor too.
+ */
+#define FUSE_USE_VERSION 35
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <linux/fuse.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "lazy-internal.h"
+
+#define NOTIFY_RESEND 7 /* enum fuse_notify_code, Linux 6.9; newer than Debian 12's headers */
+#define READAHEAD_KB 4096
+
+/* The kernel caps FUSE readahead at the bdi default (128 KiB); large sequential reads want
+ * more. Found through mountinfo: a stat() of the mount would wait for a daemon not yet serving. */
+static void set_readahead(const char *mountpoint)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096], path[128];
+	unsigned maj, min;
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char mp[4096];
+
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, mp) != 3 ||
+		    strcmp(mp, mountpoint) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
+		(void)write_string_at(AT_FDCWD, path, "4096");
+	}
+}
+
+/* A restarted server: bring its libfuse session to the state after INIT, then have the kernel
+ * resend what the dead server had read but not answered. */
+static void resume_session(struct fuse_session *se)
+{
+	struct {
+		struct fuse_in_header h;
+		struct fuse_init_in i;
+	} msg = {
+	    .h = {.len = sizeof(msg), .opcode = FUSE_INIT, .unique = ~0ull},
+	    .i = {.major = FUSE_KERNEL_VERSION,
+		  .minor = FUSE_KERNEL_MINOR_VERSION,
+		  .max_readahead = READAHEAD_KB << 10,
+		  .flags = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_SPLICE_WRITE |
+			   FUSE_SPLICE_MOVE | FUSE_PARALLEL_DIROPS | FUSE_CACHE_SYMLINKS |
+			   FUSE_NO_OPEN_SUPPORT | FUSE_NO_OPENDIR_SUPPORT | FUSE_MAX_PAGES |
+			   FUSE_BIG_WRITES | FUSE_ATOMIC_O_TRUNC | FUSE_EXPORT_SUPPORT},
+	};
+	struct fuse_out_header resend = {.len = sizeof(resend), .error = NOTIFY_RESEND};
+	struct fuse_buf b = {.size = sizeof(msg), .mem = &msg};
+
+	fuse_session_process_buf(se, &b);
+	if (write(fuse_session_fd(se), &resend, sizeof(resend)) < 0)
+		log_warning("resend of pending requests: %m, ignoring");
+}
+
+static int serve(struct fuse_session *se, struct ifs_fs *fs, const struct imagefs_mount_options *o,
+		 bool restarted)
+{
+	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	int r;
+
+	if (!cfg)
+		return -ENOMEM;
+	if ((r = ifs_fs_start(fs)) < 0) {
+		fuse_loop_cfg_destroy(cfg);
+		return log_error_errno(r, "start fetch workers: %m");
+	}
+	if (!o->no_prefetch)
+		(void)ifs_profile_prefetch_start(fs);
+	if (restarted)
+		resume_session(se);
+	fuse_loop_cfg_set_clone_fd(cfg, 0);
+	fuse_loop_cfg_set_max_threads(cfg, 32);
+	fuse_loop_cfg_set_idle_threads(cfg, 8);
+	r = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	ifs_fs_stop(fs);
+	if (o->stats_file) {
+		_cleanup_free_ char *json = ifs_fs_stats_json(fs);
+		if (json)
+			(void)write_file_atomic_at(AT_FDCWD, o->stats_file, json, strlen(json),
+						   0644, false);
+	}
+	return r < 0 ? r : 0;
+}
+
+static int write_pid_file(const char *path)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%d\n", getpid());
+	return write_file_atomic_at(AT_FDCWD, path, buf, strlen(buf), 0644, false);
+}
+
+/* The supervisor: holds the FUSE fd (in SE) and keeps a server running until the mount goes. */
+static _noreturn_ void supervise(struct fuse_session *se, struct ifs_fs *fs,
+				 const struct imagefs_mount_options *o)
+{
+	unsigned restarts = 0;
+
+	if (o->pid_file && write_pid_file(o->pid_file) < 0)
+		log_warning("write pid file '%s': %m, ignoring", o->pid_file);
+	for (;;) {
+		int status;
+		pid_t pid = fork();
+
+		if (pid < 0) {
+			log_error_errno(-errno, "fork the server: %m");
+			_exit(1);
+		}
+		if (pid == 0) {
+			signal(SIGTERM, SIG_DFL);
+			_exit(serve(se, fs, o, restarts > 0) < 0 ? 1 : 0);
+		}
+		while (waitpid(pid, &status, 0) < 0)
+			if (errno != EINTR)
+				_exit(1);
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			break; /* unmounted */
+		restarts++;
+		log_warning("server %d died (%s %d), starting another (restart %u)", pid,
+			    WIFSIGNALED(status) ? "signal" : "status",
+			    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), restarts);
+		usleep(restarts > 5 ? 500000 : 10000);
+	}
+	if (o->pid_file)
+		(void)unlink(o->pid_file);
+	_exit(0);
+}
+
+static int daemonize(int *ret_ready_fd)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		char c = 0;
+
+		close(fds[1]);
+		/* the child says when it is detached; EOF means it died */
+		if (read(fds[0], &c, 1) != 1)
+			c = 0;
+		close(fds[0]);
+		return c == 1 ? 1 : -EIO;
+	}
+	close(fds[0]);
+	setsid();
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		safe_close(null);
+	}
+	*ret_ready_fd = fds[1];
+	return 0;
+}
+
+int imagefs_mount(const struct imagefs_mount_options *o, const char *mountpoint)
+{
+	_cleanup_(imagefs_store_freep) struct imagefs_store *s = NULL;
+	_cleanup_(imagefs_index_freep) struct imagefs_index *idx = NULL;
+	struct ifs_fs *fs = NULL;
+	struct fuse_session *se = NULL;
+	char mp[PATH_MAX], opts[256];
+	struct digest d;
+	int r, ready = -EBADF;
+
+	if (!realpath(mountpoint, mp))
+		return log_error_errno(-errno, "mountpoint '%s': %m", mountpoint);
+	struct imagefs_store_options so = {.timeout_ms = o->timeout_ms ?: 30000};
+	if ((r = imagefs_store_open(o->store_spec, &so, &s)) < 0)
+		return r;
+	if ((r = imagefs_store_open_index(s, &d, &idx)) < 0)
+		return r;
+	if ((r = ifs_fs_new(idx, &d, o, &fs)) < 0)
+		return r;
+	if (o->record_profile && (r = ifs_profile_record_open(fs, o->record_profile)) < 0) {
+		log_error_errno(r, "profile '%s': %m", o->record_profile);
+		goto out;
+	}
+	snprintf(opts, sizeof(opts),
+		 "-oro,allow_other,default_permissions,fsname=brisk-imagefs,subtype=brisk%s",
+		 o->debug ? ",debug" : "");
+	char *argv[] = {"brisk-imagefs", opts, NULL};
+	struct fuse_args args = FUSE_ARGS_INIT(2, argv);
+	se = fuse_session_new(&args, &ifs_fuse_ops, sizeof(ifs_fuse_ops), fs);
+	if (!se) {
+		r = log_error_errno(-EIO, "cannot create the FUSE session");
+		goto out;
+	}
+	if (fuse_session_mount(se, mp) != 0) {
+		r = log_error_errno(-EIO, "mount on '%s' failed (see above)", mp);
+		goto out;
+	}
+	if (o->foreground) {
+		r = serve(se, fs, o, false);
+		fuse_session_unmount(se);
+		goto out;
+	}
+	r = daemonize(&ready);
+	if (r > 0) {
+		/* The mount belongs to the daemon now. Its INIT reply caps the readahead at the
+		 * kernel's default, so raise it once a request has gone through. */
+		struct stat st;
+		if (stat(mp, &st) == 0)
+			set_readahead(mp);
+		r = 0;
+		goto out;
+	}
+	if (r < 0) {
+		fuse_session_unmount(se);
+		goto out;
+	}
+	if (o->log_file)
+		(void)log_open(o->log_file, LOG_FORMAT_TEXT);
+	(void)write(ready, "\1", 1);
+	safe_close(ready);
+	supervise(se, fs, o);
+out:
+	if (se)
+		fuse_session_destroy(se);
+	ifs_fs_free(fs);
+	return r;
+}
+
+int imagefs_umount(const char *mountpoint)
+{
+	if (umount2(mountpoint, UMOUNT_NOFOLLOW) < 0) {
+		if (errno == EBUSY)
+			return log_error_errno(-EBUSY, "'%s' is busy", mountpoint);
+		return log_error_errno(-errno, "unmount '%s': %m", mountpoint);
+	}
+	return 0;
+}

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Access profiles. Recording: each chunk of a file read for the first time appends
+ * "OFFSET LENGTH PATH" to the profile file (paths from the names the kernel looked up, so
+ * recording costs nothing when off). Replaying: a background thread fetches the profile stored
+ * beside the image, resolves each path in the index and queues the chunks as prefetch jobs in
+ * first-touch order; workers run demand jobs first and keep workers free for them.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "lazy-internal.h"
+
+int ifs_profile_record_open(struct ifs_fs *fs, const char *path)
+{
+	uint32_t n = imagefs_index_chunk_count(fs->idx);
+
+	fs->touched = calloc(n + 1, 1);
+	fs->names = calloc(imagefs_index_inode_count(fs->idx) + 1, sizeof(*fs->names));
+	if (!fs->touched || !fs->names)
+		return -ENOMEM;
+	fs->rec = fopen(path, "we");
+	if (!fs->rec)
+		return -errno;
+	fputs("# brisk access profile v1: OFFSET LENGTH PATH\n", fs->rec);
+	fflush(fs->rec);
+	return 0;
+}
+
+void ifs_profile_record_close(struct ifs_fs *fs)
+{
+	uint32_t n = imagefs_index_inode_count(fs->idx);
+
+	if (fs->rec)
+		fclose(fs->rec);
+	fs->rec = NULL;
+	if (fs->names)
+		for (uint32_t i = 0; i < n; i++)
+			free(fs->names[i].name);
+	free(fs->names);
+	free(fs->touched);
+	fs->names = NULL;
+	fs->touched = NULL;
+}
+
+void ifs_profile_note_name(struct ifs_fs *fs, uint32_t parent, uint32_t ino, const char *name,
+			   size_t len)
+{
+	if (!fs->rec || ino >= imagefs_index_inode_count(fs->idx))
+		return;
+	pthread_mutex_lock(&fs->rec_lock);
+	if (!fs->names[ino].name && (fs->names[ino].name = strndup(name, len))) {
+		fs->names[ino].parent = parent;
+		fs->names[ino].len = (uint32_t)len;
+	}
+	pthread_mutex_unlock(&fs->rec_lock);
+}
+
+/* "/a/b" of INO from the names noted; called with rec_lock held. */
+static int path_of(struct ifs_fs *fs, uint32_t ino, char *buf, size_t size)
+{
+	size_t at = size - 1;
+
+	buf[at] = '\0';
+	for (unsigned depth = 0; ino != IMAGEFS_ROOT_INO; depth++) {
+		struct ifs_name *nm = &fs->names[ino];
+
+		if (!nm->name || depth > 4096 || nm->len + 1 > at || strchr(nm->name, '\n'))
+			return -ENOENT;
+		at -= nm->len;
+		memcpy(buf + at, nm->name, nm->len);
+		buf[--at] = '/';
+		ino = nm->parent;
+	}
+	memmove(buf, buf + at, size - at);
+	return 0;
+}
+
+void ifs_profile_note_read(struct ifs_fs *fs, uint32_t ino, const struct imagefs_chunk *c)
+{
+	char path[4096];
+
+	if (!fs->rec)
+		return;
+	pthread_mutex_lock(&fs->rec_lock);
+	if (!fs->touched[c->chunk] && path_of(fs, ino, path, sizeof(path)) == 0) {
+		fs->touched[c->chunk] = 1;
+		fprintf(fs->rec, "%llu %u %s\n", (unsigned long long)c->file_offset, c->size, path);
+		fflush(fs->rec);
+	}
+	pthread_mutex_unlock(&fs->rec_lock);
+}
+
+static int resolve(struct ifs_fs *fs, const char *path, uint32_t *ret)
+{
+	uint32_t ino = IMAGEFS_ROOT_INO;
+	int r;
+
+	while (*path) {
+		const char *end;
+
+		while (*path == '/')
+			path++;
+		if (!*path)
+			break;
+		end = strchrnul(path, '/');
+		if ((r = imagefs_index_lookup(fs->idx, ino, path, (size_t)(end - path), &ino)) < 0)
+			return r;
+		path = end;
+	}
+	*ret = ino;
+	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+#define BATCH 256
+
+struct batch {
+	uint32_t ks[BATCH];
+	size_t n;
+};
+
+/* Queue a batch of first-touch chunks, sorted so neighbours in a pack coalesce. */
+static void flush(struct ifs_fs *fs, struct batch *b)
+{
+	qsort(b->ks, b->n, sizeof(b->ks[0]), cmp_u32);
+	if (b->n)
+		ifs_fs_prefetch(fs, b->ks, b->n);
+	b->n = 0;
+}
+
+/* Add the chunks of one profile line to the batch. */
+static void prefetch_line(struct ifs_fs *fs, char *line, struct batch *b)
+{
+	unsigned long long off, len;
+	uint32_t ino, pos, count;
+	struct imagefs_chunk c;
+	int consumed = 0;
+
+	if (line[0] == '#' || sscanf(line, "%llu %llu %n", &off, &len, &consumed) < 2 || !consumed)
+		return;
+	if (resolve(fs, line + consumed, &ino) < 0 ||
+	    imagefs_index_file_chunk_count(fs->idx, ino, &count) < 0 ||
+	    imagefs_index_file_chunk_find(fs->idx, ino, off, &pos) < 0)
+		return;
+	for (; pos < count; pos++) {
+		if (imagefs_index_file_chunk(fs->idx, ino, pos, &c) < 0 ||
+		    c.file_offset >= off + len)
+			break;
+		if (b->n == BATCH)
+			flush(fs, b);
+		b->ks[b->n++] = c.chunk;
+	}
+}
+
+static void *prefetcher(void *arg)
+{
+	struct ifs_fs *fs = arg;
+	_cleanup_(imagefs_store_freep) struct imagefs_store *s = NULL;
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int r;
+
+	if (imagefs_store_open(fs->store_spec, &fs->sopts, &s) < 0)
+		return NULL;
+	r = imagefs_profile_get(s, &fs->index_digest, &text, &len);
+	if (r < 0) {
+		if (r != -ENOENT)
+			log_debug("no access profile: %s", strerror(-r));
+		return NULL;
+	}
+	_cleanup_free_ char *copy = strndup(text, len);
+	if (!copy)
+		return NULL;
+	_cleanup_free_ struct batch *b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (fs->stopping)
+			break;
+		prefetch_line(fs, line, b);
+	}
+	flush(fs, b);
+	return NULL;
+}
+
+int ifs_profile_prefetch_start(struct ifs_fs *fs)
+{
+	int r = -pthread_create(&fs->prefetcher, NULL, prefetcher, fs);
+
+	if (r == 0)
+		fs->prefetcher_started = true;
+	return r;
+}

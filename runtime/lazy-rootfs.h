@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Containers started from a lazy image. A bundle names one in its annotations:
+ *   run.brisk.image   the image: a tag or sha256:HEX (its index digest)
+ *   run.brisk.store   where it lives: dir:PATH or registry:HOST[:PORT]/REPO
+ *   run.brisk.cache   the chunk cache (default /var/cache/brisk)
+ *   run.brisk.prefetch  "false": no background prefetch of the image's access profile
+ * The image is mounted once by brisk-imagefs and shared (reference counted) by every
+ * container started from it; each container gets an overlayfs with the image as its lower
+ * layer and a private upper layer, which becomes its rootfs. A bundle without these
+ * annotations is untouched.
+ */
+#pragma once
+
+#include <json-c/json.h>
+
+/* If ANNOTATIONS name a lazy image, set up the container's rootfs and return its path in
+ * *RET_ROOTFS; what to undo is recorded in *EXTRA (created if NULL) under "lazyImage".
+ * 0 and *RET_ROOTFS NULL when there is no lazy image. On failure nothing is left behind. */
+int lazy_rootfs_setup(const char *state_root, const char *id, struct json_object *annotations,
+		      struct json_object **extra, char **ret_rootfs);
+/* Undo what lazy_rootfs_setup() recorded in EXTRA (which may be NULL): unmount the overlay,
+ * remove the private layer, drop the image reference and unmount the image when it was the
+ * last. */
+int lazy_rootfs_release(struct json_object *extra);

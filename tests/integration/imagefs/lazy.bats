@@ -1,0 +1,200 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+# brisk-imagefs end to end: lazy mounts from a dir: store and from Debian's docker-registry
+# equal `umoci unpack`; concurrent readers, single flight, cache eviction, faults injected by a
+# registry of the test's own, access profiles, and a server killed while a reader reads.
+# Every test mounts on its own mountpoint and teardown unmounts whatever is left.
+
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+	[ "$(id -u)" = 0 ] || skip "needs root (FUSE mounts)"
+	[ -e /dev/fuse ] || skip "no /dev/fuse"
+	export HERE="$BATS_TEST_DIRNAME"
+	export T="$BATS_FILE_TMPDIR"
+	python3 "$HERE/mkimage.py" busybox "$T/bb"
+	python3 "$HERE/mkimage.py" synthetic-gzip "$T/syn"
+	python3 "$HERE/mkimage.py" lazy-data "$T/ld"
+	"$BRISK_IMAGE" convert oci:"$T/bb" dir:"$T/store:bb" >/dev/null
+	"$BRISK_IMAGE" convert oci:"$T/syn" dir:"$T/store:syn" >/dev/null
+	"$BRISK_IMAGE" convert oci:"$T/ld" dir:"$T/store:ld" >/dev/null
+	umoci unpack --image "$T/bb:latest" "$T/bb-umoci" >/dev/null
+	umoci unpack --image "$T/syn:latest" "$T/syn-umoci" >/dev/null
+	umoci unpack --image "$T/ld:latest" "$T/ld-umoci" >/dev/null
+}
+
+setup() {
+	[ "$(id -u)" = 0 ] || skip "needs root (FUSE mounts)"
+	I="$BRISK_IMAGEFS"
+	M="$BATS_TEST_TMPDIR/mnt"
+	C="$BATS_TEST_TMPDIR/cache"
+	mkdir -p "$M"
+	PIDS=()
+}
+
+teardown() {
+	local m
+	for m in "$BATS_TEST_TMPDIR"/mnt*; do
+		mountpoint -q "$m" && { umount "$m" 2>/dev/null || umount -l "$m"; }
+	done
+	local p
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	return 0
+}
+
+stats() { # MOUNTPOINT KEY: a figure of the daemon's stats
+	python3 -c 'import json, os, sys
+s = json.loads(os.getxattr(sys.argv[1], "user.brisk.stats"))
+print(eval("s" + "".join("[%r]" % k for k in sys.argv[2].split("."))))' "$1" "$2"
+}
+
+start_faulty() { # STORE: sets FPORT
+	coproc FR { exec python3 "$HERE/faulty-registry.py" "$1"; }
+	read -r FPORT <&"${FR[0]}"
+	PIDS+=("$FR_PID")
+}
+
+fault() { curl -sf "http://127.0.0.1:$FPORT/fault?$1" >/dev/null; }
+
+@test "dir store: busybox and synthetic trees equal umoci unpack through the mount" {
+	"$I" mount --store dir:"$T/store" --cache "$C" bb "$M"
+	python3 "$HERE/treecmp.py" "$T/bb-umoci/rootfs" "$M"
+	[ "$("$M/bin/busybox" echo lazy)" = lazy ]
+	"$I" umount "$M"
+	! mountpoint -q "$M"
+	mkdir -p "$M"2
+	"$I" mount --store dir:"$T/store" --cache "$C" syn "$M"2
+	python3 "$HERE/treecmp.py" "$T/syn-umoci/rootfs" "$M"2
+	[ "$(stat -c %h "$M"2/a/hard1)" = 3 ]
+	# read-only
+	run ! touch "$M"2/newfile
+	"$I" umount "$M"2
+}
+
+@test "mounting by digest fetches only the index; reads fetch what they touch" {
+	d=$("$BRISK_IMAGE" convert oci:"$T/ld" dir:"$T/store")
+	"$I" mount --store dir:"$T/store" --cache "$C" "$d" "$M"
+	ls -R "$M" >/dev/null
+	[ "$(stats "$M" fetched_bytes)" = 0 ]
+	head -c 100 "$M/data/big.bin" >/dev/null
+	fetched=$(stats "$M" fetched_bytes)
+	[ "$fetched" -gt 0 ] && [ "$fetched" -le $((4 << 20)) ]
+	"$I" umount "$M"
+}
+
+@test "registry: tree equals umoci, warm cache fetches nothing, a second image shares the cache" {
+	command -v docker-registry >/dev/null || skip "docker-registry not installed"
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	mkdir -p "$T/reg"
+	printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+		"$T/reg/data" "$port" >"$T/reg/config.yml"
+	docker-registry serve "$T/reg/config.yml" >"$T/reg/log" 2>&1 &
+	PIDS+=($!)
+	for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
+	"$BRISK_IMAGE" push dir:"$T/store:ld" registry:127.0.0.1:$port/brisk/ld:v1 >/dev/null
+	"$I" mount --store registry:127.0.0.1:$port/brisk/ld --cache "$C" v1 "$M"
+	python3 "$HERE/treecmp.py" "$T/ld-umoci/rootfs" "$M"
+	[ "$(stats "$M" range_reads)" -gt 0 ]
+	"$I" umount "$M"
+	mkdir -p "$M"2
+	"$I" mount --store registry:127.0.0.1:$port/brisk/ld --cache "$C" v1 "$M"2
+	python3 "$HERE/treecmp.py" "$T/ld-umoci/rootfs" "$M"2
+	[ "$(stats "$M"2 fetched_bytes)" = 0 ]
+	[ "$(stats "$M"2 cache_hits)" -gt 0 ]
+	"$I" umount "$M"2
+}
+
+@test "concurrent readers: same bytes, each chunk fetched once" {
+	"$I" mount --store dir:"$T/store" --cache "$C" --threads 4 ld "$M"
+	want=$(sha256sum <"$T/ld-umoci/rootfs/data/big.bin")
+	for i in 1 2 3 4 5 6; do
+		(sha256sum <"$M/data/big.bin" >"$BATS_TEST_TMPDIR/sum.$i") &
+	done
+	(cat "$M"/data/small/* >/dev/null) &
+	wait
+	for i in 1 2 3 4 5 6; do
+		[ "$(cat "$BATS_TEST_TMPDIR/sum.$i")" = "$want" ]
+	done
+	chunks=$("$BRISK_IMAGE" inspect dir:"$T/store:ld" | awk '/^chunks:/ {print $2}')
+	fetched=$(stats "$M" fetched_chunks)
+	echo "fetched $fetched of $chunks chunks"
+	[ "$fetched" -le "$chunks" ]
+	"$I" umount "$M"
+}
+
+@test "cache eviction under a small cap keeps reads correct" {
+	"$I" mount --store dir:"$T/store" --cache "$C" --cache-size $((4 << 20)) ld "$M"
+	python3 "$HERE/treecmp.py" "$T/ld-umoci/rootfs" "$M"
+	[ "$(stats "$M" evicted)" -gt 0 ]
+	size=$(du -sb "$C/chunks" | cut -f1)
+	echo "cache holds $size bytes"
+	[ "$size" -le $((6 << 20)) ]
+	# evicted chunks come back on demand
+	cmp "$M/data/big.bin" "$T/ld-umoci/rootfs/data/big.bin"
+	"$I" umount "$M"
+}
+
+@test "faults: retries then EIO on that read only, bounded in time, never a wrong byte" {
+	start_faulty "$T/store"
+	"$I" mount --store registry:127.0.0.1:$FPORT/brisk/ld --cache "$C" --timeout-ms 1000 \
+		--retries 2 ld "$M"
+	# dropped connections, twice: the retries hide them
+	fault "mode=drop&count=2"
+	cmp "$M/data/small/f001" "$T/ld-umoci/rootfs/data/small/f001"
+	[ "$(stats "$M" retries)" -ge 1 ]
+	for mode in "corrupt" "full" "short" "drop" "delay&delay=5"; do
+		fault "mode=$mode"
+		start=$(date +%s%N)
+		run ! cat "$M/data/mid.bin"
+		ms=$((($(date +%s%N) - start) / 1000000))
+		echo "$mode: ${ms} ms: $output"
+		[[ "$output" =~ "Input/output error" ]]
+		# 3 attempts of at most 1 s each, 0.3 s of backoff, for each read the kernel sends
+		[ "$ms" -lt 15000 ]
+		# metadata and other files still work
+		[ "$(cat "$M/etc/hostname")" = busybox ]
+	done
+	fault "mode=ok"
+	cmp "$M/data/mid.bin" "$T/ld-umoci/rootfs/data/mid.bin"
+	"$I" umount "$M"
+}
+
+@test "access profile: recorded, stored beside the image, prefetched by later mounts" {
+	"$I" mount --store dir:"$T/store" --cache "$C" --record-profile "$T/profile" ld "$M"
+	cat "$M/data/small/f00"* "$M/data/mid.bin" >/dev/null
+	"$I" umount "$M"
+	grep -q ' /data/mid.bin$' "$T/profile"
+	grep -q ' /data/small/f005$' "$T/profile"
+	"$BRISK_IMAGE" profile dir:"$T/store:ld" "$T/profile"
+	mkdir -p "$M"2
+	"$I" mount --store dir:"$T/store" --cache "$C.2" ld "$M"2
+	for _ in $(seq 50); do
+		[ "$(stats "$M"2 prefetched_chunks)" -ge 3 ] && break
+		sleep 0.1
+	done
+	[ "$(stats "$M"2 prefetched_chunks)" -ge 3 ]
+	cmp "$M"2/data/mid.bin "$T/ld-umoci/rootfs/data/mid.bin"
+	"$I" umount "$M"2
+}
+
+@test "the server killed while a reader reads: the supervisor restarts it, the reader goes on" {
+	start_faulty "$T/store"
+	"$I" mount --store registry:127.0.0.1:$FPORT/brisk/ld --cache "$C" \
+		--pid-file "$BATS_TEST_TMPDIR/pid" ld "$M"
+	sup=$(cat "$BATS_TEST_TMPDIR/pid")
+	server=$(pgrep -P "$sup")
+	[ -n "$server" ]
+	fault "mode=delay&delay=0.3"
+	(sha256sum <"$M/data/big.bin" >"$BATS_TEST_TMPDIR/sum") &
+	reader=$!
+	sleep 0.5
+	kill -9 "$server"
+	wait "$reader"
+	[ "$(cat "$BATS_TEST_TMPDIR/sum")" = "$(sha256sum <"$T/ld-umoci/rootfs/data/big.bin")" ]
+	new=$(pgrep -P "$sup")
+	[ -n "$new" ] && [ "$new" != "$server" ]
+	[ "$(cat "$M/etc/hostname")" = busybox ]
+	"$I" umount "$M"
+}
