@@ -18,6 +18,7 @@ int cmd_state(struct runtime_ctx *rt, int argc, char **argv);
 int cmd_kill(struct runtime_ctx *rt, int argc, char **argv);
 int cmd_delete(struct runtime_ctx *rt, int argc, char **argv);
 int cmd_list(struct runtime_ctx *rt, int argc, char **argv);
+int cmd_exec(struct runtime_ctx *rt, int argc, char **argv);
 int cmd_ps(struct runtime_ctx *rt, int argc, char **argv);
 int cmd_spec(struct runtime_ctx *rt, int argc, char **argv);
 int cmd_features(struct runtime_ctx *rt, int argc, char **argv);

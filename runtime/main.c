@@ -22,6 +22,7 @@ static const struct command commands[] = {
     {"kill", cmd_kill, "send a signal to a container's init (or all its processes)", true},
     {"delete", cmd_delete, "delete a container", true},
     {"list", cmd_list, "list containers", true},
+    {"exec", cmd_exec, "run a new process in a running container", true},
     {"ps", cmd_ps, "list the processes of a container", true},
     {"spec", cmd_spec, "write a default config.json", false},
     {"features", cmd_features, "show the supported features as JSON", false},
