@@ -166,8 +166,8 @@ static char *hook_state(const struct container_state *st, enum container_status 
 	return strdup(json_to_string(o));
 }
 
-static struct json_object *device_rule(bool allow, const char *type, int64_t major,
-				       int64_t minor, const char *access)
+static struct json_object *device_rule(bool allow, const char *type, int64_t major, int64_t minor,
+				       const char *access)
 {
 	struct json_object *r = json_object_new_object();
 
@@ -193,10 +193,9 @@ static int effective_resources(const struct spec *s, struct json_object **ret)
 		int64_t major, minor;
 		const char *access;
 	} defaults[] = {
-		{ "c", -1, -1, "m" },  { "b", -1, -1, "m" },  { "c", 1, 3, "rwm" },
-		{ "c", 1, 8, "rwm" },  { "c", 1, 7, "rwm" },  { "c", 5, 0, "rwm" },
-		{ "c", 1, 5, "rwm" },  { "c", 1, 9, "rwm" },  { "c", 136, -1, "rwm" },
-		{ "c", 5, 2, "rwm" },  { "c", 10, 200, "rwm" },
+	    {"c", -1, -1, "m"},	   {"b", -1, -1, "m"}, {"c", 1, 3, "rwm"},    {"c", 1, 8, "rwm"},
+	    {"c", 1, 7, "rwm"},	   {"c", 5, 0, "rwm"}, {"c", 1, 5, "rwm"},    {"c", 1, 9, "rwm"},
+	    {"c", 136, -1, "rwm"}, {"c", 5, 2, "rwm"}, {"c", 10, 200, "rwm"},
 	};
 	struct json_object *res = NULL, *devs;
 
@@ -218,8 +217,8 @@ static int effective_resources(const struct spec *s, struct json_object **ret)
 		const struct spec_device *d = &s->devices[i];
 		if (d->type == 'p')
 			continue;
-		json_object_array_add(devs, device_rule(true, d->type == 'b' ? "b" : "c", d->major,
-							d->minor, "rwm"));
+		json_object_array_add(
+		    devs, device_rule(true, d->type == 'b' ? "b" : "c", d->major, d->minor, "rwm"));
 	}
 	*ret = res;
 	return 0;

@@ -168,3 +168,16 @@ teardown() { common_teardown; }
 	timeout 20 "$BRISK" --root "$STATE_ROOT" events --interval 1s c1 >"$TEST_DIR/events" || true
 	grep '"type":"oom"' "$TEST_DIR/events"
 }
+
+@test "exec: joins a user namespace and a time namespace" {
+	brisk delete -f c1
+	config '.linux.namespaces += [{"type": "user"}, {"type": "time"}] | .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}] | .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}] | .linux.timeOffsets = {"boottime": {"secs": 86400, "nanosecs": 0}}'
+	chown -R 100000:100000 "$BUNDLE/rootfs"
+	brisk run -d c1
+	run brisk exec -u 1000 c1 sh -c 'cat /proc/self/uid_map; id -u; cut -d. -f1 /proc/uptime'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" =~ ^\ +0\ +100000\ +65536$ ]]
+	[ "${lines[1]}" = 1000 ]
+	[ "${lines[2]}" -ge 86400 ]
+}
