@@ -31,7 +31,9 @@
 #endif
 
 /* The order the child joins them in: the user namespace first (it owns the others), the mount
- * namespace last; pid is joined by the parent, as it applies to children only. */
+ * namespace last. pid and time are joined by the parent before it forks: pid applies to
+ * children only, and the time namespace is owned by the host's user namespace (create makes it
+ * before the container's user namespace), so it must be joined with the host's privileges. */
 static const struct {
 	const char *name;
 	int type;
@@ -197,7 +199,8 @@ static int prepare(struct exec_job *j)
 static int join_namespaces(struct exec_job *j)
 {
 	for (size_t i = 0; i < N_NS; i++) {
-		if (j->ns_fds[i] < 0 || ns_kinds[i].type == CLONE_NEWPID)
+		if (j->ns_fds[i] < 0 || ns_kinds[i].type == CLONE_NEWPID ||
+		    ns_kinds[i].type == CLONE_NEWTIME)
 			continue;
 		if (setns(j->ns_fds[i], ns_kinds[i].type) < 0)
 			return log_error_errno(-errno, "join the container's %s namespace: %m",
@@ -326,14 +329,15 @@ static int parent_handshake(struct exec_job *j)
 
 static int spawn(struct exec_job *j)
 {
-	size_t pid_ns = 0;
-
-	for (size_t i = 0; i < N_NS; i++)
-		if (ns_kinds[i].type == CLONE_NEWPID)
-			pid_ns = i;
-	/* Applies to the children we fork from now on, not to us. */
-	if (j->ns_fds[pid_ns] >= 0 && setns(j->ns_fds[pid_ns], CLONE_NEWPID) < 0)
-		return log_error_errno(-errno, "join the container's pid namespace: %m");
+	for (size_t i = 0; i < N_NS; i++) {
+		int t = ns_kinds[i].type;
+		if (j->ns_fds[i] < 0 || (t != CLONE_NEWPID && t != CLONE_NEWTIME))
+			continue;
+		/* pid: our children from now on, not us; time: us too, harmlessly */
+		if (setns(j->ns_fds[i], t) < 0)
+			return log_error_errno(-errno, "join the container's %s namespace: %m",
+					       ns_kinds[i].name);
+	}
 	j->pid = fork();
 	if (j->pid < 0)
 		return log_error_errno(-errno, "fork the exec process: %m");
