@@ -178,13 +178,12 @@ scenario_exec() {
 
 scenario_pause_update() {
 	local id=pause-$1
-	crun "$1" -d brisk/busybox:bb "$id" sh -c 'i=0; while :; do i=$((i+1)); echo $i >/tmp/n; sleep 0.05; done'
+	crun "$1" -d brisk/busybox:bb "$id" sh -c 'i=0; while :; do i=$((i+1)); echo $i >/tmp/n.t; mv /tmp/n.t /tmp/n; sleep 0.05; done'
 	wait_task_status "$id" RUNNING
 	c tasks pause "$id"
 	wait_task_status "$id" PAUSED
 	[ "$("$(runtime_path "$1")" --root "$CTD_DIR/$1-root/$NS" state "$id" | jq -r .status)" = paused ]
 	local a b
-	a=$(c tasks exec --exec-id r1 "$id" cat /tmp/n 2>/dev/null || true)
 	c tasks resume "$id"
 	wait_task_status "$id" RUNNING
 	a=$(c tasks exec --exec-id r2 "$id" cat /tmp/n)
@@ -232,7 +231,9 @@ scenario_pause_update() {
 scenario_parallel() {
 	local rt=$1 n=20 i pids=()
 	for i in $(seq 1 $n); do
-		crun "$rt" -d brisk/busybox:bb "par-$rt-$i" sleep 1000 &
+		timeout 120 ctr --address "$CTD_DIR/containerd.sock" -n $NS run -d \
+			--runc-binary "$(runtime_path "$rt")" --runc-root "$CTD_DIR/$rt-root" \
+			brisk/busybox:bb "par-$rt-$i" sleep 1000 &
 		pids+=($!)
 	done
 	local failed=0
