@@ -310,6 +310,11 @@ out_remove:
 	return r;
 }
 
+int cgroup_add_pid(struct cgroup *cg, pid_t pid)
+{
+	return move_pid(cg, pid);
+}
+
 /* What `update` changed, kept for the state file: sections merged key by key, arrays replaced. */
 static int merge_resources(struct cgroup *cg, struct json_object *update)
 {

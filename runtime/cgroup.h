@@ -38,6 +38,8 @@ enum cgroup_mode {
 int cgroup_new(const struct cgroup_opts *opts, struct cgroup **ret);
 /* Create the cgroup in every hierarchy, apply resources, move PID (none when PID <= 0). */
 int cgroup_enter(struct cgroup *cg, pid_t pid);
+/* Move PID into the existing cgroup, every hierarchy (`exec`). Logs its errors. */
+int cgroup_add_pid(struct cgroup *cg, pid_t pid);
 /* `update`: apply the limits that RESOURCES sets, leaving the others as they are. */
 int cgroup_update(struct cgroup *cg, struct json_object *resources);
 int cgroup_freeze(struct cgroup *cg, bool frozen);

@@ -24,12 +24,10 @@
 #include "rootfs.h"
 #include "seccomp-filter.h"
 #include "sync.h"
+#include "terminal.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
-#endif
-#ifndef TIOCGPTPEER
-#define TIOCGPTPEER _IO('T', 0x41)
 #endif
 #define KEYCTL_JOIN_SESSION_KEYRING 1
 
@@ -95,25 +93,12 @@ static int apply_sysctl(const struct spec *s)
 
 static int setup_terminal(struct init_ctx *c)
 {
-	const struct spec_process *p = &c->spec->process;
 	_cleanup_close_ int master = -EBADF, slave = -EBADF;
 	char name[64];
-	int n = 0;
+	int r;
 
-	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (master < 0)
-		return log_error_errno(-errno, "open '/dev/ptmx' in the container: %m");
-	if (ioctl(master, TIOCSPTLCK, &n) < 0 || ioctl(master, TIOCGPTN, &n) < 0)
-		return log_error_errno(-errno, "unlock pty: %m");
-	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (slave < 0)
-		return log_error_errno(-errno, "open pty peer: %m");
-	snprintf(name, sizeof(name), "/dev/pts/%d", n);
-	if (p->console_width || p->console_height) {
-		struct winsize ws = {.ws_row = (unsigned short)p->console_height,
-				     .ws_col = (unsigned short)p->console_width};
-		(void)ioctl(slave, TIOCSWINSZ, &ws);
-	}
+	if ((r = terminal_open(&c->spec->process, &master, &slave, name, sizeof(name))) < 0)
+		return r;
 	/* /dev/console is the pty, as runc makes it. */
 	if (access("/dev", F_OK) == 0) {
 		int f = open("/dev/console", O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -124,7 +109,6 @@ static int setup_terminal(struct init_ctx *c)
 						       name);
 		}
 	}
-	int r;
 	if (c->console_fd >= 0)
 		r = send_fd_with_name(c->console_fd, master, name);
 	else
@@ -132,12 +116,7 @@ static int setup_terminal(struct init_ctx *c)
 	if (r < 0)
 		return log_error_errno(r, "send the pty to the console socket: %m");
 	c->console_fd = safe_close(c->console_fd);
-	if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0)
-		return log_error_errno(-errno, "make the pty the controlling terminal: %m");
-	for (int fd = 0; fd < 3; fd++)
-		if (dup2(slave, fd) < 0)
-			return log_error_errno(-errno, "dup pty to fd %d: %m", fd);
-	return 0;
+	return terminal_attach(slave);
 }
 
 static int wait_for_start(struct init_ctx *c)

@@ -10,18 +10,29 @@ require_root() {
 	fi
 }
 
-# make_bundle DIR: rootfs with busybox and a config.json from `brisk spec`, terminal off
-make_bundle() {
+# make_rootfs DIR: busybox, its applets and /etc/passwd, /etc/group
+make_rootfs() {
 	local dir=$1
-	mkdir -p "$dir/rootfs/bin" "$dir/rootfs/proc" "$dir/rootfs/sys" "$dir/rootfs/dev" \
-		"$dir/rootfs/etc" "$dir/rootfs/tmp" "$dir/rootfs/root"
-	cp "$BUSYBOX" "$dir/rootfs/bin/busybox"
+	mkdir -p "$dir/bin" "$dir/proc" "$dir/sys" "$dir/dev" "$dir/etc" "$dir/tmp" "$dir/root"
+	cp "$BUSYBOX" "$dir/bin/busybox"
 	local applet
 	for applet in $("$BUSYBOX" --list); do
-		[ -e "$dir/rootfs/bin/$applet" ] || ln -s busybox "$dir/rootfs/bin/$applet"
+		[ -e "$dir/bin/$applet" ] || ln -s busybox "$dir/bin/$applet"
 	done
-	echo "root:x:0:0:root:/root:/bin/sh" >"$dir/rootfs/etc/passwd"
-	echo "root:x:0:" >"$dir/rootfs/etc/group"
+	echo "root:x:0:0:root:/root:/bin/sh" >"$dir/etc/passwd"
+	echo "root:x:0:" >"$dir/etc/group"
+}
+
+# make_bundle DIR: rootfs with busybox and a config.json from `brisk spec`, terminal off. The
+# rootfs is made once per bats run and copied (hundreds of applet links take seconds to make).
+make_bundle() {
+	local dir=$1 tmpl=${BATS_RUN_TMPDIR:-/tmp}/brisk-rootfs
+	if [ ! -d "$tmpl" ]; then
+		make_rootfs "$tmpl.$$"
+		mv "$tmpl.$$" "$tmpl" 2>/dev/null || rm -rf "$tmpl.$$"
+	fi
+	mkdir -p "$dir"
+	cp -a "$tmpl" "$dir/rootfs"
 	(cd "$dir" && "$BRISK" spec)
 	config '.process.terminal = false | .root.readonly = false'
 }
