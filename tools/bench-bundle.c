@@ -28,7 +28,7 @@ static int copy_file(const char *from, const char *to, mode_t mode)
 int bench_make_bundle(const struct bench_opts *o, char **ret_dir, char **ret_bundle,
 		      char **ret_rootfs)
 {
-	static const char *const applets[] = { "sh", "true", "sleep", "cat", "echo", NULL };
+	static const char *const applets[] = {"sh", "true", "sleep", "cat", "echo", NULL};
 	_cleanup_free_ char *dir = strdup("/tmp/brisk-bench.XXXXXX");
 	_cleanup_free_ char *bundle = NULL, *rootfs = NULL, *bin = NULL, *cfg = NULL;
 	_cleanup_json_ struct json_object *spec = NULL;
@@ -46,7 +46,7 @@ int bench_make_bundle(const struct bench_opts *o, char **ret_dir, char **ret_bun
 		return -ENOMEM;
 	if ((r = mkdir_p_at(AT_FDCWD, bin, 0755)) < 0)
 		return log_error_errno(r, "mkdir '%s': %m", bin);
-	static const char *const dirs[] = { "proc", "sys", "dev", "tmp", "etc" };
+	static const char *const dirs[] = {"proc", "sys", "dev", "tmp", "etc"};
 	for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
 		_cleanup_free_ char *d = path_join(rootfs, dirs[i]);
 		if (!d || mkdir_p_at(AT_FDCWD, d, 0755) < 0)

@@ -88,8 +88,8 @@ static int run_floor(const char *rootfs, struct sample *s)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
-		if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |
-			    CLONE_NEWCGROUP) < 0)
+		if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
+			    CLONE_NEWUTS | CLONE_NEWCGROUP) < 0)
 			_exit(126);
 		pid_t c = fork();
 		if (c == 0) {
@@ -127,16 +127,20 @@ static int one_run(struct runtime *rt, const char *bundle, const char *rootfs, b
 		return run_floor(rootfs, s);
 	snprintf(id, sizeof(id), "bench-%s-%u", rt->name, idx);
 	if (!lifecycle) {
-		char *argv[] = { (char *)rt->binary, (char *)"--root", rt->root, (char *)"run",
-				 (char *)"--bundle", (char *)bundle, id, NULL };
+		char *argv[] = {(char *)rt->binary, (char *)"--root", rt->root, (char *)"run",
+				(char *)"--bundle", (char *)bundle,   id,	NULL};
 		return run_cmd(argv, s);
 	}
-	char *create[] = { (char *)rt->binary, (char *)"--root", rt->root, (char *)"create",
-			   (char *)"--bundle", (char *)bundle, id, NULL };
-	char *start[] = { (char *)rt->binary, (char *)"--root", rt->root, (char *)"start", id,
-			  NULL };
-	char *del[] = { (char *)rt->binary, (char *)"--root", rt->root, (char *)"delete",
-			(char *)"--force", id, NULL };
+	char *create[] = {(char *)rt->binary, (char *)"--root", rt->root, (char *)"create",
+			  (char *)"--bundle", (char *)bundle,	id,	  NULL};
+	char *start[] = {(char *)rt->binary, (char *)"--root", rt->root, (char *)"start", id, NULL};
+	char *del[] = {(char *)rt->binary,
+		       (char *)"--root",
+		       rt->root,
+		       (char *)"delete",
+		       (char *)"--force",
+		       id,
+		       NULL};
 	int r = run_cmd(create, s);
 	if (r >= 0)
 		r = run_cmd(start, s);
@@ -157,8 +161,9 @@ static double median_of(const struct series *se, int field, double *ret_min, dou
 	if (!v || !se->n)
 		return 0;
 	for (size_t i = 0; i < se->n; i++)
-		v[i] = field == 0 ? se->v[i].wall_ms : field == 1 ? se->v[i].cpu_ms
-								 : (double)se->v[i].rss_kb;
+		v[i] = field == 0   ? se->v[i].wall_ms
+		       : field == 1 ? se->v[i].cpu_ms
+				    : (double)se->v[i].rss_kb;
 	qsort(v, se->n, sizeof(double), cmp_double);
 	if (ret_min)
 		*ret_min = v[0];
@@ -185,10 +190,10 @@ int bench_runtime(const struct bench_opts *o)
 {
 	_cleanup_free_ char *dir = NULL, *bundle = NULL, *rootfs = NULL;
 	struct runtime rts[] = {
-		{ "brisk", o->brisk },
-		{ "runc", "runc" },
-		{ "crun", "crun" },
-		{ "floor", NULL },
+	    {"brisk", o->brisk},
+	    {"runc", "runc"},
+	    {"crun", "crun"},
+	    {"floor", NULL},
 	};
 	const size_t nrt = ELEMENTSOF(rts);
 	struct series series[2][ELEMENTSOF(rts)];
@@ -203,8 +208,8 @@ int bench_runtime(const struct bench_opts *o)
 	for (size_t i = 0; i < nrt; i++) {
 		snprintf(rts[i].root, sizeof(rts[i].root), "%s/state-%s", dir, rts[i].name);
 		if (rts[i].binary && strcmp(rts[i].name, "brisk") != 0) {
-			char *ver[] = { (char *)rts[i].binary, (char *)"--version", NULL };
-			struct sample s = { 0 };
+			char *ver[] = {(char *)rts[i].binary, (char *)"--version", NULL};
+			struct sample s = {0};
 			if (run_cmd(ver, &s) < 0) {
 				log_warning("%s is not installed: left out", rts[i].binary);
 				rts[i].binary = "";
@@ -213,9 +218,10 @@ int bench_runtime(const struct bench_opts *o)
 	}
 	for (int sc = 0; sc < 2; sc++)
 		for (size_t i = 0; i < nrt; i++) {
-			series[sc][i] = (struct series){ .system = rts[i].name,
-							 .scenario = sc ? "create+start+delete" : "run",
-							 .v = calloc(o->runs, sizeof(struct sample)) };
+			series[sc][i] =
+			    (struct series){.system = rts[i].name,
+					    .scenario = sc ? "create+start+delete" : "run",
+					    .v = calloc(o->runs, sizeof(struct sample))};
 			if (!series[sc][i].v)
 				return -ENOMEM;
 		}
@@ -234,8 +240,9 @@ int bench_runtime(const struct bench_opts *o)
 					continue;
 				r = one_run(&rts[i], bundle, rootfs, sc == 1, idx++, &s);
 				if (r < 0) {
-					log_error_errno(r, "%s %s failed (set BENCH_VERBOSE=1 to see why)",
-							rts[i].name, sc ? "create+start+delete" : "run");
+					log_error_errno(
+					    r, "%s %s failed (set BENCH_VERBOSE=1 to see why)",
+					    rts[i].name, sc ? "create+start+delete" : "run");
 					goto out;
 				}
 				if (it >= o->warmup)
@@ -245,10 +252,11 @@ int bench_runtime(const struct bench_opts *o)
 	}
 	fprintf(stderr, "\n");
 
-	double base[2] = { 0 };
+	double base[2] = {0};
 	for (int sc = 0; sc < 2; sc++)
 		base[sc] = median_of(&series[sc][0], 0, NULL, NULL);
-	printf("| scenario | system | wall median (ms) | min | max | CPU median (ms) | peak RSS (KiB) | wall vs brisk |\n");
+	printf("| scenario | system | wall median (ms) | min | max | CPU median (ms) | peak RSS "
+	       "(KiB) | wall vs brisk |\n");
 	printf("|---|---|---:|---:|---:|---:|---:|---:|\n");
 	out = json_object_new_array();
 	for (int sc = 0; sc < 2; sc++)
@@ -257,10 +265,12 @@ int bench_runtime(const struct bench_opts *o)
 			double mn, mx;
 			if (!se->n)
 				continue;
-			double wall = median_of(se, 0, &mn, &mx), cpu = median_of(se, 1, NULL, NULL);
+			double wall = median_of(se, 0, &mn, &mx),
+			       cpu = median_of(se, 1, NULL, NULL);
 			double rss = median_of(se, 2, NULL, NULL);
-			printf("| %s | %s | %.1f | %.1f | %.1f | %.1f | %.0f | %.2fx |\n", se->scenario,
-			       se->system, wall, mn, mx, cpu, rss, base[sc] > 0 ? wall / base[sc] : 0);
+			printf("| %s | %s | %.1f | %.1f | %.1f | %.1f | %.0f | %.2fx |\n",
+			       se->scenario, se->system, wall, mn, mx, cpu, rss,
+			       base[sc] > 0 ? wall / base[sc] : 0);
 			struct json_object *e = json_object_new_object();
 			json_object_object_add(e, "scenario", json_object_new_string(se->scenario));
 			json_object_object_add(e, "system", json_object_new_string(se->system));
@@ -269,12 +279,14 @@ int bench_runtime(const struct bench_opts *o)
 			json_object_object_add(e, "wall_ms_min", json_object_new_double(mn));
 			json_object_object_add(e, "wall_ms_max", json_object_new_double(mx));
 			json_object_object_add(e, "cpu_ms_median", json_object_new_double(cpu));
-			json_object_object_add(e, "peak_rss_kib_median", json_object_new_double(rss));
+			json_object_object_add(e, "peak_rss_kib_median",
+					       json_object_new_double(rss));
 			json_object_array_add(out, e);
 		}
 	if (o->json_path) {
 		const char *s = json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY);
-		if ((r = write_file_atomic_at(AT_FDCWD, o->json_path, s, strlen(s), 0644, false)) < 0)
+		if ((r = write_file_atomic_at(AT_FDCWD, o->json_path, s, strlen(s), 0644, false)) <
+		    0)
 			log_error_errno(r, "write '%s': %m", o->json_path);
 	}
 	r = 0;
