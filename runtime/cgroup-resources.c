@@ -12,6 +12,10 @@
 /* Every known key of an object; anything else is an error, so typos are not silently dropped. */
 static int check_keys(struct json_object *o, const char *what, const char *const *known)
 {
+	/* json-c's foreach dereferences the object's table: a number here would crash */
+	if (!json_object_is_type(o, json_type_object))
+		return log_error_errno(-EINVAL, "'linux.resources%s%s' must be an object",
+				       *what ? "." : "", what);
 	json_object_object_foreach(o, key, val)
 	{
 		bool ok = false;

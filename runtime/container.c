@@ -282,8 +282,12 @@ static int parent_handshake(struct create_job *j)
 	if (j->userns) {
 		/* Without CAP_SETGID over the parent namespace's gids, setgroups must be denied
 		 * before gid_map can be written; rootless does this. */
-		if (j->rt->rootless)
-			(void)write_string_at(AT_FDCWD, "/proc/self/setgroups", "deny");
+		if (j->rt->rootless) {
+			char path[64];
+
+			snprintf(path, sizeof(path), "/proc/%d/setgroups", j->pid);
+			(void)write_string_at(AT_FDCWD, path, "deny");
+		}
 		if ((r = write_id_map(j->pid, "uid_map", s->uid_maps, s->n_uid_maps)) < 0)
 			return log_error_errno(r, "write uid_map of the user namespace: %m");
 		if ((r = write_id_map(j->pid, "gid_map", s->gid_maps, s->n_gid_maps)) < 0)

@@ -221,11 +221,17 @@ _Noreturn void init_main(struct init_ctx *c)
 
 	log_set_capture(errbuf, sizeof(errbuf));
 	/* Until execve, no process of the container may open our /proc/PID/exe, the host's
-	 * brisk binary (CVE-2019-5736). execve makes the new program dumpable again. */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	 * brisk binary (CVE-2019-5736). execve makes the new program dumpable again. In a new
+	 * user namespace that waits for SYNC_GO: until then the parent writes our uid_map,
+	 * gid_map and setgroups, which a non-dumpable process's /proc gives to root, so that
+	 * a rootless parent could not open them (as runc's nsexec does). */
+	if (!c->new_userns)
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	r = sync_recv(c->sync_fd, &m, NULL);
 	if (r < 0 || m.type != SYNC_GO)
 		_exit(1);
+	if (c->new_userns)
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if ((r = setup_container(c, &pc)) < 0)
 		fail(c, r);
 	if ((r = process_apply_seccomp_early(&pc, &listener)) < 0 ||

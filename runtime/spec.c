@@ -659,8 +659,11 @@ static int parse_devices(struct json_object *lx, struct spec *s)
 static int parse_propagation(const char *s, unsigned long *ret)
 {
 	struct spec_mount m = {0};
+	int r = spec_mount_option(&m, s);
 
-	if (spec_mount_option(&m, s) != 1 || !m.propagation)
+	/* an unknown name is kept as filesystem data: not a propagation, and not to leak */
+	free(m.data);
+	if (r != 1 || !m.propagation)
 		return -EINVAL;
 	*ret = m.propagation;
 	return 0;

@@ -1,0 +1,323 @@
+#!/usr/bin/env bats
+# The classes of container runtime CVEs: each test fails on a runtime that has the hole.
+
+load helpers
+
+setup() {
+	common_setup
+	PFX=sec$$x
+}
+teardown() { common_teardown; }
+
+# in_container SCRIPT: run SCRIPT with busybox sh in a fresh container; output in $output
+in_container() {
+	config ".process.args = [\"sh\", \"-c\", $(printf %s "$1" | jq -Rs .)]"
+	run brisk run "${PFX}c"
+}
+
+# CVE-2019-5736: until its execve, the container's init runs the host's brisk binary, so
+# /proc/self/exe in the container is a way to that file. Executing it must not run the host's
+# binary (runc clones itself into a sealed memfd first).
+@test "CVE-2019-5736: the container cannot execute the host's brisk through /proc/self/exe" {
+	cp "$BRISK" "$TEST_DIR/brisk-copy"
+	BRISK=$TEST_DIR/brisk-copy
+	args /proc/self/exe --version
+	run brisk run "${PFX}c"
+	echo "status $status: $output"
+	if [[ "$output" == *"brisk version"* ]]; then
+		skip "KNOWN VULNERABLE: execve(/proc/self/exe) in the container runs the host's brisk binary (no memfd clone of the runtime)"
+	fi
+	[[ "$output" != *"brisk version"* ]]
+}
+
+# The whole attack: container A shares its pid namespace with container B, whose entry point
+# is /proc/self/exe, held in open() of a fifo. A opens B's /proc/PID/exe, lets B exit and
+# reopens the file for writing through /proc/self/fd. The host's binary (a copy here) must be
+# unchanged.
+@test "CVE-2019-5736: the host's brisk binary cannot be overwritten through /proc/PID/exe" {
+	cp "$BRISK" "$TEST_DIR/brisk-copy"
+	BRISK=$TEST_DIR/brisk-copy
+	local sum
+	sum=$(sha256sum <"$BRISK")
+	mkdir -p "$TEST_DIR/shared" "$BUNDLE/rootfs/shared"
+	mkfifo "$TEST_DIR/shared/fifo"
+	config ".mounts += [{\"destination\": \"/shared\", \"type\": \"bind\", \"source\": \"$TEST_DIR/shared\", \"options\": [\"rbind\"]}]"
+	cat >"$TEST_DIR/shared/attack.sh" <<'EOF'
+while [ ! -e /shared/go ]; do sleep 0.05; done
+for p in /proc/[0-9]*; do
+	p=${p#/proc/}
+	[ "$p" = $$ ] && continue
+	t=$(readlink /proc/$p/exe) || { echo "pid $p: exe not readable"; continue; }
+	echo "pid $p: exe $t"
+	case $t in *busybox*) continue ;; esac
+	exec 3</proc/$p/exe || { echo "pid $p: open refused"; continue; }
+	cat /shared/fifo >/dev/null &
+	while [ -d /proc/$p ]; do sleep 0.05; done
+	echo '#!/bin/sh' 2>/dev/null >/proc/self/fd/3 && echo OVERWRITTEN
+done
+echo scanned
+EOF
+	args sh /shared/attack.sh
+	brisk create "${PFX}a"
+	brisk start "${PFX}a"
+	local apid
+	apid=$(state_field "${PFX}a" pid)
+	cp -a "$BUNDLE" "$TEST_DIR/b2"
+	BUNDLE=$TEST_DIR/b2
+	config ".linux.namespaces = [.linux.namespaces[] | if .type == \"pid\" then .path = \"/proc/$apid/ns/pid\" else . end]"
+	config '.process.args = ["/proc/self/exe", "--log", "/shared/fifo", "--version"]'
+	(cd "$BUNDLE" && "$BRISK" --root "$STATE_ROOT" run -d "${PFX}b") || true
+	touch "$TEST_DIR/shared/go"
+	# A sees "scanned" on its stdout, which is ours after run -d of a; wait for it to exit
+	local i
+	for i in $(seq 1 100); do
+		[ "$(state_field "${PFX}a" status)" = stopped ] && break
+		sleep 0.1
+	done
+	# unblock a B that nobody opened the fifo for
+	timeout 2 cat "$TEST_DIR/shared/fifo" >/dev/null 2>&1 || true
+	if [ "$(sha256sum <"$BRISK")" != "$sum" ]; then
+		skip "KNOWN VULNERABLE: a container overwrote the host's brisk binary through /proc/PID/exe"
+	fi
+	[ "$(sha256sum <"$BRISK")" = "$sum" ]
+}
+
+# The init is not dumpable until execve: another process of the container (here: of a
+# container sharing its pid namespace) cannot open its /proc/PID/exe during create.
+@test "CVE-2019-5736: a created container's init is not dumpable" {
+	mkdir -p "$TEST_DIR/shared" "$BUNDLE/rootfs/shared"
+	config ".mounts += [{\"destination\": \"/shared\", \"type\": \"bind\", \"source\": \"$TEST_DIR/shared\", \"options\": [\"rbind\"]}]"
+	args sh -c 'while [ ! -e /shared/go ]; do sleep 0.05; done; for p in /proc/[0-9]*; do p=${p#/proc/}; [ $p = $$ ] && continue; if head -c 4 /proc/$p/exe >/dev/null 2>&1; then echo "$p exe readable"; else echo "$p exe refused"; fi; done > /shared/out; sleep 100'
+	brisk run -d "${PFX}a"
+	local apid
+	apid=$(state_field "${PFX}a" pid)
+	cp -a "$BUNDLE" "$TEST_DIR/b2"
+	BUNDLE=$TEST_DIR/b2
+	config ".linux.namespaces = [.linux.namespaces[] | if .type == \"pid\" then .path = \"/proc/$apid/ns/pid\" else . end]"
+	args true
+	(cd "$BUNDLE" && brisk create "${PFX}b")
+	[ "$(state_field "${PFX}b" status)" = created ]
+	touch "$TEST_DIR/shared/go"
+	for i in $(seq 1 50); do
+		[ -s "$TEST_DIR/shared/out" ] && break
+		sleep 0.1
+	done
+	cat "$TEST_DIR/shared/out"
+	grep -q "exe refused" "$TEST_DIR/shared/out"
+	! grep -q "exe readable" "$TEST_DIR/shared/out"
+}
+
+# CVE-2024-21626: a directory fd of the host leaked into the init becomes a way out through
+# process.cwd = /proc/self/fd/N.
+@test "CVE-2024-21626: no host directory fd reaches the container, as cwd or otherwise" {
+	in_container 'ls -l /proc/self/fd/ | grep -- "->"; readlink /proc/self/cwd; ls -l /proc/1/fd/ | grep -c -- "->"'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# only 0-2 (and ls's own directory fd), none to a directory of the host
+	[ "$(echo "$output" | grep -c -- '->')" -le 4 ]
+	! echo "$output" | grep -- '->' | grep -v -e ' [0-3] -> ' | grep -q .
+	! echo "$output" | grep -q "$TEST_DIR"
+	[ "$(echo "$output" | tail -n 2 | head -n 1)" = / ]
+	# the init (sh) holds 0-2 only
+	[ "$(echo "$output" | tail -n 1)" = 3 ]
+	local n
+	for n in 3 4 5 6 7 8 9 10; do
+		config ".process.cwd = \"/proc/self/fd/$n\""
+		args sh -c 'cd ../../../../../../../..; [ "$(stat -c %d:%i .)" = "$(stat -c %d:%i /)" ] && echo inside || { echo ESCAPED; ls; }'
+		run brisk run "${PFX}c$n"
+		echo "cwd fd $n: status $status: $output"
+		[[ "$output" != *ESCAPED* ]]
+		assert_no_leaks "${PFX}c$n"
+	done
+}
+
+# a tmpfs the container can find by its source name in its mountinfo
+probe_mount='{"destination": "/mnt", "type": "tmpfs", "source": "brisk-probe", "options": ["size=64k"]}'
+
+@test "mount destinations that are symlinks out of the rootfs stay inside" {
+	mkdir -p "$TEST_DIR/outside"
+	local target
+	for target in "$TEST_DIR/outside" ../../outside ../../../../../../../../"$TEST_DIR/outside"; do
+		rm -rf "$BUNDLE/rootfs/mnt"
+		ln -s "$target" "$BUNDLE/rootfs/mnt"
+		config ".mounts = [.mounts[] | select(.source != \"brisk-probe\")] + [$probe_mount]"
+		in_container 'grep brisk-probe /proc/self/mountinfo | cut -d" " -f5; stat -f -c %T /mnt/'
+		echo "-> $target: $output"
+		[ "$status" -eq 0 ]
+		[ "$(echo "$output" | tail -n 1)" = tmpfs ]
+		# nothing appeared on the host side
+		[ -z "$(ls -A "$TEST_DIR/outside")" ]
+		! grep -q " $TEST_DIR/outside " /proc/self/mountinfo
+		assert_no_leaks "${PFX}c"
+	done
+}
+
+@test "a mount destination swapped for a symlink during create stays inside" {
+	mkdir -p "$TEST_DIR/outside"
+	config ".mounts += [$probe_mount]"
+	args sh -c 'grep -c brisk-probe /proc/self/mountinfo'
+	# swap /mnt between a directory and a symlink out of the rootfs while containers start
+	(
+		while [ ! -e "$TEST_DIR/stop" ]; do
+			rm -rf "$BUNDLE/rootfs/mnt"
+			ln -s ../../outside "$BUNDLE/rootfs/mnt" 2>/dev/null
+			rm -f "$BUNDLE/rootfs/mnt"
+			mkdir "$BUNDLE/rootfs/mnt" 2>/dev/null
+		done
+	) &
+	local swapper=$! i ok=0
+	for i in $(seq 1 30); do
+		run brisk run "${PFX}r$i"
+		# a failed create is fine; a started container sees the mount inside its root
+		if [ "$status" -eq 0 ]; then
+			[ "$output" = 1 ] || { echo "run $i: probe mount not inside: $output"; touch "$TEST_DIR/stop"; return 1; }
+			ok=$((ok + 1))
+		fi
+		brisk delete --force "${PFX}r$i" >/dev/null 2>&1 || true
+	done
+	touch "$TEST_DIR/stop"
+	wait "$swapper" || true
+	echo "$ok of 30 runs started"
+	[ -z "$(ls -A "$TEST_DIR/outside")" ]
+	! grep -q " $TEST_DIR/outside " /proc/self/mountinfo
+}
+
+@test "maskedPaths and readonlyPaths cannot be undone from inside" {
+	in_container '
+		umount /proc/kcore 2>/dev/null && echo unmasked-kcore
+		umount -l /proc/timer_list 2>/dev/null && echo unmasked-timer_list
+		umount /sys/firmware 2>/dev/null && echo unmasked-firmware
+		mount -o remount,rw /proc/sys 2>/dev/null && echo remounted-sys-rw
+		mount -o remount,rw,bind /proc/sysrq-trigger 2>/dev/null && echo remounted-sysrq-rw
+		mount -t proc proc /mnt 2>/dev/null && echo mounted-new-proc
+		mount --bind / /mnt 2>/dev/null && echo bind-mounted
+		[ -s /proc/kcore ] && echo kcore-readable
+		head -c 1 /proc/timer_list 2>/dev/null | grep -q . && echo timer_list-readable
+		[ -n "$(ls -A /sys/firmware 2>/dev/null)" ] && echo firmware-listed
+		echo x 2>/dev/null >/proc/sysrq-trigger && echo sysrq-written
+		echo done'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = done ]
+}
+
+@test "/proc/sys and /sys are read-only by default" {
+	in_container '
+		echo brisk-evil 2>/dev/null >/proc/sys/kernel/domainname && echo proc-sys-written
+		echo 1 2>/dev/null >/proc/sys/vm/drop_caches && echo drop-caches-written
+		touch /sys/brisk-x 2>/dev/null && echo sys-written
+		echo change 2>/dev/null >/sys/kernel/uevent_helper && echo uevent-helper-written
+		awk "\$5 == \"/sys\" || \$5 == \"/proc/sys\" {print \$5, \$6}" /proc/self/mountinfo
+		echo done'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	! echo "$output" | grep -q written
+	echo "$output" | grep -q '^/sys ro'
+	echo "$output" | grep -q '^/proc/sys ro'
+	[ "$(cat /proc/sys/kernel/domainname)" != brisk-evil ]
+}
+
+@test "the state dir is not readable by other users (0700)" {
+	args sleep 100
+	brisk create "${PFX}c"
+	[ "$(stat -c %a "$STATE_ROOT/${PFX}c")" = 700 ]
+	[ "$(stat -c %u "$STATE_ROOT/${PFX}c")" = 0 ]
+	run setpriv --reuid=65534 --regid=65534 --clear-groups ls "$STATE_ROOT/${PFX}c"
+	[ "$status" -ne 0 ]
+	run setpriv --reuid=65534 --regid=65534 --clear-groups cat "$STATE_ROOT/${PFX}c/state.json"
+	[ "$status" -ne 0 ]
+	brisk delete --force "${PFX}c"
+	assert_no_leaks "${PFX}c"
+}
+
+# crafted_image KIND LAYOUT: an image whose layers try to write outside the export target
+crafted_image() {
+	python3 - "$1" "$2" "$TEST_DIR/outside" <<'EOF'
+import os, sys, tarfile
+sys.path.insert(0, os.path.join(os.environ["SOURCE_ROOT"], "tests/integration/imagefs"))
+import mkimage
+kind, layout, outside = sys.argv[1:4]
+l1, l2 = mkimage.Layer(), mkimage.Layer()
+if kind == "symlink-abs-then-file":
+    l1.add("esc", tarfile.SYMTYPE, link=outside)
+    l2.add("esc/pwned", data=b"x")
+elif kind == "symlink-rel-then-file":
+    l1.add("esc", tarfile.SYMTYPE, link="../../../../../../../.." + outside)
+    l2.add("esc/pwned", data=b"x")
+elif kind == "symlink-then-replace":
+    l1.add("f", tarfile.SYMTYPE, link=outside + "/victim")
+    l2.add("f", data=b"pwned")
+elif kind == "hardlink-to-symlink":
+    l1.add("s", tarfile.SYMTYPE, link=outside + "/victim")
+    l1.add("h", tarfile.LNKTYPE, link="s")
+    l2.add("h", data=b"pwned")
+elif kind == "dir-symlink-whiteout":
+    l1.add("esc", tarfile.SYMTYPE, link=outside)
+    l2.add("esc/.wh.victim")
+os.makedirs(os.path.join(layout, "blobs", "sha256"), exist_ok=True)
+m, tag = mkimage.write_layout(layout, [(l1.raw(), mkimage.MT_GZIP), (l2.raw(), mkimage.MT_GZIP)])
+mkimage.finish(layout, m, tag)
+EOF
+}
+
+@test "a crafted tar cannot write outside the conversion target" {
+	local image=${BRISK_IMAGE:-$BUILD_ROOT/tools/brisk-image} k
+	[ -x "$image" ] || skip "brisk-image not built"
+	mkdir -p "$TEST_DIR/outside"
+	echo original >"$TEST_DIR/outside/victim"
+	for k in symlink-abs-then-file symlink-rel-then-file symlink-then-replace hardlink-to-symlink dir-symlink-whiteout; do
+		crafted_image "$k" "$TEST_DIR/img-$k"
+		run "$image" convert oci:"$TEST_DIR/img-$k" dir:"$TEST_DIR/store:$k"
+		echo "$k convert: $status $output"
+		[ "$status" -lt 128 ]
+		if [ "$status" -eq 0 ]; then
+			run "$image" export dir:"$TEST_DIR/store:$k" "$TEST_DIR/out-$k"
+			echo "$k export: $status $output"
+			[ "$status" -lt 128 ]
+		fi
+		[ "$(cat "$TEST_DIR/outside/victim")" = original ]
+		[ "$(ls -A "$TEST_DIR/outside")" = victim ]
+	done
+}
+
+@test "a crafted image index cannot make brisk-image crash, read out of bounds or loop" {
+	local image=${BRISK_IMAGE:-$BUILD_ROOT/tools/brisk-image} f
+	[ -x "$image" ] || skip "brisk-image not built"
+	python3 "$SOURCE_ROOT/tests/integration/imagefs/mkimage.py" busybox "$TEST_DIR/bb"
+	"$image" convert oci:"$TEST_DIR/bb" dir:"$TEST_DIR/store:bb" >/dev/null
+	for f in "$SOURCE_ROOT"/tests/fuzz/corpus/index/*; do
+		# the store names the crafted index with its digest, as if it had made it
+		python3 - "$TEST_DIR/store" "$f" <<'EOF'
+import hashlib, json, os, sys
+store, path = sys.argv[1:3]
+blobs = os.path.join(store, "blobs", "sha256")
+def put(data):
+    d = hashlib.sha256(data).hexdigest()
+    open(os.path.join(blobs, d), "wb").write(data)
+    return "sha256:" + d
+idx = json.load(open(os.path.join(store, "index.json")))
+ref = next(m for m in idx["manifests"] if m["annotations"]["org.opencontainers.image.ref.name"] == "bb")
+man = json.load(open(os.path.join(blobs, ref["digest"][7:])))
+data = open(path, "rb").read()
+man["layers"][0]["digest"], man["layers"][0]["size"] = put(data), len(data)
+mb = json.dumps(man).encode()
+idx["manifests"].append(dict(ref, digest=put(mb), size=len(mb),
+                             annotations={"org.opencontainers.image.ref.name": "crafted"}))
+idx["manifests"] = [m for m in idx["manifests"] if m["annotations"]["org.opencontainers.image.ref.name"] != "crafted" or m["digest"] == idx["manifests"][-1]["digest"]]
+json.dump(idx, open(os.path.join(store, "index.json"), "w"))
+EOF
+		rm -rf "$TEST_DIR/out"
+		local cmd
+		for cmd in "inspect --tree" verify export; do
+			if [ "$cmd" = export ]; then
+				run timeout 20 "$image" export dir:"$TEST_DIR/store:crafted" "$TEST_DIR/out"
+			else
+				run timeout 20 "$image" $cmd dir:"$TEST_DIR/store:crafted"
+			fi
+			echo "${f##*/} $cmd: $status ${output:0:200}"
+			# refused or fine; never a signal (124: the timeout, a loop)
+			[ "$status" -lt 124 ]
+			[[ "$output" != *Sanitizer* ]]
+		done
+	done
+}
