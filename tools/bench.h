@@ -9,7 +9,7 @@ struct bench_opts {
 	const char *busybox;   /* static busybox for the sample rootfs */
 	const char *json_path; /* write raw figures here, or NULL */
 	unsigned runs, warmup;
-	bool keep;             /* keep the temp dir */
+	bool keep; /* keep the temp dir */
 };
 
 /* A temp dir with a busybox bundle running /bin/true (config from `brisk spec`). */

@@ -24,7 +24,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	struct bench_opts o = { .busybox = "/bin/busybox", .runs = 20, .warmup = 3 };
+	struct bench_opts o = {.busybox = "/bin/busybox", .runs = 20, .warmup = 3};
 	const char *cmd = NULL;
 	int n;
 
@@ -34,7 +34,8 @@ int main(int argc, char **argv)
 		bool more = i + 1 < argc;
 		if (strcmp(a, "--runs") == 0 && more && parse_int(argv[i + 1], &n) == 0 && n > 0)
 			o.runs = (unsigned)n, i++;
-		else if (strcmp(a, "--warmup") == 0 && more && parse_int(argv[i + 1], &n) == 0 && n >= 0)
+		else if (strcmp(a, "--warmup") == 0 && more && parse_int(argv[i + 1], &n) == 0 &&
+			 n >= 0)
 			o.warmup = (unsigned)n, i++;
 		else if (strcmp(a, "--brisk") == 0 && more)
 			o.brisk = argv[++i];
