@@ -287,6 +287,26 @@ int process_exec(struct process_ctx *c)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	execve(c->exec_path, c->p->args, c->p->env ? c->p->env : (char *[]){NULL});
+	char **env = c->p->env ? c->p->env : (char *[]){NULL};
+	/*
+	 * CVE-2019-5736: until execve we are the host's brisk binary, and /proc/self/exe (or a
+	 * path leading to it) would run it inside the container, where a process can then
+	 * reopen it for writing. Open what we are about to run, refuse our own inode, and
+	 * execute that very fd, so no path can be swapped in between. Scripts need a path
+	 * for their interpreter: they, and filters that deny execveat, go through execve.
+	 */
+	_cleanup_close_ int fd = open(c->exec_path, O_RDONLY | O_CLOEXEC);
+	struct stat self, target;
+	if (fd >= 0 && fstat(fd, &target) == 0 && stat("/proc/self/exe", &self) == 0 &&
+	    self.st_dev == target.st_dev && self.st_ino == target.st_ino)
+		return log_error_errno(
+		    -EPERM, "exec '%s': that is the runtime's own binary, refused", c->exec_path);
+	char hdr[2];
+	if (fd >= 0 && pread(fd, hdr, sizeof(hdr), 0) == 2 && !(hdr[0] == '#' && hdr[1] == '!')) {
+		syscall(SYS_execveat, fd, "", c->p->args, env, AT_EMPTY_PATH);
+		if (errno != EPERM && errno != ENOSYS && errno != EACCES)
+			return log_error_errno(-errno, "exec '%s': %m", c->exec_path);
+	}
+	execve(c->exec_path, c->p->args, env);
 	return log_error_errno(-errno, "exec '%s': %m", c->exec_path);
 }
