@@ -25,7 +25,8 @@ in_container() {
 	run brisk run "${PFX}c"
 	echo "status $status: $output"
 	if [[ "$output" == *"brisk version"* ]]; then
-		skip "KNOWN VULNERABLE: execve(/proc/self/exe) in the container runs the host's brisk binary (no memfd clone of the runtime)"
+		echo "VULNERABLE: execve(/proc/self/exe) in the container runs the host's brisk binary (no memfd clone of the runtime)"
+		return 1
 	fi
 	[[ "$output" != *"brisk version"* ]]
 }
@@ -77,7 +78,8 @@ EOF
 	# unblock a B that nobody opened the fifo for
 	timeout 2 cat "$TEST_DIR/shared/fifo" >/dev/null 2>&1 || true
 	if [ "$(sha256sum <"$BRISK")" != "$sum" ]; then
-		skip "KNOWN VULNERABLE: a container overwrote the host's brisk binary through /proc/PID/exe"
+		echo "VULNERABLE: a container overwrote the host's brisk binary through /proc/PID/exe"
+		return 1
 	fi
 	[ "$(sha256sum <"$BRISK")" = "$sum" ]
 }
