@@ -417,9 +417,11 @@ static int prepare(struct create_job *j)
 				       "--console-socket given but process.terminal is false");
 	/* Settings that would change the host where the container shares its namespace. */
 	const struct spec_namespace *uts = spec_find_namespace(s, CLONE_NEWUTS);
-	if ((s->hostname || s->domainname) && (!uts || uts->path))
+	/* a uts namespace joined by path is the container's own too, as runc sees it */
+	if ((s->hostname || s->domainname) && !uts)
 		return log_error_errno(
-		    -EINVAL, "config.json: hostname and domainname need a new uts namespace");
+		    -EINVAL,
+		    "config.json: hostname and domainname need a uts namespace of the container");
 	if (s->sysctl) {
 		const struct spec_namespace *net = spec_find_namespace(s, CLONE_NEWNET);
 		const struct spec_namespace *ipc = spec_find_namespace(s, CLONE_NEWIPC);

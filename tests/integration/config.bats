@@ -374,7 +374,7 @@ HOOK
 	before=$(hostname)
 	run brisk run c2
 	[ "$status" -ne 0 ]
-	[[ "$output" == *"need a new uts namespace"* ]]
+	[[ "$output" == *"need a uts namespace of the container"* ]]
 	[ "$(hostname)" = "$before" ]
 	config 'del(.hostname) | del(.linux.sysctl)'
 	run brisk run c3
