@@ -9,15 +9,8 @@
 #include "cli.h"
 #include "commands.h"
 
-enum { OPT_BUNDLE, OPT_PID_FILE, OPT_CONSOLE, OPT_NO_PIVOT, OPT_NO_KEYRING, OPT_PRESERVE };
-
 static const struct cli_option create_options[] = {
-    {"bundle", 'b', true, OPT_BUNDLE, "path to the bundle (default: current directory)"},
-    {"pid-file", 0, true, OPT_PID_FILE, "write the init's pid to this file"},
-    {"console-socket", 0, true, OPT_CONSOLE, "unix socket that receives the pty master"},
-    {"no-pivot", 0, false, OPT_NO_PIVOT, "use MS_MOVE + chroot instead of pivot_root"},
-    {"no-new-keyring", 0, false, OPT_NO_KEYRING, "keep the caller's session keyring"},
-    {"preserve-fds", 0, true, OPT_PRESERVE, "pass N more fds (3..3+N-1) to the process"},
+    CREATE_CLI_OPTIONS,
     CLI_HELP_OPTION,
     {0},
 };
@@ -27,36 +20,42 @@ struct create_args {
 	bool help;
 };
 
+int create_option(const struct cli_parsed *p, struct create_opts *o)
+{
+	switch (p->id) {
+	case CREATE_OPT_BUNDLE:
+		o->bundle = p->value;
+		return 1;
+	case CREATE_OPT_PID_FILE:
+		o->pid_file = p->value;
+		return 1;
+	case CREATE_OPT_CONSOLE:
+		o->console_socket = p->value;
+		return 1;
+	case CREATE_OPT_NO_PIVOT:
+		o->no_pivot = cli_bool(p);
+		return 1;
+	case CREATE_OPT_NO_KEYRING:
+		o->no_new_keyring = cli_bool(p);
+		return 1;
+	case CREATE_OPT_PRESERVE:
+		if (parse_int(p->value, &o->preserve_fds) < 0 || o->preserve_fds < 0)
+			return log_error_errno(-EINVAL, "--preserve-fds: '%s' is not a count",
+					       p->value);
+		return 1;
+	}
+	return 0;
+}
+
 static int handle(const struct cli_parsed *p, void *userdata)
 {
 	struct create_args *a = userdata;
 
-	switch (p->id) {
-	case OPT_BUNDLE:
-		a->o.bundle = p->value;
-		break;
-	case OPT_PID_FILE:
-		a->o.pid_file = p->value;
-		break;
-	case OPT_CONSOLE:
-		a->o.console_socket = p->value;
-		break;
-	case OPT_NO_PIVOT:
-		a->o.no_pivot = cli_bool(p);
-		break;
-	case OPT_NO_KEYRING:
-		a->o.no_new_keyring = cli_bool(p);
-		break;
-	case OPT_PRESERVE:
-		if (parse_int(p->value, &a->o.preserve_fds) < 0 || a->o.preserve_fds < 0)
-			return log_error_errno(-EINVAL, "--preserve-fds: '%s' is not a count",
-					       p->value);
-		break;
-	case CLI_HELP:
+	if (p->id == CLI_HELP) {
 		a->help = true;
-		break;
+		return 0;
 	}
-	return 0;
+	return create_option(p, &a->o) < 0 ? -EINVAL : 0;
 }
 
 int cmd_create(struct runtime_ctx *rt, int argc, char **argv)

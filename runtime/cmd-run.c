@@ -15,24 +15,10 @@
 #include "commands.h"
 #include "relay.h"
 
-enum {
-	OPT_BUNDLE,
-	OPT_PID_FILE,
-	OPT_CONSOLE,
-	OPT_NO_PIVOT,
-	OPT_NO_KEYRING,
-	OPT_PRESERVE,
-	OPT_DETACH,
-	OPT_KEEP
-};
+enum { OPT_DETACH, OPT_KEEP };
 
 static const struct cli_option run_options[] = {
-    {"bundle", 'b', true, OPT_BUNDLE, "path to the bundle (default: current directory)"},
-    {"pid-file", 0, true, OPT_PID_FILE, "write the init's pid to this file"},
-    {"console-socket", 0, true, OPT_CONSOLE, "unix socket that receives the pty master"},
-    {"no-pivot", 0, false, OPT_NO_PIVOT, "use MS_MOVE + chroot instead of pivot_root"},
-    {"no-new-keyring", 0, false, OPT_NO_KEYRING, "keep the caller's session keyring"},
-    {"preserve-fds", 0, true, OPT_PRESERVE, "pass N more fds (3..3+N-1) to the process"},
+    CREATE_CLI_OPTIONS,
     {"detach", 'd', false, OPT_DETACH, "return once the container has started"},
     {"keep", 0, false, OPT_KEEP, "do not delete the container after it exits"},
     CLI_HELP_OPTION,
@@ -49,26 +35,6 @@ static int handle(const struct cli_parsed *p, void *userdata)
 	struct run_args *a = userdata;
 
 	switch (p->id) {
-	case OPT_BUNDLE:
-		a->o.bundle = p->value;
-		break;
-	case OPT_PID_FILE:
-		a->o.pid_file = p->value;
-		break;
-	case OPT_CONSOLE:
-		a->o.console_socket = p->value;
-		break;
-	case OPT_NO_PIVOT:
-		a->o.no_pivot = cli_bool(p);
-		break;
-	case OPT_NO_KEYRING:
-		a->o.no_new_keyring = cli_bool(p);
-		break;
-	case OPT_PRESERVE:
-		if (parse_int(p->value, &a->o.preserve_fds) < 0 || a->o.preserve_fds < 0)
-			return log_error_errno(-EINVAL, "--preserve-fds: '%s' is not a count",
-					       p->value);
-		break;
 	case OPT_DETACH:
 		a->detach = cli_bool(p);
 		break;
@@ -78,6 +44,8 @@ static int handle(const struct cli_parsed *p, void *userdata)
 	case CLI_HELP:
 		a->help = true;
 		break;
+	default:
+		return create_option(p, &a->o) < 0 ? -EINVAL : 0;
 	}
 	return 0;
 }
