@@ -30,6 +30,7 @@
 #include "seccomp-filter.h"
 #include "spec.h"
 #include "sync.h"
+#include "terminal.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -141,22 +142,6 @@ static unsigned long clone_flags(const struct spec *s)
 			f |= CLONE_NEWPID;
 	}
 	return f;
-}
-
-static int connect_console(const char *path, int *ret_fd)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -errno;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return -errno;
-	*ret_fd = TAKE_FD(fd);
-	return 0;
 }
 
 /* The state hooks and the init's startContainer hooks see. */
@@ -478,7 +463,8 @@ static int prepare(struct create_job *j)
 			return log_error_errno(
 			    r, "idmapped mount '%s': user namespace with its mappings: %m",
 			    s->mounts[i].destination);
-	if (o->console_socket && (r = connect_console(o->console_socket, &j->console_fd)) < 0)
+	if (o->console_socket &&
+	    (r = terminal_connect_console(o->console_socket, &j->console_fd)) < 0)
 		return log_error_errno(r, "connect to console socket '%s': %m", o->console_socket);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, j->sync) < 0)
 		return log_error_errno(-errno, "socketpair: %m");

@@ -144,22 +144,6 @@ static int open_namespaces(struct exec_job *j)
 	return 0;
 }
 
-static int connect_console(const char *path, int *ret_fd)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -errno;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return -errno;
-	*ret_fd = TAKE_FD(fd);
-	return 0;
-}
-
 static int prepare(struct exec_job *j)
 {
 	const struct exec_opts *o = j->o;
@@ -189,7 +173,8 @@ static int prepare(struct exec_job *j)
 	snprintf(path, sizeof(path), "/proc/%d/setgroups", j->st->pid);
 	j->setgroups_allowed =
 	    read_file_at(AT_FDCWD, path, 64, &sg, NULL) < 0 || strncmp(sg, "deny", 4) != 0;
-	if (o->console_socket && (r = connect_console(o->console_socket, &j->console_fd)) < 0)
+	if (o->console_socket &&
+	    (r = terminal_connect_console(o->console_socket, &j->console_fd)) < 0)
 		return log_error_errno(r, "connect to console socket '%s': %m", o->console_socket);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, j->sync) < 0)
 		return log_error_errno(-errno, "socketpair: %m");

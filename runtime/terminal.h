@@ -15,3 +15,5 @@ int terminal_open(const struct spec_process *p, int *ret_master, int *ret_peer, 
 		  size_t name_size);
 /* setsid, make PEER the controlling terminal and stdin, stdout and stderr. */
 int terminal_attach(int peer);
+/* Connect to a --console-socket (a unix stream socket at PATH). */
+int terminal_connect_console(const char *path, int *ret_fd);
