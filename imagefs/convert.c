@@ -79,7 +79,8 @@ static int commit(struct imagefs_store *dest, int sfd, struct ifs_chunker *c, co
 			continue;
 		r = dest->ops->put_blob(dest, &d, sfd, digest_format_hex(&d, hex), size);
 		if (r < 0)
-			return log_error_errno(r, "store pack %s: %m", hex);
+			return log_error_errno(r, "store pack %s: %s", hex,
+					       ifs_store_strerror(dest, r));
 		st->new_blobs++;
 	}
 	if ((r = digest_buffer(index, index_len, &d)) < 0)
@@ -88,12 +89,13 @@ static int commit(struct imagefs_store *dest, int sfd, struct ifs_chunker *c, co
 	if ((r = write_file_atomic_at(sfd, hex, index, index_len, 0644, true)) < 0)
 		return log_error_errno(r, "write index: %m");
 	if ((r = dest->ops->put_blob(dest, &d, sfd, hex, index_len)) < 0)
-		return log_error_errno(r, "store index %s: %m", hex);
+		return log_error_errno(r, "store index %s: %s", hex, ifs_store_strerror(dest, r));
 	if (dest->tag) {
 		if ((r = imagefs_index_open_buffer(index, index_len, &idx)) < 0)
 			return r;
 		if ((r = ifs_store_put_image(dest, dest->tag, &d, idx)) < 0)
-			return log_error_errno(r, "tag '%s': %m", dest->tag);
+			return log_error_errno(r, "tag '%s': %s", dest->tag,
+					       ifs_store_strerror(dest, r));
 	}
 	*ret_index = d;
 	return 0;

@@ -25,11 +25,12 @@ static int copy_blob(struct imagefs_store *src, struct imagefs_store *dst, const
 
 	digest_format(d, ds);
 	if ((r = dst->ops->has_blob(dst, d)) != 0)
-		return r < 0 ? log_error_errno(r, "blob %s: %m", ds) : 0;
+		return r < 0 ? log_error_errno(r, "blob %s: %s", ds, ifs_store_strerror(dst, r))
+			     : 0;
 	if ((r = ifs_staging_open(dst, &dir, &name, &fd)) < 0)
 		return log_error_errno(r, "staging: %m");
 	if ((r = src->ops->get_blob(src, d, fd)) < 0) {
-		log_error_errno(r, "fetch blob %s: %m", ds);
+		log_error_errno(r, "fetch blob %s: %s", ds, ifs_store_strerror(src, r));
 		goto out;
 	}
 	if (fstat(fd, &st) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
@@ -50,7 +51,7 @@ static int copy_blob(struct imagefs_store *src, struct imagefs_store *dst, const
 	if (dfd < 0)
 		r = -errno;
 	else if ((r = dst->ops->put_blob(dst, d, dfd, name, size)) < 0)
-		log_error_errno(r, "store blob %s: %m", ds);
+		log_error_errno(r, "store blob %s: %s", ds, ifs_store_strerror(dst, r));
 out:
 	(void)rm_rf_at(AT_FDCWD, dir);
 	return r;
@@ -75,7 +76,7 @@ int imagefs_copy(struct imagefs_store *src, struct imagefs_store *dst, struct di
 	if ((r = copy_blob(src, dst, &d, imagefs_index_size(idx))) < 0)
 		return r;
 	if ((r = ifs_store_put_image(dst, tag, &d, idx)) < 0)
-		return log_error_errno(r, "tag '%s': %m", tag);
+		return log_error_errno(r, "tag '%s': %s", tag, ifs_store_strerror(dst, r));
 	if (ret_index)
 		*ret_index = d;
 	return 0;

@@ -261,6 +261,23 @@ uint64_t ifs_chunker_packed_bytes(const struct ifs_chunker *c);
 int ifs_index_write(struct ifs_tree *t, struct ifs_chunker *c, uint32_t chunk_size, void **ret,
 		    size_t *ret_len);
 
+/* ---- what registries answer (registry-auth.c) ------------------------------------------ */
+
+/* Value of KEY="..." in a WWW-Authenticate challenge (NULL: absent). */
+char *ifs_challenge_param(const char *challenge, const char *key);
+/* The token of a token endpoint's JSON answer ("token" or "access_token"): -EBADMSG. */
+int ifs_token_parse(const char *body, size_t len, char **ret);
+/* A one-line account of an error body: the distribution spec's {"errors":[{code, message}]},
+ * else its first line if it is text, else empty. */
+void ifs_registry_error_text(const char *body, size_t len, char *buf, size_t size);
+/* Credentials for HOST[:PORT] in a docker-style auth JSON: -ENOENT none, -EBADMSG malformed. */
+int ifs_registry_auth_parse(const char *json, size_t len, const char *host, char **ret_user,
+			    char **ret_pass);
+/* Search the user's auth files (see registry-auth.c) for HOST: -ENOENT none. */
+int ifs_registry_auth_find(const char *host, char **ret_user, char **ret_pass, char **ret_source);
+/* The index digest an image manifest names: -EBADMSG, -EMEDIUMTYPE when it names none. */
+int ifs_manifest_index(const char *json, size_t len, struct digest *ret);
+
 /* ---- OCI sources ---------------------------------------------------------------------- */
 
 struct ifs_layer {
@@ -312,9 +329,14 @@ struct imagefs_store {
 	struct digest digest;
 	struct imagefs_store_options opts;
 	void *priv;
+	/* the store's own account of its last failure ("registry 'URL': PUT PATH: HTTP 500
+	 * (CODE: message)"), or empty */
+	char error[512];
 };
 
 int ifs_store_dir_open(struct imagefs_store *s, const char *path);
+/* For messages: the store's account of the last failure when it has one, else strerror(-R). */
+const char *ifs_store_strerror(const struct imagefs_store *s, int r);
 int ifs_store_registry_open(struct imagefs_store *s, const char *ref);
 /* The index digest the manifest tagged TAG lists: -ENOENT, -EMEDIUMTYPE if not an image. */
 int ifs_store_manifest_index(struct imagefs_store *s, const char *tag, struct digest *ret);

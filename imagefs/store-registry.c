@@ -6,10 +6,14 @@
  * the whole blob (200) is an error, not something to silently download. Manifests: GET/PUT by
  * tag. Auth: on a 401 with a Bearer challenge, a token is fetched from the realm (with the
  * credentials if any) and the request retried once; a Basic challenge uses the credentials.
- * HTTPS unless asked otherwise, or for loopback hosts.
+ * Credentials: the store options (brisk-image's BRISK_REGISTRY_AUTH), else the user's auth
+ * files (registry-auth.c). HTTPS unless asked otherwise, or for loopback hosts. A failure
+ * leaves the registry's own words (status, error code and message) in s->error.
  */
 #include <curl/curl.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +35,10 @@ struct reg {
 	char *base;   /* origin/v2/repo */
 	char *repo;
 	char *token;
+	char *user, *pass; /* NULL: anonymous */
 	bool basic;
 	CURL *curl;
+	char curl_err[CURL_ERROR_SIZE];
 };
 
 struct req {
@@ -154,29 +160,35 @@ static size_t on_read(char *p, size_t size, size_t n, void *data)
 	return (size_t)got;
 }
 
-/* Value of KEY="..." in a WWW-Authenticate challenge. */
-static char *challenge_param(const char *c, const char *key)
+_printf_(2, 3) static void set_error(struct imagefs_store *s, const char *fmt, ...)
 {
-	size_t kl = strlen(key);
+	int n = snprintf(s->error, sizeof(s->error), "registry '%s': ", R(s)->origin);
+	va_list ap;
 
-	for (const char *p = c; (p = strstr(p, key)); p++) {
-		if ((p != c && p[-1] != ' ' && p[-1] != ',') || strncmp(p + kl, "=\"", 2) != 0)
-			continue;
-		const char *v = p + kl + 2, *end = strchr(v, '"');
-		return end ? strndup(v, (size_t)(end - v)) : NULL;
-	}
-	return NULL;
+	if (n < 0 || (size_t)n >= sizeof(s->error))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(s->error + n, sizeof(s->error) - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+/* The path of URL, without the query (upload URLs carry long state there). */
+static const char *url_path(const char *url, char *buf, size_t size)
+{
+	const char *p = strstr(url, "://");
+
+	p = p ? strchr(p + 3, '/') : NULL;
+	snprintf(buf, size, "%.*s", (int)strcspn(p ?: url, "?"), p ?: url);
+	return buf;
 }
 
 static int fetch_token(struct imagefs_store *s, const char *challenge, bool is_write)
 {
 	struct reg *g = R(s);
-	_cleanup_free_ char *realm = challenge_param(challenge, "realm");
-	_cleanup_free_ char *service = challenge_param(challenge, "service");
-	_cleanup_free_ char *scope = challenge_param(challenge, "scope");
+	_cleanup_free_ char *realm = ifs_challenge_param(challenge, "realm");
+	_cleanup_free_ char *service = ifs_challenge_param(challenge, "service");
+	_cleanup_free_ char *scope = ifs_challenge_param(challenge, "scope");
 	_cleanup_free_ char *url = NULL, *own_scope = NULL;
-	_cleanup_json_ struct json_object *j = NULL;
-	const char *tok;
 	struct resp r = {0};
 	CURL *c;
 	int ret = -EACCES;
@@ -209,19 +221,28 @@ static int fetch_token(struct imagefs_store *s, const char *challenge, bool is_w
 		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
 		if (s->opts.insecure_tls)
 			curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-		if (s->opts.username) {
-			curl_easy_setopt(c, CURLOPT_USERNAME, s->opts.username);
-			curl_easy_setopt(c, CURLOPT_PASSWORD, s->opts.password ?: "");
+		if (g->user) {
+			curl_easy_setopt(c, CURLOPT_USERNAME, g->user);
+			curl_easy_setopt(c, CURLOPT_PASSWORD, g->pass);
 		}
-		if (curl_easy_perform(c) == CURLE_OK) {
+		CURLcode cc = curl_easy_perform(c);
+		char why[160];
+		if (cc != CURLE_OK) {
+			set_error(s, "token from '%s': %s", realm, curl_easy_strerror(cc));
+		} else {
 			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-			if (r.status == 200 && r.buf && json_parse(r.buf, r.len, &j) == 0 &&
-			    (json_get_string(j, "token", &tok) == 0 ||
-			     json_get_string(j, "access_token", &tok) == 0)) {
+			ifs_registry_error_text(r.buf, r.len, why, sizeof(why));
+			char *tok = NULL;
+			if (r.status != 200)
+				set_error(s, "token from '%s': HTTP %ld%s%s%s", realm, r.status,
+					  why[0] ? " (" : "", why, why[0] ? ")" : "");
+			else if (!r.buf || (ret = ifs_token_parse(r.buf, r.len, &tok)) < 0)
+				set_error(s, "token from '%s': no token in the answer", realm);
+			if (tok) {
 				free(g->token);
-				g->token = strdup(tok);
-				ret = g->token ? 0 : -ENOMEM;
+				g->token = tok;
 			}
+			ret = tok ? 0 : ret == -ENOMEM ? ret : -EACCES;
 		}
 	}
 	curl_easy_cleanup(c);
@@ -248,6 +269,8 @@ static int perform(struct imagefs_store *s, const struct req *q, struct resp *r)
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "brisk-image");
+	g->curl_err[0] = '\0';
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, g->curl_err);
 	if (s->opts.insecure_tls) {
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -297,9 +320,9 @@ static int perform(struct imagefs_store *s, const struct req *q, struct resp *r)
 			auth = NULL;
 		if (auth)
 			h = curl_slist_append(h, auth);
-	} else if (g->basic && s->opts.username) {
-		curl_easy_setopt(c, CURLOPT_USERNAME, s->opts.username);
-		curl_easy_setopt(c, CURLOPT_PASSWORD, s->opts.password ?: "");
+	} else if (g->basic && g->user) {
+		curl_easy_setopt(c, CURLOPT_USERNAME, g->user);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, g->pass);
 	}
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	cc = curl_easy_perform(c);
@@ -310,7 +333,11 @@ static int perform(struct imagefs_store *s, const struct req *q, struct resp *r)
 	if (r->err)
 		return r->err;
 	if (cc != CURLE_OK) {
-		log_debug("%s %s: %s", q->method, q->url, curl_easy_strerror(cc));
+		char path[256];
+
+		set_error(s, "%s %s: %s", q->method, url_path(q->url, path, sizeof(path)),
+			  g->curl_err[0] ? g->curl_err : curl_easy_strerror(cc));
+		log_debug("%s", s->error);
 		return r->overflow ? -EFBIG : -EIO;
 	}
 	return 0;
@@ -320,8 +347,10 @@ static int perform(struct imagefs_store *s, const struct req *q, struct resp *r)
 static int request(struct imagefs_store *s, const struct req *q, struct resp *r)
 {
 	struct reg *g = R(s);
+	char path[256], why[200];
 	int e;
 
+	s->error[0] = '\0';
 	for (int attempt = 0;; attempt++) {
 		if (q->out_fd >= 0 &&
 		    (ftruncate(q->out_fd, 0) < 0 || lseek(q->out_fd, 0, SEEK_SET) < 0))
@@ -335,16 +364,23 @@ static int request(struct imagefs_store *s, const struct req *q, struct resp *r)
 		if (strncasecmp(r->challenge, "Bearer ", 7) == 0) {
 			if (fetch_token(s, r->challenge, q->is_write) < 0)
 				break;
-		} else if (strncasecmp(r->challenge, "Basic", 5) == 0 && s->opts.username) {
+		} else if (strncasecmp(r->challenge, "Basic", 5) == 0 && g->user) {
 			g->basic = true;
 		} else {
 			break;
 		}
 		resp_done(r);
 	}
-	switch (r->status) {
-	case 200 ... 299:
+	if (r->status >= 200 && r->status < 300)
 		return 0;
+	if (!s->error[0] || r->status != 401) {
+		ifs_registry_error_text(r->buf, r->len, why, sizeof(why));
+		set_error(s, "%s %s: HTTP %ld%s%s%s", q->method,
+			  url_path(q->url, path, sizeof(path)), r->status, why[0] ? " (" : "", why,
+			  why[0] ? ")" : "");
+	}
+	log_debug("%s", s->error);
+	switch (r->status) {
 	case 401:
 	case 403:
 		return -EACCES;
@@ -353,7 +389,6 @@ static int request(struct imagefs_store *s, const struct req *q, struct resp *r)
 	case 416:
 		return -ERANGE;
 	default:
-		log_debug("%s %s: HTTP %ld: %.200s", q->method, q->url, r->status, r->buf ?: "");
 		return -EIO;
 	}
 }
@@ -439,7 +474,7 @@ static int reg_put_blob(struct imagefs_store *s, const struct digest *d, int dir
 	_cleanup_(resp_donep) struct resp r = {0};
 	_cleanup_free_ char *url = NULL, *put_url = NULL;
 	_cleanup_close_ int fd = -EBADF;
-	char ds[DIGEST_STRING_SIZE];
+	char ds[DIGEST_STRING_SIZE], path[256];
 	const char *loc;
 	int e;
 
@@ -454,8 +489,11 @@ static int reg_put_blob(struct imagefs_store *s, const struct digest *d, int dir
 	if ((e = request(s, &post, &r)) < 0)
 		return e;
 	loc = r.location;
-	if (!loc || !*loc)
+	if (!loc || !*loc) {
+		set_error(s, "POST %s: no Location for the upload",
+			  url_path(url, path, sizeof(path)));
 		return -EBADMSG;
+	}
 	if (asprintf(&put_url, "%s%s%sdigest=%s", loc[0] == '/' ? R(s)->origin : "", loc,
 		     strchr(loc, '?') ? "&" : "?", digest_format(d, ds)) < 0)
 		return -ENOMEM;
@@ -473,7 +511,12 @@ static int reg_put_blob(struct imagefs_store *s, const struct digest *d, int dir
 	e = request(s, &put, &r);
 	if (e < 0)
 		return e;
-	return r.status == 201 ? 0 : -EIO;
+	if (r.status != 201) {
+		set_error(s, "PUT %s: HTTP %ld where 201 was expected",
+			  url_path(put_url, path, sizeof(path)), r.status);
+		return -EIO;
+	}
+	return 0;
 }
 
 static int reg_get_manifest(struct imagefs_store *s, const char *tag, char **ret, size_t *ret_len)
@@ -547,6 +590,8 @@ static void reg_free(struct imagefs_store *s)
 	free(g->base);
 	free(g->repo);
 	free(g->token);
+	free(g->user);
+	free(g->pass);
 	free(g);
 }
 
@@ -617,6 +662,18 @@ int ifs_store_registry_open(struct imagefs_store *s, const char *ref)
 	if (asprintf(&g->base, "%s/v2/%s", g->origin, g->repo) < 0) {
 		g->base = NULL;
 		return -ENOMEM;
+	}
+	if (s->opts.username) {
+		g->user = strdup(s->opts.username);
+		g->pass = strdup(s->opts.password ?: "");
+		if (!g->user || !g->pass)
+			return -ENOMEM;
+	} else {
+		_cleanup_free_ char *source = NULL;
+		int r = ifs_registry_auth_find(host, &g->user, &g->pass, &source);
+
+		if (r < 0 && r != -ENOENT)
+			return r;
 	}
 	return 0;
 }

@@ -130,7 +130,7 @@ int imagefs_store_read_blob(struct imagefs_store *s, const struct digest *d, siz
 	return 0;
 }
 
-static int manifest_index(const char *json, size_t len, struct digest *ret)
+int ifs_manifest_index(const char *json, size_t len, struct digest *ret)
 {
 	_cleanup_json_ struct json_object *m = NULL;
 	struct json_object *layers;
@@ -148,6 +148,11 @@ static int manifest_index(const char *json, size_t len, struct digest *ret)
 	return -EMEDIUMTYPE;
 }
 
+const char *ifs_store_strerror(const struct imagefs_store *s, int r)
+{
+	return s->error[0] ? s->error : strerror(r < 0 ? -r : r);
+}
+
 int ifs_store_manifest_index(struct imagefs_store *s, const char *tag, struct digest *ret)
 {
 	_cleanup_free_ char *json = NULL;
@@ -156,7 +161,7 @@ int ifs_store_manifest_index(struct imagefs_store *s, const char *tag, struct di
 
 	if ((r = s->ops->get_manifest(s, tag, &json, &len)) < 0)
 		return r;
-	return manifest_index(json, len, ret);
+	return ifs_manifest_index(json, len, ret);
 }
 
 int imagefs_store_resolve(struct imagefs_store *s, struct digest *ret_index)
@@ -175,7 +180,7 @@ int imagefs_store_resolve(struct imagefs_store *s, struct digest *ret_index)
 		return log_error_errno(r, "'%s' is not a brisk image (no index in its manifest)",
 				       tag);
 	if (r < 0)
-		return log_error_errno(r, "image '%s': %m", tag);
+		return log_error_errno(r, "image '%s': %s", tag, ifs_store_strerror(s, r));
 	return 0;
 }
 
@@ -193,7 +198,7 @@ int ifs_store_load_index(struct imagefs_store *s, const struct digest *d,
 	if (fd < 0)
 		return log_error_errno(-errno, "temp file: %m");
 	if ((r = s->ops->get_blob(s, d, fd)) < 0)
-		return log_error_errno(r, "index %s: %m", ds);
+		return log_error_errno(r, "index %s: %s", ds, ifs_store_strerror(s, r));
 	if (lseek(fd, 0, SEEK_SET) < 0)
 		return -errno;
 	if ((r = digest_fd(fd, &got)) < 0)

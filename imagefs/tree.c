@@ -276,7 +276,8 @@ int ifs_path_normalize(const char *in, char **ret)
 
 	if (!out)
 		return -ENOMEM;
-	if (*p == '/')
+	/* "/" alone is the root directory (umoci writes it so); any other absolute path is not */
+	if (*p == '/' && p[strspn(p, "/")] != '\0')
 		return -EINVAL;
 	while (*p) {
 		const char *slash = strchr(p, '/');

@@ -25,7 +25,7 @@ static int verify_blob(struct imagefs_store *s, const struct digest *d, uint64_t
 	if (fd < 0)
 		return -errno;
 	if ((r = s->ops->get_blob(s, d, fd)) < 0)
-		return log_error_errno(r, "pack %s: %m", ds);
+		return log_error_errno(r, "pack %s: %s", ds, ifs_store_strerror(s, r));
 	if (fstat(fd, &st) < 0 || lseek(fd, 0, SEEK_SET) < 0)
 		return -errno;
 	if ((uint64_t)st.st_size != size)

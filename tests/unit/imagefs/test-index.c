@@ -22,8 +22,9 @@ static void test_normalize(void **state)
 		const char *in, *out;
 	} ok[] = {{"./a/b/", "a/b"}, {"a//b/./c", "a/b/c"},
 		  {"./", ""},	     {".", ""},
-		  {"a", "a"},	     {"a/.wh..wh..opq", "a/.wh..wh..opq"}};
-	static const char *const bad[] = {"/etc", "../x", "a/../b", "a/..", ".."};
+		  {"a", "a"},	     {"a/.wh..wh..opq", "a/.wh..wh..opq"},
+		  {"/", ""},	     {"//", ""}};
+	static const char *const bad[] = {"/etc", "//etc/", "/./", "../x", "a/../b", "a/..", ".."};
 	(void)state;
 
 	for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
