@@ -2,10 +2,13 @@
 /*
  * "dir:PATH": an OCI-layout-like directory: PATH/oci-layout, PATH/blobs/sha256/<hex> and
  * PATH/index.json listing the tagged manifests. Blobs appear only by rename() of a complete,
- * fsynced file staged in PATH/.tmp-XXXXXX, so a reader never sees a partial blob; index.json
+ * fsynced file staged in PATH/.tmp-PID-XXXXXX, so a reader never sees a partial blob; index.json
  * is replaced atomically. Concurrent writers to the same tag: the last rename wins.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +29,7 @@ struct dir_store {
 	/* the last blob read_range opened */
 	int cached_fd;
 	struct digest cached;
+	bool swept; /* stale staging directories removed */
 };
 
 static struct dir_store *D(struct imagefs_store *s)
@@ -190,11 +194,43 @@ static int dir_get_manifest(struct imagefs_store *s, const char *tag, char **ret
 	return -ENOENT;
 }
 
+/* Staging directories of writers that died (killed in the middle of a convert) hold only
+ * partial files: remove those whose process is gone. Their names carry the writer's pid. */
+static void sweep_stale_staging(struct dir_store *ds)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int fd;
+
+	ds->swept = true;
+	fd = openat(ds->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		safe_close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		char *end;
+		long pid;
+
+		if (strncmp(de->d_name, ".tmp-", 5) != 0)
+			continue;
+		pid = strtol(de->d_name + 5, &end, 10);
+		if (end == de->d_name + 5 || *end != '-' || pid <= 0 || pid > INT32_MAX)
+			continue;
+		if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+			(void)rm_rf_at(ds->fd, de->d_name);
+	}
+}
+
 static int dir_staging_dir(struct imagefs_store *s, char **ret_path)
 {
-	_cleanup_free_ char *p = path_join(D(s)->path, ".tmp-XXXXXX");
+	char name[64];
+	_cleanup_free_ char *p = NULL;
 
-	if (!p)
+	if (!D(s)->swept)
+		sweep_stale_staging(D(s));
+	snprintf(name, sizeof(name), ".tmp-%d-XXXXXX", (int)getpid());
+	if (!(p = path_join(D(s)->path, name)))
 		return -ENOMEM;
 	if (!mkdtemp(p))
 		return -errno;

@@ -234,8 +234,13 @@ static int fetch_token(struct imagefs_store *s, const char *challenge, bool is_w
 			ifs_registry_error_text(r.buf, r.len, why, sizeof(why));
 			char *tok = NULL;
 			if (r.status != 200)
-				set_error(s, "token from '%s': HTTP %ld%s%s%s", realm, r.status,
-					  why[0] ? " (" : "", why, why[0] ? ")" : "");
+				set_error(s, "token from '%s': HTTP %ld%s%s%s%s", realm, r.status,
+					  why[0] ? " (" : "", why, why[0] ? ")" : "",
+					  r.status == 401 && !g->user
+					      ? "; no credentials for this registry: set "
+						"BRISK_REGISTRY_AUTH=USER:PASSWORD or log in "
+						"with podman, skopeo or docker"
+					      : "");
 			else if (!r.buf || (ret = ifs_token_parse(r.buf, r.len, &tok)) < 0)
 				set_error(s, "token from '%s': no token in the answer", realm);
 			if (tok) {

@@ -1,8 +1,10 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# brisk-image end to end: convert locally built OCI images, export, and compare with
-# `umoci unpack` of the same images; push to and pull from Debian's docker-registry on
-# 127.0.0.1; bad inputs fail with a clear message and leave no blob behind.
+# brisk-image end to end: convert locally built OCI images (synthetic, busybox, and a Debian
+# minbase + python3 rootfs made by debootstrap), export, and compare with `umoci unpack` of the
+# same images; push to and pull from Debian's docker-registry on 127.0.0.1, and from a registry
+# of our own (test-registry.py) for token auth and uploads that fail; bad inputs fail with a
+# clear message and leave no blob behind.
 
 bats_require_minimum_version 1.5.0
 
@@ -18,6 +20,33 @@ setup_file() {
 setup() {
 	[ "$(id -u)" = 0 ] || skip "needs root (owners, device nodes, security xattrs)"
 	B="$BRISK_IMAGE"
+	# credentials only from what a test sets, never from this machine's user
+	export HOME="$T/home"
+	unset DOCKER_CONFIG REGISTRY_AUTH_FILE XDG_RUNTIME_DIR BRISK_REGISTRY_AUTH
+}
+
+# The Debian image (tools/mkimage-debian: debootstrap once, cached under /var/cache/brisk-test
+# or $BRISK_TEST_CACHE): its OCI layout in $DEB, or a skip when Debian's archive cannot be
+# reached and nothing is cached.
+debian_image() {
+	run --separate-stderr "$HERE/../../../tools/mkimage-debian" "$@"
+	[ "$status" -ne 77 ] || skip "no Debian image: $stderr"
+	[ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+	DEB=$output
+}
+
+# Our own registry: $1 data dir, then test-registry.py options. Sets $port and $TR_PID.
+start_test_registry() {
+	local data=$1
+	shift
+	coproc TR { exec python3 "$HERE/test-registry.py" "$data" "$@"; }
+	read -r port <&"${TR[0]}"
+	[ -n "$port" ]
+}
+
+stop_test_registry() {
+	kill "$TR_PID" 2>/dev/null || true
+	wait "$TR_PID" 2>/dev/null || true
 }
 
 umoci_unpack() { # LAYOUT DEST
@@ -169,4 +198,116 @@ start_registry() {
 	assert f.read(1 << 20) == random.Random(11).randbytes(1 << 20)
 	EOP
 	rm -rf "$T/bigs-out"
+}
+
+@test "debian minbase + python3 (debootstrap): export equals umoci unpack, python3 runs" {
+	debian_image
+	"$B" convert --no-progress oci:"$DEB" dir:"$T/deb:py"
+	"$B" export dir:"$T/deb:py" "$T/deb-out"
+	umoci_unpack "$DEB" "$T/deb-umoci"
+	python3 "$HERE/treecmp.py" "$T/deb-umoci/rootfs" "$T/deb-out"
+	"$B" verify dir:"$T/deb:py"
+	[ "$(chroot "$T/deb-out" /usr/bin/python3 -c 'import json, sqlite3; print(json.dumps([1]))')" = "[1]" ]
+	rm -rf "$T/deb-out" "$T/deb-umoci"
+}
+
+@test "a convert killed half-way leaves no partial blob, and the next one completes" {
+	debian_image
+	# zstd level 19 makes it take long enough to be killed in the middle
+	"$B" convert --no-progress --zstd-level 19 oci:"$DEB" dir:"$T/killed:py" 2>/dev/null &
+	pid=$!
+	for _ in $(seq 100); do
+		[ -z "$(find "$T/killed" -maxdepth 1 -name '.tmp-*' 2>/dev/null)" ] || break
+		sleep 0.1
+	done
+	sleep 1
+	kill -9 "$pid" # fails (and so does the test) if it had already finished
+	wait "$pid" || true
+	[ ! -e "$T/killed/index.json" ]
+	for f in "$T"/killed/blobs/sha256/*; do
+		[ -e "$f" ] || continue
+		[ "$(sha256sum <"$f" | cut -d' ' -f1)" = "$(basename "$f")" ]
+	done
+	"$B" convert --no-progress oci:"$DEB" dir:"$T/killed:py"
+	# the dead writer's staging directory was swept
+	[ -z "$(find "$T/killed" -maxdepth 1 -name '.tmp-*')" ]
+	"$B" verify dir:"$T/killed:py"
+}
+
+@test "registry with Bearer token auth: push and pull with the user's credentials" {
+	start_test_registry "$T/treg-auth" --token brisk:s3cret
+	"$B" convert oci:"$T/syn" dir:"$T/ta:syn"
+	ref=registry:127.0.0.1:$port/brisk/syn:v1
+	# no credentials anywhere: a clear refusal that says what to do
+	run "$B" push dir:"$T/ta:syn" "$ref"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" =~ "HTTP 401 (UNAUTHORIZED" ]]
+	[[ "$output" =~ "no credentials for this registry" ]]
+	# wrong password
+	run env BRISK_REGISTRY_AUTH=brisk:wrong "$B" push dir:"$T/ta:syn" "$ref"
+	[ "$status" -ne 0 ]
+	[[ "$output" =~ "bad credentials for the token" ]]
+	# podman/skopeo's auth file
+	printf '{"auths":{"127.0.0.1:%s":{"auth":"%s"}}}' "$port" "$(printf brisk:s3cret | base64)" \
+		>"$T/auth.json"
+	d=$(REGISTRY_AUTH_FILE="$T/auth.json" "$B" push dir:"$T/ta:syn" "$ref")
+	# docker's config.json under $HOME, with a scheme in the key
+	mkdir -p "$HOME/.docker"
+	printf '{"auths":{"http://127.0.0.1:%s":{"auth":"%s"}}}' "$port" \
+		"$(printf brisk:s3cret | base64)" >"$HOME/.docker/config.json"
+	d2=$("$B" pull "$ref" dir:"$T/tp:syn")
+	[ "$d" = "$d2" ]
+	for f in "$T"/tp/blobs/sha256/*; do
+		cmp "$f" "$T/ta/blobs/sha256/$(basename "$f")"
+	done
+	# lazy Range reads carry the token too
+	"$B" export "$ref" "$T/ta-out"
+	python3 "$HERE/treecmp.py" "$T/syn-out" "$T/ta-out"
+	stats=$(curl -sf "http://127.0.0.1:$port/stats")
+	stop_test_registry
+	echo "$stats"
+	[ "$(jq .tokens <<<"$stats")" -ge 2 ]
+	[ "$(jq .uploads <<<"$stats")" -ge 2 ]
+}
+
+@test "registry failing mid-upload (HTTP 500, then a crash): clear error, a re-run completes" {
+	"$B" convert oci:"$T/syn" dir:"$T/tf:syn"
+	nblobs=$(ls "$T/tf/blobs/sha256" | wc -l)
+	[ "$nblobs" -ge 3 ] # packs, index, config: the failure is in the middle
+	# the second blob upload gets a 500 with the distribution spec's error body
+	start_test_registry "$T/treg-fail" --fail-put 2
+	run "$B" push dir:"$T/tf:syn" registry:127.0.0.1:$port/brisk/syn:v1
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" =~ "store blob sha256:" ]]
+	[[ "$output" =~ "HTTP 500 (UNKNOWN: storage backend failed (injected))" ]]
+	# no tag names the incomplete image
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v2/brisk/syn/manifests/v1")" = 404 ]
+	# the re-run asks (HEAD) and skips the blob that made it, uploads the rest
+	"$B" push dir:"$T/tf:syn" registry:127.0.0.1:$port/brisk/syn:v1
+	stats=$(curl -sf "http://127.0.0.1:$port/stats")
+	echo "$stats"
+	[ "$(jq .head_hits <<<"$stats")" -ge 1 ]
+	[ "$(jq .uploads <<<"$stats")" = $((nblobs - 1)) ] # the manifest is no blob upload
+	stop_test_registry
+
+	# the registry dies in the middle of the second upload
+	start_test_registry "$T/treg-die" --die-put 2
+	run "$B" push dir:"$T/tf:syn" registry:127.0.0.1:$port/brisk/syn:v1
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" =~ "store blob sha256:".*"registry 'http://127.0.0.1:$port': PUT /v2/brisk/syn/blobs/uploads/" ]]
+	wait "$TR_PID" || true
+	# started again on the same storage: the push completes, pull back is byte-identical
+	start_test_registry "$T/treg-die"
+	"$B" push dir:"$T/tf:syn" registry:127.0.0.1:$port/brisk/syn:v1
+	stats=$(curl -sf "http://127.0.0.1:$port/stats")
+	"$B" pull registry:127.0.0.1:$port/brisk/syn:v1 dir:"$T/tfp:syn"
+	stop_test_registry
+	echo "$stats"
+	[ "$(jq .head_hits <<<"$stats")" -ge 1 ]
+	for f in "$T"/tfp/blobs/sha256/*; do
+		cmp "$f" "$T/tf/blobs/sha256/$(basename "$f")"
+	done
 }
