@@ -8,7 +8,8 @@
  *   brisk-image export REF DIR
  *   brisk-image profile REF FILE    store an access profile (brisk-imagefs --record-profile)
  * SRC of convert: oci:DIR[:TAG] or oci-archive:FILE[:TAG]. Stores: dir:PATH[:TAG][@DIGEST],
- * registry:HOST[:PORT]/REPO[:TAG][@DIGEST]. Registry credentials: BRISK_REGISTRY_AUTH=user:pass.
+ * registry:HOST[:PORT]/REPO[:TAG][@DIGEST]. Registry credentials: BRISK_REGISTRY_AUTH=user:pass,
+ * else the user's podman/docker auth files (imagefs/FORMAT.md, "Registry credentials").
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,17 +29,19 @@ static struct imagefs_store_options store_opts;
 
 static void usage(FILE *f)
 {
-	fputs(
-	    "usage: brisk-image [--debug] [--plain-http] [--insecure-tls] COMMAND ...\n"
-	    "  convert [--chunk-size N] [--zstd-level N] [--progress] [--no-dedup] SRC DEST\n"
-	    "  push SRC DEST | pull SRC DEST    copy an image between stores\n"
-	    "  inspect [--tree] REF\n"
-	    "  verify REF\n"
-	    "  export REF DIR\n"
-	    "  profile REF FILE    store an access profile beside the image\n"
-	    "SRC: oci:DIR[:TAG] | oci-archive:FILE[:TAG]\n"
-	    "stores: dir:PATH[:TAG][@sha256:HEX] | registry:HOST[:PORT]/REPO[:TAG][@sha256:HEX]\n",
-	    f);
+	fputs("usage: brisk-image [--debug] [--plain-http] [--insecure-tls] COMMAND ...\n"
+	      "  convert [--chunk-size N] [--zstd-level N] [--progress] [--no-dedup] SRC DEST\n"
+	      "  push SRC DEST | pull SRC DEST    copy an image between stores\n"
+	      "  inspect [--tree] REF\n"
+	      "  verify REF\n"
+	      "  export REF DIR\n"
+	      "  profile REF FILE    store an access profile beside the image\n"
+	      "SRC: oci:DIR[:TAG] | oci-archive:FILE[:TAG]\n"
+	      "stores: dir:PATH[:TAG][@sha256:HEX] | registry:HOST[:PORT]/REPO[:TAG][@sha256:HEX]\n"
+	      "registry credentials: BRISK_REGISTRY_AUTH=USER:PASSWORD, else $REGISTRY_AUTH_FILE,\n"
+	      "  $XDG_RUNTIME_DIR/containers/auth.json, $DOCKER_CONFIG/config.json or\n"
+	      "  ~/.docker/config.json\n",
+	      f);
 }
 
 static int open_store(const char *spec, struct imagefs_store **ret)
