@@ -193,8 +193,16 @@ static int fetch_token(struct imagefs_store *s, const char *challenge, bool is_w
 	CURL *c;
 	int ret = -EACCES;
 
-	if (!realm)
+	if (!realm) {
+		set_error(s, "a Bearer challenge without a realm");
 		return -EACCES;
+	}
+	/* the credentials go to the realm: never in clear text for a registry reached by HTTPS */
+	if (g->user && strncmp(g->origin, "https://", 8) == 0 &&
+	    strncmp(realm, "https://", 8) != 0) {
+		set_error(s, "token realm '%s' is not HTTPS: credentials not sent", realm);
+		return -EACCES;
+	}
 	if (is_write || !scope) {
 		if (asprintf(&own_scope, "repository:%s:pull%s", g->repo, is_write ? ",push" : "") <
 		    0)
