@@ -2,17 +2,16 @@
 /*
  * "dir:PATH": an OCI-layout-like directory: PATH/oci-layout, PATH/blobs/sha256/<hex> and
  * PATH/index.json listing the tagged manifests. Blobs appear only by rename() of a complete,
- * fsynced file staged in PATH/.tmp-PID-XXXXXX, so a reader never sees a partial blob; index.json
+ * fsynced file staged in PATH/.tmp-XXXXXX, so a reader never sees a partial blob; index.json
  * is replaced atomically. Concurrent writers to the same tag: the last rename wins.
  */
 #include <dirent.h>
 #include <errno.h>
-#include <signal.h>
-#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,7 +28,9 @@ struct dir_store {
 	/* the last blob read_range opened */
 	int cached_fd;
 	struct digest cached;
-	bool swept; /* stale staging directories removed */
+	bool swept;	  /* stale staging directories removed */
+	int *staging_fds; /* our staging directories, each flocked (shared) */
+	size_t n_staging;
 };
 
 static struct dir_store *D(struct imagefs_store *s)
@@ -194,8 +195,10 @@ static int dir_get_manifest(struct imagefs_store *s, const char *tag, char **ret
 	return -ENOENT;
 }
 
-/* Staging directories of writers that died (killed in the middle of a convert) hold only
- * partial files: remove those whose process is gone. Their names carry the writer's pid. */
+/* Staging directories of writers that died (a convert killed half-way) hold only partial
+ * files. A writer holds a shared flock on each of its staging directories until it frees the
+ * store or exits, so a directory on which an exclusive lock can be taken has no writer left
+ * (on this host or, where the filesystem shares locks, another) and is removed. */
 static void sweep_stale_staging(struct dir_store *ds)
 {
 	_cleanup_closedir_ DIR *d = NULL;
@@ -209,31 +212,41 @@ static void sweep_stale_staging(struct dir_store *ds)
 		return;
 	}
 	while ((de = readdir(d))) {
-		char *end;
-		long pid;
+		_cleanup_close_ int dfd = -EBADF;
 
 		if (strncmp(de->d_name, ".tmp-", 5) != 0)
 			continue;
-		pid = strtol(de->d_name + 5, &end, 10);
-		if (end == de->d_name + 5 || *end != '-' || pid <= 0 || pid > INT32_MAX)
-			continue;
-		if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+		dfd = openat(ds->fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dfd >= 0 && flock(dfd, LOCK_EX | LOCK_NB) == 0)
 			(void)rm_rf_at(ds->fd, de->d_name);
 	}
 }
 
 static int dir_staging_dir(struct imagefs_store *s, char **ret_path)
 {
-	char name[64];
-	_cleanup_free_ char *p = NULL;
+	struct dir_store *ds = D(s);
+	_cleanup_free_ char *p = path_join(ds->path, ".tmp-XXXXXX");
+	_cleanup_close_ int fd = -EBADF;
+	int *nl;
 
-	if (!D(s)->swept)
-		sweep_stale_staging(D(s));
-	snprintf(name, sizeof(name), ".tmp-%d-XXXXXX", (int)getpid());
-	if (!(p = path_join(D(s)->path, name)))
+	if (!p)
 		return -ENOMEM;
+	if (!ds->swept)
+		sweep_stale_staging(ds);
+	nl = realloc(ds->staging_fds, (ds->n_staging + 1) * sizeof(*nl));
+	if (!nl)
+		return -ENOMEM;
+	ds->staging_fds = nl;
 	if (!mkdtemp(p))
 		return -errno;
+	/* between mkdtemp and flock a sweeper could take it: then it is gone, and we fail */
+	fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || flock(fd, LOCK_SH | LOCK_NB) < 0) {
+		int r = -errno;
+		(void)rm_rf_at(AT_FDCWD, p);
+		return r;
+	}
+	ds->staging_fds[ds->n_staging++] = TAKE_FD(fd);
 	*ret_path = TAKE_PTR(p);
 	return 0;
 }
@@ -331,6 +344,9 @@ static void dir_free(struct imagefs_store *s)
 	safe_close(ds->fd);
 	safe_close(ds->blobs_fd);
 	safe_close(ds->cached_fd);
+	for (size_t i = 0; i < ds->n_staging; i++)
+		safe_close(ds->staging_fds[i]);
+	free(ds->staging_fds);
 	free(ds->path);
 	free(ds);
 }
