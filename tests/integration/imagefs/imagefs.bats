@@ -227,7 +227,10 @@ start_registry() {
 	[ -d "$staging" ]
 	kill -9 "$pid" # fails (and so does the test) if it had already finished
 	wait "$pid" || true
-	[ ! -e "$T/killed/index.json" ]
+	# no tag names the killed image
+	run "$B" inspect dir:"$T/killed:py"
+	[ "$status" -ne 0 ]
+	[[ "$output" =~ "no image tagged 'py'" ]]
 	for f in "$T"/killed/blobs/sha256/*; do
 		[ -e "$f" ] || continue
 		[ "$(sha256sum <"$f" | cut -d' ' -f1)" = "$(basename "$f")" ]
