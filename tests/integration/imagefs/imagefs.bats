@@ -49,6 +49,11 @@ stop_test_registry() {
 	wait "$TR_PID" 2>/dev/null || true
 }
 
+teardown() {
+	# a failed test leaves no registry of ours running
+	[ -z "${TR_PID:-}" ] || stop_test_registry
+}
+
 umoci_unpack() { # LAYOUT DEST
 	umoci unpack --image "$1:latest" "$2" >/dev/null
 }
