@@ -21,7 +21,7 @@
 
 /* The first driver API with cuCheckpointProcess*: CUDA 12.8, display driver 570. */
 #define GPU_MIN_DRIVER_VERSION 12080
-#define GPU_MIN_DRIVER_STRING "12.8 (display driver 570)"
+#define GPU_MIN_DRIVER_STRING "12.8 / driver 570"
 /* How long a lock waits for the process's running CUDA calls to finish by default. */
 #define GPU_LOCK_TIMEOUT_MS 10000
 

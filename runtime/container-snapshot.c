@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "gpu/gpu.h"
+#include "cgroup.h"
 #include "container-snapshot.h"
 
 void ext_mounts_done(struct ext_mounts *m)
@@ -40,5 +46,178 @@ int ext_mounts_from_spec(const struct spec *s, bool restore, struct ext_mounts *
 		m.n++;
 	}
 	*ret = m;
+	return 0;
+}
+
+/* The pid of PID in its innermost pid namespace (the last field of NSpid). */
+static int ns_pid_of(pid_t pid, int *ret)
+{
+	_cleanup_free_ char *status = NULL;
+	char path[64];
+	size_t len;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((r = read_file_at(AT_FDCWD, path, 65536, &status, &len)) < 0)
+		return r;
+	char *p = strstr(status, "\nNSpid:");
+	if (!p)
+		return -ENOTSUP;
+	p += 7;
+	char *end = strchr(p, '\n');
+	if (end)
+		*end = '\0';
+	char *last = strrchr(p, '\t');
+	return parse_int(last ? last + 1 : p, ret);
+}
+
+static int processes(struct cgroup *cg, pid_t init, pid_t **ret, size_t *ret_n)
+{
+	if (cg)
+		return cgroup_get_pids(cg, ret, ret_n);
+	*ret = malloc(sizeof(pid_t));
+	if (!*ret)
+		return -ENOMEM;
+	(*ret)[0] = init;
+	*ret_n = 1;
+	return 0;
+}
+
+void container_gpu_done(struct container_gpu *g)
+{
+	g->gpu = gpu_close(g->gpu);
+	free(g->pids);
+	free(g->ns_pids);
+	g->pids = NULL;
+	g->ns_pids = NULL;
+	g->n = 0;
+}
+
+int container_gpu_find(struct cgroup *cg, pid_t init, struct container_gpu *ret)
+{
+	_cleanup_(gpu_closep) struct gpu *g = NULL;
+	_cleanup_free_ pid_t *pids = NULL, *cuda = NULL;
+	_cleanup_free_ int *ns = NULL;
+	pid_t user = 0;
+	size_t n = 0, k = 0;
+	char v[16];
+	int r;
+
+	if ((r = processes(cg, init, &pids, &n)) < 0)
+		return r;
+	for (size_t i = 0; i < n && !user; i++)
+		if (gpu_pid_uses_driver(pids[i]))
+			user = pids[i];
+	r = gpu_open(&g);
+	if (r == -EOPNOTSUPP && user)
+		log_warning("process %d uses an NVIDIA GPU but brisk was built without GPU "
+			    "support: its device memory is not saved",
+			    (int)user);
+	if (r == -EOPNOTSUPP)
+		return 0;
+	if (r == -ENOSYS && user)
+		return log_error_errno(r,
+				       "CUDA driver %s has no checkpoint API (needs >= %s), and "
+				       "process %d uses the GPU",
+				       gpu_version_string(gpu_driver_version(g), v, sizeof(v)),
+				       GPU_MIN_DRIVER_STRING, (int)user);
+	if (r == -ENOENT && user)
+		return log_error_errno(r,
+				       "process %d uses an NVIDIA GPU but the CUDA driver could "
+				       "not be loaded: %s",
+				       (int)user, gpu_error(g));
+	if (r == -ENOSYS || r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return log_error_errno(r, "load the CUDA driver: %m");
+	if ((r = gpu_find(g, pids, n, &cuda, &k)) < 0)
+		return log_error_errno(r, "find the CUDA processes: %s", gpu_error(g));
+	if (k == 0)
+		return 0;
+	ns = calloc(k, sizeof(int));
+	if (!ns)
+		return -ENOMEM;
+	for (size_t i = 0; i < k; i++)
+		if ((r = ns_pid_of(cuda[i], &ns[i])) < 0)
+			return log_error_errno(r, "CUDA process %d: its pid namespace: %m",
+					       (int)cuda[i]);
+	ret->gpu = TAKE_PTR(g);
+	ret->pids = TAKE_PTR(cuda);
+	ret->ns_pids = TAKE_PTR(ns);
+	ret->n = k;
+	return 0;
+}
+
+void container_gpu_criu_env(const char *plugin_free_dir)
+{
+	/*
+	 * brisk drives the driver itself; CRIU's cuda plugin (4.1 and later, in
+	 * /usr/lib/criu) would lock, checkpoint or restore the same processes again. CRIU
+	 * loads its plugins from $CRIU_LIBS_DIR when no --libdir is given, only *.so files.
+	 */
+	setenv("CRIU_LIBS_DIR", plugin_free_dir, 1);
+}
+
+int container_gpu_dump(struct container_gpu *cg, unsigned timeout_ms, bool leave_running,
+		       const char *plugin_free_dir, int (*dump)(void *userdata), void *userdata,
+		       bool *ret_dump_ran)
+{
+	int r;
+
+	container_gpu_criu_env(plugin_free_dir);
+	r = gpu_checkpoint_around(cg->gpu, cg->pids, cg->n, timeout_ms, leave_running, dump,
+				  userdata, ret_dump_ran);
+	unsetenv("CRIU_LIBS_DIR");
+	if (r < 0 && !*ret_dump_ran)
+		return log_error_errno(r,
+				       "checkpoint the CUDA processes: %s (the container runs on)",
+				       gpu_error(cg->gpu));
+	if (*gpu_error(cg->gpu))
+		log_error("bring the CUDA processes back after the dump: %s", gpu_error(cg->gpu));
+	return r;
+}
+
+int container_gpu_restore(struct cgroup *cg, const int *ns_pids, size_t n)
+{
+	_cleanup_(gpu_closep) struct gpu *g = NULL;
+	_cleanup_free_ pid_t *pids = NULL, *host = NULL;
+	size_t np = 0;
+	char v[16];
+	int r;
+
+	r = gpu_open(&g);
+	if (r == -EOPNOTSUPP)
+		return log_error_errno(r, "the checkpoint has CUDA processes and brisk was built "
+					  "without GPU support");
+	if (r == -ENOSYS)
+		return log_error_errno(r,
+				       "the checkpoint has CUDA processes and CUDA driver %s has "
+				       "no checkpoint API (needs >= %s)",
+				       gpu_version_string(gpu_driver_version(g), v, sizeof(v)),
+				       GPU_MIN_DRIVER_STRING);
+	if (r < 0)
+		return log_error_errno(r,
+				       "the checkpoint has CUDA processes and the CUDA driver "
+				       "could not be loaded: %s",
+				       r == -ENOENT ? gpu_error(g) : strerror(-r));
+	if ((r = cgroup_get_pids(cg, &pids, &np)) < 0)
+		return r;
+	host = calloc(n + 1, sizeof(pid_t));
+	if (!host)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < np && !host[i]; j++) {
+			int ns;
+			if (ns_pid_of(pids[j], &ns) == 0 && ns == ns_pids[i])
+				host[i] = pids[j];
+		}
+		if (!host[i])
+			return log_error_errno(-ESRCH,
+					       "CUDA process %d of the checkpoint is not among the "
+					       "restored processes",
+					       ns_pids[i]);
+	}
+	if ((r = gpu_resume(g, host, n)) < 0)
+		return log_error_errno(r, "restore the CUDA processes: %s", gpu_error(g));
 	return 0;
 }
