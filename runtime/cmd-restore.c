@@ -356,7 +356,7 @@ static int restore_gpu(struct restore_job *j, bool criu_done)
 		return 0;
 	}
 	unsetenv("CRIU_LIBS_DIR");
-	return container_gpu_restore(j->cg, j->meta->cuda_pids, j->meta->n_cuda_pids);
+	return container_gpu_restore(j->pid, j->meta->cuda_pids, j->meta->n_cuda_pids);
 }
 
 static int finish(struct restore_job *j)

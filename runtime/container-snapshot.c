@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -177,11 +178,53 @@ int container_gpu_dump(struct container_gpu *cg, unsigned timeout_ms, bool leave
 	return r;
 }
 
-int container_gpu_restore(struct cgroup *cg, const int *ns_pids, size_t n)
+/* Append the descendants of PID (from /proc/PID/task/TID/children) to *PIDS. */
+static int add_descendants(pid_t pid, pid_t **pids, size_t *n, size_t *cap, int depth)
+{
+	_cleanup_(closedirp) DIR *d = NULL;
+	char path[64];
+	struct dirent *de;
+
+	if (depth > 64)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if (!(d = opendir(path)))
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		_cleanup_free_ char *kids = NULL;
+		char file[384];
+		size_t len;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(file, sizeof(file), "%s/%s/children", path, de->d_name);
+		if (read_file_at(AT_FDCWD, file, 1 << 20, &kids, &len) < 0)
+			continue;
+		for (char *sp, *tok = strtok_r(kids, " \n", &sp); tok;
+		     tok = strtok_r(NULL, " \n", &sp)) {
+			int kid, r;
+			if (parse_int(tok, &kid) < 0)
+				continue;
+			if (*n == *cap) {
+				pid_t *p = reallocarray(*pids, *cap * 2 + 16, sizeof(pid_t));
+				if (!p)
+					return -ENOMEM;
+				*pids = p;
+				*cap = *cap * 2 + 16;
+			}
+			(*pids)[(*n)++] = kid;
+			if ((r = add_descendants(kid, pids, n, cap, depth + 1)) < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+int container_gpu_restore(pid_t init, const int *ns_pids, size_t n)
 {
 	_cleanup_(gpu_closep) struct gpu *g = NULL;
 	_cleanup_free_ pid_t *pids = NULL, *host = NULL;
-	size_t np = 0;
+	size_t np = 1, cap = 16;
 	char v[16];
 	int r;
 
@@ -200,15 +243,24 @@ int container_gpu_restore(struct cgroup *cg, const int *ns_pids, size_t n)
 				       "the checkpoint has CUDA processes and the CUDA driver "
 				       "could not be loaded: %s",
 				       r == -ENOENT ? gpu_error(g) : strerror(-r));
-	if ((r = cgroup_get_pids(cg, &pids, &np)) < 0)
-		return r;
+	/*
+	 * The restored tree, not the cgroup: CRIU may have put the tasks back into the
+	 * cgroups they were dumped from.
+	 */
+	pids = calloc(cap, sizeof(pid_t));
 	host = calloc(n + 1, sizeof(pid_t));
-	if (!host)
+	if (!pids || !host)
 		return -ENOMEM;
+	pids[0] = init;
+	if ((r = add_descendants(init, &pids, &np, &cap, 0)) < 0)
+		return log_error_errno(r, "list the restored processes: %m");
 	for (size_t i = 0; i < n; i++) {
 		for (size_t j = 0; j < np && !host[i]; j++) {
-			int ns;
-			if (ns_pid_of(pids[j], &ns) == 0 && ns == ns_pids[i])
+			int ns = 0;
+			r = ns_pid_of(pids[j], &ns);
+			log_debug("restored process %d is %d in its pid namespace", (int)pids[j],
+				  ns);
+			if (r == 0 && ns == ns_pids[i])
 				host[i] = pids[j];
 		}
 		if (!host[i])

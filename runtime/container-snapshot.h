@@ -51,5 +51,8 @@ int container_gpu_dump(struct container_gpu *cg, unsigned timeout_ms, bool leave
 void container_gpu_done(struct container_gpu *g);
 /* Before CRIU restores a checkpoint that had CUDA processes: keep CRIU's plugins out. */
 void container_gpu_criu_env(const char *plugin_free_dir);
-/* After CRIU restored the tree into CG: bring the CUDA processes NS_PIDS back onto the GPU. */
-int container_gpu_restore(struct cgroup *cg, const int *ns_pids, size_t n);
+/*
+ * After CRIU restored the tree of INIT: bring the CUDA processes NS_PIDS (numbered in the
+ * container's pid namespace) back onto the GPU.
+ */
+int container_gpu_restore(pid_t init, const int *ns_pids, size_t n);
