@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -169,6 +170,22 @@ static void test_find(void **state)
 	assert_int_equal(found[0], kids[0]);
 	assert_int_equal(found[1], kids[1]);
 	assert_calls(""); /* state queries change nothing */
+	assert_false(gpu_pid_uses_driver(kids[0]));
+}
+
+/* A process that maps the driver library (a copy of the fake named libcuda.so.1). */
+static void test_uses_driver(void **state)
+{
+	_cleanup_free_ char *lib = NULL, *data = NULL;
+	size_t len;
+
+	(void)state;
+	assert_false(gpu_pid_uses_driver(getpid()));
+	assert_int_equal(read_file_at(AT_FDCWD, getenv("FAKE_LIBCUDA"), 1 << 24, &data, &len), 0);
+	assert_true(asprintf(&lib, "%s/libcuda.so.1", tmpdir) > 0);
+	assert_int_equal(write_file_atomic_at(AT_FDCWD, lib, data, len, 0755, false), 0);
+	assert_non_null(dlopen(lib, RTLD_NOW | RTLD_LOCAL));
+	assert_true(gpu_pid_uses_driver(getpid()));
 	assert_false(gpu_pid_uses_driver(kids[0]));
 }
 
@@ -355,6 +372,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_no_library, reset),
 	    cmocka_unit_test_setup(test_no_api, reset),
 	    cmocka_unit_test_setup(test_find, reset),
+	    cmocka_unit_test_setup(test_uses_driver, reset),
 	    cmocka_unit_test_setup(test_checkpoint_resume, reset),
 	    cmocka_unit_test_setup(test_rollback, reset),
 	    cmocka_unit_test_setup(test_lock_timeout, reset),
