@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,7 +157,10 @@ void container_gpu_criu_env(const char *plugin_free_dir)
 	 * /usr/lib/criu) would lock, checkpoint or restore the same processes again. CRIU
 	 * loads its plugins from $CRIU_LIBS_DIR when no --libdir is given, only *.so files.
 	 */
-	setenv("CRIU_LIBS_DIR", plugin_free_dir, 1);
+	char abs[PATH_MAX];
+
+	/* absolute: the CRIU worker may change its directory before it loads plugins */
+	setenv("CRIU_LIBS_DIR", realpath(plugin_free_dir, abs) ? abs : plugin_free_dir, 1);
 }
 
 int container_gpu_dump(struct container_gpu *cg, unsigned timeout_ms, bool leave_running,

@@ -183,7 +183,12 @@ calls_are() {
 @test "checkpoint, then restore under a new id: the CUDA processes come back and are unlocked" {
 	needs_criu
 	start g1
-	run brisk checkpoint --image-path "$IMG" g1
+	# the default image path, relative to the working directory
+	mkdir "$TEST_DIR/cwd"
+	cd "$TEST_DIR/cwd"
+	run brisk checkpoint g1
+	cd "$BUNDLE"
+	mv "$TEST_DIR/cwd/checkpoint" "$IMG"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(state_of c1)" = 2 ] && [ "$(state_of c2)" = 2 ]
