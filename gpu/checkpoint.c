@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/fs.h"
@@ -75,6 +76,13 @@ int gpu_get_state(struct gpu *g, pid_t pid, enum gpu_state *ret)
 	}
 	*ret = (enum gpu_state)v;
 	return 0;
+}
+
+bool gpu_host_has_driver(void)
+{
+	const char *lib = getenv("BRISK_LIBCUDA");
+
+	return (lib && *lib) || access("/dev/nvidiactl", F_OK) == 0;
 }
 
 bool gpu_pid_uses_driver(pid_t pid)

@@ -56,6 +56,12 @@ const char *gpu_error(const struct gpu *g);
 /* "12.8" for 12080, into BUF. */
 const char *gpu_version_string(int version, char *buf, size_t size);
 
+/*
+ * Whether a process of this host may use CUDA at all: the driver's control device exists
+ * (or $BRISK_LIBCUDA names another driver). Without it, looking for CUDA processes is not
+ * worth starting the helper.
+ */
+bool gpu_host_has_driver(void);
 /* Whether PID maps an NVIDIA device or the CUDA driver library (/proc/PID/maps). */
 bool gpu_pid_uses_driver(pid_t pid);
 

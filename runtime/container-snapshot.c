@@ -110,6 +110,8 @@ int container_gpu_find(struct cgroup *cg, pid_t init, struct container_gpu *ret)
 	for (size_t i = 0; i < n && !user; i++)
 		if (gpu_pid_uses_driver(pids[i]))
 			user = pids[i];
+	if (!user && !gpu_host_has_driver())
+		return 0;
 	r = gpu_open(&g);
 	if (r == -EOPNOTSUPP && user)
 		log_warning("process %d uses an NVIDIA GPU but brisk was built without GPU "

@@ -231,3 +231,22 @@ calls_are() {
 	[[ "$output" == *"the checkpoint has CUDA processes and CUDA driver 12.4 has no checkpoint API (needs >= 12.8 / driver 570)"* ]]
 	assert_no_leaks r1
 }
+
+@test "checkpoint: no CUDA driver on the host, a container that does not map one is dumped as before" {
+	needs_criu
+	start g1
+	# no /dev/nvidiactl here: the driver is not even looked for
+	[ -e /dev/nvidiactl ] && skip "this host has an NVIDIA driver"
+	BRISK_LIBCUDA= run brisk checkpoint --leave-running --image-path "$IMG" g1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ ! -e "$FAKE_CUDA_LOG" ]
+	jq -e 'has("cudaPids") | not' "$IMG/brisk-snapshot.json"
+	# a driver library that is not there: the same
+	rm -rf "$IMG"
+	BRISK_LIBCUDA=$TEST_DIR/none/libcuda.so.1 run brisk checkpoint --leave-running --image-path "$IMG" g1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	jq -e 'has("cudaPids") | not' "$IMG/brisk-snapshot.json"
+	[ "$(state_field g1 status)" = running ]
+}
