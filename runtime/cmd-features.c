@@ -25,9 +25,11 @@ static void gpu_features(struct json_object *ann)
 {
 	_cleanup_(gpu_closep) struct gpu *g = NULL;
 	char v[16], why[400] = "";
-	int r = gpu_open(&g);
+	int r = BRISK_GPU && !gpu_host_has_driver() ? -ENODEV : gpu_open(&g);
 
-	if (r == -EOPNOTSUPP)
+	if (r == -ENODEV)
+		snprintf(why, sizeof(why), "no NVIDIA driver (no /dev/nvidiactl)");
+	else if (r == -EOPNOTSUPP)
 		snprintf(why, sizeof(why), "brisk was built without GPU support");
 	else if (r == -ENOENT)
 		snprintf(why, sizeof(why), "no CUDA driver: %s", gpu_error(g));

@@ -81,6 +81,13 @@ calls_are() {
 	echo "$output" | jq -r '.annotations["run.brisk.gpu.checkpoint.reason"]' |
 		grep -qx 'CUDA driver 12.4 has no checkpoint API (needs >= 12.8 / driver 570)'
 
+	if [ ! -e /dev/nvidiactl ]; then
+		BRISK_LIBCUDA= run brisk features
+		[ "$status" -eq 0 ]
+		echo "$output" | jq -r '.annotations["run.brisk.gpu.checkpoint.reason"]' |
+			grep -qx 'no NVIDIA driver (no /dev/nvidiactl)'
+	fi
+
 	BRISK_LIBCUDA=$TEST_DIR/none/libcuda.so.1 run brisk features
 	[ "$status" -eq 0 ]
 	echo "$output" | jq -e '.annotations["run.brisk.gpu.checkpoint.enabled"] == "false"'
