@@ -228,20 +228,22 @@ int gpu_checkpoint(struct gpu *g, const pid_t *pids, size_t n, unsigned timeout_
 
 int gpu_checkpoint_around(struct gpu *g, const pid_t *pids, size_t n, unsigned timeout_ms,
 			  bool leave_running, int (*dump)(void *userdata), void *userdata,
-			  bool *ret_dump_ran)
+			  enum gpu_step *ret_failed)
 {
 	int r;
 
-	*ret_dump_ran = false;
+	*ret_failed = GPU_STEP_CHECKPOINT;
 	if ((r = gpu_checkpoint(g, pids, n, timeout_ms)) < 0)
 		return r;
-	*ret_dump_ran = true;
-	r = dump(userdata);
-	/* a dump that did not leave the processes running has ended them */
-	if (r < 0 || leave_running) {
-		int u = gpu_resume(g, pids, n);
-		if (r == 0)
-			r = u;
+	*ret_failed = GPU_STEP_DUMP;
+	if ((r = dump(userdata)) < 0) {
+		(void)gpu_resume(g, pids, n);
+		return r;
 	}
-	return r;
+	/* a dump that did not leave the processes running has ended them */
+	*ret_failed = GPU_STEP_RESUME;
+	if (leave_running && (r = gpu_resume(g, pids, n)) < 0)
+		return r;
+	*ret_failed = GPU_STEP_NONE;
+	return 0;
 }

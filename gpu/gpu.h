@@ -86,12 +86,19 @@ int gpu_checkpoint(struct gpu *g, const pid_t *pids, size_t n, unsigned timeout_
  */
 int gpu_resume(struct gpu *g, const pid_t *pids, size_t n);
 
+/* Which step of gpu_checkpoint_around failed. */
+enum gpu_step {
+	GPU_STEP_NONE = 0,
+	GPU_STEP_CHECKPOINT, /* the devices' checkpoint: undone, DUMP not called */
+	GPU_STEP_DUMP,	     /* DUMP: the devices were brought back */
+	GPU_STEP_RESUME,     /* bringing the devices back after a good DUMP (LEAVE_RUNNING) */
+};
+
 /*
  * The dump of a container with CUDA processes: gpu_checkpoint, then DUMP, then (when
- * LEAVE_RUNNING, or when DUMP failed) gpu_resume. A failure leaves the processes running
- * as they were. Returns DUMP's error, or the GPU's (then *RET_DUMP_RAN tells whether
- * DUMP ran).
+ * LEAVE_RUNNING, or when DUMP failed) gpu_resume. A failure before or in DUMP leaves the
+ * processes running as they were. Returns the first error; *RET_FAILED says where.
  */
 int gpu_checkpoint_around(struct gpu *g, const pid_t *pids, size_t n, unsigned timeout_ms,
 			  bool leave_running, int (*dump)(void *userdata), void *userdata,
-			  bool *ret_dump_ran);
+			  enum gpu_step *ret_failed);

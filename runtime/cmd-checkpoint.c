@@ -275,7 +275,7 @@ static int do_checkpoint(struct runtime_ctx *rt, struct checkpoint_args *a, cons
 	struct ext_mounts em = {0};
 	struct container_gpu gpu = {0};
 	enum container_status status;
-	bool dump_ran = true;
+	enum gpu_step failed = GPU_STEP_DUMP;
 	char *stdio[3] = {NULL, NULL, NULL};
 	const char *externals[3];
 	size_t n_ext = 0;
@@ -345,11 +345,14 @@ static int do_checkpoint(struct runtime_ctx *rt, struct checkpoint_args *a, cons
 	}
 	if (gpu.n)
 		r = container_gpu_dump(&gpu, a->cuda_timeout_ms, a->so.leave_running, a->work_path,
-				       dump, &a->so, &dump_ran);
+				       dump, &a->so, &failed);
 	else
 		r = dump(&a->so);
+	/* the images are good when only bringing the devices back failed */
+	if (r < 0 && failed == GPU_STEP_RESUME)
+		goto out;
 	if (r < 0) {
-		if (dump_ran)
+		if (failed == GPU_STEP_DUMP)
 			r = report_criu_failure(r, &a->so, "dump", a->work_path, "dump.log");
 		(void)unlinkat(images_fd, SNAPSHOT_META_FILE, 0);
 		goto out;

@@ -167,20 +167,27 @@ void container_gpu_criu_env(const char *plugin_free_dir)
 
 int container_gpu_dump(struct container_gpu *cg, unsigned timeout_ms, bool leave_running,
 		       const char *plugin_free_dir, int (*dump)(void *userdata), void *userdata,
-		       bool *ret_dump_ran)
+		       enum gpu_step *ret_failed)
 {
 	int r;
 
 	container_gpu_criu_env(plugin_free_dir);
 	r = gpu_checkpoint_around(cg->gpu, cg->pids, cg->n, timeout_ms, leave_running, dump,
-				  userdata, ret_dump_ran);
+				  userdata, ret_failed);
 	unsetenv("CRIU_LIBS_DIR");
-	if (r < 0 && !*ret_dump_ran)
+	if (r < 0 && *ret_failed == GPU_STEP_CHECKPOINT)
 		return log_error_errno(r,
 				       "checkpoint the CUDA processes: %s (the container runs on)",
 				       gpu_error(cg->gpu));
-	if (*gpu_error(cg->gpu))
-		log_error("bring the CUDA processes back after the dump: %s", gpu_error(cg->gpu));
+	if (r < 0 && *ret_failed == GPU_STEP_RESUME)
+		return log_error_errno(
+		    r,
+		    "the checkpoint is complete, but bringing the CUDA processes "
+		    "back failed: %s",
+		    gpu_error(cg->gpu));
+	if (*ret_failed == GPU_STEP_DUMP && *gpu_error(cg->gpu))
+		log_error("bring the CUDA processes back after the failed dump: %s",
+			  gpu_error(cg->gpu));
 	return r;
 }
 

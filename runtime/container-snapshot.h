@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include "gpu/gpu.h"
 #include "snapshot/snapshot.h"
 #include "spec.h"
 
@@ -43,11 +44,12 @@ int container_gpu_find(struct cgroup *cg, pid_t init, struct container_gpu *ret)
 /*
  * Dump with DUMP, the CUDA processes checkpointed around it (gpu_checkpoint_around), CRIU's
  * own plugins kept out of it (they live in PLUGIN_FREE_DIR: a directory without any *.so).
- * Logs GPU failures; *RET_DUMP_RAN tells the caller whether DUMP's error is its to report.
+ * Logs GPU failures; *RET_FAILED is GPU_STEP_DUMP when DUMP's error is the caller's to
+ * report.
  */
 int container_gpu_dump(struct container_gpu *cg, unsigned timeout_ms, bool leave_running,
 		       const char *plugin_free_dir, int (*dump)(void *userdata), void *userdata,
-		       bool *ret_dump_ran);
+		       enum gpu_step *ret_failed);
 void container_gpu_done(struct container_gpu *g);
 /* Before CRIU restores a checkpoint that had CUDA processes: keep CRIU's plugins out. */
 void container_gpu_criu_env(const char *plugin_free_dir);

@@ -257,3 +257,15 @@ calls_are() {
 	jq -e 'has("cudaPids") | not' "$IMG/brisk-snapshot.json"
 	[ "$(state_field g1 status)" = running ]
 }
+
+@test "checkpoint --leave-running: the dump is good but a process cannot be unlocked: images kept, error" {
+	needs_criu
+	start g1
+	FAKE_CUDA_FAIL=unlock:c1 run brisk checkpoint --leave-running --image-path "$IMG" g1
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"the checkpoint is complete, but bringing the CUDA processes back failed: cuCheckpointProcessUnlock("*"): CUDA_ERROR_UNKNOWN (999)"* ]]
+	[ -f "$IMG/brisk-snapshot.json" ]
+	[ "$(state_of c1)" = 1 ] && [ "$(state_of c2)" = 0 ]
+	[ "$(state_field g1 status)" = running ]
+}

@@ -325,39 +325,44 @@ static void test_around(void **state)
 	static const struct {
 		int dump;
 		bool leave_running;
+		const char *fail;
+		int result;
+		enum gpu_step failed;
 		const char *calls;
 	} cases[] = {
-	    {0, false, "lock a timeout=9\nlock b timeout=9\ncheckpoint a\ncheckpoint b\ndump\n"},
-	    {0, true,
+	    {0, false, NULL, 0, GPU_STEP_NONE,
+	     "lock a timeout=9\nlock b timeout=9\ncheckpoint a\ncheckpoint b\ndump\n"},
+	    {0, true, NULL, 0, GPU_STEP_NONE,
 	     "lock a timeout=9\nlock b timeout=9\ncheckpoint a\ncheckpoint b\ndump\ninit\nrestore "
 	     "b\nrestore a\nunlock b\nunlock a\n"},
-	    {-EIO, false,
+	    {-EIO, false, NULL, -EIO, GPU_STEP_DUMP,
+	     "lock a timeout=9\nlock b timeout=9\ncheckpoint a\ncheckpoint b\ndump\ninit\nrestore "
+	     "b\nrestore a\nunlock b\nunlock a\n"},
+	    /* a GPU failure: no dump */
+	    {0, false, "checkpoint:b", -EIO, GPU_STEP_CHECKPOINT,
+	     "lock a timeout=9\nlock b timeout=9\ncheckpoint a\ncheckpoint b\ninit\nrestore "
+	     "a\nunlock b\nunlock a\n"},
+	    /* the dump is good, bringing one process back is not */
+	    {0, true, "unlock:a", -EIO, GPU_STEP_RESUME,
 	     "lock a timeout=9\nlock b timeout=9\ncheckpoint a\ncheckpoint b\ndump\ninit\nrestore "
 	     "b\nrestore a\nunlock b\nunlock a\n"},
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		bool ran = false;
+		enum gpu_step failed = GPU_STEP_NONE;
 
 		reset(NULL);
+		if (cases[i].fail)
+			setenv("FAKE_CUDA_FAIL", cases[i].fail, 1);
 		_cleanup_(gpu_closep) struct gpu *g = open_fake();
 		dump_result = cases[i].dump;
 		assert_int_equal(gpu_checkpoint_around(g, kids, 2, 9, cases[i].leave_running,
-						       fake_dump, NULL, &ran),
-				 cases[i].dump);
-		assert_true(ran);
+						       fake_dump, NULL, &failed),
+				 cases[i].result);
+		assert_int_equal(failed, cases[i].failed);
 		assert_calls(cases[i].calls);
 	}
-	/* a GPU failure: no dump */
-	reset(NULL);
-	setenv("FAKE_CUDA_FAIL", "checkpoint:b", 1);
-	_cleanup_(gpu_closep) struct gpu *g = open_fake();
-	bool ran = true;
-	assert_int_equal(gpu_checkpoint_around(g, kids, 2, 9, false, fake_dump, NULL, &ran), -EIO);
-	assert_false(ran);
-	_cleanup_free_ char *got = calls();
-	assert_null(strstr(got, "dump"));
 }
 
 int main(void)
