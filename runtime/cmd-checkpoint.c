@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "container-snapshot.h"
+#include "gpu/gpu.h"
 
 enum {
 	OPT_IMAGE_PATH,
@@ -34,6 +35,7 @@ enum {
 	OPT_AUTO_DEDUP,
 	OPT_LAZY,
 	OPT_STATUS_FD,
+	OPT_CUDA_TIMEOUT,
 };
 
 static const struct cli_option checkpoint_options[] = {
@@ -56,6 +58,8 @@ static const struct cli_option checkpoint_options[] = {
      "(not supported: dump to a directory and restore "
      "with --lazy-pages)"},
     {"status-fd", 0, true, OPT_STATUS_FD, "(accepted for runc compatibility)"},
+    {"cuda-lock-timeout", 0, true, OPT_CUDA_TIMEOUT,
+     "MS to wait for each CUDA process's calls in flight (default 10000)"},
     CLI_HELP_OPTION,
     {0},
 };
@@ -64,6 +68,7 @@ struct checkpoint_args {
 	const char *image_path, *work_path;
 	struct snapshot_opts so;
 	bool pre_dump, lazy, help;
+	unsigned cuda_timeout_ms;
 };
 
 static int handle(const struct cli_parsed *p, void *userdata)
@@ -120,6 +125,14 @@ static int handle(const struct cli_parsed *p, void *userdata)
 		break;
 	case OPT_LAZY:
 		a->lazy = cli_bool(p);
+		break;
+	case OPT_CUDA_TIMEOUT:
+		if (parse_int(p->value, &ns) < 0 || ns <= 0)
+			return log_error_errno(-EINVAL,
+					       "--cuda-lock-timeout: '%s' is not a positive number "
+					       "of milliseconds",
+					       p->value);
+		a->cuda_timeout_ms = (unsigned)ns;
 		break;
 	case CLI_HELP:
 		a->help = true;
@@ -225,7 +238,8 @@ static int check_criu(const char *criu, int *ret_version)
 }
 
 static int write_meta(struct checkpoint_args *a, const struct container_state *st,
-		      struct json_object *config, struct ext_mounts *em, char *stdio[3], int criu)
+		      struct json_object *config, struct ext_mounts *em, char *stdio[3], int criu,
+		      const struct container_gpu *gpu)
 {
 	struct snapshot_meta m = {
 	    .version = SNAPSHOT_META_VERSION,
@@ -236,6 +250,8 @@ static int write_meta(struct checkpoint_args *a, const struct container_state *s
 	    .stdio = {stdio[0], stdio[1], stdio[2]},
 	    .ext_mounts = em->keys,
 	    .config = config,
+	    .cuda_pids = gpu->ns_pids,
+	    .n_cuda_pids = gpu->n,
 	};
 	_cleanup_free_ char *created = now_rfc3339();
 
@@ -245,6 +261,11 @@ static int write_meta(struct checkpoint_args *a, const struct container_state *s
 	return snapshot_meta_write(a->so.images_fd, &m);
 }
 
+static int dump(void *so)
+{
+	return snapshot_dump(so);
+}
+
 static int do_checkpoint(struct runtime_ctx *rt, struct checkpoint_args *a, const char *id)
 {
 	_cleanup_(state_freep) struct container_state *st = NULL;
@@ -252,7 +273,9 @@ static int do_checkpoint(struct runtime_ctx *rt, struct checkpoint_args *a, cons
 	_cleanup_(spec_freep) struct spec *spec = NULL;
 	_cleanup_close_ int images_fd = -EBADF, work_fd = -EBADF;
 	struct ext_mounts em = {0};
+	struct container_gpu gpu = {0};
 	enum container_status status;
+	enum gpu_step failed = GPU_STEP_DUMP;
 	char *stdio[3] = {NULL, NULL, NULL};
 	const char *externals[3];
 	size_t n_ext = 0;
@@ -297,6 +320,14 @@ static int do_checkpoint(struct runtime_ctx *rt, struct checkpoint_args *a, cons
 		const char *f = cgroup_get_path(cg, "freezer");
 		a->so.freeze_cgroup = f ? f : cgroup_get_path(cg, "");
 	}
+	/* device memory is saved by the final dump, not by pre-dumps */
+	if (!a->pre_dump && (r = container_gpu_find(cg, st->pid, &gpu)) < 0)
+		goto out;
+	if (gpu.n && status == STATUS_PAUSED) {
+		r = log_error_errno(-EBUSY, "the container is paused, and its CUDA processes must "
+					    "run to be checkpointed: resume it first");
+		goto out;
+	}
 	if (a->pre_dump) {
 		r = snapshot_pre_dump(&a->so);
 		if (r == -EOPNOTSUPP)
@@ -308,13 +339,21 @@ static int do_checkpoint(struct runtime_ctx *rt, struct checkpoint_args *a, cons
 			r = report_criu_failure(r, &a->so, "pre-dump", a->work_path, "dump.log");
 		goto out;
 	}
-	if ((r = write_meta(a, st, spec->json, &em, stdio, criu)) < 0) {
+	if ((r = write_meta(a, st, spec->json, &em, stdio, criu, &gpu)) < 0) {
 		r = log_error_errno(r, "write '%s/%s': %m", a->image_path, SNAPSHOT_META_FILE);
 		goto out;
 	}
-	r = snapshot_dump(&a->so);
+	if (gpu.n)
+		r = container_gpu_dump(&gpu, a->cuda_timeout_ms, a->so.leave_running, a->work_path,
+				       dump, &a->so, &failed);
+	else
+		r = dump(&a->so);
+	/* the images are good when only bringing the devices back failed */
+	if (r < 0 && failed == GPU_STEP_RESUME)
+		goto out;
 	if (r < 0) {
-		r = report_criu_failure(r, &a->so, "dump", a->work_path, "dump.log");
+		if (failed == GPU_STEP_DUMP)
+			r = report_criu_failure(r, &a->so, "dump", a->work_path, "dump.log");
 		(void)unlinkat(images_fd, SNAPSHOT_META_FILE, 0);
 		goto out;
 	}
@@ -322,6 +361,7 @@ static int do_checkpoint(struct runtime_ctx *rt, struct checkpoint_args *a, cons
 	if (!a->so.leave_running)
 		(void)container_delete(rt, id, true);
 out:
+	container_gpu_done(&gpu);
 	for (int i = 0; i < 3; i++)
 		free(stdio[i]);
 	ext_mounts_done(&em);
@@ -332,6 +372,7 @@ int cmd_checkpoint(struct runtime_ctx *rt, int argc, char **argv)
 {
 	struct checkpoint_args a = {
 	    .image_path = "checkpoint",
+	    .cuda_timeout_ms = GPU_LOCK_TIMEOUT_MS,
 	    .so = {.criu_path = rt->criu, .log_level = log_get_level() >= LOG_LEVEL_DEBUG ? 4 : 0}};
 	int i;
 

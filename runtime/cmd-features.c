@@ -10,11 +10,45 @@
 #include "common/cleanup.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "gpu/gpu.h"
 #include "caps.h"
 #include "cli.h"
 #include "commands.h"
 #include "seccomp-filter.h"
 #include "spec.h"
+
+/*
+ * GPU checkpoint: whether it is available here, the driver's version and, when it is not
+ * available, why. Loading the driver takes a helper process: only `features` pays for it.
+ */
+static void gpu_features(struct json_object *ann)
+{
+	_cleanup_(gpu_closep) struct gpu *g = NULL;
+	char v[16], why[400] = "";
+	int r = BRISK_GPU && !gpu_host_has_driver() ? -ENODEV : gpu_open(&g);
+
+	if (r == -ENODEV)
+		snprintf(why, sizeof(why), "no NVIDIA driver (no /dev/nvidiactl)");
+	else if (r == -EOPNOTSUPP)
+		snprintf(why, sizeof(why), "brisk was built without GPU support");
+	else if (r == -ENOENT)
+		snprintf(why, sizeof(why), "no CUDA driver: %s", gpu_error(g));
+	else if (r == -ENOSYS)
+		snprintf(why, sizeof(why), "CUDA driver %s has no checkpoint API (needs >= %s)",
+			 gpu_version_string(gpu_driver_version(g), v, sizeof(v)),
+			 GPU_MIN_DRIVER_STRING);
+	else if (r < 0)
+		snprintf(why, sizeof(why), "the CUDA driver could not be loaded: %s", strerror(-r));
+	json_object_object_add(ann, "run.brisk.gpu.checkpoint.enabled",
+			       json_object_new_string(r == 0 ? "true" : "false"));
+	if (gpu_driver_version(g) > 0)
+		json_object_object_add(ann, "run.brisk.gpu.driver.version",
+				       json_object_new_string(gpu_version_string(
+					   gpu_driver_version(g), v, sizeof(v))));
+	if (why[0])
+		json_object_object_add(ann, "run.brisk.gpu.checkpoint.reason",
+				       json_object_new_string(why));
+}
 
 static struct json_object *strings(const char *const *v)
 {
@@ -87,6 +121,7 @@ int cmd_features(struct runtime_ctx *rt, int argc, char **argv)
 	json_object_object_add(ann, "org.opencontainers.runc.checkpoint.enabled",
 			       json_object_new_string("true"));
 	json_object_object_add(ann, "run.brisk.version", json_object_new_string(BRISK_VERSION));
+	gpu_features(ann);
 	json_object_object_add(o, "annotations", ann);
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 							     JSON_C_TO_STRING_NOSLASHESCAPE));

@@ -346,6 +346,19 @@ static int run_criu(struct restore_job *j)
 	return 0;
 }
 
+/* A checkpoint of CUDA processes: brisk, not CRIU's plugin, brings them back on the GPU. */
+static int restore_gpu(struct restore_job *j, bool criu_done)
+{
+	if (!j->meta->n_cuda_pids)
+		return 0;
+	if (!criu_done) {
+		container_gpu_criu_env(j->work_dir);
+		return 0;
+	}
+	unsetenv("CRIU_LIBS_DIR");
+	return container_gpu_restore(j->pid, j->meta->cuda_pids, j->meta->n_cuda_pids);
+}
+
 static int finish(struct restore_job *j)
 {
 	unsigned long long t;
@@ -483,8 +496,9 @@ int cmd_restore(struct runtime_ctx *rt, int argc, char **argv)
 	if (!a.detach && !a.no_subreaper)
 		(void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	if ((r = open_images(&j)) < 0 || (r = spec_load(a.bundle, &j.spec)) < 0 ||
-	    (r = prepare_state(&j)) < 0 || (r = prepare_root(&j)) < 0 || (r = run_criu(&j)) < 0 ||
-	    (r = finish(&j)) < 0) {
+	    (r = prepare_state(&j)) < 0 || (r = prepare_root(&j)) < 0 ||
+	    (r = restore_gpu(&j, false)) < 0 || (r = run_criu(&j)) < 0 ||
+	    (r = restore_gpu(&j, true)) < 0 || (r = finish(&j)) < 0) {
 		/* a container that was already there is not ours to remove */
 		if (r == -EEXIST)
 			j.dirfd = safe_close(j.dirfd);

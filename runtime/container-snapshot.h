@@ -2,7 +2,10 @@
 /* What checkpoint and restore share: a container's mounts as CRIU sees them. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
+#include "gpu/gpu.h"
 #include "snapshot/snapshot.h"
 #include "spec.h"
 
@@ -19,3 +22,39 @@ struct ext_mounts {
  */
 int ext_mounts_from_spec(const struct spec *s, bool restore, struct ext_mounts *ret);
 void ext_mounts_done(struct ext_mounts *m);
+
+struct cgroup;
+struct gpu;
+
+/* The CUDA processes of a container (gpu/), found before a dump. */
+struct container_gpu {
+	struct gpu *gpu; /* NULL when there is none */
+	pid_t *pids;	 /* host pids */
+	int *ns_pids;	 /* the same, numbered in the container's pid namespace */
+	size_t n;
+};
+
+/*
+ * Find the CUDA processes among the processes of CG (or INIT alone when CG is NULL): those
+ * whose checkpoint state the driver answers. None when brisk has no GPU support or the host
+ * no CUDA driver, unless a process maps an NVIDIA device or libcuda: that is an error
+ * (logged), since its device memory would be lost.
+ */
+int container_gpu_find(struct cgroup *cg, pid_t init, struct container_gpu *ret);
+/*
+ * Dump with DUMP, the CUDA processes checkpointed around it (gpu_checkpoint_around), CRIU's
+ * own plugins kept out of it (they live in PLUGIN_FREE_DIR: a directory without any *.so).
+ * Logs GPU failures; *RET_FAILED is GPU_STEP_DUMP when DUMP's error is the caller's to
+ * report.
+ */
+int container_gpu_dump(struct container_gpu *cg, unsigned timeout_ms, bool leave_running,
+		       const char *plugin_free_dir, int (*dump)(void *userdata), void *userdata,
+		       enum gpu_step *ret_failed);
+void container_gpu_done(struct container_gpu *g);
+/* Before CRIU restores a checkpoint that had CUDA processes: keep CRIU's plugins out. */
+void container_gpu_criu_env(const char *plugin_free_dir);
+/*
+ * After CRIU restored the tree of INIT: bring the CUDA processes NS_PIDS (numbered in the
+ * container's pid namespace) back onto the GPU.
+ */
+int container_gpu_restore(pid_t init, const int *ns_pids, size_t n);

@@ -17,6 +17,8 @@
 #define META_MAX_SIZE (16u << 20)
 #define META_MAX_STRING 4096
 #define META_MAX_MOUNTS 1024
+#define META_MAX_CUDA_PIDS 4096
+#define META_MAX_PID (4 << 20) /* the kernel's PID_MAX_LIMIT */
 
 struct snapshot_meta *snapshot_meta_free(struct snapshot_meta *m)
 {
@@ -28,6 +30,7 @@ struct snapshot_meta *snapshot_meta_free(struct snapshot_meta *m)
 	for (int i = 0; i < 3; i++)
 		free(m->stdio[i]);
 	strv_free(m->ext_mounts);
+	free(m->cuda_pids);
 	json_putp(&m->config);
 	free(m);
 	return NULL;
@@ -97,6 +100,27 @@ static int get_mounts(struct json_object *v, struct snapshot_meta *m)
 	return 0;
 }
 
+static int get_cuda_pids(struct json_object *v, struct snapshot_meta *m)
+{
+	size_t n;
+
+	if (!json_object_is_type(v, json_type_array) || m->cuda_pids)
+		return -EINVAL;
+	n = json_object_array_length(v);
+	if (n > META_MAX_CUDA_PIDS)
+		return -E2BIG;
+	m->cuda_pids = calloc(n + 1, sizeof(int));
+	if (!m->cuda_pids)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		int r = get_int(json_object_array_get_idx(v, i), 1, META_MAX_PID, &m->cuda_pids[i]);
+		if (r < 0)
+			return r;
+	}
+	m->n_cuda_pids = n;
+	return 0;
+}
+
 enum {
 	SEEN_VERSION = 1 << 0,
 	SEEN_ID = 1 << 1,
@@ -137,6 +161,8 @@ static int parse_key(const char *key, struct json_object *v, struct snapshot_met
 	}
 	if (strcmp(key, "externalMounts") == 0)
 		return get_mounts(v, m);
+	if (strcmp(key, "cudaPids") == 0)
+		return get_cuda_pids(v, m);
 	if (strcmp(key, "leaveRunning") == 0) {
 		if (!json_object_is_type(v, json_type_boolean))
 			return -EINVAL;
@@ -218,6 +244,12 @@ int snapshot_meta_write(int images_fd, const struct snapshot_meta *m)
 	for (char **p = m->ext_mounts; p && *p; p++)
 		json_object_array_add(mounts, json_object_new_string(*p));
 	json_object_object_add(o, "externalMounts", mounts);
+	if (m->n_cuda_pids) {
+		struct json_object *cuda = json_object_new_array();
+		for (size_t i = 0; i < m->n_cuda_pids; i++)
+			json_object_array_add(cuda, json_object_new_int(m->cuda_pids[i]));
+		json_object_object_add(o, "cudaPids", cuda);
+	}
 	json_object_object_add(o, "config", json_object_get(m->config));
 	s = json_object_to_json_string_ext(o,
 					   JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);

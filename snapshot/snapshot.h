@@ -121,6 +121,10 @@ struct snapshot_meta {
 	char *stdio[3];		    /* fd 0..2 of the init: "pipe:[N]", "file[M:I]", or NULL */
 	char **ext_mounts;	    /* destinations of bind mounts dumped as external */
 	struct json_object *config; /* the container's config.json */
+
+	/* the CUDA processes (gpu/), as the container's pid namespace numbers them */
+	int *cuda_pids;
+	size_t n_cuda_pids;
 };
 
 #define SNAPSHOT_META_VERSION 1
