@@ -479,6 +479,33 @@ int cgroup_serialize(struct cgroup *cg, struct json_object **ret)
 	return 0;
 }
 
+int cgroup_serialize_planned(struct cgroup *cg, struct json_object **ret)
+{
+	_cleanup_json_ struct json_object *o = NULL;
+	struct json_object *a;
+	int r;
+
+	if ((r = cgroup_serialize(cg, &o)) < 0)
+		return r;
+	if (!json_object_object_get_ex(o, "hierarchies", &a))
+		return -EINVAL;
+	for (size_t i = 0; i < cg->n_hiers && i < json_object_array_length(a); i++) {
+		struct cgroup_hier *h = &cg->hiers[i];
+		struct json_object *e = json_object_array_get_idx(a, i);
+		_cleanup_free_ char *created = NULL;
+
+		if (h->active)
+			continue;
+		if ((r = cg_first_missing(h->mount, h->path, &created)) < 0)
+			continue; /* not under its mount: cgroup_enter will refuse it */
+		json_object_object_add(e, "active", json_object_new_boolean(true));
+		if (created && (r = add_string(e, "created", created)) < 0)
+			return r;
+	}
+	*ret = TAKE_PTR(o);
+	return 0;
+}
+
 static int dup_string(struct json_object *o, const char *key, bool required, char **ret)
 {
 	const char *s;
