@@ -302,8 +302,10 @@ int cgroup_enter(struct cgroup *cg, pid_t pid)
 		goto out_remove;
 	if ((r = cg->ops->apply(cg, cg->resources, true)) < 0)
 		goto out_remove;
+	/* PID may be in some of them now: the caller kills it, then calls cgroup_destroy (an
+	 * rmdir here would wait for a cgroup that is busy). */
 	if (pid > 0 && (r = move_pid(cg, pid)) < 0)
-		goto out_remove;
+		return r;
 	return 0;
 out_remove:
 	remove_created(cg);
