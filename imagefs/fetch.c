@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fault.h"
 #include "common/log.h"
 #include "lazy-internal.h"
 
@@ -308,7 +309,10 @@ static int fetch_run(struct ifs_fs *fs, struct imagefs_store *s, const struct if
 	if (!(cbuf = malloc(len ? len : 1)))
 		return -ENOMEM;
 	fs->stats.range_reads++;
-	if ((r = imagefs_store_read_range(s, &blob, first.blob_offset, len, cbuf)) < 0)
+	r = fault_hit("chunk-fetch")
+		? -EIO
+		: imagefs_store_read_range(s, &blob, first.blob_offset, len, cbuf);
+	if (r < 0)
 		return r;
 	fs->stats.fetched_bytes += len;
 	for (uint32_t k = j->first; k <= j->last; k++) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fault.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "cgroup-internal.h"
@@ -23,7 +24,7 @@ int cg_write(const char *dir, const char *file, const char *value)
 
 	if (!p)
 		return -ENOMEM;
-	r = write_string_at(AT_FDCWD, p, value);
+	r = fault_hit("cgroup-write") ? -EIO : write_string_at(AT_FDCWD, p, value);
 	log_debug("cgroup: write '%s' to '%s': %d", value, p, r);
 	return r;
 }
@@ -91,15 +92,50 @@ int cg_mkdir(const char *top, const char *dir, char **ret_created)
 
 		if (!sub)
 			return -ENOMEM;
-		if (mkdir(sub, 0755) < 0) {
-			if (errno != EEXIST)
-				return -errno;
-			continue;
+		if (FAULT_OR("cgroup-mkdir", mkdir(sub, 0755)) < 0) {
+			if (errno == EEXIST)
+				continue;
+			int r = -errno;
+			/* Leave nothing half-made: remove what this call created, deepest first. */
+			for (char *q = sub + strlen(sub); created && q > sub + strlen(created);) {
+				*q = '\0';
+				q = strrchr(sub, '/');
+				if (!q)
+					break;
+				*q = '\0';
+				(void)rmdir(sub);
+				*q = '/';
+			}
+			return r;
 		}
 		if (!created)
 			created = TAKE_PTR(sub);
 	}
 	*ret_created = TAKE_PTR(created);
+	return 0;
+}
+
+int cg_first_missing(const char *top, const char *dir, char **ret)
+{
+	size_t n = strlen(top);
+
+	*ret = NULL;
+	if (strncmp(dir, top, n) != 0 || (dir[n] != '/' && dir[n] != '\0'))
+		return -EINVAL;
+	for (const char *p = dir + n; *p;) {
+		p += strspn(p, "/");
+		p += strcspn(p, "/");
+		_cleanup_free_ char *sub = strndup(dir, (size_t)(p - dir));
+
+		if (!sub)
+			return -ENOMEM;
+		if (access(sub, F_OK) < 0) {
+			if (errno != ENOENT)
+				return -errno;
+			*ret = TAKE_PTR(sub);
+			return 0;
+		}
+	}
 	return 0;
 }
 

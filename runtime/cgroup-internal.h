@@ -163,6 +163,9 @@ bool cg_exists(const char *dir, const char *file);
 /* Make DIR and the missing directories above it (down from TOP); *RET_CREATED: the topmost new one.
  */
 int cg_mkdir(const char *top, const char *dir, char **ret_created);
+/* The directory cg_mkdir(TOP, DIR) would report as created now: the topmost missing one (NULL:
+ * none). */
+int cg_first_missing(const char *top, const char *dir, char **ret);
 /* rmdir DIR's descendants, then DIR, then its parents up to and including CREATED (if any). */
 int cg_rmdir(const char *dir, const char *created);
 /* Every pid in DIR and below it, appended to *PIDS. */

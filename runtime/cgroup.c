@@ -302,8 +302,10 @@ int cgroup_enter(struct cgroup *cg, pid_t pid)
 		goto out_remove;
 	if ((r = cg->ops->apply(cg, cg->resources, true)) < 0)
 		goto out_remove;
+	/* PID may be in some of them now: the caller kills it, then calls cgroup_destroy (an
+	 * rmdir here would wait for a cgroup that is busy). */
 	if (pid > 0 && (r = move_pid(cg, pid)) < 0)
-		goto out_remove;
+		return r;
 	return 0;
 out_remove:
 	remove_created(cg);
@@ -474,6 +476,33 @@ int cgroup_serialize(struct cgroup *cg, struct json_object **ret)
 		    (r = add_string(e, "created", h->created)) < 0)
 			return r;
 		json_object_object_add(e, "active", json_object_new_boolean(h->active));
+	}
+	*ret = TAKE_PTR(o);
+	return 0;
+}
+
+int cgroup_serialize_planned(struct cgroup *cg, struct json_object **ret)
+{
+	_cleanup_json_ struct json_object *o = NULL;
+	struct json_object *a;
+	int r;
+
+	if ((r = cgroup_serialize(cg, &o)) < 0)
+		return r;
+	if (!json_object_object_get_ex(o, "hierarchies", &a))
+		return -EINVAL;
+	for (size_t i = 0; i < cg->n_hiers && i < json_object_array_length(a); i++) {
+		struct cgroup_hier *h = &cg->hiers[i];
+		struct json_object *e = json_object_array_get_idx(a, i);
+		_cleanup_free_ char *created = NULL;
+
+		if (h->active)
+			continue;
+		if ((r = cg_first_missing(h->mount, h->path, &created)) < 0)
+			continue; /* not under its mount: cgroup_enter will refuse it */
+		json_object_object_add(e, "active", json_object_new_boolean(true));
+		if (created && (r = add_string(e, "created", created)) < 0)
+			return r;
 	}
 	*ret = TAKE_PTR(o);
 	return 0;

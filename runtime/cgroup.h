@@ -50,6 +50,12 @@ int cgroup_kill_all(struct cgroup *cg, int sig);
 /* Remove every directory the cgroup created, in every hierarchy. */
 int cgroup_destroy(struct cgroup *cg);
 int cgroup_serialize(struct cgroup *cg, struct json_object **ret);
+/*
+ * Before cgroup_enter: the cgroup as it will be once entered (every hierarchy active, the
+ * directories it will create), so that a runtime killed while entering leaves a state from
+ * which `delete --force` removes whatever was made.
+ */
+int cgroup_serialize_planned(struct cgroup *cg, struct json_object **ret);
 int cgroup_deserialize(struct json_object *o, struct cgroup **ret);
 /* The "data" of runc's `events --stats`: cpu, memory, pids, blkio, hugetlb. */
 int cgroup_stats(struct cgroup *cg, struct json_object **ret);

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fault.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/json.h"
@@ -103,11 +104,11 @@ static int prepare_parent_namespaces(const struct spec *s)
 			if (fd < 0)
 				return log_error_errno(-errno, "open %s namespace '%s': %m",
 						       spec_namespace_name(ns->type), ns->path);
-			if (setns(fd, ns->type) < 0)
+			if (FAULT_OR("namespace", setns(fd, ns->type)) < 0)
 				return log_error_errno(-errno, "join %s namespace '%s': %m",
 						       spec_namespace_name(ns->type), ns->path);
 		} else if (ns->type == CLONE_NEWTIME) {
-			if (unshare(CLONE_NEWTIME) < 0)
+			if (FAULT_OR("namespace", unshare(CLONE_NEWTIME)) < 0)
 				return log_error_errno(-errno, "create a time namespace: %m");
 			if (s->has_time_offsets) {
 				char buf[128];
@@ -258,6 +259,31 @@ static int init_failure(struct create_job *j, int r)
 	return log_error_errno(r, "sync with the container init: %m");
 }
 
+/*
+ * The state before anything outside the state directory is made: the init's pid, the
+ * cgroup as it is about to be, the lazy image. Should this process be killed from here on,
+ * `delete --force` finds what to undo. Written while the init mounts, off the start path.
+ */
+static int save_early_state(struct create_job *j)
+{
+	unsigned long long t;
+	int r;
+
+	if (j->pid > 0) {
+		if ((r = proc_start_time(j->pid, &t, NULL)) < 0)
+			return log_error_errno(r, "container init %d is gone", j->pid);
+		j->st.pid = j->pid;
+		j->st.start_time = t;
+	}
+	j->st.systemd_cgroup = j->rt->systemd_cgroup;
+	json_putp(&j->st.cgroup);
+	if (j->cg && (r = cgroup_serialize_planned(j->cg, &j->st.cgroup)) < 0)
+		return log_error_errno(r, "serialise cgroup: %m");
+	if ((r = state_save(j->dirfd, &j->st)) < 0)
+		return log_error_errno(r, "save state: %m");
+	return 0;
+}
+
 static int parent_handshake(struct create_job *j)
 {
 	const struct spec *s = j->spec;
@@ -283,6 +309,8 @@ static int parent_handshake(struct create_job *j)
 	 * and runs no code of the container until SYNC_HOOKS_DONE, which follows this. */
 	if ((r = sync_send(j->sync[0], SYNC_GO, 0, NULL)) < 0)
 		return init_failure(j, r);
+	if ((r = save_early_state(j)) < 0)
+		return r;
 	if ((r = cgroup_enter(j->cg, j->pid)) < 0)
 		return r;
 	if ((r = sync_send(j->sync[0], SYNC_CGROUP_DONE, 0, NULL)) < 0)
@@ -355,7 +383,8 @@ static int spawn_init(struct create_job *j)
 	j->userns = ic.new_userns;
 	if ((r = prepare_parent_namespaces(j->spec)) < 0)
 		return r;
-	pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+	pid_t pid = (pid_t)FAULT_OR("namespace",
+				    syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL));
 	if (pid < 0)
 		return log_error_errno(-errno, "clone the container init: %m");
 	if (pid == 0) {
@@ -374,6 +403,14 @@ static int prepare(struct create_job *j)
 	char path[PATH_MAX];
 	int r;
 
+	if (!(j->st.id = strdup(o->id)) || !(j->st.created = now_rfc3339()))
+		return -ENOMEM;
+	if (!realpath(o->bundle, path))
+		return log_error_errno(-errno, "bundle '%s': %m", o->bundle);
+	if (!(j->st.bundle = strdup(path)))
+		return -ENOMEM;
+	j->st.owner = getuid();
+	j->st.annotations = s->annotations ? json_object_get(s->annotations) : NULL;
 	/* a lazy image named by the annotations, else root.path, relative to the bundle */
 	_cleanup_free_ char *root = NULL;
 	if ((r = lazy_rootfs_setup(j->rt->root, o->id, s->annotations, &j->st.extra, &root)) < 0)
@@ -385,15 +422,11 @@ static int prepare(struct create_job *j)
 		return -ENOMEM;
 	if (!realpath(root, path))
 		return log_error_errno(-errno, "rootfs '%s': %m", root);
-	if (!(j->st.rootfs = strdup(path)) || !(j->st.id = strdup(o->id)) ||
-	    !(j->st.created = now_rfc3339()))
+	if (!(j->st.rootfs = strdup(path)))
 		return -ENOMEM;
-	if (!realpath(o->bundle, path))
-		return log_error_errno(-errno, "bundle '%s': %m", o->bundle);
-	if (!(j->st.bundle = strdup(path)))
-		return -ENOMEM;
-	j->st.owner = getuid();
-	j->st.annotations = s->annotations ? json_object_get(s->annotations) : NULL;
+	/* what a killed create leaves of the lazy image, `delete --force` releases */
+	if (j->st.extra && (r = save_early_state(j)) < 0)
+		return r;
 	if (s->process.terminal && !o->console_socket && !o->pty_to_parent)
 		return log_error_errno(-EINVAL,
 				       "process.terminal is set: --console-socket is required");
@@ -493,14 +526,9 @@ static int make_state_dir(struct create_job *j)
 
 static int finish(struct create_job *j)
 {
-	unsigned long long t;
 	int r;
 
-	if ((r = proc_start_time(j->pid, &t, NULL)) < 0)
-		return log_error_errno(r, "container init %d is gone", j->pid);
-	j->st.pid = j->pid;
-	j->st.start_time = t;
-	j->st.systemd_cgroup = j->rt->systemd_cgroup;
+	json_putp(&j->st.cgroup);
 	if ((r = cgroup_serialize(j->cg, &j->st.cgroup)) < 0)
 		return log_error_errno(r, "serialise cgroup: %m");
 	if (j->spec->hooks[HOOK_POSTSTOP].n || j->spec->hooks[HOOK_POSTSTART].n) {
@@ -569,9 +597,9 @@ int container_create(struct runtime_ctx *rt, const struct create_opts *o, struct
 		r = log_error_errno(-EINVAL, "invalid container id '%s'", o->id);
 		goto out;
 	}
-	if ((r = spec_load(o->bundle, &j.spec)) < 0 || (r = prepare(&j)) < 0 ||
-	    (r = make_state_dir(&j)) < 0 || (r = spawn_init(&j)) < 0 ||
-	    (r = parent_handshake(&j)) < 0 || (r = finish(&j)) < 0) {
+	if ((r = spec_load(o->bundle, &j.spec)) < 0 || (r = make_state_dir(&j)) < 0 ||
+	    (r = prepare(&j)) < 0 || (r = spawn_init(&j)) < 0 || (r = parent_handshake(&j)) < 0 ||
+	    (r = finish(&j)) < 0) {
 		job_undo(&j);
 		goto out;
 	}

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/fault.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/json.h"
@@ -187,7 +188,7 @@ static int join_namespaces(struct exec_job *j)
 		if (j->ns_fds[i] < 0 || ns_kinds[i].type == CLONE_NEWPID ||
 		    ns_kinds[i].type == CLONE_NEWTIME)
 			continue;
-		if (setns(j->ns_fds[i], ns_kinds[i].type) < 0)
+		if (FAULT_OR("namespace", setns(j->ns_fds[i], ns_kinds[i].type)) < 0)
 			return log_error_errno(-errno, "join the container's %s namespace: %m",
 					       ns_kinds[i].name);
 		j->ns_fds[i] = safe_close(j->ns_fds[i]);
@@ -319,7 +320,7 @@ static int spawn(struct exec_job *j)
 		if (j->ns_fds[i] < 0 || (t != CLONE_NEWPID && t != CLONE_NEWTIME))
 			continue;
 		/* pid: our children from now on, not us; time: us too, harmlessly */
-		if (setns(j->ns_fds[i], t) < 0)
+		if (FAULT_OR("namespace", setns(j->ns_fds[i], t)) < 0)
 			return log_error_errno(-errno, "join the container's %s namespace: %m",
 					       ns_kinds[i].name);
 	}

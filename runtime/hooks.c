@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fault.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -50,7 +51,7 @@ static int run_one(const struct spec_hook *h, const char *state_json, char *why,
 		snprintf(why, n, "pipe: %s", strerror(errno));
 		return -errno;
 	}
-	pid = fork();
+	pid = FAULT_OR("hook", fork());
 	if (pid < 0) {
 		r = -errno;
 		snprintf(why, n, "fork: %s", strerror(errno));

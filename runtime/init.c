@@ -14,6 +14,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "common/fault.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/json.h"
@@ -62,7 +63,7 @@ static int join_namespaces(struct init_ctx *c)
 			if (fd < 0)
 				return log_error_errno(-errno, "open %s namespace '%s': %m",
 						       spec_namespace_name(ns->type), ns->path);
-			if (setns(fd, ns->type) < 0)
+			if (FAULT_OR("namespace", setns(fd, ns->type)) < 0)
 				return log_error_errno(-errno, "join %s namespace '%s': %m",
 						       spec_namespace_name(ns->type), ns->path);
 		}
@@ -104,7 +105,7 @@ static int setup_terminal(struct init_ctx *c)
 		int f = open("/dev/console", O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (f >= 0) {
 			safe_close(f);
-			if (mount(name, "/dev/console", NULL, MS_BIND, NULL) < 0)
+			if (FAULT_OR("mount", mount(name, "/dev/console", NULL, MS_BIND, NULL)) < 0)
 				return log_error_errno(-errno, "bind '%s' on '/dev/console': %m",
 						       name);
 		}
@@ -143,7 +144,7 @@ static int after_cgroups(void *userdata)
 		return log_error_errno(r, "sync with the runtime: %m");
 	if (m.type != SYNC_CGROUP_DONE)
 		_exit(1); /* the runtime failed and reports why */
-	if (ns && !ns->path && unshare(CLONE_NEWCGROUP) < 0)
+	if (ns && !ns->path && FAULT_OR("namespace", unshare(CLONE_NEWCGROUP)) < 0)
 		return log_error_errno(-errno, "create a cgroup namespace: %m");
 	return 0;
 }

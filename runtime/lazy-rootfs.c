@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/fault.h"
 #include "common/cleanup.h"
 #include "common/digest.h"
 #include "common/fs.h"
@@ -208,7 +209,7 @@ static int overlay_mount(const char *imgdir, const char *cdir, char **ret_rootfs
 	if (asprintf(&opts, "lowerdir=%s/mnt,upperdir=%s/upper,workdir=%s/work", imgdir, cdir,
 		     cdir) < 0)
 		return -ENOMEM;
-	if (mount("overlay", rootfs, "overlay", 0, opts) < 0) {
+	if (FAULT_OR("mount", mount("overlay", rootfs, "overlay", 0, opts)) < 0) {
 		r = -errno;
 		return log_error_errno(r, "mount overlay on '%s' (%s): %m", rootfs, opts);
 	}

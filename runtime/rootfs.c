@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <linux/mount.h>
 
+#include "common/fault.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -173,7 +174,7 @@ static int do_bind(const struct spec_mount *m, const char *target)
 
 	if (!m->source)
 		return log_error_errno(-EINVAL, "bind mount '%s': no source", m->destination);
-	if (mount(m->source, target, NULL, MS_BIND | rec, NULL) < 0)
+	if (FAULT_OR("mount", mount(m->source, target, NULL, MS_BIND | rec, NULL)) < 0)
 		return log_error_errno(-errno, "bind mount '%s' on '%s': %m", m->source,
 				       m->destination);
 	return 0;
@@ -186,7 +187,7 @@ static int remount_bind(const struct spec_mount *m, const char *target)
 
 	if (!(m->flags & REMOUNT_MASK))
 		return 0;
-	if (mount(NULL, target, NULL, f, NULL) < 0) {
+	if (FAULT_OR("mount", mount(NULL, target, NULL, f, NULL)) < 0) {
 		/* In a user namespace, remounting must keep the locked flags. */
 		if (errno != EPERM || mount(NULL, target, NULL, f | locked_flags(target), NULL) < 0)
 			return log_error_errno(-errno, "remount '%s' with its options: %m",
@@ -245,11 +246,12 @@ static int mount_cgroup(struct rootfs_ctx *c, const struct spec_mount *m, const 
 
 	if (strcmp(m->type, "cgroup2") == 0 ||
 	    access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0) {
-		if (mount("cgroup2", target, "cgroup2", flags, m->data) < 0)
+		if (FAULT_OR("mount", mount("cgroup2", target, "cgroup2", flags, m->data)) < 0)
 			return log_error_errno(-errno, "mount cgroup2 on '%s': %m", m->destination);
 		return 0;
 	}
-	if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") < 0)
+	if (FAULT_OR("mount", mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+				    "mode=755")) < 0)
 		return log_error_errno(-errno, "mount tmpfs on '%s': %m", m->destination);
 	/* reopen: TARGET names the directory under the new tmpfs */
 	_cleanup_close_ int dfd = open_in_root(c->rootfd, m->destination, O_PATH | O_DIRECTORY, 0);
@@ -289,7 +291,7 @@ static int mount_cgroup(struct rootfs_ctx *c, const struct spec_mount *m, const 
 			return log_error_errno(-errno, "mkdir '%s/%s': %m", m->destination, name);
 		char sub[600];
 		snprintf(sub, sizeof(sub), "%s/%s", base, name);
-		if (mount("cgroup", sub, "cgroup", flags, data) < 0) {
+		if (FAULT_OR("mount", mount("cgroup", sub, "cgroup", flags, data)) < 0) {
 			r = log_error_errno(-errno, "mount cgroup '%s' on '%s/%s': %m", data,
 					    m->destination, name);
 			break;
@@ -302,8 +304,9 @@ static int mount_cgroup(struct rootfs_ctx *c, const struct spec_mount *m, const 
 	}
 	free(line);
 	if (r == 0 && (flags & MS_RDONLY) &&
-	    mount(NULL, base, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  "mode=755") < 0)
+	    FAULT_OR("mount", mount(NULL, base, NULL,
+				    MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+				    "mode=755")) < 0)
 		return log_error_errno(-errno, "remount '%s' read-only: %m", m->destination);
 	return r;
 }
@@ -335,8 +338,8 @@ static int mount_one(struct rootfs_ctx *c, const struct spec_mount *m)
 		if ((r = mount_cgroup(c, m, target)) < 0)
 			return r;
 	} else {
-		if (mount(m->source ? m->source : m->type, target, m->type, m->flags & ~MS_REMOUNT,
-			  m->data) < 0) {
+		if (FAULT_OR("mount", mount(m->source ? m->source : m->type, target, m->type,
+					    m->flags & ~MS_REMOUNT, m->data)) < 0) {
 			r = -errno;
 			/* sysfs can't be mounted without a network namespace of its own in a
 			 * user namespace: bind the host's, as runc does. */
@@ -365,7 +368,8 @@ static int mount_one(struct rootfs_ctx *c, const struct spec_mount *m)
 	fd_path(mfd, target);
 	if ((m->kind & MOUNT_BIND) && (r = remount_bind(m, target)) < 0)
 		return r;
-	if (m->propagation && mount(NULL, target, NULL, m->propagation, NULL) < 0)
+	if (m->propagation &&
+	    FAULT_OR("mount", mount(NULL, target, NULL, m->propagation, NULL)) < 0)
 		return log_error_errno(-errno, "set propagation of '%s': %m", m->destination);
 	if (m->attr_set || m->attr_clr) {
 		r = mount_setattr_fd(mfd, AT_RECURSIVE, m->attr_set, m->attr_clr);
@@ -409,7 +413,7 @@ static int create_device(struct rootfs_ctx *c, const char *path, char type, unsi
 			return log_error_errno(-errno, "create '%s': %m", path);
 		char target[64];
 		fd_path(f, target);
-		r = mount(path, target, NULL, MS_BIND, NULL);
+		r = FAULT_OR("mount", mount(path, target, NULL, MS_BIND, NULL));
 		r = r < 0 ? -errno : 0;
 		safe_close(f);
 		if (r < 0)
@@ -417,7 +421,7 @@ static int create_device(struct rootfs_ctx *c, const char *path, char type, unsi
 		return 0;
 	}
 	mode_t fmt = type == 'b' ? S_IFBLK : type == 'p' ? S_IFIFO : S_IFCHR;
-	if (mknodat(dfd, base, fmt | (mode & 07777), makedev(major, minor)) < 0)
+	if (FAULT_OR("mknod", mknodat(dfd, base, fmt | (mode & 07777), makedev(major, minor))) < 0)
 		return log_error_errno(-errno, "mknod '%s': %m", path);
 	if (fchmodat(dfd, base, mode & 07777, 0) < 0 ||
 	    fchownat(dfd, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
@@ -504,12 +508,12 @@ int rootfs_prepare(struct rootfs_ctx *c)
 	unsigned long prop = s->rootfs_propagation ? s->rootfs_propagation : MS_SLAVE | MS_REC;
 	int r;
 
-	if (mount(NULL, "/", NULL, prop, NULL) < 0)
+	if (FAULT_OR("mount", mount(NULL, "/", NULL, prop, NULL)) < 0)
 		return log_error_errno(-errno, "set propagation of '/': %m");
 	if ((r = make_parent_mount_private(c->rootfs)) < 0)
 		return log_error_errno(r, "make the mount above '%s' private: %m", c->rootfs);
 	/* The rootfs must be a mount point of its own for pivot_root. */
-	if (mount(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+	if (FAULT_OR("mount", mount(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL)) < 0)
 		return log_error_errno(-errno, "bind mount rootfs '%s': %m", c->rootfs);
 	c->rootfd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (c->rootfd < 0)
@@ -537,18 +541,18 @@ int rootfs_pivot(struct rootfs_ctx *c)
 	if (fchdir(newroot) < 0)
 		return log_error_errno(-errno, "chdir to rootfs '%s': %m", c->rootfs);
 	if (c->no_pivot) {
-		if (mount(c->rootfs, "/", NULL, MS_MOVE, NULL) < 0)
+		if (FAULT_OR("mount", mount(c->rootfs, "/", NULL, MS_MOVE, NULL)) < 0)
 			return log_error_errno(-errno, "move rootfs '%s' to '/': %m", c->rootfs);
 		if (chroot(".") < 0)
 			return log_error_errno(-errno, "chroot into '%s': %m", c->rootfs);
 	} else {
 		/* pivot_root(".", ".") stacks the old root under the new one; unmounting
 		 * "." after fchdir to the old root then drops it without a temp dir. */
-		if (syscall(SYS_pivot_root, ".", ".") < 0)
+		if (FAULT_OR("pivot-root", syscall(SYS_pivot_root, ".", ".")) < 0)
 			return log_error_errno(-errno, "pivot_root into '%s': %m", c->rootfs);
 		if (fchdir(oldroot) < 0)
 			return log_error_errno(-errno, "chdir to old root: %m");
-		if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+		if (FAULT_OR("mount", mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL)) < 0)
 			return log_error_errno(-errno, "make old root a slave: %m");
 		if (umount2(".", MNT_DETACH) < 0)
 			return log_error_errno(-errno, "unmount old root: %m");
@@ -567,9 +571,9 @@ static int mask_path(const char *path)
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : log_error_errno(-errno, "mask '%s': %m", path);
 	if (S_ISDIR(st.st_mode)) {
-		if (mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0k") < 0)
+		if (FAULT_OR("mount", mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0k")) < 0)
 			return log_error_errno(-errno, "mask directory '%s': %m", path);
-	} else if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0) {
+	} else if (FAULT_OR("mount", mount("/dev/null", path, NULL, MS_BIND, NULL)) < 0) {
 		return log_error_errno(-errno, "mask '%s': %m", path);
 	}
 	return 0;
@@ -577,13 +581,13 @@ static int mask_path(const char *path)
 
 static int readonly_path(const char *path)
 {
-	if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
+	if (FAULT_OR("mount", mount(path, path, NULL, MS_BIND | MS_REC, NULL)) < 0) {
 		if (errno == ENOENT)
 			return 0;
 		return log_error_errno(-errno, "bind '%s' read-only: %m", path);
 	}
 	unsigned long f = MS_BIND | MS_REMOUNT | MS_RDONLY;
-	if (mount(NULL, path, NULL, f, NULL) < 0 &&
+	if (FAULT_OR("mount", mount(NULL, path, NULL, f, NULL)) < 0 &&
 	    mount(NULL, path, NULL, f | locked_flags(path), NULL) < 0)
 		return log_error_errno(-errno, "remount '%s' read-only: %m", path);
 	return 0;
@@ -602,11 +606,12 @@ int rootfs_finalize(struct rootfs_ctx *c)
 			return r;
 	if (s->root_readonly) {
 		unsigned long f = MS_BIND | MS_REMOUNT | MS_RDONLY;
-		if (mount(NULL, "/", NULL, f, NULL) < 0 &&
+		if (FAULT_OR("mount", mount(NULL, "/", NULL, f, NULL)) < 0 &&
 		    mount(NULL, "/", NULL, f | locked_flags("/"), NULL) < 0)
 			return log_error_errno(-errno, "remount root read-only: %m");
 	}
-	if (s->rootfs_propagation && mount(NULL, "/", NULL, s->rootfs_propagation, NULL) < 0)
+	if (s->rootfs_propagation &&
+	    FAULT_OR("mount", mount(NULL, "/", NULL, s->rootfs_propagation, NULL)) < 0)
 		return log_error_errno(-errno, "set rootfs propagation: %m");
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fault.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/json.h"
@@ -134,6 +135,8 @@ int state_save(int dirfd, const struct container_state *st)
 	if (st->extra)
 		json_object_object_add(o, "extra", json_object_get(st->extra));
 	s = json_to_string(o);
+	if (fault_hit("state-write"))
+		return -EIO;
 	return write_file_atomic_at(dirfd, STATE_FILE, s, strlen(s), 0600, false);
 }
 

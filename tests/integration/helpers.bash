@@ -111,6 +111,40 @@ assert_no_leaks() {
 	fi
 }
 
+# cgroup_dirs: every cgroup directory named $PFX* (the ids of this test), in any hierarchy
+cgroup_dirs() {
+	# one find over every cgroup mount (this runs after each of hundreds of containers)
+	# shellcheck disable=SC2046
+	find $(awk '$9 == "cgroup" || $9 == "cgroup2" {print $5}' /proc/self/mountinfo) \
+		-maxdepth 4 -type d -name "${PFX}*" 2>/dev/null
+}
+
+# Nothing of any container of this test survives (ids start with $PFX): state, mounts,
+# cgroups, processes in a rootfs of the test, brisk processes on its state root.
+assert_nothing_left() {
+	local left
+	left=$(ls -A "$STATE_ROOT" 2>/dev/null)
+	[ -z "$left" ] || { echo "state dirs left: $left"; return 1; }
+	if grep -q "$TEST_DIR" /proc/self/mountinfo; then
+		echo "mounts left behind:"; grep "$TEST_DIR" /proc/self/mountinfo; return 1
+	fi
+	left=$(cgroup_dirs) || true
+	[ -z "$left" ] || { echo "cgroups left behind:"; echo "$left"; return 1; }
+	# processes whose root is in the test dir, and brisk processes (a container init not
+	# yet in its root included) with the test's state root as an argument
+	left=$(find /proc -mindepth 2 -maxdepth 2 -name root -lname "$TEST_DIR*" 2>/dev/null) || true
+	left+=$(grep -lzx -- "$STATE_ROOT" /proc/[0-9]*/cmdline 2>/dev/null) || true
+	if [ -n "$left" ]; then
+		local p
+		for p in $left; do
+			p=${p#/proc/}
+			p=${p%%/*}
+			echo "process $p left behind: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"
+		done
+		return 1
+	fi
+}
+
 # state_field ID FIELD
 state_field() {
 	brisk state "$1" | jq -r ".$2"

@@ -29,35 +29,6 @@ wait_stopped() {
 	return 1
 }
 
-# cgroup_dirs: every cgroup directory of a container of this test, in any hierarchy
-cgroup_dirs() {
-	local m
-	for m in $(awk '$9 == "cgroup" || $9 == "cgroup2" {print $5}' /proc/self/mountinfo); do
-		find "$m" -maxdepth 4 -type d -name "${PFX}*" 2>/dev/null
-	done
-}
-
-# Nothing of any container of this test survives.
-assert_nothing_left() {
-	local left
-	left=$(ls -A "$STATE_ROOT" 2>/dev/null)
-	[ -z "$left" ] || { echo "state dirs left: $left"; return 1; }
-	if grep -q "$TEST_DIR" /proc/self/mountinfo; then
-		echo "mounts left behind:"; grep "$TEST_DIR" /proc/self/mountinfo; return 1
-	fi
-	left=$(cgroup_dirs)
-	[ -z "$left" ] || { echo "cgroups left behind:"; echo "$left"; return 1; }
-	local p
-	for p in /proc/[0-9]*; do
-		if readlink "$p/root" 2>/dev/null | grep -q "^$TEST_DIR"; then
-			echo "process ${p#/proc/} left behind: $(tr '\0' ' ' <"$p/cmdline")"; return 1
-		fi
-		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "--root $STATE_ROOT "; then
-			echo "brisk process ${p#/proc/} left behind: $(tr '\0' ' ' <"$p/cmdline")"
-			return 1
-		fi
-	done
-}
 
 @test "1000 sequential create/start/kill/delete cycles leave nothing" {
 	args sleep 1000

@@ -300,12 +300,54 @@ static void test_private_cgroup2(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/*
+ * A runtime killed while entering: the state saved before cgroup_enter (the planned cgroup)
+ * is all that `delete --force` has; destroying from it removes every directory entering made,
+ * the parents it created included.
+ */
+static void test_planned(void **state)
+{
+	struct cgroup *cg = NULL, *back = NULL;
+	_cleanup_json_ struct json_object *planned = NULL;
+	char path[128];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s-planned/inner/c", cg_path);
+	struct cgroup_opts opts = {.path = path, .id = "planned"};
+
+	assert_int_equal(cgroup_new(&opts, &cg), 0);
+	live_cg = cg;
+	assert_int_equal(cgroup_serialize_planned(cg, &planned), 0);
+	assert_non_null(strstr(json_to_string(planned), "\"created\""));
+	assert_int_equal(cgroup_enter(cg, 0), 0);
+	const char *mem = cgroup_get_path(cg, "memory") ?: cgroup_get_path(cg, "");
+	assert_non_null(mem);
+	assert_int_equal(access(mem, F_OK), 0);
+
+	/* the runtime is killed here: a new process destroys from the planned state */
+	assert_int_equal(cgroup_deserialize(planned, &back), 0);
+	assert_int_equal(cgroup_destroy(back), 0);
+	cgroup_free(back);
+	assert_int_equal(access(mem, F_OK), -1);
+	char top[256];
+	snprintf(top, sizeof(top), "%s", mem);
+	*strstr(top, "-planned") = '\0';
+	strcat(top, "-planned");
+	assert_int_equal(access(top, F_OK), -1);
+	/* and nothing was entered: destroying again finds nothing and is no error */
+	assert_int_equal(cgroup_deserialize(planned, &back), 0);
+	assert_int_equal(cgroup_destroy(back), 0);
+	cgroup_free(back);
+	live_cg = cgroup_free(live_cg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_host, teardown),
 	    cmocka_unit_test_teardown(test_host_signal_all, teardown),
 	    cmocka_unit_test_teardown(test_private_cgroup2, teardown),
+	    cmocka_unit_test_teardown(test_planned, teardown),
 	};
 	struct stat st;
 
