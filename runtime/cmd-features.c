@@ -71,7 +71,8 @@ int cmd_features(struct runtime_ctx *rt, int argc, char **argv)
 	static const char *const namespaces[] = {"cgroup", "ipc",  "mount", "network", "pid",
 						 "time",   "user", "uts",   NULL};
 	_cleanup_json_ struct json_object *o = json_object_new_object();
-	struct json_object *lx = json_object_new_object(), *x;
+	_cleanup_json_ struct json_object *lx = json_object_new_object();
+	struct json_object *x;
 	const char *id;
 	int r;
 
@@ -116,7 +117,7 @@ int cmd_features(struct runtime_ctx *rt, int argc, char **argv)
 	json_object_object_add(idmap, "enabled", json_object_new_boolean(true));
 	json_object_object_add(me, "idmap", idmap);
 	json_object_object_add(lx, "mountExtensions", me);
-	json_object_object_add(o, "linux", lx);
+	json_object_object_add(o, "linux", json_object_get(lx));
 	struct json_object *ann = json_object_new_object();
 	json_object_object_add(ann, "org.opencontainers.runc.checkpoint.enabled",
 			       json_object_new_string("true"));
