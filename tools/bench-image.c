@@ -8,6 +8,7 @@
  *     `ctr images pull` + `ctr run` (its own private daemon) when containerd is installed
  *   brisk lazy cold (no prefetch), lazy + prefetch of the recorded profile, warm chunk cache
  *   the native disk (page cache dropped, and warm)
+ * and sequential reads of a weight file, through the mount (warm chunk cache) vs native disk.
  * Page caches are dropped before every cold figure. Runs are interleaved per link.
  */
 #include <errno.h>
@@ -479,6 +480,75 @@ static int one_link(struct image_ctx *c, unsigned rtt, unsigned mbit, unsigned r
 	return r;
 }
 
+static int read_all_ms(const char *path, double *ret_ms, double *ret_mib)
+{
+	_cleanup_free_ char *buf = malloc(1 << 20);
+	_cleanup_close_ int fd = -EBADF;
+	double t0 = bench_now_ms(), total = 0;
+	ssize_t n;
+
+	if (!buf)
+		return -ENOMEM;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return log_error_errno(-errno, "open '%s': %m", path);
+	while ((n = read(fd, buf, 1 << 20)) > 0)
+		total += (double)n;
+	if (n < 0)
+		return log_error_errno(-errno, "read '%s': %m", path);
+	*ret_ms = bench_now_ms() - t0;
+	*ret_mib = total / 1048576;
+	return 0;
+}
+
+/* Sequential read of a weight file: through the mount with a warm chunk cache vs native disk,
+ * page cache dropped before each read. */
+static int seq_read(const struct image_ctx *c, unsigned runs, struct json_object *results)
+{
+	_cleanup_free_ char *store = NULL, *cache = wpath(c, "cache-seq"), *mnt = wpath(c, "seq"),
+			    *native = wpath(c, "unpacked/rootfs/models/weights-0.bin"),
+			    *lazy = wpath(c, "seq/models/weights-0.bin");
+	double ms[2][16], mib = 0;
+	int r = 0;
+
+	if (asprintf(&store, "dir:%s/store", c->w) < 0)
+		return -ENOMEM;
+	char *mount_argv[] = {(char *)BRISK_IMAGEFS_PATH,
+			      (char *)"mount",
+			      (char *)"--store",
+			      store,
+			      (char *)"--cache",
+			      cache,
+			      (char *)"v1",
+			      mnt,
+			      NULL};
+	char *umount_argv[] = {(char *)BRISK_IMAGEFS_PATH, (char *)"umount", mnt, NULL};
+	if ((r = mkdir_p_at(AT_FDCWD, mnt, 0755)) < 0 || (r = bench_run(mount_argv, NULL)) < 0)
+		return log_error_errno(r, "brisk-imagefs mount on '%s' failed", mnt);
+	bench_progress("image: sequential reads");
+	r = read_all_ms(lazy, &ms[0][0], &mib); /* fills the chunk cache */
+	for (unsigned i = 0; i < runs && i < 16 && r >= 0; i++)
+		for (int k = 0; k < 2 && r >= 0; k++) {
+			bench_drop_caches();
+			r = read_all_ms(k ? native : lazy, &ms[k][i], &mib);
+		}
+	(void)bench_run(umount_argv, NULL);
+	if (r < 0)
+		return r;
+	char scenario[64];
+	snprintf(scenario, sizeof(scenario), "sequential read of %.0f MiB", mib);
+	for (int k = 0; k < 2; k++) {
+		struct json_object *e = bench_result(
+		    results, "image", scenario, k ? "native disk" : "brisk mount, warm chunk cache",
+		    ms[k], runs, k == 0, false);
+		struct json_object *v;
+		if (json_object_object_get_ex(e, "wall_ms_median", &v))
+			bench_result_add_double(e, "mb_per_s",
+						mib * 1.048576 * 1000 / json_object_get_double(v));
+	}
+	return 0;
+}
+
 /* Unmount what is left under the work dir, deepest first. */
 static void umount_under(const char *dir)
 {
@@ -547,6 +617,8 @@ int bench_image(const struct bench_opts *o, struct json_object *results)
 	}
 	for (size_t i = 0; i < nlinks && r >= 0; i++)
 		r = one_link(&c, links[i][0], links[i][1], runs, results);
+	if (r >= 0)
+		r = seq_read(&c, runs < 2 ? 2 : runs, results);
 	fprintf(stderr, "\n");
 	if (r >= 0)
 		bench_print_table(results, "image");

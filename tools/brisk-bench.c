@@ -49,7 +49,8 @@ struct bench {
 
 /* image and snapshot first: runtime and density hide the cgroup2 mount from the process */
 static const struct bench benches[] = {
-    {"image", "time to ready from a registry, per link profile", bench_image, BENCH_CHART_LOG},
+    {"image", "time to ready from a registry, per link profile", bench_image,
+     BENCH_CHART_LOG | BENCH_CHART_READY},
     {"snapshot", "time to ready of an app that touches N MB: run vs restore", bench_snapshot,
      BENCH_CHART_LOG},
     {"runtime", "container start: run and create+start+delete of /bin/true", bench_runtime, 0},
