@@ -146,17 +146,18 @@ int bench_report(const char *dir, const char *name, const char *title, const cha
 		return 0;
 	}
 	_cleanup_free_ char *script = NULL;
+	bool flat = flags & BENCH_CHART_FLAT;
 	if (asprintf(&script,
-		     "set terminal png size %d,600\nset output '%s'\nset title '%s'\n"
+		     "set terminal png size %d,%d\nset output '%s'\nset title '%s'\n"
 		     "set style data histograms\nset style histogram clustered gap 1\n"
 		     "set style fill solid 0.8 border -1\nset ylabel 'median wall time (ms%s)'\n"
 		     "set datafile missing '-'\nset key top left\nset grid ytics\n"
-		     "set xtics rotate by -30 left\nset bmargin 10\n%s%s"
+		     "set xtics rotate by -40 left font ',%d'\nset bmargin %d\nset rmargin 12\n%s%s"
 		     "plot for [c=2:%zu] '%s' using c:xtic(1) title columnheader(c)\n",
-		     flags & BENCH_CHART_FLAT ? 1400 : 1000, png, title,
-		     flags & BENCH_CHART_LOG ? ", log scale" : "",
+		     flat ? 1600 : 1000, flat ? 900 : 600, png, title,
+		     flags & BENCH_CHART_LOG ? ", log scale" : "", flat ? 9 : 10, flat ? 22 : 12,
 		     flags & BENCH_CHART_LOG ? "set logscale y\nset yrange [1:*]\n" : "",
-		     flags & BENCH_CHART_FLAT ? "set key off\n" : "", ncol + 1, dat) < 0)
+		     flat ? "set key off\n" : "", ncol + 1, dat) < 0)
 		return -ENOMEM;
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) < 0)
