@@ -157,7 +157,7 @@ int bench_density(const struct bench_opts *o, struct json_object *results)
 	static const char *const args[] = {"/bin/sleep", "3600", NULL};
 	unsigned inflight[8];
 	size_t ninflight;
-	unsigned runs = o->runs ? o->runs : 1;
+	unsigned runs = bench_runs(o, "density", 1);
 	bool hid;
 	int r;
 
@@ -177,10 +177,10 @@ int bench_density(const struct bench_opts *o, struct json_object *results)
 		snprintf(scenario, sizeof(scenario), "%u containers, %u in flight", o->density,
 			 inflight[f]);
 		for (size_t s = 0; s < ELEMENTSOF(names) && r >= 0; s++) {
-			double ms[16], kib[16], cg[16];
+			double ms[BENCH_MAX_RUNS], kib[BENCH_MAX_RUNS], cg[BENCH_MAX_RUNS];
 			if (s > 0 && !bench_have(bins[s]))
 				continue;
-			for (unsigned i = 0; i < runs && i < 16 && r >= 0; i++) {
+			for (unsigned i = 0; i < runs && r >= 0; i++) {
 				bench_progress("density: %s, %s, run %u/%u", scenario, names[s],
 					       i + 1, runs);
 				r = one(dir, names[s], bins[s], o->density, inflight[f], &ms[i],

@@ -433,7 +433,7 @@ static int one_link(struct image_ctx *c, unsigned rtt, unsigned mbit, unsigned r
 {
 	_cleanup_free_ char *proxy = NULL, *port = NULL, *rtt_s = NULL, *mbit_s = NULL,
 			    *scenario = NULL;
-	double ms[NSYS][16] = {0};
+	double ms[NSYS][BENCH_MAX_RUNS] = {0};
 	struct json_object *stats[NSYS];
 	char line[32];
 	pid_t pid;
@@ -455,7 +455,7 @@ static int one_link(struct image_ctx *c, unsigned rtt, unsigned mbit, unsigned r
 	int pport = atoi(line);
 	for (int s = 0; s < NSYS; s++)
 		stats[s] = json_object_new_object();
-	for (unsigned i = 0; i < runs && i < 16; i++) {
+	for (unsigned i = 0; i < runs; i++) {
 		double round[NSYS] = {0};
 		bench_progress("image: %s, run %u/%u", scenario, i + 1, runs);
 		if ((r = one_round(c, pport, i, round, stats)) < 0)
@@ -508,7 +508,7 @@ static int seq_read(const struct image_ctx *c, unsigned runs, struct json_object
 	_cleanup_free_ char *store = NULL, *cache = wpath(c, "cache-seq"), *mnt = wpath(c, "seq"),
 			    *native = wpath(c, "unpacked/rootfs/models/weights-0.bin"),
 			    *lazy = wpath(c, "seq/models/weights-0.bin");
-	double ms[2][16], mib = 0;
+	double ms[2][BENCH_MAX_RUNS], mib = 0;
 	int r = 0;
 
 	if (asprintf(&store, "dir:%s/store", c->w) < 0)
@@ -527,7 +527,7 @@ static int seq_read(const struct image_ctx *c, unsigned runs, struct json_object
 		return log_error_errno(r, "brisk-imagefs mount on '%s' failed", mnt);
 	bench_progress("image: sequential reads");
 	r = read_all_ms(lazy, &ms[0][0], &mib); /* fills the chunk cache */
-	for (unsigned i = 0; i < runs && i < 16 && r >= 0; i++)
+	for (unsigned i = 0; i < runs && r >= 0; i++)
 		for (int k = 0; k < 2 && r >= 0; k++) {
 			bench_drop_caches();
 			r = read_all_ms(k ? native : lazy, &ms[k][i], &mib);
@@ -578,7 +578,7 @@ int bench_image(const struct bench_opts *o, struct json_object *results)
 	struct image_ctx c = {.o = o};
 	unsigned links[8][2];
 	size_t nlinks = 0;
-	unsigned runs = o->runs ? o->runs : 1;
+	unsigned runs = bench_runs(o, "image", 1);
 	int r;
 
 	for (const char *p = o->links; p && *p;) {

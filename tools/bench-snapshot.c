@@ -197,7 +197,7 @@ int bench_snapshot(const struct bench_opts *o, struct json_object *results)
 	_cleanup_free_ char *dir = NULL, *bundle = NULL, *rootfs = NULL, *app = NULL;
 	unsigned sizes[8];
 	size_t nsizes;
-	unsigned runs = o->runs ? o->runs : 3;
+	unsigned runs = bench_runs(o, "snapshot", 3);
 	bool runc = bench_have("runc");
 	int r;
 
@@ -223,14 +223,14 @@ int bench_snapshot(const struct bench_opts *o, struct json_object *results)
 		"snapshot: app initialising for %u ms, sizes %s MB, %u interleaved run(s)%s\n",
 		o->app_delay_ms, o->snap_mb, runs, runc ? "" : " (runc not installed: left out)");
 	for (size_t k = 0; k < nsizes && r >= 0; k++) {
-		double ms[NS][16] = {0}, img[2] = {0};
+		double ms[NS][BENCH_MAX_RUNS] = {0}, img[2] = {0};
 		char scenario[32];
 		snprintf(mb_s, sizeof(mb_s), "%u", sizes[k]);
 		snprintf(scenario, sizeof(scenario), "%u MB", sizes[k]);
 		if ((r = bench_bundle_set_args(bundle, args)) < 0)
 			break;
 		bool runc_ok = runc;
-		for (unsigned i = 0; i < runs && i < 16 && r >= 0; i++) {
+		for (unsigned i = 0; i < runs && r >= 0; i++) {
 			double round[NS] = {0};
 			bench_progress("snapshot: %s, run %u/%u", scenario, i + 1, runs);
 			/* alternate who goes first */

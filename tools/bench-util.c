@@ -236,6 +236,17 @@ bool bench_have(const char *prog)
 	return bench_run(argv, NULL) == 0;
 }
 
+unsigned bench_runs(const struct bench_opts *o, const char *bench, unsigned def)
+{
+	unsigned runs = o->runs ? o->runs : def;
+
+	if (runs > BENCH_MAX_RUNS) {
+		log_warning("%s: %u runs at most", bench, BENCH_MAX_RUNS);
+		runs = BENCH_MAX_RUNS;
+	}
+	return runs;
+}
+
 int bench_parse_list(const char *s, unsigned *out, size_t max, size_t *ret_n)
 {
 	size_t n = 0;

@@ -69,6 +69,9 @@ long bench_mem_available_kib(void);
 int bench_private_mount_ns(bool *ret_hid);
 /* Is PROG runnable (PROG --version exits 0)? */
 bool bench_have(const char *prog);
+/* Runs of a benchmark: --runs, else DEF; at most BENCH_MAX_RUNS (said on stderr). */
+#define BENCH_MAX_RUNS 16
+unsigned bench_runs(const struct bench_opts *o, const char *bench, unsigned def);
 /* "1,2,3" -> up to MAX unsigned values. */
 int bench_parse_list(const char *s, unsigned *out, size_t max, size_t *ret_n);
 /* Median, min and max of V (sorted in place). */
