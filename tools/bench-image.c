@@ -56,6 +56,8 @@ struct image_ctx {
 	int port;
 	bool ctr;
 	char ctr_sock[128];
+	const char *oci;    /* the OCI image layout (tag "latest") */
+	const char *app[4]; /* what runs in the container and prints "ready" */
 };
 
 static char *wpath(const struct image_ctx *c, const char *rel)
@@ -82,7 +84,8 @@ static int make_bundle(const struct image_ctx *c, const char *name, const char *
 	json_get_object(spec, "root", &root);
 	json_object_object_add(proc, "terminal", json_object_new_boolean(false));
 	struct json_object *args = json_object_new_array();
-	json_object_array_add(args, json_object_new_string("/app/start.sh"));
+	for (size_t i = 0; c->app[i]; i++)
+		json_object_array_add(args, json_object_new_string(c->app[i]));
 	json_object_object_add(proc, "args", args);
 	json_object_object_add(root, "readonly", json_object_new_boolean(false));
 	if (rootfs)
@@ -133,17 +136,11 @@ static int run_ctr(const struct image_ctx *c, const char *ref, const char *id, d
 			(char *)"brisk-bench", (char *)"images",
 			(char *)"pull",	       (char *)"--plain-http",
 			(char *)ref,	       NULL};
-	char *run[] = {(char *)"ctr",
-		       (char *)"--address",
-		       (char *)c->ctr_sock,
-		       (char *)"-n",
-		       (char *)"brisk-bench",
-		       (char *)"run",
-		       (char *)"--rm",
-		       (char *)ref,
-		       (char *)id,
-		       (char *)"/app/start.sh",
-		       NULL};
+	char *run[16] = {(char *)"ctr",	 (char *)"--address",	(char *)c->ctr_sock,
+			 (char *)"-n",	 (char *)"brisk-bench", (char *)"run",
+			 (char *)"--rm", (char *)ref,		(char *)id};
+	for (size_t i = 0; c->app[i]; i++)
+		run[9 + i] = (char *)c->app[i];
 	char *rm[] = {(char *)"ctr", (char *)"--address",   (char *)c->ctr_sock,
 		      (char *)"-n",  (char *)"brisk-bench", (char *)"images",
 		      (char *)"rm",  (char *)"--sync",	    (char *)ref,
@@ -296,7 +293,7 @@ static int record_profile(const struct image_ctx *c, const char *ifs)
 		dup2(null, 1);
 		if (chroot(root) < 0 || chdir("/") < 0)
 			_exit(126);
-		execl("/app/start.sh", "start.sh", NULL);
+		execv(c->app[0], (char *const *)c->app);
 		_exit(127);
 	}
 	r = pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0
@@ -313,9 +310,10 @@ out_umount:
 static int setup(struct image_ctx *c)
 {
 	const struct bench_opts *o = c->o;
-	_cleanup_free_ char *gen = NULL, *oci = wpath(c, "oci"), *src = NULL, *dst = NULL,
-			    *reg = NULL, *ocidst = NULL, *unp = wpath(c, "unpacked"),
-			    *ocisrc = NULL, *size = NULL, *rootfs = NULL;
+	_cleanup_free_ char *gen = NULL, *src = NULL, *dst = NULL, *reg = NULL, *ocidst = NULL,
+			    *unp = wpath(c, "unpacked"), *ocisrc = NULL, *size = NULL,
+			    *rootfs = NULL;
+	const char *oci = c->oci;
 	int r;
 
 	if (asprintf(&gen, "%s/tests/bench/mlimage.py", BRISK_SOURCE_DIR) < 0 ||
@@ -326,7 +324,7 @@ static int setup(struct image_ctx *c)
 	    asprintf(&ocidst, "docker://127.0.0.1:%d/bench/ml-oci:v1", c->port) < 0 ||
 	    asprintf(&rootfs, "%s/rootfs", unp) < 0)
 		return -ENOMEM;
-	char *gen_argv[] = {(char *)"python3", gen, size, oci, NULL};
+	char *gen_argv[] = {(char *)"python3", gen, size, (char *)oci, NULL};
 	char *conv_argv[] = {
 	    (char *)BRISK_IMAGE_PATH, (char *)"convert", (char *)"--no-progress", src, dst, NULL};
 	char *push_argv[] = {(char *)BRISK_IMAGE_PATH, (char *)"push", dst, reg, NULL};
@@ -340,9 +338,11 @@ static int setup(struct image_ctx *c)
 			       unp,
 			       NULL};
 
-	bench_progress("image: generating a %u MB ML-like image", o->image_mb);
-	if ((r = bench_run(gen_argv, NULL)) < 0)
-		return log_error_errno(r, "'%s' failed", gen);
+	if (!o->image_oci) {
+		bench_progress("image: generating a %u MB ML-like image", o->image_mb);
+		if ((r = bench_run(gen_argv, NULL)) < 0)
+			return log_error_errno(r, "'%s' failed", gen);
+	}
 	bench_progress("image: converting and pushing it");
 	if ((r = bench_run(conv_argv, NULL)) < 0 || (r = bench_run(push_argv, NULL)) < 0 ||
 	    (r = bench_run(copy_argv, NULL)) < 0 || (r = bench_run(unpack_argv, NULL)) < 0)
@@ -603,11 +603,23 @@ int bench_image(const struct bench_opts *o, struct json_object *results)
 	if (!mkdtemp(c.w))
 		return log_error_errno(-errno, "mkdtemp: %m");
 	chmod(c.w, 0755);
-	_cleanup_free_ char *lazy = wpath(&c, "lazy");
+	_cleanup_free_ char *lazy = wpath(&c, "lazy"), *oci = wpath(&c, "oci");
+	c.oci = o->image_oci ?: oci;
+	if (o->image_oci) {
+		c.app[0] = "/bin/sh", c.app[1] = "-c", c.app[2] = o->image_cmd;
+		if (!o->image_cmd) {
+			r = log_error_errno(-EINVAL, "--image-oci needs --image-cmd");
+			goto out;
+		}
+	} else
+		c.app[0] = "/app/start.sh";
 	setenv("BRISK_LAZY_DIR", lazy, 1);
 	setenv("BRISK_IMAGEFS", BRISK_IMAGEFS_PATH, 1);
-	fprintf(stderr, "image: %u MB image, %zu link profiles, %u interleaved run(s) each\n",
-		o->image_mb, nlinks, runs);
+	if (o->image_oci)
+		fprintf(stderr, "image: '%s' running '%s'", o->image_oci, o->image_cmd);
+	else
+		fprintf(stderr, "image: a generated %u MB ML-like image", o->image_mb);
+	fprintf(stderr, ", %zu link profiles, %u interleaved run(s) each\n", nlinks, runs);
 	if ((r = start_registry(&c)) < 0 || (r = setup(&c)) < 0)
 		goto out;
 	c.ctr = o->containerd && bench_have("containerd") && bench_have("ctr");

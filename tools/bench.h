@@ -16,8 +16,9 @@ struct bench_opts {
 	bool keep;	       /* keep the temp dir */
 	/* image */
 	unsigned image_mb;
-	const char *links; /* "RTT_MS:MBIT,..." */
-	bool containerd;   /* also time containerd's pull + run when it is installed */
+	const char *image_oci, *image_cmd; /* an OCI layout instead, and its "ready" command */
+	const char *links;		   /* "RTT_MS:MBIT,..." */
+	bool containerd; /* also time containerd's pull + run when it is installed */
 	/* snapshot */
 	const char *snap_mb; /* "10,200,1024" */
 	unsigned app_delay_ms;

@@ -91,14 +91,16 @@ int main(int argc, char **argv)
 				: strcmp(a, "--app-delay-ms") == 0 ? &o.app_delay_ms
 				: strcmp(a, "--density") == 0	   ? &o.density
 								   : NULL;
-		const char **str = strcmp(a, "--brisk") == 0	  ? &o.brisk
-				   : strcmp(a, "--busybox") == 0  ? &o.busybox
-				   : strcmp(a, "--json") == 0	  ? &o.json_path
-				   : strcmp(a, "--out") == 0	  ? &o.out_dir
-				   : strcmp(a, "--links") == 0	  ? &o.links
-				   : strcmp(a, "--snap-mb") == 0  ? &o.snap_mb
-				   : strcmp(a, "--inflight") == 0 ? &o.inflight
-								  : NULL;
+		const char **str = strcmp(a, "--brisk") == 0	   ? &o.brisk
+				   : strcmp(a, "--busybox") == 0   ? &o.busybox
+				   : strcmp(a, "--json") == 0	   ? &o.json_path
+				   : strcmp(a, "--out") == 0	   ? &o.out_dir
+				   : strcmp(a, "--links") == 0	   ? &o.links
+				   : strcmp(a, "--snap-mb") == 0   ? &o.snap_mb
+				   : strcmp(a, "--inflight") == 0  ? &o.inflight
+				   : strcmp(a, "--image-oci") == 0 ? &o.image_oci
+				   : strcmp(a, "--image-cmd") == 0 ? &o.image_cmd
+								   : NULL;
 		if (num && v &&
 		    parse_uint(v, num == &o.warmup || num == &o.app_delay_ms ? 0 : 1, num) == 0)
 			i++;
