@@ -629,7 +629,7 @@ int bench_image(const struct bench_opts *o, struct json_object *results)
 	}
 	for (size_t i = 0; i < nlinks && r >= 0; i++)
 		r = one_link(&c, links[i][0], links[i][1], runs, results);
-	if (r >= 0)
+	if (r >= 0 && !o->image_oci) /* a weight file of the generated image */
 		r = seq_read(&c, runs < 2 ? 2 : runs, results);
 	fprintf(stderr, "\n");
 	if (r >= 0)
