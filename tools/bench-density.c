@@ -88,7 +88,8 @@ static int fan_out(const char *rt, const char *root, const char *dir, const char
 	int failed = 0;
 
 	while (next < n || running > 0) {
-		while (running < k && next < n) {
+		/* starts stop on a signal; deletes go on, to leave nothing behind */
+		while (running < k && next < n && (!bench_interrupted || strcmp(cmd, "run") != 0)) {
 			char id[32], bundle[512];
 			snprintf(id, sizeof(id), "dens-%u", next);
 			snprintf(bundle, sizeof(bundle), "%s/dens-%u", dir, next++);
@@ -112,6 +113,8 @@ static int fan_out(const char *rt, const char *root, const char *dir, const char
 			running++;
 		}
 		int st;
+		if (running == 0)
+			break;
 		if (wait(&st) < 0)
 			return -errno;
 		running--;
@@ -139,7 +142,9 @@ static int one(const char *dir, const char *name, const char *rt, unsigned n, un
 	long after = bench_mem_available_kib();
 	*ret_kib = (double)(before - after) / n;
 	*ret_cg_kib = parent_memory_kib() / n;
-	if (failed != 0)
+	if (bench_interrupted)
+		r = -EINTR;
+	else if (failed != 0)
 		r = log_error_errno(failed < 0 ? failed : -EIO,
 				    "%s: %d of %u starts failed (BENCH_VERBOSE=1 tells why)", name,
 				    failed < 0 ? (int)n : failed, n);

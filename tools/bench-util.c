@@ -24,6 +24,23 @@
 #include "common/log.h"
 #include "bench.h"
 
+volatile sig_atomic_t bench_interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	bench_interrupted = 1;
+}
+
+void bench_catch_signals(void)
+{
+	struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 double bench_now_ms(void)
 {
 	struct timespec ts;
@@ -67,6 +84,8 @@ static int run_fd(char *const argv[], int out_fd, struct bench_sample *s)
 		if (ru.ru_maxrss > s->rss_kb)
 			s->rss_kb = ru.ru_maxrss;
 	}
+	if (bench_interrupted)
+		return -EINTR;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return -EIO;
 	return 0;
@@ -149,6 +168,8 @@ int bench_read_line(int fd, char *buf, size_t size, int timeout_ms)
 	while (n + 1 < size) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		int left = (int)(end - bench_now_ms());
+		if (bench_interrupted)
+			return -EINTR;
 		if (left <= 0)
 			return -ETIMEDOUT;
 		int k = poll(&p, 1, left);
@@ -186,7 +207,7 @@ int bench_wait_port(int port, int timeout_ms)
 {
 	double end = bench_now_ms() + timeout_ms;
 
-	while (bench_now_ms() < end) {
+	while (bench_now_ms() < end && !bench_interrupted) {
 		_cleanup_close_ int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		struct sockaddr_in a = {.sin_family = AF_INET,
 					.sin_port = htons((uint16_t)port),

@@ -2,6 +2,7 @@
 /* brisk-bench: one file per benchmark; this is what they share (bench-util.c, bench-report.c). */
 #pragma once
 
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -47,6 +48,10 @@ int bench_snapshot(const struct bench_opts *o, struct json_object *results);
 int bench_density(const struct bench_opts *o, struct json_object *results);
 
 /* bench-util.c */
+/* SIGINT and SIGTERM set this (handlers with SA_RESTART): benchmarks stop at the next step and
+ * undo what they started, instead of dying with registries, daemons and mounts left behind. */
+extern volatile sig_atomic_t bench_interrupted;
+void bench_catch_signals(void);
 double bench_now_ms(void);
 /* Run ARGV to completion, stdio to /dev/null (stderr kept with BENCH_VERBOSE=1); adds its wall,
  * CPU and peak RSS to *S when S is not NULL. Non-zero exit: -EIO. */

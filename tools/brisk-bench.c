@@ -141,10 +141,13 @@ int main(int argc, char **argv)
 	results = json_object_new_array();
 	if (!results)
 		return 1;
+	bench_catch_signals();
 	for (size_t i = 0; i < ELEMENTSOF(benches); i++) {
 		const struct bench *b = &benches[i];
 		if (!all && strcmp(cmd, b->name) != 0)
 			continue;
+		if (bench_interrupted)
+			break;
 		if (b->fn(&o, results) < 0) {
 			log_error("benchmark '%s' failed", b->name);
 			failed++;
@@ -173,5 +176,7 @@ int main(int argc, char **argv)
 	}
 	if (o.out_dir)
 		fprintf(stderr, "results in %s\n", o.out_dir);
-	return failed ? 1 : 0;
+	if (bench_interrupted)
+		log_error("interrupted");
+	return failed || bench_interrupted ? 1 : 0;
 }
