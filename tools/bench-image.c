@@ -595,6 +595,15 @@ int bench_image(const struct bench_opts *o, struct json_object *results)
 		else if (*p)
 			return log_error_errno(-EINVAL, "bad --links '%s'", o->links);
 	}
+	if (!o->image_oci != !o->image_cmd)
+		return log_error_errno(-EINVAL, "--image-oci and --image-cmd go together");
+	if (o->image_oci) {
+		_cleanup_free_ char *idx = path_join(o->image_oci, "index.json");
+		if (!idx || access(idx, R_OK) < 0)
+			return log_error_errno(-ENOENT,
+					       "'%s' is not an OCI image layout (no index.json)",
+					       o->image_oci);
+	}
 	static const char *const needed[] = {"docker-registry", "skopeo", "umoci", "python3"};
 	for (size_t i = 0; i < ELEMENTSOF(needed); i++)
 		if (!bench_have(needed[i]))
@@ -607,10 +616,6 @@ int bench_image(const struct bench_opts *o, struct json_object *results)
 	c.oci = o->image_oci ?: oci;
 	if (o->image_oci) {
 		c.app[0] = "/bin/sh", c.app[1] = "-c", c.app[2] = o->image_cmd;
-		if (!o->image_cmd) {
-			r = log_error_errno(-EINVAL, "--image-oci needs --image-cmd");
-			goto out;
-		}
 	} else
 		c.app[0] = "/app/start.sh";
 	setenv("BRISK_LAZY_DIR", lazy, 1);
