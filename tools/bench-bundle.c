@@ -112,3 +112,24 @@ int bench_bundle_set_args(const char *bundle, const char *const *args)
 		return log_error_errno(r, "write '%s': %m", cfg);
 	return 0;
 }
+
+int bench_bundle_set_root(const char *bundle, const char *rootfs)
+{
+	_cleanup_free_ char *cfg = path_join(bundle, "config.json");
+	_cleanup_json_ struct json_object *spec = NULL;
+	struct json_object *root;
+	int r;
+
+	if (!cfg)
+		return -ENOMEM;
+	if ((r = json_parse_file_at(AT_FDCWD, cfg, &spec)) < 0)
+		return log_error_errno(r, "read '%s': %m", cfg);
+	if (json_get_object(spec, "root", &root) < 0)
+		return log_error_errno(-EINVAL, "'%s' has no root", cfg);
+	json_object_object_add(root, "path", json_object_new_string(rootfs));
+	json_object_object_add(root, "readonly", json_object_new_boolean(true));
+	const char *s = json_to_string(spec);
+	if ((r = write_file_atomic_at(AT_FDCWD, cfg, s, strlen(s), 0644, false)) < 0)
+		return log_error_errno(r, "write '%s': %m", cfg);
+	return 0;
+}

@@ -203,6 +203,10 @@ int bench_snapshot(const struct bench_opts *o, struct json_object *results)
 
 	if ((r = bench_parse_list(o->snap_mb, sizes, ELEMENTSOF(sizes), &nsizes)) < 0)
 		return r;
+	if (!o->snap_rootfs != !o->snap_cmd)
+		return log_error_errno(-EINVAL, "--snap-rootfs and --snap-cmd go together");
+	if (o->snap_rootfs && access(o->snap_rootfs, X_OK) < 0)
+		return log_error_errno(-errno, "rootfs '%s': %m", o->snap_rootfs);
 	if (!bench_have("criu"))
 		return log_error_errno(-ENOENT, "snapshot: criu is not installed");
 	/* CRIU's dump hangs on these VMs with hardware breakpoints; brisk sets this for its own
@@ -212,22 +216,29 @@ int bench_snapshot(const struct bench_opts *o, struct json_object *results)
 		return r;
 	char mb_s[16], delay_s[16];
 	const char *args[] = {"/bin/bench-app", mb_s, delay_s, NULL};
+	/* another app: CMD MB in a rootfs of the user's (a Python interpreter, say) */
+	const char *custom[] = {"/bin/sh", "-c", o->snap_cmd, "sh", mb_s, NULL};
 	snprintf(delay_s, sizeof(delay_s), "%u", o->app_delay_ms);
 	app = path_join(rootfs, "bin/bench-app");
-	if (!app || (r = bench_copy_file(BENCH_APP_PATH, app, 0755)) < 0) {
+	if (o->snap_rootfs)
+		r = bench_bundle_set_root(bundle, o->snap_rootfs);
+	else if (!app || (r = bench_copy_file(BENCH_APP_PATH, app, 0755)) < 0)
 		log_error_errno(r, "copy '%s' into the rootfs: %m", BENCH_APP_PATH);
+	if (r < 0)
 		goto out;
-	}
 	struct snap_ctx c = {.o = o, .dir = dir, .bundle = bundle, .delay_ms = o->app_delay_ms};
-	fprintf(stderr,
-		"snapshot: app initialising for %u ms, sizes %s MB, %u interleaved run(s)%s\n",
-		o->app_delay_ms, o->snap_mb, runs, runc ? "" : " (runc not installed: left out)");
+	if (o->snap_rootfs)
+		fprintf(stderr, "snapshot: '%s' in '%s'", o->snap_cmd, o->snap_rootfs);
+	else
+		fprintf(stderr, "snapshot: bench-app initialising for %u ms", o->app_delay_ms);
+	fprintf(stderr, ", sizes %s MB, %u interleaved run(s)%s\n", o->snap_mb, runs,
+		runc ? "" : " (runc not installed: left out)");
 	for (size_t k = 0; k < nsizes && r >= 0; k++) {
 		double ms[NS][BENCH_MAX_RUNS] = {0}, img[2] = {0};
 		char scenario[32];
 		snprintf(mb_s, sizeof(mb_s), "%u", sizes[k]);
 		snprintf(scenario, sizeof(scenario), "%u MB", sizes[k]);
-		if ((r = bench_bundle_set_args(bundle, args)) < 0)
+		if ((r = bench_bundle_set_args(bundle, o->snap_rootfs ? custom : args)) < 0)
 			break;
 		bool runc_ok = runc;
 		for (unsigned i = 0; i < runs && r >= 0; i++) {

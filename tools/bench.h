@@ -21,7 +21,8 @@ struct bench_opts {
 	const char *links;		   /* "RTT_MS:MBIT,..." */
 	bool containerd; /* also time containerd's pull + run when it is installed */
 	/* snapshot */
-	const char *snap_mb; /* "10,200,1024" */
+	const char *snap_mb;		    /* "10,200,1024" */
+	const char *snap_rootfs, *snap_cmd; /* another app: `sh -c CMD sh MB` in this rootfs */
 	unsigned app_delay_ms;
 	/* density */
 	unsigned density;
@@ -38,6 +39,8 @@ int bench_make_bundle(const struct bench_opts *o, char **ret_dir, char **ret_bun
 		      char **ret_rootfs);
 /* Replace process.args of BUNDLE/config.json (NULL-terminated ARGS). */
 int bench_bundle_set_args(const char *bundle, const char *const *args);
+/* Point root.path of BUNDLE/config.json at ROOTFS (absolute), read-only. */
+int bench_bundle_set_root(const char *bundle, const char *rootfs);
 /* Copy FROM to TO with MODE. */
 int bench_copy_file(const char *from, const char *to, mode_t mode);
 

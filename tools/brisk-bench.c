@@ -34,6 +34,8 @@ static void usage(void)
 	    "  --no-containerd  leave containerd's pull + run out of the image benchmark\n"
 	    "  --snap-mb LIST   memory the snapshot app touches, MB (default 10,200,1024)\n"
 	    "  --app-delay-ms N the snapshot app's initialisation time (default 1000)\n"
+	    "  --snap-rootfs DIR --snap-cmd CMD  another snapshot app: sh -c CMD sh MB in DIR;\n"
+	    "                   it prints 'ready', then 'ok' for each SIGUSR1\n"
 	    "  --density N      containers started by the density benchmark (default 200)\n"
 	    "  --inflight LIST  starts in flight at once (default 8,32)\n"
 	    "  --json FILE      write the raw figures as JSON\n"
@@ -91,16 +93,18 @@ int main(int argc, char **argv)
 				: strcmp(a, "--app-delay-ms") == 0 ? &o.app_delay_ms
 				: strcmp(a, "--density") == 0	   ? &o.density
 								   : NULL;
-		const char **str = strcmp(a, "--brisk") == 0	   ? &o.brisk
-				   : strcmp(a, "--busybox") == 0   ? &o.busybox
-				   : strcmp(a, "--json") == 0	   ? &o.json_path
-				   : strcmp(a, "--out") == 0	   ? &o.out_dir
-				   : strcmp(a, "--links") == 0	   ? &o.links
-				   : strcmp(a, "--snap-mb") == 0   ? &o.snap_mb
-				   : strcmp(a, "--inflight") == 0  ? &o.inflight
-				   : strcmp(a, "--image-oci") == 0 ? &o.image_oci
-				   : strcmp(a, "--image-cmd") == 0 ? &o.image_cmd
-								   : NULL;
+		const char **str = strcmp(a, "--brisk") == 0	     ? &o.brisk
+				   : strcmp(a, "--busybox") == 0     ? &o.busybox
+				   : strcmp(a, "--json") == 0	     ? &o.json_path
+				   : strcmp(a, "--out") == 0	     ? &o.out_dir
+				   : strcmp(a, "--links") == 0	     ? &o.links
+				   : strcmp(a, "--snap-mb") == 0     ? &o.snap_mb
+				   : strcmp(a, "--inflight") == 0    ? &o.inflight
+				   : strcmp(a, "--image-oci") == 0   ? &o.image_oci
+				   : strcmp(a, "--image-cmd") == 0   ? &o.image_cmd
+				   : strcmp(a, "--snap-rootfs") == 0 ? &o.snap_rootfs
+				   : strcmp(a, "--snap-cmd") == 0    ? &o.snap_cmd
+								     : NULL;
 		if (num && v &&
 		    parse_uint(v, num == &o.warmup || num == &o.app_delay_ms ? 0 : 1, num) == 0)
 			i++;
