@@ -60,8 +60,10 @@ static double parent_memory_kib(void)
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
 
+	/* cgroup v1 (hybrid hosts), else cgroup2 */
 	if (read_file_at(AT_FDCWD, "/sys/fs/cgroup/memory/" PARENT "/memory.usage_in_bytes", 64,
-			 &buf, &len) < 0)
+			 &buf, &len) < 0 &&
+	    read_file_at(AT_FDCWD, "/sys/fs/cgroup/" PARENT "/memory.current", 64, &buf, &len) < 0)
 		return -1;
 	return strtod(buf, NULL) / 1024;
 }
