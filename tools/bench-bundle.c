@@ -14,7 +14,7 @@
 #include "common/log.h"
 #include "bench.h"
 
-static int copy_file(const char *from, const char *to, mode_t mode)
+int bench_copy_file(const char *from, const char *to, mode_t mode)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
@@ -53,7 +53,7 @@ int bench_make_bundle(const struct bench_opts *o, char **ret_dir, char **ret_bun
 			return -EIO;
 	}
 	_cleanup_free_ char *bb = path_join(bin, "busybox");
-	if (!bb || (r = copy_file(o->busybox, bb, 0755)) < 0)
+	if (!bb || (r = bench_copy_file(o->busybox, bb, 0755)) < 0)
 		return log_error_errno(r, "copy '%s' into the rootfs: %m", o->busybox);
 	for (size_t i = 0; applets[i]; i++) {
 		_cleanup_free_ char *l = path_join(bin, applets[i]);
@@ -84,5 +84,52 @@ int bench_make_bundle(const struct bench_opts *o, char **ret_dir, char **ret_bun
 	*ret_dir = TAKE_PTR(dir);
 	*ret_bundle = TAKE_PTR(bundle);
 	*ret_rootfs = TAKE_PTR(rootfs);
+	return 0;
+}
+
+int bench_bundle_set_args(const char *bundle, const char *const *args)
+{
+	_cleanup_free_ char *cfg = path_join(bundle, "config.json");
+	_cleanup_json_ struct json_object *spec = NULL;
+	struct json_object *proc, *a = json_object_new_array();
+	int r;
+
+	if (!cfg || !a)
+		return -ENOMEM;
+	if ((r = json_parse_file_at(AT_FDCWD, cfg, &spec)) < 0) {
+		json_object_put(a);
+		return log_error_errno(r, "read '%s': %m", cfg);
+	}
+	for (size_t i = 0; args[i]; i++)
+		json_object_array_add(a, json_object_new_string(args[i]));
+	if (json_get_object(spec, "process", &proc) < 0) {
+		json_object_put(a);
+		return log_error_errno(-EINVAL, "'%s' has no process", cfg);
+	}
+	json_object_object_add(proc, "args", a);
+	const char *s = json_to_string(spec);
+	if ((r = write_file_atomic_at(AT_FDCWD, cfg, s, strlen(s), 0644, false)) < 0)
+		return log_error_errno(r, "write '%s': %m", cfg);
+	return 0;
+}
+
+int bench_bundle_set_root(const char *bundle, const char *rootfs)
+{
+	_cleanup_free_ char *cfg = path_join(bundle, "config.json");
+	_cleanup_json_ struct json_object *spec = NULL;
+	struct json_object *root;
+	int r;
+
+	if (!cfg)
+		return -ENOMEM;
+	if ((r = json_parse_file_at(AT_FDCWD, cfg, &spec)) < 0)
+		return log_error_errno(r, "read '%s': %m", cfg);
+	if (json_get_object(spec, "root", &root) < 0)
+		return log_error_errno(-EINVAL, "'%s' has no root", cfg);
+	json_object_object_add(root, "path", json_object_new_string(rootfs));
+	json_object_object_add(root, "readonly", json_object_new_boolean(true));
+	const char *s = json_to_string(spec);
+	if ((r = write_file_atomic_at(AT_FDCWD, cfg, s, strlen(s), 0644, false)) < 0)
+		return log_error_errno(r, "write '%s': %m", cfg);
 	return 0;
 }

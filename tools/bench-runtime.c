@@ -26,63 +26,19 @@
 #include "common/log.h"
 #include "bench.h"
 
-struct sample {
-	double wall_ms, cpu_ms;
-	long rss_kb;
-};
-
 struct series {
 	const char *system;
 	const char *scenario;
-	struct sample *v;
+	struct bench_sample *v;
 	size_t n;
 };
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* Run ARGV with stdio to /dev/null; adds its wall, CPU and peak RSS to *S. */
-static int run_cmd(char *const argv[], struct sample *s)
-{
-	struct rusage ru;
-	int status;
-	double t0 = now_ms();
-	pid_t pid = fork();
-
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		dup2(null, 0);
-		dup2(null, 1);
-		if (!getenv("BENCH_VERBOSE"))
-			dup2(null, 2);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	if (wait4(pid, &status, 0, &ru) < 0)
-		return -errno;
-	s->wall_ms += now_ms() - t0;
-	s->cpu_ms += ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3 +
-		     ru.ru_stime.tv_sec * 1e3 + ru.ru_stime.tv_usec / 1e3;
-	if (ru.ru_maxrss > s->rss_kb)
-		s->rss_kb = ru.ru_maxrss;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return -EIO;
-	return 0;
-}
-
 /* The floor: the namespaces of the bundle, chroot into its rootfs, exec /bin/true. */
-static int run_floor(const char *rootfs, struct sample *s)
+static int run_floor(const char *rootfs, struct bench_sample *s)
 {
 	struct rusage ru;
 	int status;
-	double t0 = now_ms();
+	double t0 = bench_now_ms();
 	pid_t pid = fork();
 
 	if (pid < 0)
@@ -104,7 +60,7 @@ static int run_floor(const char *rootfs, struct sample *s)
 	}
 	if (wait4(pid, &status, 0, &ru) < 0)
 		return -errno;
-	s->wall_ms += now_ms() - t0;
+	s->wall_ms += bench_now_ms() - t0;
 	s->cpu_ms += ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3 +
 		     ru.ru_stime.tv_sec * 1e3 + ru.ru_stime.tv_usec / 1e3;
 	s->rss_kb = ru.ru_maxrss;
@@ -118,7 +74,7 @@ struct runtime {
 };
 
 static int one_run(struct runtime *rt, const char *bundle, const char *rootfs, bool lifecycle,
-		   unsigned idx, struct sample *s)
+		   unsigned idx, struct bench_sample *s)
 {
 	char id[64];
 
@@ -129,7 +85,7 @@ static int one_run(struct runtime *rt, const char *bundle, const char *rootfs, b
 	if (!lifecycle) {
 		char *argv[] = {(char *)rt->binary, (char *)"--root", rt->root, (char *)"run",
 				(char *)"--bundle", (char *)bundle,   id,	NULL};
-		return run_cmd(argv, s);
+		return bench_run(argv, s);
 	}
 	char *create[] = {(char *)rt->binary, (char *)"--root", rt->root, (char *)"create",
 			  (char *)"--bundle", (char *)bundle,	id,	  NULL};
@@ -141,17 +97,11 @@ static int one_run(struct runtime *rt, const char *bundle, const char *rootfs, b
 		       (char *)"--force",
 		       id,
 		       NULL};
-	int r = run_cmd(create, s);
+	int r = bench_run(create, s);
 	if (r >= 0)
-		r = run_cmd(start, s);
-	int k = run_cmd(del, s);
+		r = bench_run(start, s);
+	int k = bench_run(del, s);
 	return r < 0 ? r : k;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
 }
 
 static double median_of(const struct series *se, int field, double *ret_min, double *ret_max)
@@ -164,29 +114,10 @@ static double median_of(const struct series *se, int field, double *ret_min, dou
 		v[i] = field == 0   ? se->v[i].wall_ms
 		       : field == 1 ? se->v[i].cpu_ms
 				    : (double)se->v[i].rss_kb;
-	qsort(v, se->n, sizeof(double), cmp_double);
-	if (ret_min)
-		*ret_min = v[0];
-	if (ret_max)
-		*ret_max = v[se->n - 1];
-	return se->n % 2 ? v[se->n / 2] : (v[se->n / 2 - 1] + v[se->n / 2]) / 2;
+	return bench_median(v, se->n, ret_min, ret_max);
 }
 
-/* Hide the cgroup2 mount of hybrid hosts from crun 1.8 (and, for fairness, from all). */
-static int private_mount_ns(bool *ret_hid)
-{
-	*ret_hid = false;
-	if (unshare(CLONE_NEWNS) < 0)
-		return -errno;
-	if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
-		return -errno;
-	if (access("/sys/fs/cgroup/unified/cgroup.controllers", F_OK) == 0 &&
-	    umount2("/sys/fs/cgroup/unified", MNT_DETACH) == 0)
-		*ret_hid = true;
-	return 0;
-}
-
-int bench_runtime(const struct bench_opts *o)
+int bench_runtime(const struct bench_opts *o, struct json_object *results)
 {
 	_cleanup_free_ char *dir = NULL, *bundle = NULL, *rootfs = NULL;
 	struct runtime rts[] = {
@@ -196,12 +127,12 @@ int bench_runtime(const struct bench_opts *o)
 	    {"floor", NULL},
 	};
 	const size_t nrt = ELEMENTSOF(rts);
-	struct series series[2][ELEMENTSOF(rts)];
-	_cleanup_json_ struct json_object *out = NULL;
+	struct series series[2][ELEMENTSOF(rts)] = {0};
+	unsigned runs = o->runs ? o->runs : 20;
 	bool hid;
 	int r;
 
-	if ((r = private_mount_ns(&hid)) < 0)
+	if ((r = bench_private_mount_ns(&hid)) < 0)
 		return log_error_errno(r, "private mount namespace: %m");
 	if ((r = bench_make_bundle(o, &dir, &bundle, &rootfs)) < 0)
 		return r;
@@ -209,8 +140,7 @@ int bench_runtime(const struct bench_opts *o)
 		snprintf(rts[i].root, sizeof(rts[i].root), "%s/state-%s", dir, rts[i].name);
 		if (rts[i].binary && strcmp(rts[i].name, "brisk") != 0) {
 			char *ver[] = {(char *)rts[i].binary, (char *)"--version", NULL};
-			struct sample s = {0};
-			if (run_cmd(ver, &s) < 0) {
+			if (bench_run(ver, NULL) < 0) {
 				log_warning("%s is not installed: left out", rts[i].binary);
 				rts[i].binary = "";
 			}
@@ -221,19 +151,19 @@ int bench_runtime(const struct bench_opts *o)
 			series[sc][i] =
 			    (struct series){.system = rts[i].name,
 					    .scenario = sc ? "create+start+delete" : "run",
-					    .v = calloc(o->runs, sizeof(struct sample))};
+					    .v = calloc(runs, sizeof(struct bench_sample))};
 			if (!series[sc][i].v)
 				return -ENOMEM;
 		}
 	fprintf(stderr, "runtime: %u warm-up + %u interleaved runs of /bin/true per system%s\n",
-		o->warmup, o->runs, hid ? " (cgroup2 mount hidden for crun)" : "");
+		o->warmup, runs, hid ? " (cgroup2 mount hidden for crun)" : "");
 	unsigned idx = 0;
-	for (unsigned it = 0; it < o->warmup + o->runs; it++) {
+	for (unsigned it = 0; it < o->warmup + runs; it++) {
 		for (int sc = 0; sc < 2; sc++)
 			for (size_t k = 0; k < nrt; k++) {
 				/* rotate the order so no system always runs first */
 				size_t i = (k + it) % nrt;
-				struct sample s;
+				struct bench_sample s;
 				if (rts[i].binary && !*rts[i].binary)
 					continue;
 				if (sc == 1 && !rts[i].binary)
@@ -248,7 +178,7 @@ int bench_runtime(const struct bench_opts *o)
 				if (it >= o->warmup)
 					series[sc][i].v[series[sc][i].n++] = s;
 			}
-		fprintf(stderr, "\r  %u/%u", it + 1, o->warmup + o->runs);
+		bench_progress("runtime: %u/%u", it + 1, o->warmup + runs);
 	}
 	fprintf(stderr, "\n");
 
@@ -258,7 +188,6 @@ int bench_runtime(const struct bench_opts *o)
 	printf("| scenario | system | wall median (ms) | min | max | CPU median (ms) | peak RSS "
 	       "(KiB) | wall vs brisk |\n");
 	printf("|---|---|---:|---:|---:|---:|---:|---:|\n");
-	out = json_object_new_array();
 	for (int sc = 0; sc < 2; sc++)
 		for (size_t i = 0; i < nrt; i++) {
 			struct series *se = &series[sc][i];
@@ -271,29 +200,20 @@ int bench_runtime(const struct bench_opts *o)
 			printf("| %s | %s | %.1f | %.1f | %.1f | %.1f | %.0f | %.2fx |\n",
 			       se->scenario, se->system, wall, mn, mx, cpu, rss,
 			       base[sc] > 0 ? wall / base[sc] : 0);
-			struct json_object *e = json_object_new_object();
-			json_object_object_add(e, "scenario", json_object_new_string(se->scenario));
-			json_object_object_add(e, "system", json_object_new_string(se->system));
-			json_object_object_add(e, "runs", json_object_new_int((int)se->n));
-			json_object_object_add(e, "wall_ms_median", json_object_new_double(wall));
-			json_object_object_add(e, "wall_ms_min", json_object_new_double(mn));
-			json_object_object_add(e, "wall_ms_max", json_object_new_double(mx));
-			json_object_object_add(e, "cpu_ms_median", json_object_new_double(cpu));
-			json_object_object_add(e, "peak_rss_kib_median",
-					       json_object_new_double(rss));
-			json_object_array_add(out, e);
+			_cleanup_free_ double *walls = calloc(se->n, sizeof(double));
+			if (!walls) {
+				r = -ENOMEM;
+				goto out;
+			}
+			for (size_t k = 0; k < se->n; k++)
+				walls[k] = se->v[k].wall_ms;
+			struct json_object *e =
+			    bench_result(results, "runtime", se->scenario, se->system, walls, se->n,
+					 i == 0, sc == 0);
+			bench_result_add_double(e, "cpu_ms_median", cpu);
+			bench_result_add_double(e, "peak_rss_kib_median", rss);
 		}
-	if (o->out_dir &&
-	    (r = bench_report(o->out_dir, "runtime",
-			      "container start: run and create+start+delete of /bin/true", out)) <
-		0)
-		goto out;
-	if (o->json_path) {
-		const char *s = json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY);
-		if ((r = write_file_atomic_at(AT_FDCWD, o->json_path, s, strlen(s), 0644, false)) <
-		    0)
-			log_error_errno(r, "write '%s': %m", o->json_path);
-	}
+	fflush(stdout);
 	r = 0;
 out:
 	for (int sc = 0; sc < 2; sc++)

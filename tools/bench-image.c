@@ -1,0 +1,659 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * brisk-bench image: time to ready of a container started from a generated ML-like image
+ * (tests/bench/mlimage.py: busybox, a site-packages tree, two weight files; /app/start.sh reads
+ * what a start-up reads and prints "ready"), served by Debian's docker-registry on 127.0.0.1
+ * behind the project's latency/bandwidth proxy (tests/bench/netproxy.py), per link profile:
+ *   full pull + unpack + run: skopeo copy + umoci unpack + brisk run; containerd's
+ *     `ctr images pull` + `ctr run` (its own private daemon) when containerd is installed
+ *   brisk lazy cold (no prefetch), lazy + prefetch of the recorded profile, warm chunk cache
+ *   the native disk (page cache dropped, and warm)
+ * and sequential reads of a weight file, through the mount (warm chunk cache) vs native disk.
+ * Page caches are dropped before every cold figure. Runs are interleaved per link.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "bench.h"
+
+enum {
+	SYS_FULL,
+	SYS_CTR,
+	SYS_COLD,
+	SYS_PREFETCH,
+	SYS_WARM,
+	SYS_NATIVE,
+	SYS_NATIVE_WARM,
+	NSYS,
+};
+
+static const char *const sys_name[NSYS] = {
+    [SYS_FULL] = "pull+unpack+run (skopeo, umoci)",
+    [SYS_CTR] = "pull+run (containerd, runc)",
+    [SYS_COLD] = "brisk lazy, cold",
+    [SYS_PREFETCH] = "brisk lazy + prefetch",
+    [SYS_WARM] = "brisk lazy, warm chunk cache",
+    [SYS_NATIVE] = "native disk, cold page cache",
+    [SYS_NATIVE_WARM] = "native disk, warm page cache",
+};
+
+struct image_ctx {
+	const struct bench_opts *o;
+	char w[64]; /* work dir */
+	pid_t registry, containerd;
+	int port;
+	bool ctr;
+	char ctr_sock[128];
+	const char *oci;    /* the OCI image layout (tag "latest") */
+	const char *app[4]; /* what runs in the container and prints "ready" */
+};
+
+static char *wpath(const struct image_ctx *c, const char *rel)
+{
+	return path_join(c->w, rel);
+}
+
+/* A bundle running /app/start.sh: on ROOTFS, or on the lazy image of STORE (cached in CACHE). */
+static int make_bundle(const struct image_ctx *c, const char *name, const char *rootfs,
+		       const char *store, const char *cache, bool prefetch)
+{
+	_cleanup_free_ char *b = wpath(c, name), *cfg = path_join(b, "config.json");
+	_cleanup_json_ struct json_object *spec = NULL;
+	struct json_object *proc, *root;
+	char *spec_argv[] = {(char *)c->o->brisk, (char *)"spec", (char *)"--bundle", b, NULL};
+	int r;
+
+	if (!b || !cfg)
+		return -ENOMEM;
+	if ((r = mkdir_p_at(AT_FDCWD, b, 0755)) < 0 || (r = bench_run(spec_argv, NULL)) < 0 ||
+	    (r = json_parse_file_at(AT_FDCWD, cfg, &spec)) < 0)
+		return log_error_errno(r, "bundle '%s': %m", b);
+	json_get_object(spec, "process", &proc);
+	json_get_object(spec, "root", &root);
+	json_object_object_add(proc, "terminal", json_object_new_boolean(false));
+	struct json_object *args = json_object_new_array();
+	for (size_t i = 0; c->app[i]; i++)
+		json_object_array_add(args, json_object_new_string(c->app[i]));
+	json_object_object_add(proc, "args", args);
+	json_object_object_add(root, "readonly", json_object_new_boolean(false));
+	if (rootfs)
+		json_object_object_add(root, "path", json_object_new_string(rootfs));
+	if (store) {
+		struct json_object *a = json_object_new_object();
+		json_object_object_add(a, "run.brisk.image", json_object_new_string("v1"));
+		json_object_object_add(a, "run.brisk.store", json_object_new_string(store));
+		json_object_object_add(a, "run.brisk.cache", json_object_new_string(cache));
+		if (!prefetch)
+			json_object_object_add(a, "run.brisk.prefetch",
+					       json_object_new_string("false"));
+		json_object_object_add(spec, "annotations", a);
+	}
+	const char *s = json_to_string(spec);
+	if ((r = write_file_atomic_at(AT_FDCWD, cfg, s, strlen(s), 0644, false)) < 0)
+		return log_error_errno(r, "write '%s': %m", cfg);
+	return 0;
+}
+
+/* brisk run of bundle NAME to completion; the container must print "ready". */
+static int run_ready(const struct image_ctx *c, const char *name, const char *id, double *ret_ms)
+{
+	_cleanup_free_ char *b = wpath(c, name), *state = wpath(c, "state"), *out = NULL;
+	char *argv[] = {(char *)c->o->brisk,
+			(char *)"--root",
+			state,
+			(char *)"run",
+			(char *)"--bundle",
+			b,
+			(char *)id,
+			NULL};
+	double t0 = bench_now_ms();
+	int r = bench_run_output(argv, &out);
+
+	*ret_ms = bench_now_ms() - t0;
+	if (r < 0 || !out || strcmp(out, "ready") != 0)
+		return log_error_errno(r < 0 ? r : -EIO, "container '%s' said '%s' (exit: %s)", id,
+				       out ?: "", r < 0 ? "failed" : "0");
+	return 0;
+}
+
+static int run_ctr(const struct image_ctx *c, const char *ref, const char *id, double *ret_ms)
+{
+	_cleanup_free_ char *out = NULL;
+	char *pull[] = {(char *)"ctr",	       (char *)"--address",
+			(char *)c->ctr_sock,   (char *)"-n",
+			(char *)"brisk-bench", (char *)"images",
+			(char *)"pull",	       (char *)"--plain-http",
+			(char *)ref,	       NULL};
+	char *run[16] = {(char *)"ctr",	 (char *)"--address",	(char *)c->ctr_sock,
+			 (char *)"-n",	 (char *)"brisk-bench", (char *)"run",
+			 (char *)"--rm", (char *)ref,		(char *)id};
+	for (size_t i = 0; c->app[i]; i++)
+		run[9 + i] = (char *)c->app[i];
+	char *rm[] = {(char *)"ctr", (char *)"--address",   (char *)c->ctr_sock,
+		      (char *)"-n",  (char *)"brisk-bench", (char *)"images",
+		      (char *)"rm",  (char *)"--sync",	    (char *)ref,
+		      NULL};
+	double t0 = bench_now_ms();
+	int r = bench_run(pull, NULL);
+
+	if (r >= 0)
+		r = bench_run_output(run, &out);
+	*ret_ms = bench_now_ms() - t0;
+	(void)bench_run(rm, NULL);
+	if (r < 0 || !out || strcmp(out, "ready") != 0)
+		return log_error_errno(r < 0 ? r : -EIO, "ctr run '%s' said '%s'", ref, out ?: "");
+	return 0;
+}
+
+/* Fetched bytes and FUSE requests of the last lazy mount (written when its daemon exits). */
+static void lazy_stats(const struct image_ctx *c, double since_s, struct json_object *into)
+{
+	_cleanup_free_ char *glob_dir = wpath(c, "lazy/images");
+	for (int tries = 0; tries < 30; tries++) {
+		_cleanup_free_ char *out = NULL;
+		char *argv[] = {
+		    (char *)"find", glob_dir, (char *)"-name", (char *)"stats", (char *)"-newermt",
+		    NULL,	    NULL};
+		char since[64];
+		snprintf(since, sizeof(since), "@%.3f", since_s);
+		argv[5] = since;
+		if (bench_run_output(argv, &out) == 0 && out && *out) {
+			char *nl = strchr(out, '\n');
+			if (nl)
+				*nl = '\0';
+			_cleanup_json_ struct json_object *st = NULL;
+			struct json_object *v, *req;
+			if (json_parse_file_at(AT_FDCWD, out, &st) < 0)
+				return;
+			if (json_object_object_get_ex(st, "fetched_bytes", &v))
+				bench_result_add_double(into, "fetched_mib",
+							json_object_get_double(v) / 1048576);
+			if (json_get_object(st, "requests", &req) == 0 &&
+			    json_object_object_get_ex(req, "total", &v))
+				bench_result_add_double(into, "fuse_requests",
+							json_object_get_double(v));
+			return;
+		}
+		usleep(100000);
+	}
+}
+
+static double wall_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int start_registry(struct image_ctx *c)
+{
+	_cleanup_free_ char *cfg = wpath(c, "reg/config.yml"), *data = wpath(c, "reg/data"),
+			    *log = wpath(c, "reg/log"), *text = NULL;
+	char *argv[] = {(char *)"docker-registry", (char *)"serve", cfg, NULL};
+	int r;
+
+	if ((c->port = bench_free_port()) < 0)
+		return log_error_errno(c->port, "no free port: %m");
+	if (asprintf(&text,
+		     "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+		     "    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%d\n",
+		     data, c->port) < 0)
+		return -ENOMEM;
+	if ((r = mkdir_p_at(AT_FDCWD, data, 0755)) < 0 ||
+	    (r = write_file_atomic_at(AT_FDCWD, cfg, text, strlen(text), 0644, false)) < 0 ||
+	    (r = bench_spawn(argv, log, NULL, &c->registry)) < 0)
+		return log_error_errno(r, "start docker-registry: %m");
+	if ((r = bench_wait_port(c->port, 10000)) < 0)
+		return log_error_errno(
+		    r, "docker-registry does not answer on 127.0.0.1:%d (see '%s')", c->port, log);
+	return 0;
+}
+
+static int start_containerd(struct image_ctx *c)
+{
+	_cleanup_free_ char *d = wpath(c, "ctd"), *cfg = path_join(d, "config.toml"),
+			    *log = path_join(d, "log"), *text = NULL;
+	char *argv[] = {(char *)"containerd", (char *)"--config", cfg, NULL};
+	char *ver[] = {(char *)"ctr", (char *)"--address", c->ctr_sock, (char *)"version", NULL};
+	int r;
+
+	snprintf(c->ctr_sock, sizeof(c->ctr_sock), "%s/ctd/sock", c->w);
+	/* its own root, state and socket; CRI off (as the containerd tests start it) */
+	if (asprintf(&text,
+		     "version = 2\nroot = \"%s/root\"\nstate = \"%s/state\"\n"
+		     "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n[grpc]\n"
+		     "  address = \"%s\"\n[ttrpc]\n  address = \"%s.ttrpc\"\n"
+		     "[plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"%s/opt\"\n",
+		     d, d, c->ctr_sock, c->ctr_sock, d) < 0)
+		return -ENOMEM;
+	if ((r = mkdir_p_at(AT_FDCWD, d, 0700)) < 0 ||
+	    (r = write_file_atomic_at(AT_FDCWD, cfg, text, strlen(text), 0644, false)) < 0 ||
+	    (r = bench_spawn(argv, log, NULL, &c->containerd)) < 0)
+		return log_error_errno(r, "start containerd: %m");
+	for (int i = 0; i < 100; i++) {
+		if (bench_run(ver, NULL) == 0)
+			return 0;
+		usleep(100000);
+	}
+	return log_error_errno(-ETIMEDOUT, "containerd does not answer (see '%s')", log);
+}
+
+/* Record the start-up's access profile once on the local store and push it beside the image. */
+static int record_profile(const struct image_ctx *c, const char *ifs)
+{
+	_cleanup_free_ char *store = NULL, *cache = wpath(c, "rec-cache"), *mnt = wpath(c, "rec"),
+			    *prof = wpath(c, "profile"), *up = wpath(c, "rec-up"),
+			    *work = wpath(c, "rec-work"), *root = wpath(c, "rec-root"),
+			    *opts = NULL, *ref = NULL;
+	int r, st;
+
+	if (asprintf(&store, "dir:%s/store", c->w) < 0 ||
+	    asprintf(&opts, "lowerdir=%s,upperdir=%s,workdir=%s", mnt, up, work) < 0 ||
+	    asprintf(&ref, "registry:127.0.0.1:%d/bench/ml:v1", c->port) < 0)
+		return -ENOMEM;
+	char *mount_argv[] = {(char *)ifs,
+			      (char *)"mount",
+			      (char *)"--store",
+			      store,
+			      (char *)"--cache",
+			      cache,
+			      (char *)"--record-profile",
+			      prof,
+			      (char *)"v1",
+			      mnt,
+			      NULL};
+	char *umount_argv[] = {(char *)ifs, (char *)"umount", mnt, NULL};
+	char *push_argv[] = {(char *)BRISK_IMAGE_PATH, (char *)"profile", ref, prof, NULL};
+	const char *dirs[] = {mnt, up, work, root};
+	for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+		if ((r = mkdir_p_at(AT_FDCWD, dirs[i], 0755)) < 0)
+			return r;
+	if ((r = bench_run(mount_argv, NULL)) < 0)
+		return log_error_errno(r, "brisk-imagefs mount of the local store failed");
+	if (mount("overlay", root, "overlay", 0, opts) < 0) {
+		r = log_error_errno(-errno, "overlay on '%s': %m", root);
+		goto out_umount;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		dup2(null, 1);
+		if (chroot(root) < 0 || chdir("/") < 0)
+			_exit(126);
+		execv(c->app[0], (char *const *)c->app);
+		_exit(127);
+	}
+	r = pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0
+		? log_error_errno(-EIO, "the start-up in '%s' failed", root)
+		: 0;
+	umount2(root, MNT_DETACH);
+out_umount:
+	(void)bench_run(umount_argv, NULL);
+	if (r >= 0 && (r = bench_run(push_argv, NULL)) < 0)
+		log_error_errno(r, "brisk-image profile '%s' failed", ref);
+	return r;
+}
+
+static int setup(struct image_ctx *c)
+{
+	const struct bench_opts *o = c->o;
+	_cleanup_free_ char *gen = NULL, *src = NULL, *dst = NULL, *reg = NULL, *ocidst = NULL,
+			    *unp = wpath(c, "unpacked"), *ocisrc = NULL, *size = NULL,
+			    *rootfs = NULL;
+	const char *oci = c->oci;
+	int r;
+
+	if (asprintf(&gen, "%s/tests/bench/mlimage.py", BRISK_SOURCE_DIR) < 0 ||
+	    asprintf(&size, "%u", o->image_mb) < 0 || asprintf(&src, "oci:%s", oci) < 0 ||
+	    asprintf(&dst, "dir:%s/store:v1", c->w) < 0 ||
+	    asprintf(&reg, "registry:127.0.0.1:%d/bench/ml:v1", c->port) < 0 ||
+	    asprintf(&ocisrc, "oci:%s:latest", oci) < 0 ||
+	    asprintf(&ocidst, "docker://127.0.0.1:%d/bench/ml-oci:v1", c->port) < 0 ||
+	    asprintf(&rootfs, "%s/rootfs", unp) < 0)
+		return -ENOMEM;
+	char *gen_argv[] = {(char *)"python3", gen, size, (char *)oci, NULL};
+	char *conv_argv[] = {
+	    (char *)BRISK_IMAGE_PATH, (char *)"convert", (char *)"--no-progress", src, dst, NULL};
+	char *push_argv[] = {(char *)BRISK_IMAGE_PATH, (char *)"push", dst, reg, NULL};
+	char *copy_argv[] = {
+	    (char *)"skopeo", (char *)"copy", (char *)"-q", (char *)"--dest-tls-verify=false",
+	    ocisrc,	      ocidst,	      NULL};
+	char *unpack_argv[] = {(char *)"umoci",
+			       (char *)"unpack",
+			       (char *)"--image",
+			       ocisrc + strlen("oci:"),
+			       unp,
+			       NULL};
+
+	if (!o->image_oci) {
+		bench_progress("image: generating a %u MB ML-like image", o->image_mb);
+		if ((r = bench_run(gen_argv, NULL)) < 0)
+			return log_error_errno(r, "'%s' failed", gen);
+	}
+	bench_progress("image: converting and pushing it");
+	if ((r = bench_run(conv_argv, NULL)) < 0 || (r = bench_run(push_argv, NULL)) < 0 ||
+	    (r = bench_run(copy_argv, NULL)) < 0 || (r = bench_run(unpack_argv, NULL)) < 0)
+		return log_error_errno(r, "preparing the image failed (BENCH_VERBOSE=1 tells why)");
+	if ((r = make_bundle(c, "b-native", rootfs, NULL, NULL, false)) < 0)
+		return r;
+	free(rootfs);
+	if (asprintf(&rootfs, "%s/pulled-unpacked/rootfs", c->w) < 0)
+		return -ENOMEM;
+	if ((r = make_bundle(c, "b-full", rootfs, NULL, NULL, false)) < 0)
+		return r;
+	bench_progress("image: recording the start-up's access profile");
+	return record_profile(c, BRISK_IMAGEFS_PATH);
+}
+
+/* One interleaved round on one link: every system once. */
+static int one_round(struct image_ctx *c, int pport, unsigned run, double *ms,
+		     struct json_object **stats)
+{
+	_cleanup_free_ char *pulled = wpath(c, "pulled"), *punp = wpath(c, "pulled-unpacked"),
+			    *src = NULL, *dst = NULL, *store = NULL, *ctr_ref = NULL;
+	char id[64];
+	int r;
+
+	if (asprintf(&src, "docker://127.0.0.1:%d/bench/ml-oci:v1", pport) < 0 ||
+	    asprintf(&dst, "oci:%s:v1", pulled) < 0 ||
+	    asprintf(&store, "registry:127.0.0.1:%d/bench/ml", pport) < 0 ||
+	    asprintf(&ctr_ref, "127.0.0.1:%d/bench/ml-oci:v1", pport) < 0)
+		return -ENOMEM;
+	char *copy_argv[] = {(char *)"skopeo",
+			     (char *)"copy",
+			     (char *)"-q",
+			     (char *)"--src-tls-verify=false",
+			     src,
+			     dst,
+			     NULL};
+	char *unpack_argv[] = {
+	    (char *)"umoci", (char *)"unpack", (char *)"--image", dst + strlen("oci:"), punp, NULL};
+
+	/* full pull + unpack + run */
+	(void)rm_rf_at(AT_FDCWD, pulled);
+	(void)rm_rf_at(AT_FDCWD, punp);
+	bench_drop_caches();
+	double t0 = bench_now_ms(), t;
+	if ((r = bench_run(copy_argv, NULL)) < 0 || (r = bench_run(unpack_argv, NULL)) < 0)
+		return log_error_errno(r, "skopeo copy or umoci unpack from '%s' failed", src);
+	snprintf(id, sizeof(id), "bench-full-%u", run);
+	if ((r = run_ready(c, "b-full", id, &t)) < 0)
+		return r;
+	ms[SYS_FULL] = bench_now_ms() - t0;
+
+	if (c->ctr) {
+		bench_drop_caches();
+		snprintf(id, sizeof(id), "bench-ctr-%d-%u", pport, run);
+		if ((r = run_ctr(c, ctr_ref, id, &ms[SYS_CTR])) < 0)
+			return r;
+	}
+
+	/* lazy: cold (no prefetch), then with prefetch, then warm (the prefetch run's cache) */
+	for (int s = SYS_COLD; s <= SYS_WARM; s++) {
+		_cleanup_free_ char *cache = wpath(c, s == SYS_COLD ? "cache-cold" : "cache-pf");
+		const char *b = s == SYS_COLD ? "b-cold" : "b-pf";
+		if (s != SYS_WARM) {
+			_cleanup_free_ char *bd = wpath(c, b);
+			(void)rm_rf_at(AT_FDCWD, cache);
+			(void)rm_rf_at(AT_FDCWD, bd);
+			if ((r = make_bundle(c, b, NULL, store, cache, s == SYS_PREFETCH)) < 0)
+				return r;
+		}
+		bench_drop_caches();
+		double since = wall_s() - 0.01;
+		snprintf(id, sizeof(id), "bench-lazy-%d-%u", s, run);
+		if ((r = run_ready(c, b, id, &ms[s])) < 0)
+			return r;
+		lazy_stats(c, since, stats[s]);
+	}
+
+	bench_drop_caches();
+	snprintf(id, sizeof(id), "bench-native-%u", run);
+	if ((r = run_ready(c, "b-native", id, &ms[SYS_NATIVE])) < 0)
+		return r;
+	snprintf(id, sizeof(id), "bench-native-warm-%u", run);
+	return run_ready(c, "b-native", id, &ms[SYS_NATIVE_WARM]);
+}
+
+static int one_link(struct image_ctx *c, unsigned rtt, unsigned mbit, unsigned runs,
+		    struct json_object *results)
+{
+	_cleanup_free_ char *proxy = NULL, *port = NULL, *rtt_s = NULL, *mbit_s = NULL,
+			    *scenario = NULL;
+	double ms[NSYS][BENCH_MAX_RUNS] = {0};
+	struct json_object *stats[NSYS];
+	char line[32];
+	pid_t pid;
+	int fd = -1, r;
+
+	if (asprintf(&proxy, "%s/tests/bench/netproxy.py", BRISK_SOURCE_DIR) < 0 ||
+	    asprintf(&port, "%d", c->port) < 0 || asprintf(&rtt_s, "%u", rtt) < 0 ||
+	    asprintf(&mbit_s, "%u", mbit) < 0 ||
+	    asprintf(&scenario, "%u ms / %u Mbit/s", rtt, mbit) < 0)
+		return -ENOMEM;
+	char *argv[] = {(char *)"python3", proxy, port, rtt_s, mbit_s, NULL};
+	if ((r = bench_spawn(argv, NULL, &fd, &pid)) < 0)
+		return log_error_errno(r, "start '%s': %m", proxy);
+	if ((r = bench_read_line(fd, line, sizeof(line), 10000)) < 0) {
+		close(fd);
+		bench_stop(pid);
+		return log_error_errno(r, "'%s' printed no port", proxy);
+	}
+	int pport = atoi(line);
+	for (int s = 0; s < NSYS; s++)
+		stats[s] = json_object_new_object();
+	for (unsigned i = 0; i < runs; i++) {
+		double round[NSYS] = {0};
+		bench_progress("image: %s, run %u/%u", scenario, i + 1, runs);
+		if ((r = one_round(c, pport, i, round, stats)) < 0)
+			break;
+		for (int s = 0; s < NSYS; s++)
+			ms[s][i] = round[s];
+	}
+	close(fd);
+	bench_stop(pid);
+	for (int s = 0; s < NSYS && r >= 0; s++) {
+		if (s == SYS_CTR && !c->ctr)
+			continue;
+		struct json_object *e = bench_result(results, "image", scenario, sys_name[s], ms[s],
+						     runs, s == SYS_COLD, true);
+		json_object_object_foreach(stats[s], k, v)
+		{
+			json_object_object_add(e, k, json_object_get(v));
+		}
+	}
+	for (int s = 0; s < NSYS; s++)
+		json_object_put(stats[s]);
+	return r;
+}
+
+static int read_all_ms(const char *path, double *ret_ms, double *ret_mib)
+{
+	_cleanup_free_ char *buf = malloc(1 << 20);
+	_cleanup_close_ int fd = -EBADF;
+	double t0 = bench_now_ms(), total = 0;
+	ssize_t n;
+
+	if (!buf)
+		return -ENOMEM;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return log_error_errno(-errno, "open '%s': %m", path);
+	while ((n = read(fd, buf, 1 << 20)) > 0)
+		total += (double)n;
+	if (n < 0)
+		return log_error_errno(-errno, "read '%s': %m", path);
+	*ret_ms = bench_now_ms() - t0;
+	*ret_mib = total / 1048576;
+	return 0;
+}
+
+/* Sequential read of a weight file: through the mount with a warm chunk cache vs native disk,
+ * page cache dropped before each read. */
+static int seq_read(const struct image_ctx *c, unsigned runs, struct json_object *results)
+{
+	_cleanup_free_ char *store = NULL, *cache = wpath(c, "cache-seq"), *mnt = wpath(c, "seq"),
+			    *native = wpath(c, "unpacked/rootfs/models/weights-0.bin"),
+			    *lazy = wpath(c, "seq/models/weights-0.bin");
+	double ms[2][BENCH_MAX_RUNS], mib = 0;
+	int r = 0;
+
+	if (asprintf(&store, "dir:%s/store", c->w) < 0)
+		return -ENOMEM;
+	char *mount_argv[] = {(char *)BRISK_IMAGEFS_PATH,
+			      (char *)"mount",
+			      (char *)"--store",
+			      store,
+			      (char *)"--cache",
+			      cache,
+			      (char *)"v1",
+			      mnt,
+			      NULL};
+	char *umount_argv[] = {(char *)BRISK_IMAGEFS_PATH, (char *)"umount", mnt, NULL};
+	if ((r = mkdir_p_at(AT_FDCWD, mnt, 0755)) < 0 || (r = bench_run(mount_argv, NULL)) < 0)
+		return log_error_errno(r, "brisk-imagefs mount on '%s' failed", mnt);
+	bench_progress("image: sequential reads");
+	r = read_all_ms(lazy, &ms[0][0], &mib); /* fills the chunk cache */
+	for (unsigned i = 0; i < runs && r >= 0; i++)
+		for (int k = 0; k < 2 && r >= 0; k++) {
+			bench_drop_caches();
+			r = read_all_ms(k ? native : lazy, &ms[k][i], &mib);
+		}
+	(void)bench_run(umount_argv, NULL);
+	if (r < 0)
+		return r;
+	char scenario[64];
+	snprintf(scenario, sizeof(scenario), "sequential read of %.0f MiB", mib);
+	for (int k = 0; k < 2; k++) {
+		struct json_object *e = bench_result(
+		    results, "image", scenario, k ? "native disk" : "brisk mount, warm chunk cache",
+		    ms[k], runs, k == 0, false);
+		struct json_object *v;
+		if (json_object_object_get_ex(e, "wall_ms_median", &v))
+			bench_result_add_double(e, "mb_per_s",
+						mib * 1.048576 * 1000 / json_object_get_double(v));
+	}
+	return 0;
+}
+
+/* Unmount what is left under the work dir, deepest first. */
+static void umount_under(const char *dir)
+{
+	for (int pass = 0; pass < 8; pass++) {
+		_cleanup_free_ char *buf = NULL;
+		size_t len;
+		bool any = false;
+		if (read_file_at(AT_FDCWD, "/proc/self/mountinfo", 1 << 22, &buf, &len) < 0)
+			return;
+		char *last = NULL;
+		for (char *l = strtok(buf, "\n"); l; l = strtok(NULL, "\n")) {
+			char mp[4096];
+			if (sscanf(l, "%*s %*s %*s %*s %4095s", mp) == 1 &&
+			    strncmp(mp, dir, strlen(dir)) == 0)
+				last = l, any = true;
+		}
+		if (!any)
+			return;
+		char mp[4096];
+		sscanf(last, "%*s %*s %*s %*s %4095s", mp);
+		umount2(mp, MNT_DETACH);
+	}
+}
+
+int bench_image(const struct bench_opts *o, struct json_object *results)
+{
+	struct image_ctx c = {.o = o};
+	unsigned links[8][2];
+	size_t nlinks = 0;
+	unsigned runs = bench_runs(o, "image", 1);
+	int r;
+
+	for (const char *p = o->links; p && *p;) {
+		unsigned a, b;
+		int used = 0;
+		if (nlinks == ELEMENTSOF(links) || sscanf(p, "%u:%u%n", &a, &b, &used) != 2 ||
+		    a > 10000 || b == 0)
+			return log_error_errno(
+			    -EINVAL, "bad --links '%s': expected RTT_MS:MBIT,...", o->links);
+		links[nlinks][0] = a, links[nlinks++][1] = b;
+		p += used;
+		if (*p == ',' || *p == ' ')
+			p++;
+		else if (*p)
+			return log_error_errno(-EINVAL, "bad --links '%s'", o->links);
+	}
+	if (!o->image_oci != !o->image_cmd)
+		return log_error_errno(-EINVAL, "--image-oci and --image-cmd go together");
+	if (o->image_oci) {
+		_cleanup_free_ char *idx = path_join(o->image_oci, "index.json");
+		if (!idx || access(idx, R_OK) < 0)
+			return log_error_errno(-ENOENT,
+					       "'%s' is not an OCI image layout (no index.json)",
+					       o->image_oci);
+	}
+	static const char *const needed[] = {"docker-registry", "skopeo", "umoci", "python3"};
+	for (size_t i = 0; i < ELEMENTSOF(needed); i++)
+		if (!bench_have(needed[i]))
+			return log_error_errno(-ENOENT, "image: '%s' is not installed", needed[i]);
+	snprintf(c.w, sizeof(c.w), "/var/tmp/brisk-bench-image.XXXXXX");
+	if (!mkdtemp(c.w))
+		return log_error_errno(-errno, "mkdtemp: %m");
+	chmod(c.w, 0755);
+	_cleanup_free_ char *lazy = wpath(&c, "lazy"), *oci = wpath(&c, "oci");
+	c.oci = o->image_oci ?: oci;
+	if (o->image_oci) {
+		c.app[0] = "/bin/sh", c.app[1] = "-c", c.app[2] = o->image_cmd;
+	} else
+		c.app[0] = "/app/start.sh";
+	setenv("BRISK_LAZY_DIR", lazy, 1);
+	setenv("BRISK_IMAGEFS", BRISK_IMAGEFS_PATH, 1);
+	if (o->image_oci)
+		fprintf(stderr, "image: '%s' running '%s'", o->image_oci, o->image_cmd);
+	else
+		fprintf(stderr, "image: a generated %u MB ML-like image", o->image_mb);
+	fprintf(stderr, ", %zu link profiles, %u interleaved run(s) each\n", nlinks, runs);
+	if ((r = start_registry(&c)) < 0 || (r = setup(&c)) < 0)
+		goto out;
+	c.ctr = o->containerd && bench_have("containerd") && bench_have("ctr");
+	if (c.ctr && start_containerd(&c) < 0) {
+		log_warning("containerd did not start: its figures are left out");
+		c.ctr = false;
+	}
+	for (size_t i = 0; i < nlinks && r >= 0; i++)
+		r = one_link(&c, links[i][0], links[i][1], runs, results);
+	if (r >= 0 && !o->image_oci) /* a weight file of the generated image */
+		r = seq_read(&c, runs < 2 ? 2 : runs, results);
+	fprintf(stderr, "\n");
+	if (r >= 0)
+		bench_print_table(results, "image");
+out:
+	bench_stop(c.containerd);
+	bench_stop(c.registry);
+	umount_under(c.w);
+	if (c.containerd > 0) {
+		char *argv[] = {(char *)"find",	     (char *)"/sys/fs/cgroup",
+				(char *)"-maxdepth", (char *)"2",
+				(char *)"-type",     (char *)"d",
+				(char *)"-name",     (char *)"brisk-bench",
+				(char *)"-delete",   NULL};
+		(void)bench_run(argv, NULL);
+	}
+	if (!o->keep)
+		(void)rm_rf_at(AT_FDCWD, c.w);
+	else
+		fprintf(stderr, "image: work dir kept in %s\n", c.w);
+	return r;
+}

@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * brisk-bench snapshot: an application that initialises for a while and then holds N MB
+ * (bench-app, a stand-in for an interpreter importing its modules), brought to "ready and
+ * answering" three ways: a cold `run`, a `restore` of its checkpoint, and a lazy restore
+ * (pages on fault); brisk and runc (both with CRIU). Time to ready is from the command's start
+ * to the app's answer to a first request that reads all its memory. Also the dump time and the
+ * image size. Runs are interleaved per size.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "bench.h"
+
+enum {
+	S_BRISK_RUN,
+	S_BRISK_RESTORE,
+	S_BRISK_LAZY,
+	S_BRISK_DUMP,
+	S_RUNC_RUN,
+	S_RUNC_RESTORE,
+	S_RUNC_DUMP,
+	NS,
+};
+
+static const char *const s_name[NS] = {
+    [S_BRISK_RUN] = "brisk run (cold)",	      [S_BRISK_RESTORE] = "brisk restore",
+    [S_BRISK_LAZY] = "brisk lazy restore",    [S_BRISK_DUMP] = "brisk checkpoint (dump)",
+    [S_RUNC_RUN] = "runc run (cold)",	      [S_RUNC_RESTORE] = "runc restore",
+    [S_RUNC_DUMP] = "runc checkpoint (dump)",
+};
+
+struct snap_ctx {
+	const struct bench_opts *o;
+	const char *dir, *bundle;
+	unsigned delay_ms;
+};
+
+/* Send the app its request and wait for "ok" on FD. */
+static int ask(const char *pid_file, int fd, unsigned timeout_ms)
+{
+	_cleanup_free_ char *buf = NULL;
+	char line[64];
+	size_t len;
+	int r;
+
+	if ((r = read_file_at(AT_FDCWD, pid_file, 64, &buf, &len)) < 0)
+		return log_error_errno(r, "read '%s': %m", pid_file);
+	pid_t pid = atoi(buf);
+	if (pid <= 0 || kill(pid, SIGUSR1) < 0)
+		return log_error_errno(-ESRCH, "no app process (pid '%s')", buf);
+	if ((r = bench_read_line(fd, line, sizeof(line), (int)timeout_ms)) < 0)
+		return log_error_errno(r, "the app did not answer: %m");
+	if (strcmp(line, "ok") != 0)
+		return log_error_errno(-EIO, "the app answered '%s'", line);
+	return 0;
+}
+
+/* RT run -d or restore -d (IMG set) of ID with stdout to a pipe; time until the app answers. */
+static int start_to_ready(const struct snap_ctx *c, const char *rt, const char *root,
+			  const char *id, const char *img, bool lazy, double *ret_ms)
+{
+	_cleanup_free_ char *pid_file = NULL;
+	char *argv[16];
+	int n = 0, pfd[2], r;
+
+	if (asprintf(&pid_file, "%s/%s.pid", c->dir, id) < 0)
+		return -ENOMEM;
+	unlink(pid_file);
+	argv[n++] = (char *)rt;
+	argv[n++] = (char *)"--root";
+	argv[n++] = (char *)root;
+	argv[n++] = (char *)(img ? "restore" : "run");
+	argv[n++] = (char *)"-d";
+	argv[n++] = (char *)"--bundle";
+	argv[n++] = (char *)c->bundle;
+	argv[n++] = (char *)"--pid-file";
+	argv[n++] = pid_file;
+	if (img) {
+		argv[n++] = (char *)"--image-path";
+		argv[n++] = (char *)img;
+	}
+	if (lazy)
+		argv[n++] = (char *)"--lazy-pages";
+	argv[n++] = (char *)id;
+	argv[n] = NULL;
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	double t0 = bench_now_ms();
+	pid_t pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		dup2(null, 0);
+		dup2(pfd[1], 1);
+		if (!getenv("BENCH_VERBOSE"))
+			dup2(null, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	int st;
+	if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		close(pfd[0]);
+		return log_error_errno(-EIO, "%s %s '%s' failed (BENCH_VERBOSE=1 tells why)", rt,
+				       argv[3], id);
+	}
+	char line[64];
+	if (!img &&
+	    (r = bench_read_line(pfd[0], line, sizeof(line), (int)c->delay_ms + 120000)) < 0) {
+		close(pfd[0]);
+		return log_error_errno(r, "'%s' never printed ready: %m", id);
+	}
+	r = ask(pid_file, pfd[0], 120000);
+	*ret_ms = bench_now_ms() - t0;
+	close(pfd[0]);
+	return r;
+}
+
+static int rt_cmd(const char *rt, const char *root, const char *cmd, const char *id,
+		  const char *img, double *ret_ms)
+{
+	char *argv[] = {
+	    (char *)rt, (char *)"--root", (char *)root, (char *)cmd, (char *)id, NULL, NULL, NULL};
+	if (img) {
+		argv[4] = (char *)"--image-path";
+		argv[5] = (char *)img;
+		argv[6] = (char *)id;
+	} else if (strcmp(cmd, "delete") == 0) {
+		argv[4] = (char *)"--force";
+		argv[5] = (char *)id;
+	}
+	double t0 = bench_now_ms();
+	int r = bench_run(argv, NULL);
+
+	if (ret_ms)
+		*ret_ms = bench_now_ms() - t0;
+	return r;
+}
+
+static double du_mib(const char *dir)
+{
+	_cleanup_free_ char *out = NULL;
+	char *argv[] = {(char *)"du", (char *)"-sk", (char *)dir, NULL};
+
+	if (bench_run_output(argv, &out) < 0 || !out)
+		return -1;
+	return strtod(out, NULL) / 1024;
+}
+
+/* One runtime's round for one size: cold run, checkpoint, restore(s). */
+static int round_of(const struct snap_ctx *c, const char *rt, bool brisk, unsigned mb, unsigned run,
+		    double *ms, double *img_mib)
+{
+	_cleanup_free_ char *root = NULL, *img = NULL;
+	char id[64];
+	int r;
+
+	if (asprintf(&root, "%s/state-%s", c->dir, brisk ? "brisk" : "runc") < 0 ||
+	    asprintf(&img, "%s/img-%s-%u-%u", c->dir, brisk ? "brisk" : "runc", mb, run) < 0)
+		return -ENOMEM;
+	int base = brisk ? S_BRISK_RUN : S_RUNC_RUN;
+	snprintf(id, sizeof(id), "snap-%s-%u-%u", brisk ? "b" : "r", mb, run);
+	r = start_to_ready(c, rt, root, id, NULL, false, &ms[base]);
+	if (r >= 0) {
+		r = rt_cmd(rt, root, "checkpoint", id, img,
+			   &ms[brisk ? S_BRISK_DUMP : S_RUNC_DUMP]);
+		if (r < 0)
+			log_error_errno(r, "%s checkpoint '%s' failed", rt, id);
+		*img_mib = du_mib(img);
+	}
+	(void)rt_cmd(rt, root, "delete", id, NULL, NULL);
+	for (int lazy = 0; r >= 0 && lazy <= (brisk ? 1 : 0); lazy++) {
+		char rid[80];
+		bench_drop_caches(); /* the images are read from disk, as on a fresh node */
+		snprintf(rid, sizeof(rid), "%s-r%d", id, lazy);
+		r = start_to_ready(
+		    c, rt, root, rid, img, lazy,
+		    &ms[brisk ? (lazy ? S_BRISK_LAZY : S_BRISK_RESTORE) : S_RUNC_RESTORE]);
+		(void)rt_cmd(rt, root, "delete", rid, NULL, NULL);
+	}
+	(void)rm_rf_at(AT_FDCWD, img);
+	return r;
+}
+
+int bench_snapshot(const struct bench_opts *o, struct json_object *results)
+{
+	_cleanup_free_ char *dir = NULL, *bundle = NULL, *rootfs = NULL, *app = NULL;
+	unsigned sizes[8];
+	size_t nsizes;
+	unsigned runs = bench_runs(o, "snapshot", 3);
+	bool runc = bench_have("runc");
+	int r;
+
+	if ((r = bench_parse_list(o->snap_mb, sizes, ELEMENTSOF(sizes), &nsizes)) < 0)
+		return r;
+	if (!o->snap_rootfs != !o->snap_cmd)
+		return log_error_errno(-EINVAL, "--snap-rootfs and --snap-cmd go together");
+	if (o->snap_rootfs && access(o->snap_rootfs, X_OK) < 0)
+		return log_error_errno(-errno, "rootfs '%s': %m", o->snap_rootfs);
+	if (!bench_have("criu"))
+		return log_error_errno(-ENOENT, "snapshot: criu is not installed");
+	/* CRIU's dump hangs on these VMs with hardware breakpoints; brisk sets this for its own
+	 * criu, runc needs it from the environment */
+	setenv("CRIU_FAULT", "130", 0);
+	if ((r = bench_make_bundle(o, &dir, &bundle, &rootfs)) < 0)
+		return r;
+	char mb_s[16], delay_s[16];
+	const char *args[] = {"/bin/bench-app", mb_s, delay_s, NULL};
+	/* another app: CMD MB in a rootfs of the user's (a Python interpreter, say) */
+	const char *custom[] = {"/bin/sh", "-c", o->snap_cmd, "sh", mb_s, NULL};
+	snprintf(delay_s, sizeof(delay_s), "%u", o->app_delay_ms);
+	app = path_join(rootfs, "bin/bench-app");
+	if (o->snap_rootfs)
+		r = bench_bundle_set_root(bundle, o->snap_rootfs);
+	else if (!app || (r = bench_copy_file(BENCH_APP_PATH, app, 0755)) < 0)
+		log_error_errno(r, "copy '%s' into the rootfs: %m", BENCH_APP_PATH);
+	if (r < 0)
+		goto out;
+	struct snap_ctx c = {.o = o, .dir = dir, .bundle = bundle, .delay_ms = o->app_delay_ms};
+	if (o->snap_rootfs)
+		fprintf(stderr, "snapshot: '%s' in '%s'", o->snap_cmd, o->snap_rootfs);
+	else
+		fprintf(stderr, "snapshot: bench-app initialising for %u ms", o->app_delay_ms);
+	fprintf(stderr, ", sizes %s MB, %u interleaved run(s)%s\n", o->snap_mb, runs,
+		runc ? "" : " (runc not installed: left out)");
+	for (size_t k = 0; k < nsizes && r >= 0; k++) {
+		double ms[NS][BENCH_MAX_RUNS] = {0}, img[2] = {0};
+		char scenario[32];
+		snprintf(mb_s, sizeof(mb_s), "%u", sizes[k]);
+		snprintf(scenario, sizeof(scenario), "%u MB", sizes[k]);
+		if ((r = bench_bundle_set_args(bundle, o->snap_rootfs ? custom : args)) < 0)
+			break;
+		bool runc_ok = runc;
+		for (unsigned i = 0; i < runs && r >= 0; i++) {
+			double round[NS] = {0};
+			bench_progress("snapshot: %s, run %u/%u", scenario, i + 1, runs);
+			/* alternate who goes first */
+			for (int t = 0; t < 2 && r >= 0; t++) {
+				bool brisk = (t + i) % 2 == 0;
+				if (!brisk && !runc_ok)
+					continue;
+				int k2 = round_of(&c, brisk ? o->brisk : "runc", brisk, sizes[k], i,
+						  round, &img[brisk ? 0 : 1]);
+				if (k2 < 0 && !brisk) {
+					log_warning("runc's checkpoint/restore failed: left out "
+						    "(BENCH_VERBOSE=1 tells why)");
+					runc_ok = false;
+				} else
+					r = k2;
+			}
+			for (int s = 0; s < NS; s++)
+				ms[s][i] = round[s];
+		}
+		if (r < 0)
+			break;
+		for (int s = 0; s < NS; s++) {
+			if (s >= S_RUNC_RUN && !runc_ok)
+				continue;
+			bool dump = s == S_BRISK_DUMP || s == S_RUNC_DUMP;
+			struct json_object *e =
+			    bench_result(results, "snapshot", scenario, s_name[s], ms[s], runs,
+					 s == S_BRISK_RESTORE, !dump);
+			if (dump)
+				bench_result_add_double(e, "image_mib",
+							img[s == S_BRISK_DUMP ? 0 : 1]);
+		}
+	}
+	fprintf(stderr, "\n");
+	if (r >= 0)
+		bench_print_table(results, "snapshot");
+out:
+	if (!o->keep)
+		(void)rm_rf_at(AT_FDCWD, dir);
+	return r;
+}

@@ -1,0 +1,418 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What the benchmarks share: running programs, timing, statistics and the results table. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "bench.h"
+
+volatile sig_atomic_t bench_interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	bench_interrupted = 1;
+}
+
+void bench_catch_signals(void)
+{
+	struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+double bench_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void child_stdio(int out_fd)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	dup2(null, 0);
+	dup2(out_fd >= 0 ? out_fd : null, 1);
+	if (!getenv("BENCH_VERBOSE"))
+		dup2(null, 2);
+}
+
+static int run_fd(char *const argv[], int out_fd, struct bench_sample *s)
+{
+	struct rusage ru;
+	int status;
+	double t0 = bench_now_ms();
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		child_stdio(out_fd);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (out_fd >= 0)
+		close(out_fd);
+	if (wait4(pid, &status, 0, &ru) < 0)
+		return -errno;
+	if (s) {
+		s->wall_ms += bench_now_ms() - t0;
+		s->cpu_ms += ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3 +
+			     ru.ru_stime.tv_sec * 1e3 + ru.ru_stime.tv_usec / 1e3;
+		if (ru.ru_maxrss > s->rss_kb)
+			s->rss_kb = ru.ru_maxrss;
+	}
+	if (bench_interrupted)
+		return -EINTR;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -EIO;
+	return 0;
+}
+
+int bench_run(char *const argv[], struct bench_sample *s)
+{
+	return run_fd(argv, -1, s);
+}
+
+int bench_run_output(char *const argv[], char **ret_out)
+{
+	_cleanup_close_ int tmp = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int r;
+
+	if (tmp < 0)
+		return -errno;
+	r = run_fd(argv, fcntl(tmp, F_DUPFD_CLOEXEC, 3), NULL);
+	if (lseek(tmp, 0, SEEK_SET) < 0)
+		return -errno;
+	if (read_fd_all(tmp, 1 << 20, &buf, &len) < 0)
+		return -EIO;
+	while (len > 0 && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	*ret_out = TAKE_PTR(buf);
+	return r;
+}
+
+int bench_spawn(char *const argv[], const char *log, int *ret_stdout_fd, pid_t *ret_pid)
+{
+	int pfd[2] = {-1, -1};
+	pid_t pid;
+
+	if (ret_stdout_fd && pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		child_stdio(pfd[1]);
+		if (log) {
+			int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+			if (fd >= 0)
+				dup2(fd, 2);
+		}
+		/* a process group of its own, so a terminal's ^C reaches only brisk-bench */
+		setpgid(0, 0);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (ret_stdout_fd) {
+		close(pfd[1]);
+		*ret_stdout_fd = pfd[0];
+	}
+	*ret_pid = pid;
+	return 0;
+}
+
+void bench_stop(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	for (int i = 0; i < 100; i++) {
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+int bench_read_line(int fd, char *buf, size_t size, int timeout_ms)
+{
+	size_t n = 0;
+	double end = bench_now_ms() + timeout_ms;
+
+	while (n + 1 < size) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int left = (int)(end - bench_now_ms());
+		if (bench_interrupted)
+			return -EINTR;
+		if (left <= 0)
+			return -ETIMEDOUT;
+		int k = poll(&p, 1, left);
+		if (k < 0 && errno != EINTR)
+			return -errno;
+		if (k <= 0)
+			continue;
+		ssize_t m = read(fd, buf + n, 1);
+		if (m < 0 && errno != EINTR)
+			return -errno;
+		if (m == 0)
+			return -EPIPE;
+		if (m == 1 && buf[n++] == '\n') {
+			buf[n - 1] = '\0';
+			return 0;
+		}
+	}
+	buf[n] = '\0';
+	return 0;
+}
+
+int bench_free_port(void)
+{
+	_cleanup_close_ int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+
+	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    getsockname(s, (struct sockaddr *)&a, &len) < 0)
+		return -errno;
+	return ntohs(a.sin_port);
+}
+
+int bench_wait_port(int port, int timeout_ms)
+{
+	double end = bench_now_ms() + timeout_ms;
+
+	while (bench_now_ms() < end && !bench_interrupted) {
+		_cleanup_close_ int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_in a = {.sin_family = AF_INET,
+					.sin_port = htons((uint16_t)port),
+					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		if (s >= 0 && connect(s, (struct sockaddr *)&a, sizeof(a)) == 0)
+			return 0;
+		usleep(50000);
+	}
+	return -ETIMEDOUT;
+}
+
+int bench_drop_caches(void)
+{
+	sync();
+	return write_string_at(AT_FDCWD, "/proc/sys/vm/drop_caches", "3");
+}
+
+long bench_mem_available_kib(void)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	char *p;
+
+	if (read_file_at(AT_FDCWD, "/proc/meminfo", 1 << 16, &buf, &len) < 0)
+		return -1;
+	p = strstr(buf, "MemAvailable:");
+	return p ? strtol(p + strlen("MemAvailable:"), NULL, 10) : -1;
+}
+
+int bench_private_mount_ns(bool *ret_hid)
+{
+	*ret_hid = false;
+	if (unshare(CLONE_NEWNS) < 0)
+		return -errno;
+	if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+		return -errno;
+	if (access("/sys/fs/cgroup/unified/cgroup.controllers", F_OK) == 0 &&
+	    umount2("/sys/fs/cgroup/unified", MNT_DETACH) == 0)
+		*ret_hid = true;
+	return 0;
+}
+
+bool bench_have(const char *prog)
+{
+	char *argv[] = {(char *)prog, (char *)"--version", NULL};
+
+	return bench_run(argv, NULL) == 0;
+}
+
+unsigned bench_runs(const struct bench_opts *o, const char *bench, unsigned def)
+{
+	unsigned runs = o->runs ? o->runs : def;
+
+	if (runs > BENCH_MAX_RUNS) {
+		log_warning("%s: %u runs at most", bench, BENCH_MAX_RUNS);
+		runs = BENCH_MAX_RUNS;
+	}
+	return runs;
+}
+
+int bench_parse_list(const char *s, unsigned *out, size_t max, size_t *ret_n)
+{
+	size_t n = 0;
+	const char *p = s;
+
+	while (*p) {
+		char *end;
+		errno = 0;
+		unsigned long v = strtoul(p, &end, 10);
+		if (errno || end == p || v == 0 || v > 1u << 20 || n == max ||
+		    (*end && *end != ','))
+			return log_error_errno(-EINVAL, "bad list '%s': expected N[,N...]", s);
+		out[n++] = (unsigned)v;
+		p = *end ? end + 1 : end;
+	}
+	if (n == 0)
+		return log_error_errno(-EINVAL, "empty list '%s'", s);
+	*ret_n = n;
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+double bench_median(double *v, size_t n, double *ret_min, double *ret_max)
+{
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(double), cmp_double);
+	if (ret_min)
+		*ret_min = v[0];
+	if (ret_max)
+		*ret_max = v[n - 1];
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+void bench_result_add_double(struct json_object *e, const char *key, double v)
+{
+	if (e)
+		json_object_object_add(e, key, json_object_new_double(v));
+}
+
+struct json_object *bench_result(struct json_object *results, const char *bench,
+				 const char *scenario, const char *system, double *walls, size_t n,
+				 bool baseline, bool ready)
+{
+	struct json_object *e = json_object_new_object();
+	double mn = 0, mx = 0, med = bench_median(walls, n, &mn, &mx);
+
+	if (!e)
+		return NULL;
+	json_object_object_add(e, "bench", json_object_new_string(bench));
+	json_object_object_add(e, "scenario", json_object_new_string(scenario));
+	json_object_object_add(e, "system", json_object_new_string(system));
+	json_object_object_add(e, "runs", json_object_new_int((int)n));
+	bench_result_add_double(e, "wall_ms_median", med);
+	bench_result_add_double(e, "wall_ms_min", mn);
+	bench_result_add_double(e, "wall_ms_max", mx);
+	json_object_object_add(e, "baseline", json_object_new_boolean(baseline));
+	json_object_object_add(e, "ready", json_object_new_boolean(ready));
+	json_object_array_add(results, e);
+	return e;
+}
+
+static double field(struct json_object *e, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(e, key, &v) ? json_object_get_double(v) : -1;
+}
+
+static const char *sfield(struct json_object *e, const char *key)
+{
+	const char *s;
+
+	return json_get_string(e, key, &s) == 0 ? s : "";
+}
+
+static bool bfield(struct json_object *e, const char *key)
+{
+	bool b;
+
+	return json_get_bool(e, key, &b) == 0 && b;
+}
+
+static double baseline_of(struct json_object *results, struct json_object *e)
+{
+	for (size_t i = 0; i < json_object_array_length(results); i++) {
+		struct json_object *b = json_object_array_get_idx(results, i);
+		if (bfield(b, "baseline") && strcmp(sfield(b, "bench"), sfield(e, "bench")) == 0 &&
+		    strcmp(sfield(b, "scenario"), sfield(e, "scenario")) == 0)
+			return field(b, "wall_ms_median");
+	}
+	return -1;
+}
+
+void bench_print_table(struct json_object *results, const char *bench)
+{
+	static const char *const standard[] = {"bench",	      "scenario",	"system",
+					       "runs",	      "wall_ms_median", "wall_ms_min",
+					       "wall_ms_max", "baseline",	"ready"};
+
+	printf("\n| benchmark | scenario | system | median (ms) | min | max | vs baseline | "
+	       "details |\n");
+	printf("|---|---|---|---:|---:|---:|---:|---|\n");
+	for (size_t i = 0; i < json_object_array_length(results); i++) {
+		struct json_object *e = json_object_array_get_idx(results, i);
+		if (bench && strcmp(sfield(e, "bench"), bench) != 0)
+			continue;
+		double base = baseline_of(results, e), med = field(e, "wall_ms_median");
+		char ratio[32] = "";
+		if (base > 0)
+			snprintf(ratio, sizeof(ratio), "%.2fx", med / base);
+		printf("| %s | %s | %s%s | %.1f | %.1f | %.1f | %s |", sfield(e, "bench"),
+		       sfield(e, "scenario"), sfield(e, "system"),
+		       bfield(e, "baseline") ? " (baseline)" : "", med, field(e, "wall_ms_min"),
+		       field(e, "wall_ms_max"), ratio);
+		/* what a benchmark adds: fetched MiB, image size, containers/s... */
+		json_object_object_foreach(e, key, val)
+		{
+			size_t k;
+			for (k = 0; k < ELEMENTSOF(standard) && strcmp(key, standard[k]) != 0; k++)
+				;
+			if (k == ELEMENTSOF(standard))
+				printf(" %s %.1f", key, json_object_get_double(val));
+		}
+		printf(" |\n");
+	}
+	fflush(stdout);
+}
+
+void bench_progress(const char *fmt, ...)
+{
+	bool tty = isatty(STDERR_FILENO);
+	va_list ap;
+
+	if (tty)
+		fprintf(stderr, "\r\033[K");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (!tty)
+		fputc('\n', stderr);
+	fflush(stderr);
+}
