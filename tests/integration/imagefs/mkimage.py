@@ -11,6 +11,7 @@
                                   corrupt-zstd, digest-mismatch, media-type)
   mkimage.py tree DIR SRC...      one gzip layer holding the directories SRC (for measurements)
   mkimage.py big-sparse DIR       one layer with a 5 GiB sparse file (two data regions)
+  mkimage.py many-files DIR N     one plain layer of N small files, 100 to a directory
 
 Every layout has the tag 'latest' and a config umoci accepts.
 """
@@ -282,6 +283,16 @@ def big_sparse(layout):
     return write_layout(layout, [(raw, MT_TAR)])
 
 
+def many_files(layout, n):
+    l = Layer()
+    l.dir("m")
+    for i in range(n):
+        if i % 100 == 0:
+            l.dir("m/d%05d" % (i // 100))
+        l.add("m/d%05d/f%02d" % (i // 100, i % 100), data=(b"%d\n" % i) * (i % 37))
+    return write_layout(layout, [(l.raw(), MT_TAR)])
+
+
 def main():
     kind = sys.argv[1]
     if kind == "bad":
@@ -305,6 +316,8 @@ def main():
             m, tag = tree(layout, sys.argv[3:])
         elif kind == "big-sparse":
             m, tag = big_sparse(layout)
+        elif kind == "many-files":
+            m, tag = many_files(layout, int(sys.argv[3]))
         else:
             sys.exit(__doc__)
     finish(layout, m, tag)
