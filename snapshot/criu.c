@@ -108,7 +108,9 @@ static int worker_start(const char *criu, char *const *extra, size_t n_extra, co
 		signal(SIGCHLD, SIG_DFL);
 		signal(SIGPIPE, SIG_DFL);
 		snapshot_criu_env();
-		if (fcntl(sk[1], F_SETFD, 0) < 0)
+		/* Only stdio, the socket and the fds to inherit reach criu: any other fd
+		 * of our caller would live on in criu and in the tasks it forks. */
+		if (cloexec_fds_from(3) < 0 || fcntl(sk[1], F_SETFD, 0) < 0)
 			goto fail;
 		for (size_t i = 0; i < n_keep; i++)
 			if (keep_fds[i] > 2 && fcntl(keep_fds[i], F_SETFD, 0) < 0)

@@ -7,9 +7,6 @@ load ../helpers
 setup() {
 	common_setup
 	command -v criu >/dev/null || skip "criu is not installed"
-	# Known problem: under bats these tests hang after the first restore (the same steps
-	# pass when run by hand); opt in until that is found.
-	[ "${BRISK_SNAPSHOT_BATS:-0}" = 1 ] || skip "set BRISK_SNAPSHOT_BATS=1 (hangs under bats, see the comment)"
 	cp "$BUILD_ROOT/tests/integration/zdtm-state" "$BUNDLE/rootfs/bin/zdtm-state"
 	args /bin/zdtm-state
 	config '.process.env += ["ZDTM_ENV=kept"]'
@@ -32,9 +29,16 @@ wait_line() {
 }
 
 # The container's stdout is a pipe (CRIU reconnects pipes to the restorer's fds; a regular
-# file would be checked against its size at dump time).
+# file would be checked against its size at dump time). The reader lives as long as the
+# container: it must hold neither bats's fd 3 nor, under `run`, the pipe that `run` reads
+# the output from (its stderr), or bats waits for it.
+out_pipe() { # FILE
+	exec 3>&- 2>/dev/null
+	exec cat >"$1"
+}
+
 start_zdtm() { # ID
-	brisk run -d "$1" </dev/null > >(exec 3>&-; cat >"$TEST_DIR/out.$1") 2>&1
+	brisk run -d "$1" </dev/null > >(out_pipe "$TEST_DIR/out.$1") 2>&1
 	wait_line "$TEST_DIR/out.$1" READY
 }
 
@@ -43,10 +47,16 @@ check_pass() { # ID
 	wait_line "$TEST_DIR/out.$1" PASS
 }
 
-restore() { # ID [options]
-	local id=$1
+# restore ID [options]: from $IMG, with a bundle of its own (the test's rootfs, a cgroup
+# under the test's parent), so that restores can run at the same time
+restore() {
+	local id=$1 b=$TEST_DIR/bundle.$1
 	shift
-	brisk restore -d --image-path "$IMG" "$@" "$id" </dev/null > >(exec 3>&-; cat >"$TEST_DIR/out.$id") 2>"$TEST_DIR/err.$id" ||
+	mkdir -p "$b"
+	jq --arg root "$BUNDLE/rootfs" --arg cg "/$CGROUP_PARENT/$id" \
+		'.root.path = $root | .linux.cgroupsPath = $cg' "$BUNDLE/config.json" >"$b/config.json"
+	"$BRISK" --root "$STATE_ROOT" restore -d --bundle "$b" --image-path "$IMG" "$@" "$id" \
+		</dev/null > >(out_pipe "$TEST_DIR/out.$id") 2>"$TEST_DIR/err.$id" ||
 		{ cat "$TEST_DIR/err.$id"; return 1; }
 }
 
