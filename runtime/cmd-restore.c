@@ -3,8 +3,9 @@
  * `brisk restore`: bring a checkpoint back as a new container, from a bundle with the same
  * rootfs. The same images can be restored again and again, at the same time, under new ids:
  * each restore gets its own pid namespace (CRIU makes the namespaces the images describe),
- * its own cgroup, its own CRIU worker and work directory, and the images are only read (no
- * --auto-dedup, which would punch holes in them).
+ * its own cgroup, its own CRIU worker and work directory, a clone its own writable layer
+ * over the rootfs, and the images are only read (no --auto-dedup, which would punch holes
+ * in them).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -245,7 +246,30 @@ static int prepare_state(struct restore_job *j)
 	return 0;
 }
 
-/* CRIU wants the root to be a mount point: bind the rootfs on a directory of our state. */
+/*
+ * A clone (a restore under an id other than the checkpointed container's) writes to a
+ * layer of its own, DIR/layer/{upper,work}, over the bundle's rootfs, so that the clones of
+ * one snapshot never see each other's files and the rootfs stays as the snapshot expects
+ * it. The layer is in the state directory: `delete` removes it. A restore under the
+ * checkpointed id goes on in the bundle's rootfs, as with runc.
+ */
+static int mount_clone_root(struct restore_job *j, const char *dir)
+{
+	_cleanup_free_ char *opts = NULL;
+
+	if (mkdirat(j->dirfd, "layer", 0700) < 0 || mkdirat(j->dirfd, "layer/upper", 0755) < 0 ||
+	    mkdirat(j->dirfd, "layer/work", 0700) < 0)
+		return log_error_errno(-errno, "create the writable layer in '%s': %m", dir);
+	if (asprintf(&opts, "lowerdir=%s,upperdir=%s/layer/upper,workdir=%s/layer/work",
+		     j->st.rootfs, dir, dir) < 0)
+		return -ENOMEM;
+	if (mount("overlay", j->root_mnt, "overlay", 0, opts) < 0)
+		return log_error_errno(-errno, "mount the clone's writable layer (overlay %s): %m",
+				       opts);
+	return 0;
+}
+
+/* CRIU wants the root to be a mount point: mount it on a directory of our state. */
 static int prepare_root(struct restore_job *j)
 {
 	_cleanup_free_ char *dir = path_join(j->rt->root, j->a->id);
@@ -258,11 +282,16 @@ static int prepare_root(struct restore_job *j)
 		return -ENOMEM;
 	if (mkdirat(j->dirfd, "criu-root", 0700) < 0)
 		return log_error_errno(-errno, "create '%s': %m", j->root_mnt);
-	if (mount(j->st.rootfs, j->root_mnt, NULL, MS_BIND | MS_REC, NULL) < 0) {
-		r = -errno;
+	if (strcmp(j->a->id, j->meta->id) != 0)
+		r = mount_clone_root(j, dir);
+	else if (mount(j->st.rootfs, j->root_mnt, NULL, MS_BIND | MS_REC, NULL) < 0)
+		r = log_error_errno(-errno, "bind the rootfs on '%s': %m", dir);
+	else
+		r = 0;
+	if (r < 0) {
 		free(j->root_mnt);
 		j->root_mnt = NULL;
-		return log_error_errno(r, "bind the rootfs on '%s': %m", dir);
+		return r;
 	}
 	if (j->a->work_path) {
 		r = mkdir_p_at(AT_FDCWD, j->a->work_path, 0700);

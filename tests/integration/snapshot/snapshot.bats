@@ -115,12 +115,24 @@ restore() {
 	[ "$(state_field r1 status)" = running ]
 	[ "$(state_field r2 status)" = running ]
 	[ "$(readlink /proc/$(state_field r1 pid)/ns/pid)" != "$(readlink /proc/$(state_field r2 pid)/ns/pid)" ]
+	# each clone writes to a layer of its own: neither sees the other's file, nor the bundle
+	brisk exec r1 sh -c 'echo one >/clone-file'
+	brisk exec r2 sh -c 'echo two >/clone-file'
+	[ "$(brisk exec r1 cat /clone-file)" = one ]
+	[ "$(brisk exec r2 cat /clone-file)" = two ]
+	[ ! -e "$BUNDLE/rootfs/clone-file" ]
 	check_pass r1
 	check_pass r2
 	# restoring never changes the images
 	[ "$sums" = "$(cd "$IMG" && sha256sum pages-*.img)" ]
 	restore r3
+	run brisk exec r3 cat /clone-file
+	[ "$status" -ne 0 ]
 	check_pass r3
+	for id in r1 r2 r3; do
+		brisk delete --force $id
+		assert_no_leaks $id
+	done
 }
 
 @test "checkpoint of a paused (frozen) container" {
