@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,7 +226,8 @@ static int check_criu(const char *criu, int *ret_version)
 }
 
 static int write_meta(struct checkpoint_args *a, const struct container_state *st,
-		      struct json_object *config, struct ext_mounts *em, char *stdio[3], int criu)
+		      struct json_object *config, struct ext_mounts *em, char *stdio[3], int criu,
+		      const char *netns)
 {
 	struct snapshot_meta m = {
 	    .version = SNAPSHOT_META_VERSION,
@@ -235,6 +237,7 @@ static int write_meta(struct checkpoint_args *a, const struct container_state *s
 	    .leave_running = a->so.leave_running,
 	    .stdio = {stdio[0], stdio[1], stdio[2]},
 	    .ext_mounts = em->keys,
+	    .netns = (char *)netns,
 	    .config = config,
 	};
 	_cleanup_free_ char *created = now_rfc3339();
@@ -254,7 +257,9 @@ static int do_checkpoint(struct runtime_ctx *rt, struct checkpoint_args *a, cons
 	struct ext_mounts em = {0};
 	enum container_status status;
 	char *stdio[3] = {NULL, NULL, NULL};
-	const char *externals[3];
+	const char *externals[4], *netns = NULL;
+	char netns_ext[64];
+	unsigned long long netns_ino;
 	size_t n_ext = 0;
 	int criu = 0, r;
 
@@ -283,6 +288,16 @@ static int do_checkpoint(struct runtime_ctx *rt, struct checkpoint_args *a, cons
 		if (external)
 			externals[n_ext++] = stdio[fd];
 	}
+	if (!(a->so.empty_ns & CLONE_NEWNET)) {
+		if ((r = netns_loopback_only(spec, st->pid, &netns, &netns_ino)) < 0)
+			log_debug_errno(r, "network namespace: %m; CRIU dumps it");
+		if (netns) {
+			snprintf(netns_ext, sizeof(netns_ext), "net[%llu]:%s", netns_ino,
+				 SNAPSHOT_NETNS_KEY);
+			externals[n_ext++] = netns_ext;
+			a->so.no_network_lock = true;
+		}
+	}
 	a->so.images_fd = images_fd;
 	a->so.images_dir = a->image_path;
 	a->so.work_fd = work_fd;
@@ -308,7 +323,7 @@ static int do_checkpoint(struct runtime_ctx *rt, struct checkpoint_args *a, cons
 			r = report_criu_failure(r, &a->so, "pre-dump", a->work_path, "dump.log");
 		goto out;
 	}
-	if ((r = write_meta(a, st, spec->json, &em, stdio, criu)) < 0) {
+	if ((r = write_meta(a, st, spec->json, &em, stdio, criu, netns)) < 0) {
 		r = log_error_errno(r, "write '%s/%s': %m", a->image_path, SNAPSHOT_META_FILE);
 		goto out;
 	}

@@ -145,21 +145,42 @@ struct restore_job {
 	struct cgroup *cg;
 	struct container_state st;
 	struct ext_mounts em;
-	struct snapshot_inherit_fd inherit[3];
-	int images_fd, work_fd, dirfd;
+	struct snapshot_inherit_fd inherit[4];
+	int images_fd, work_fd, dirfd, netns_fd;
 	char *root_mnt; /* the rootfs bound on the state directory for CRIU */
 	char *work_dir;
 	pid_t pid, lazy_pid;
-	bool cg_entered; /* the cgroup is ours to kill and remove */
+	bool cg_entered;     /* the cgroup is ours to kill and remove */
+	bool worker_refused; /* move_worker failed, and said why */
 };
 
 static int move_worker(pid_t worker, void *userdata)
 {
 	struct restore_job *j = userdata;
 
+	_cleanup_free_ pid_t *pids = NULL;
+	size_t n = 0;
+	int r;
+
 	/* The restored tasks are born in the worker's cgroups. */
-	j->cg_entered = true;
-	return cgroup_enter(j->cg, worker);
+	j->cg_entered = j->worker_refused = true;
+	if ((r = cgroup_enter(j->cg, worker)) < 0)
+		return log_error_errno(r, "enter the container's cgroup: %m");
+	if ((r = cgroup_get_pids(j->cg, &pids, &n)) < 0)
+		return r;
+	/* Clones from one bundle would share its cgroupsPath, and kill, pause or delete of
+	 * one would act on all: the cgroup must hold no one else (it is not ours to remove). */
+	for (size_t i = 0; i < n; i++)
+		if (pids[i] != worker) {
+			j->cg_entered = false;
+			return log_error_errno(
+			    -EBUSY,
+			    "cgroup '%s' holds processes of another container: a "
+			    "restore needs a cgroup of its own (linux.cgroupsPath)",
+			    j->spec->cgroups_path ? j->spec->cgroups_path : j->a->id);
+		}
+	j->worker_refused = false;
+	return 0;
 }
 
 static int open_images(struct restore_job *j)
@@ -340,6 +361,16 @@ static int run_criu(struct restore_job *j)
 			j->inherit[n_inherit++] =
 			    (struct snapshot_inherit_fd){.fd = fd, .key = key};
 	}
+	/* a network namespace left out of the dump: a new one, as it was */
+	if (j->meta->netns) {
+		r = netns_new_loopback(strcmp(j->meta->netns, SNAPSHOT_NETNS_LO_UP) == 0,
+				       &j->netns_fd);
+		if (r < 0)
+			return log_error_errno(r, "create a network namespace: %m");
+		j->inherit[n_inherit++] =
+		    (struct snapshot_inherit_fd){.fd = j->netns_fd, .key = SNAPSHOT_NETNS_KEY};
+		so->no_network_lock = true;
+	}
 	so->images_fd = j->images_fd;
 	so->images_dir = j->a->image_path;
 	so->work_fd = j->work_fd;
@@ -366,6 +397,8 @@ static int run_criu(struct restore_job *j)
 		return log_error_errno(r,
 				       "criu not found (brisk needs criu >= %s on PATH or --criu)",
 				       SNAPSHOT_CRIU_MIN_VERSION_STRING);
+	if (r < 0 && j->worker_refused)
+		return r;
 	if (r < 0) {
 		_cleanup_free_ char *err = snapshot_criu_error(j->work_fd, "restore.log");
 		return log_error_errno(r, "criu restore from '%s' failed: %s (log: %s/restore.log)",
@@ -435,6 +468,7 @@ static void job_done(struct restore_job *j)
 	safe_close(j->images_fd);
 	safe_close(j->work_fd);
 	safe_close(j->dirfd);
+	safe_close(j->netns_fd);
 	free(j->work_dir);
 	ext_mounts_done(&j->em);
 	snapshot_meta_free(j->meta);
@@ -490,8 +524,12 @@ int cmd_restore(struct runtime_ctx *rt, int argc, char **argv)
 	    .image_path = "checkpoint",
 	    .bundle = ".",
 	    .so = {.criu_path = rt->criu, .log_level = log_get_level() >= LOG_LEVEL_DEBUG ? 4 : 0}};
-	struct restore_job j = {
-	    .rt = rt, .a = &a, .images_fd = -EBADF, .work_fd = -EBADF, .dirfd = -EBADF};
+	struct restore_job j = {.rt = rt,
+				.a = &a,
+				.images_fd = -EBADF,
+				.work_fd = -EBADF,
+				.dirfd = -EBADF,
+				.netns_fd = -EBADF};
 	int i, r;
 
 	i = cli_parse("restore", argc, argv, restore_options, handle, &a);

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* What checkpoint and restore share: a container's mounts as CRIU sees them. */
+/* What checkpoint and restore share: a container's mounts and network namespace as CRIU sees
+ * them. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include "snapshot/snapshot.h"
 #include "spec.h"
 
@@ -19,3 +22,17 @@ struct ext_mounts {
  */
 int ext_mounts_from_spec(const struct spec *s, bool restore, struct ext_mounts *ret);
 void ext_mounts_done(struct ext_mounts *m);
+
+/*
+ * A network namespace that the runtime made (the spec names no path, and no user namespace)
+ * and that holds only a loopback has nothing CRIU must save but the loopback's state, and
+ * restoring it costs CRIU a dozen runs of ip and iptables: it is dumped as external instead
+ * (net[INO]:SNAPSHOT_NETNS_KEY) and a restore gives CRIU a new one. Netfilter rules and net
+ * sysctls set inside such a namespace are not kept.
+ * *RET_STATE: SNAPSHOT_NETNS_LO_UP or _DOWN, and *RET_INO the namespace's inode; *RET_STATE
+ * NULL (and 0) when the namespace of PID is not one of those.
+ */
+int netns_loopback_only(const struct spec *s, pid_t pid, const char **ret_state,
+			unsigned long long *ret_ino);
+/* A new network namespace with only its loopback, up when UP: its fd (close-on-exec). */
+int netns_new_loopback(bool up, int *ret_fd);

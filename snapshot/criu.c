@@ -227,6 +227,8 @@ static int configure(criu_opts *c, const struct snapshot_opts *o, bool dump)
 	criu_local_set_shell_job(c, o->shell_job);
 	criu_local_set_file_locks(c, o->file_locks);
 	criu_local_set_orphan_pts_master(c, o->orphan_pts_master);
+	if (o->no_network_lock)
+		criu_local_set_network_lock(c, CRIU_NETWORK_LOCK_SKIP);
 	if (o->cg_mode != SNAPSHOT_CG_DEFAULT)
 		criu_local_set_manage_cgroups_mode(c, cg_mode(o->cg_mode));
 	criu_local_set_manage_cgroups(c, o->cg_mode != SNAPSHOT_CG_IGNORE);
@@ -300,8 +302,10 @@ static int run_request(const struct snapshot_opts *o, bool dump, int (*op)(criu_
 		goto out;
 	if ((r = new_opts(&w, &c)) < 0 || (r = configure(c, o, dump)) < 0)
 		goto out_worker;
-	if (o->prepare_worker && (r = o->prepare_worker(w.pid, o->userdata)) < 0)
+	if (o->prepare_worker && (r = o->prepare_worker(w.pid, o->userdata)) < 0) {
+		kill(w.pid, SIGKILL); /* it would complain of the closed socket */
 		goto out_worker;
+	}
 	r = op(c);
 	w.sk = -EBADF; /* closed by libcriu */
 	if (r == -EBADE || r == -ECOMM || r == -EBADMSG || r == -ECONNREFUSED)

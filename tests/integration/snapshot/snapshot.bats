@@ -95,6 +95,35 @@ restore() {
 	assert_no_leaks r1
 }
 
+@test "a network namespace with only a loopback is made anew on restore, lo as it was" {
+	start_zdtm c1
+	brisk exec --cap CAP_NET_ADMIN c1 ip link set lo up
+	brisk exec c1 ip link show lo | grep -q ',UP'
+	brisk checkpoint --image-path "$IMG" c1
+	jq -e '.netns == "loopback-up"' "$IMG/brisk-snapshot.json"
+	restore r1
+	brisk exec r1 ip link show lo | grep -q ',UP'
+	[ "$(readlink /proc/$(state_field r1 pid)/ns/net)" != "$(readlink /proc/self/ns/net)" ]
+	check_pass r1
+	# lo down (as brisk leaves it) stays down
+	start_zdtm c2
+	brisk checkpoint --image-path "$TEST_DIR/img2" c2
+	jq -e '.netns == "loopback-down"' "$TEST_DIR/img2/brisk-snapshot.json"
+	IMG=$TEST_DIR/img2 restore r2
+	run brisk exec r2 ip link show lo
+	[ "$status" -eq 0 ]
+	[[ "$output" == *LOOPBACK* && "$output" != *,UP* ]]
+	check_pass r2
+	# a network namespace with more than lo is CRIU's to dump
+	start_zdtm c3
+	nsenter -t "$(state_field c3 pid)" -n ip link add snapv0 type veth peer name snapv1
+	brisk checkpoint --image-path "$TEST_DIR/img3" c3
+	jq -e 'has("netns") | not' "$TEST_DIR/img3/brisk-snapshot.json"
+	IMG=$TEST_DIR/img3 restore r3
+	brisk exec r3 ip link show snapv0
+	check_pass r3
+}
+
 @test "checkpoint --leave-running keeps the container; both go on" {
 	start_zdtm c1
 	brisk checkpoint --leave-running --image-path "$IMG" c1
@@ -169,6 +198,12 @@ restore() {
 	run brisk restore -d --image-path "$IMG" c1
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"already exists"* ]]
+	[ "$(state_field c1 status)" = running ]
+	# a restore into the cgroup of a running container (the bundle's cgroupsPath is c1's)
+	run brisk restore -d --image-path "$IMG" r2
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"needs a cgroup of its own"* ]]
+	[ ! -e "$STATE_ROOT/r2" ]
 	[ "$(state_field c1 status)" = running ]
 	# pre-dump on a kernel without dirty-page tracking: a clear message, no crash
 	run brisk checkpoint --pre-dump --leave-running --image-path "$TEST_DIR/pre" c1
