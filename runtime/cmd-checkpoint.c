@@ -308,6 +308,8 @@ static int do_checkpoint(struct runtime_ctx *rt, struct checkpoint_args *a, cons
 	a->so.n_ext_mounts = em.n;
 	a->so.externals = externals;
 	a->so.n_externals = n_ext;
+	/* the pty's master is the console socket's receiver's: a restore makes a new pair */
+	a->so.orphan_pts_master = spec->process.terminal;
 	if (st->cgroup && cgroup_deserialize(st->cgroup, &cg) == 0) {
 		const char *f = cgroup_get_path(cg, "freezer");
 		a->so.freeze_cgroup = f ? f : cgroup_get_path(cg, "");

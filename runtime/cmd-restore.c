@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -30,6 +31,8 @@
 #include "cli.h"
 #include "commands.h"
 #include "container-snapshot.h"
+#include "sync.h"
+#include "terminal.h"
 
 enum {
 	OPT_IMAGE_PATH,
@@ -146,7 +149,7 @@ struct restore_job {
 	struct container_state st;
 	struct ext_mounts em;
 	struct snapshot_inherit_fd inherit[4];
-	int images_fd, work_fd, dirfd, netns_fd;
+	int images_fd, work_fd, dirfd, netns_fd, console_fd;
 	char *root_mnt; /* the rootfs bound on the state directory for CRIU */
 	char *work_dir;
 	pid_t pid, lazy_pid;
@@ -226,9 +229,12 @@ static int prepare_state(struct restore_job *j)
 	j->st.owner = getuid();
 	j->st.systemd_cgroup = j->rt->systemd_cgroup;
 	j->st.annotations = s->annotations ? json_object_get(s->annotations) : NULL;
-	if (s->process.terminal || j->a->console_socket)
-		return log_error_errno(
-		    -EOPNOTSUPP, "restoring a container with a terminal is not supported yet");
+	if (s->process.terminal && !j->a->console_socket)
+		return log_error_errno(-EINVAL, "the container has a terminal (process.terminal): "
+						"restore needs --console-socket");
+	if (!s->process.terminal && j->a->console_socket)
+		return log_error_errno(-EINVAL, "--console-socket: the container has no terminal "
+						"(process.terminal is false)");
 
 	/* every bind mount the snapshot has must come from the bundle */
 	if ((r = ext_mounts_from_spec(s, true, &j->em)) < 0)
@@ -343,6 +349,21 @@ static void umount_root(struct restore_job *j)
 	j->root_mnt = NULL;
 }
 
+/* CRIU made a new pty for the restored terminal: its master goes to the console socket. */
+static int send_pts_master(int master, void *userdata)
+{
+	struct restore_job *j = userdata;
+	char name[32];
+	int n, r;
+
+	if (ioctl(master, TIOCGPTN, &n) < 0)
+		return log_error_errno(-errno, "the restored terminal: %m");
+	snprintf(name, sizeof(name), "/dev/pts/%d", n);
+	if ((r = send_fd_with_name(j->console_fd, master, name)) < 0)
+		return log_error_errno(r, "send the pty to the console socket: %m");
+	return 0;
+}
+
 static int run_criu(struct restore_job *j)
 {
 	struct snapshot_opts *so = &j->a->so;
@@ -370,6 +391,12 @@ static int run_criu(struct restore_job *j)
 		j->inherit[n_inherit++] =
 		    (struct snapshot_inherit_fd){.fd = j->netns_fd, .key = SNAPSHOT_NETNS_KEY};
 		so->no_network_lock = true;
+	}
+	if (j->a->console_socket) {
+		if ((r = terminal_connect_console(j->a->console_socket, &j->console_fd)) < 0)
+			return log_error_errno(r, "connect to console socket '%s': %m",
+					       j->a->console_socket);
+		so->pts_master = send_pts_master;
 	}
 	so->images_fd = j->images_fd;
 	so->images_dir = j->a->image_path;
@@ -469,6 +496,7 @@ static void job_done(struct restore_job *j)
 	safe_close(j->work_fd);
 	safe_close(j->dirfd);
 	safe_close(j->netns_fd);
+	safe_close(j->console_fd);
 	free(j->work_dir);
 	ext_mounts_done(&j->em);
 	snapshot_meta_free(j->meta);
@@ -529,7 +557,8 @@ int cmd_restore(struct runtime_ctx *rt, int argc, char **argv)
 				.images_fd = -EBADF,
 				.work_fd = -EBADF,
 				.dirfd = -EBADF,
-				.netns_fd = -EBADF};
+				.netns_fd = -EBADF,
+				.console_fd = -EBADF};
 	int i, r;
 
 	i = cli_parse("restore", argc, argv, restore_options, handle, &a);

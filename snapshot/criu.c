@@ -211,6 +211,22 @@ static int split_host_port(const char *s, char **ret_host, int *ret_port)
 	return 0;
 }
 
+/* libcriu's notify callback has no user data; brisk runs one request at a time. */
+static const struct snapshot_opts *notify_opts;
+
+static int notify(char *action, criu_notify_arg_t na)
+{
+	(void)na;
+	if (!notify_opts || !notify_opts->pts_master || strcmp(action, "orphan-pts-master") != 0)
+		return 0;
+	int fd = criu_get_orphan_pts_master_fd();
+	if (fd < 0)
+		return -EBADF;
+	int r = notify_opts->pts_master(fd, notify_opts->userdata);
+	close(fd);
+	return r;
+}
+
 /* The options dump and restore share, and those of one of them. */
 static int configure(criu_opts *c, const struct snapshot_opts *o, bool dump)
 {
@@ -257,6 +273,11 @@ static int configure(criu_opts *c, const struct snapshot_opts *o, bool dump)
 				return -ENOMEM;
 		}
 	} else {
+		/* the only callback: each one is a round trip to the worker */
+		if (o->pts_master) {
+			criu_local_set_orphan_pts_master(c, true);
+			criu_local_set_notify_cb(c, notify);
+		}
 		for (size_t i = 0; i < o->n_cg_roots; i++) {
 			const char *ctrl = o->cg_roots[i].key;
 			if (criu_local_add_cg_root(c, ctrl && *ctrl ? ctrl : NULL,
@@ -306,7 +327,9 @@ static int run_request(const struct snapshot_opts *o, bool dump, int (*op)(criu_
 		kill(w.pid, SIGKILL); /* it would complain of the closed socket */
 		goto out_worker;
 	}
+	notify_opts = o;
 	r = op(c);
+	notify_opts = NULL;
 	w.sk = -EBADF; /* closed by libcriu */
 	if (r == -EBADE || r == -ECOMM || r == -EBADMSG || r == -ECONNREFUSED)
 		r = -EIO;

@@ -86,6 +86,12 @@ struct snapshot_opts {
 	 * callback logs it).
 	 */
 	int (*prepare_worker)(pid_t worker, void *userdata);
+	/*
+	 * Restore of a tree whose terminal's master was outside (dumped with
+	 * orphan_pts_master): CRIU makes a new pty and this gets its master, to hand on (a
+	 * console socket). It returns 0 or -errno; it must not keep MASTER (dup it).
+	 */
+	int (*pts_master)(int master, void *userdata);
 	void *userdata;
 };
 

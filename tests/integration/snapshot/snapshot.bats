@@ -21,7 +21,7 @@ teardown() {
 wait_line() {
 	local i
 	for i in $(seq 1 100); do
-		grep -qx "$2" "$1" 2>/dev/null && return 0
+		tr -d '\r' <"$1" 2>/dev/null | grep -qx "$2" && return 0
 		sleep 0.1
 	done
 	echo "no '$2' in $1:"; cat "$1"
@@ -122,6 +122,32 @@ restore() {
 	IMG=$TEST_DIR/img3 restore r3
 	brisk exec r3 ip link show snapv0
 	check_pass r3
+}
+
+# recvtty SOCKET OUT: a console socket receiver, until the pty closes
+recvtty() {
+	"$BUILD_ROOT/tests/integration/recvtty" "$1" >"$2" 3>&- &
+	local i
+	for i in $(seq 50); do [ -S "$1" ] && return 0; sleep 0.1; done
+	echo "no console socket $1"; return 1
+}
+
+@test "a container with a terminal: restore sends a new pty to --console-socket" {
+	config '.process.terminal = true'
+	recvtty "$TEST_DIR/c1.sock" "$TEST_DIR/out.c1"
+	brisk run -d --console-socket "$TEST_DIR/c1.sock" c1
+	wait_line "$TEST_DIR/out.c1" READY
+	brisk checkpoint --image-path "$IMG" c1
+	run restore r1
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"restore needs --console-socket"* ]]
+	[ ! -e "$STATE_ROOT/r1" ]
+	recvtty "$TEST_DIR/r1.sock" "$TEST_DIR/tty.r1"
+	restore r1 --console-socket "$TEST_DIR/r1.sock"
+	grep -q '^name=/dev/pts/' "$TEST_DIR/tty.r1"
+	[[ "$(readlink /proc/$(state_field r1 pid)/fd/1)" == /dev/pts/* ]]
+	brisk kill r1 USR1
+	wait_line "$TEST_DIR/tty.r1" PASS
 }
 
 @test "checkpoint --leave-running keeps the container; both go on" {
