@@ -23,8 +23,6 @@ int snapshot_lazy_start(const struct snapshot_opts *o, pid_t *ret_pid)
 
 	if (!o->images_dir || !o->work_dir)
 		return -EINVAL;
-	if ((r = snapshot_lazy_supported(o)) < 0)
-		return r;
 	/* The daemon writes one byte to the status fd once its socket is listening. */
 	if (pipe2(sp, O_CLOEXEC) < 0)
 		return -errno;
@@ -84,7 +82,9 @@ int snapshot_lazy_start(const struct snapshot_opts *o, pid_t *ret_pid)
 	if (n != 1) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
-		return -EIO;
+		/* why, only now: asking first would cost every lazy restore a CRIU run */
+		r = snapshot_lazy_supported(o);
+		return r < 0 ? r : -EIO;
 	}
 	*ret_pid = pid;
 	return 0;
