@@ -150,7 +150,7 @@ struct restore_job {
 	struct ext_mounts em;
 	struct snapshot_inherit_fd inherit[4];
 	int images_fd, work_fd, dirfd, netns_fd, console_fd;
-	char *root_mnt; /* the rootfs bound on the state directory for CRIU */
+	char *root_mnt; /* the rootfs (a clone: its overlay) mounted in our state for CRIU */
 	char *work_dir;
 	pid_t pid, lazy_pid;
 	bool cg_entered;     /* the cgroup is ours to kill and remove */
@@ -160,7 +160,6 @@ struct restore_job {
 static int move_worker(pid_t worker, void *userdata)
 {
 	struct restore_job *j = userdata;
-
 	_cleanup_free_ pid_t *pids = NULL;
 	size_t n = 0;
 	int r;
