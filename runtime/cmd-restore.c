@@ -425,6 +425,14 @@ static int run_criu(struct restore_job *j)
 				       SNAPSHOT_CRIU_MIN_VERSION_STRING);
 	if (r < 0 && j->worker_refused)
 		return r;
+	/* a CRIU that cannot restore at all: say which one brisk needs (asked only now, as
+	 * the question costs a CRIU run) */
+	int version = 0;
+	if (r < 0 && (snapshot_criu_version(so->criu_path, &version) < 0 ||
+		      version < SNAPSHOT_CRIU_MIN_VERSION))
+		return log_error_errno(r, "criu restore failed: '%s' is not criu >= %s",
+				       so->criu_path ? so->criu_path : "criu",
+				       SNAPSHOT_CRIU_MIN_VERSION_STRING);
 	if (r < 0) {
 		_cleanup_free_ char *err = snapshot_criu_error(j->work_fd, "restore.log");
 		return log_error_errno(r, "criu restore from '%s' failed: %s (log: %s/restore.log)",

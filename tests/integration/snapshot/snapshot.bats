@@ -247,6 +247,14 @@ recvtty() {
 	run brisk --criu "$TEST_DIR/old-criu" checkpoint --leave-running --image-path "$TEST_DIR/x" c1
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"criu >= 4.1"* ]]
+	run brisk --criu "$TEST_DIR/old-criu" restore -d --image-path "$IMG" -b "$TEST_DIR/bundle.r1" r1
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"criu >= 4.1"* ]]
+	[ ! -e "$STATE_ROOT/r1" ]
+	run brisk --criu /nonexistent/criu restore -d --image-path "$IMG" -b "$TEST_DIR/bundle.r1" r1
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"criu >= 4.1"* ]]
+	[ ! -e "$STATE_ROOT/r1" ]
 	# corrupt metadata
 	cp -a "$IMG" "$TEST_DIR/bad"
 	echo '{"version": 1, "id": 5}' >"$TEST_DIR/bad/brisk-snapshot.json"
