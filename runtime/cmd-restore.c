@@ -150,7 +150,8 @@ struct restore_job {
 	struct ext_mounts em;
 	struct snapshot_inherit_fd inherit[4];
 	int images_fd, work_fd, dirfd, netns_fd, console_fd;
-	char *root_mnt; /* the rootfs (a clone: its overlay) mounted in our state for CRIU */
+	char *root_mnt;	  /* the rootfs (a clone: its overlay) mounted in our state for CRIU */
+	char *masked_mnt; /* an empty read-only tmpfs, for the masked directories */
 	char *work_dir;
 	pid_t pid, lazy_pid;
 	bool cg_entered;     /* the cgroup is ours to kill and remove */
@@ -319,6 +320,19 @@ static int prepare_root(struct restore_job *j)
 		j->root_mnt = NULL;
 		return r;
 	}
+	if (j->spec->masked_paths && j->spec->masked_paths[0]) {
+		if (mkdirat(j->dirfd, "masked", 0700) < 0 ||
+		    !(j->masked_mnt = path_join(dir, "masked")))
+			return log_error_errno(-errno, "create '%s/masked': %m", dir);
+		if (mount("tmpfs", j->masked_mnt, "tmpfs", MS_RDONLY, "size=0k") < 0) {
+			r = log_error_errno(-errno, "mount a tmpfs on '%s': %m", j->masked_mnt);
+			free(j->masked_mnt);
+			j->masked_mnt = NULL;
+			return r;
+		}
+		if ((r = ext_mounts_add(&j->em, SNAPSHOT_MASKED_KEY, j->masked_mnt)) < 0)
+			return r;
+	}
 	if (j->a->work_path) {
 		r = mkdir_p_at(AT_FDCWD, j->a->work_path, 0700);
 		if (r < 0 && r != -EEXIST)
@@ -339,6 +353,13 @@ static int prepare_root(struct restore_job *j)
 
 static void umount_root(struct restore_job *j)
 {
+	if (j->masked_mnt) {
+		if (umount2(j->masked_mnt, MNT_DETACH) < 0)
+			log_warning("restore: unmount '%s': %m, ignoring", j->masked_mnt);
+		(void)unlinkat(j->dirfd, "masked", AT_REMOVEDIR);
+		free(j->masked_mnt);
+		j->masked_mnt = NULL;
+	}
 	if (!j->root_mnt)
 		return;
 	if (umount2(j->root_mnt, MNT_DETACH) < 0)

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -8,7 +9,10 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
+#include <linux/magic.h>
 #include <net/if.h>
 
 #include "common/cleanup.h"
@@ -23,6 +27,54 @@ void ext_mounts_done(struct ext_mounts *m)
 	m->pairs = NULL;
 	m->keys = NULL;
 	m->n = 0;
+}
+
+int ext_mounts_add(struct ext_mounts *m, const char *key, const char *value)
+{
+	struct snapshot_pair *p = realloc(m->pairs, (m->n + 2) * sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	m->pairs = p;
+	m->pairs[m->n++] = (struct snapshot_pair){.key = key, .value = value};
+	m->pairs[m->n] = (struct snapshot_pair){0};
+	return 0;
+}
+
+/* PATH is the root of an empty read-only tmpfs mount. */
+static bool is_empty_ro_tmpfs(const char *path)
+{
+	_cleanup_free_ char *parent = path_join(path, "..");
+	struct stat st, pst;
+	struct statfs sf;
+
+	if (!parent || lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || stat(parent, &pst) < 0 ||
+	    st.st_dev == pst.st_dev || statfs(path, &sf) < 0 || sf.f_type != TMPFS_MAGIC ||
+	    !(sf.f_flags & ST_RDONLY))
+		return false;
+	_cleanup_closedir_ DIR *d = opendir(path);
+	struct dirent *de;
+	if (!d)
+		return false;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			return false;
+	return true;
+}
+
+int ext_mounts_add_masked(const struct spec *s, pid_t pid, struct ext_mounts *m)
+{
+	for (char **p = s->masked_paths; p && *p; p++) {
+		char path[PATH_MAX];
+		int r;
+
+		if (**p != '/' ||
+		    snprintf(path, sizeof(path), "/proc/%d/root%s", pid, *p) >= (int)sizeof(path))
+			continue;
+		if (is_empty_ro_tmpfs(path) && (r = ext_mounts_add(m, *p, SNAPSHOT_MASKED_KEY)) < 0)
+			return r;
+	}
+	return 0;
 }
 
 int ext_mounts_from_spec(const struct spec *s, bool restore, struct ext_mounts *ret)

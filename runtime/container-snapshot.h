@@ -22,6 +22,16 @@ struct ext_mounts {
  */
 int ext_mounts_from_spec(const struct spec *s, bool restore, struct ext_mounts *ret);
 void ext_mounts_done(struct ext_mounts *m);
+/* Add KEY -> VALUE to the pairs (not to the keys kept in brisk-snapshot.json). */
+int ext_mounts_add(struct ext_mounts *m, const char *key, const char *value);
+
+/*
+ * Masked directories (linux.maskedPaths) are empty read-only tmpfs mounts, which CRIU would
+ * dump with tar and restore with tar, a run of each per mount. Dump: those of PID that are
+ * still such mounts are added to M as external, under SNAPSHOT_MASKED_KEY. A restore maps
+ * the key to an empty read-only tmpfs of its own, which CRIU binds in their place.
+ */
+int ext_mounts_add_masked(const struct spec *s, pid_t pid, struct ext_mounts *m);
 
 /*
  * A network namespace that the runtime made (the spec names no path, and no user namespace)

@@ -140,6 +140,8 @@ struct snapshot_meta {
 #define SNAPSHOT_NETNS_KEY "brisk-netns"
 #define SNAPSHOT_NETNS_LO_UP "loopback-up"
 #define SNAPSHOT_NETNS_LO_DOWN "loopback-down"
+/* The external mount key of masked directories (empty read-only tmpfs mounts). */
+#define SNAPSHOT_MASKED_KEY "brisk-masked"
 
 /* Strict: unknown keys, wrong types, a missing required key or trailing bytes are -EINVAL. */
 int snapshot_meta_parse(const char *buf, size_t len, struct snapshot_meta **ret);

@@ -69,8 +69,17 @@ restore() {
 	[[ "$output" == *"--lazy-pages"* ]]
 }
 
+# masked_dirs PID: the masked directories (read-only tmpfs mounts, by maskedPaths) of PID
+masked_dirs() {
+	local p
+	for p in $(jq -r '.linux.maskedPaths[]' "$BUNDLE/config.json"); do
+		awk -v p="$p" '$5 == p && $9 == "tmpfs" && $6 ~ /^ro/ {print p}' "/proc/$1/mountinfo"
+	done
+}
+
 @test "checkpoint and restore under a new id: memory, files, pipes, sockets, threads, timers, children" {
 	start_zdtm c1
+	masked=$(masked_dirs "$(state_field c1 pid)")
 	run brisk checkpoint --image-path "$IMG" c1
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -90,6 +99,14 @@ restore() {
 	[ "$status" -eq 0 ]
 	[[ "$output" == *zdtm-state* ]]
 	brisk list | grep -q '^r1 '
+	# the masked directories are still empty read-only tmpfs mounts
+	[ -n "$masked" ]
+	[ "$(masked_dirs "$pid")" = "$masked" ]
+	for p in $masked; do
+		run brisk exec r1 touch "$p/x"
+		[ "$status" -ne 0 ]
+		[ -z "$(brisk exec r1 ls -A "$p")" ]
+	done
 	check_pass r1
 	brisk delete --force r1
 	assert_no_leaks r1
