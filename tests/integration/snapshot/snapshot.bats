@@ -112,6 +112,18 @@ masked_dirs() {
 	assert_no_leaks r1
 }
 
+@test "restore under the checkpointed id goes on in the bundle's rootfs, as runc does" {
+	start_zdtm c1
+	brisk checkpoint --image-path "$IMG" c1
+	restore c1
+	[ "$(state_field c1 status)" = running ]
+	brisk exec c1 sh -c 'echo kept >/same-id'
+	[ "$(cat "$BUNDLE/rootfs/same-id")" = kept ]
+	check_pass c1
+	brisk delete --force c1
+	assert_no_leaks c1
+}
+
 @test "a network namespace with only a loopback is made anew on restore, lo as it was" {
 	start_zdtm c1
 	brisk exec --cap CAP_NET_ADMIN c1 ip link set lo up
