@@ -149,6 +149,9 @@ struct restore_job {
 	struct container_state st;
 	struct ext_mounts em;
 	struct snapshot_inherit_fd inherit[4];
+	struct json_object *cg_json; /* holds the strings of cg_roots */
+	struct snapshot_pair *cg_roots;
+	size_t n_cg_roots;
 	int images_fd, work_fd, dirfd, netns_fd, console_fd;
 	char *root_mnt;	  /* the rootfs (a clone: its overlay) mounted in our state for CRIU */
 	char *masked_mnt; /* an empty read-only tmpfs, for the masked directories */
@@ -369,6 +372,50 @@ static void umount_root(struct restore_job *j)
 	j->root_mnt = NULL;
 }
 
+/*
+ * CRIU puts the restored tasks in the cgroups they were dumped in, relative to the root
+ * cgroup it is told for each hierarchy: that is the new container's cgroup, or the clones
+ * would all go back to the checkpointed container's path (made anew, and left behind).
+ * One root for all when the hierarchies agree (as brisk lays them out), else one each.
+ */
+static int set_cg_roots(struct restore_job *j)
+{
+	struct json_object *hs;
+	int r;
+
+	if ((r = cgroup_serialize(j->cg, &j->cg_json)) < 0 ||
+	    (r = json_get_array(j->cg_json, "hierarchies", &hs)) < 0)
+		return r;
+	size_t n = json_object_array_length(hs);
+	j->cg_roots = calloc(n + 1, sizeof(*j->cg_roots));
+	if (!j->cg_roots)
+		return -ENOMEM;
+	bool same = true;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *h = json_object_array_get_idx(hs, i);
+		const char *ctrl, *mount, *path;
+		size_t len;
+
+		if (json_get_string(h, "controllers", &ctrl) < 0 ||
+		    json_get_string(h, "mount", &mount) < 0 ||
+		    json_get_string(h, "path", &path) < 0)
+			return -EINVAL;
+		len = strlen(mount);
+		if (strncmp(path, mount, len) != 0 || (path[len] != '/' && path[len] != '\0'))
+			return -EINVAL;
+		const char *rel = path[len] ? path + len : "/";
+		j->cg_roots[j->n_cg_roots++] = (struct snapshot_pair){.key = ctrl, .value = rel};
+		same = same && strcmp(rel, j->cg_roots[0].value) == 0;
+	}
+	if (same && j->n_cg_roots > 0) {
+		j->cg_roots[0].key = "";
+		j->n_cg_roots = 1;
+	}
+	j->a->so.cg_roots = j->cg_roots;
+	j->a->so.n_cg_roots = j->n_cg_roots;
+	return 0;
+}
+
 /* CRIU made a new pty for the restored terminal: its master goes to the console socket. */
 static int send_pts_master(int master, void *userdata)
 {
@@ -418,6 +465,8 @@ static int run_criu(struct restore_job *j)
 					       j->a->console_socket);
 		so->pts_master = send_pts_master;
 	}
+	if ((r = set_cg_roots(j)) < 0)
+		return log_error_errno(r, "the container's cgroup paths: %m");
 	so->images_fd = j->images_fd;
 	so->images_dir = j->a->image_path;
 	so->work_fd = j->work_fd;
@@ -525,6 +574,8 @@ static void job_done(struct restore_job *j)
 	safe_close(j->dirfd);
 	safe_close(j->netns_fd);
 	safe_close(j->console_fd);
+	free(j->cg_roots);
+	json_putp(&j->cg_json);
 	free(j->work_dir);
 	ext_mounts_done(&j->em);
 	snapshot_meta_free(j->meta);

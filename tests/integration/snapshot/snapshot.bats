@@ -124,6 +124,18 @@ masked_dirs() {
 	assert_no_leaks c1
 }
 
+@test "a restored container can be checkpointed and restored again" {
+	start_zdtm c1
+	brisk checkpoint --image-path "$IMG" c1
+	restore r1
+	brisk checkpoint --image-path "$TEST_DIR/img2" r1
+	IMG=$TEST_DIR/img2 restore r2
+	grep -q ":/$CGROUP_PARENT/r2\$" "/proc/$(state_field r2 pid)/cgroup"
+	check_pass r2
+	brisk delete --force r2
+	assert_no_leaks r2
+}
+
 @test "a network namespace with only a loopback is made anew on restore, lo as it was" {
 	start_zdtm c1
 	brisk exec --cap CAP_NET_ADMIN c1 ip link set lo up
@@ -199,6 +211,12 @@ recvtty() {
 	[ "$(state_field r1 status)" = running ]
 	[ "$(state_field r2 status)" = running ]
 	[ "$(readlink /proc/$(state_field r1 pid)/ns/pid)" != "$(readlink /proc/$(state_field r2 pid)/ns/pid)" ]
+	# each in the cgroup of its own container, none in the checkpointed one's
+	grep -q ":/$CGROUP_PARENT/r1\$" "/proc/$(state_field r1 pid)/cgroup"
+	grep -q ":/$CGROUP_PARENT/r2\$" "/proc/$(state_field r2 pid)/cgroup"
+	run grep -q "/c1\$" "/proc/$(state_field r1 pid)/cgroup" "/proc/$(state_field r2 pid)/cgroup"
+	[ "$status" -eq 1 ]
+	[ -z "$(find /sys/fs/cgroup -maxdepth 4 -type d -path "*/$CGROUP_PARENT/c1")" ]
 	# each clone writes to a layer of its own: neither sees the other's file, nor the bundle
 	brisk exec r1 sh -c 'echo one >/clone-file'
 	brisk exec r2 sh -c 'echo two >/clone-file'
