@@ -396,6 +396,31 @@ int close_fds_from(int lowest)
 	return 0;
 }
 
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+int cloexec_fds_from(int lowest)
+{
+	if (syscall(SYS_close_range, (unsigned)lowest, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return 0;
+	_cleanup_closedir_ DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		int fd, fl;
+
+		if (parse_int(de->d_name, &fd) < 0 || fd < lowest || fd == dirfd(d))
+			continue;
+		fl = fcntl(fd, F_GETFD);
+		if (fl >= 0 && !(fl & FD_CLOEXEC))
+			(void)fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+	}
+	return 0;
+}
+
 int parse_uint64(const char *s, unsigned long long *ret)
 {
 	char *end;

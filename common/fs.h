@@ -38,6 +38,11 @@ int open_in_root(int rootfd, const char *path, int flags, mode_t mode);
 int open_in_root_fallback(int rootfd, const char *path, int flags, mode_t mode);
 /* Close every fd >= LOWEST (close_range, else a /proc/self/fd walk). */
 int close_fds_from(int lowest);
+/*
+ * Mark every fd >= LOWEST close-on-exec (close_range CLOSE_RANGE_CLOEXEC, else a
+ * /proc/self/fd walk): before an exec, then clear the flag on the fds the program gets.
+ */
+int cloexec_fds_from(int lowest);
 /* Parse a decimal integer of an exact type, rejecting sign, junk and overflow. */
 int parse_uint64(const char *s, unsigned long long *ret);
 int parse_int(const char *s, int *ret);

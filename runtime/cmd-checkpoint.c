@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,7 +240,7 @@ static int check_criu(const char *criu, int *ret_version)
 
 static int write_meta(struct checkpoint_args *a, const struct container_state *st,
 		      struct json_object *config, struct ext_mounts *em, char *stdio[3], int criu,
-		      const struct container_gpu *gpu)
+		      const struct container_gpu *gpu, const char *netns)
 {
 	struct snapshot_meta m = {
 	    .version = SNAPSHOT_META_VERSION,
@@ -249,6 +250,7 @@ static int write_meta(struct checkpoint_args *a, const struct container_state *s
 	    .leave_running = a->so.leave_running,
 	    .stdio = {stdio[0], stdio[1], stdio[2]},
 	    .ext_mounts = em->keys,
+	    .netns = (char *)netns,
 	    .config = config,
 	    .cuda_pids = gpu->ns_pids,
 	    .n_cuda_pids = gpu->n,
@@ -277,7 +279,9 @@ static int do_checkpoint(struct runtime_ctx *rt, struct checkpoint_args *a, cons
 	enum container_status status;
 	enum gpu_step failed = GPU_STEP_DUMP;
 	char *stdio[3] = {NULL, NULL, NULL};
-	const char *externals[3];
+	const char *externals[4], *netns = NULL;
+	char netns_ext[64];
+	unsigned long long netns_ino;
 	size_t n_ext = 0;
 	int criu = 0, r;
 
@@ -299,12 +303,24 @@ static int do_checkpoint(struct runtime_ctx *rt, struct checkpoint_args *a, cons
 		return log_error_errno(r, "work path '%s': %m", a->work_path);
 	if ((r = ext_mounts_from_spec(spec, false, &em)) < 0)
 		return r;
+	if ((r = ext_mounts_add_masked(spec, st->pid, &em)) < 0)
+		goto out;
 	for (int fd = 0; fd < 3; fd++) {
 		bool external = false;
 		if ((r = stdio_key(st->pid, fd, &stdio[fd], &external)) < 0)
 			goto out;
 		if (external)
 			externals[n_ext++] = stdio[fd];
+	}
+	if (!(a->so.empty_ns & CLONE_NEWNET)) {
+		if ((r = netns_loopback_only(spec, st->pid, &netns, &netns_ino)) < 0)
+			log_debug_errno(r, "network namespace: %m; CRIU dumps it");
+		if (netns) {
+			snprintf(netns_ext, sizeof(netns_ext), "net[%llu]:%s", netns_ino,
+				 SNAPSHOT_NETNS_KEY);
+			externals[n_ext++] = netns_ext;
+			a->so.no_network_lock = true;
+		}
 	}
 	a->so.images_fd = images_fd;
 	a->so.images_dir = a->image_path;
@@ -316,6 +332,8 @@ static int do_checkpoint(struct runtime_ctx *rt, struct checkpoint_args *a, cons
 	a->so.n_ext_mounts = em.n;
 	a->so.externals = externals;
 	a->so.n_externals = n_ext;
+	/* the pty's master is the console socket's receiver's: a restore makes a new pair */
+	a->so.orphan_pts_master = spec->process.terminal;
 	if (st->cgroup && cgroup_deserialize(st->cgroup, &cg) == 0) {
 		const char *f = cgroup_get_path(cg, "freezer");
 		a->so.freeze_cgroup = f ? f : cgroup_get_path(cg, "");
@@ -339,7 +357,7 @@ static int do_checkpoint(struct runtime_ctx *rt, struct checkpoint_args *a, cons
 			r = report_criu_failure(r, &a->so, "pre-dump", a->work_path, "dump.log");
 		goto out;
 	}
-	if ((r = write_meta(a, st, spec->json, &em, stdio, criu, &gpu)) < 0) {
+	if ((r = write_meta(a, st, spec->json, &em, stdio, criu, &gpu, netns)) < 0) {
 		r = log_error_errno(r, "write '%s/%s': %m", a->image_path, SNAPSHOT_META_FILE);
 		goto out;
 	}

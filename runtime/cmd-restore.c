@@ -3,8 +3,9 @@
  * `brisk restore`: bring a checkpoint back as a new container, from a bundle with the same
  * rootfs. The same images can be restored again and again, at the same time, under new ids:
  * each restore gets its own pid namespace (CRIU makes the namespaces the images describe),
- * its own cgroup, its own CRIU worker and work directory, and the images are only read (no
- * --auto-dedup, which would punch holes in them).
+ * its own cgroup, its own CRIU worker and work directory, a clone its own writable layer
+ * over the rootfs, and the images are only read (no --auto-dedup, which would punch holes
+ * in them).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -29,6 +31,8 @@
 #include "cli.h"
 #include "commands.h"
 #include "container-snapshot.h"
+#include "sync.h"
+#include "terminal.h"
 
 enum {
 	OPT_IMAGE_PATH,
@@ -144,21 +148,45 @@ struct restore_job {
 	struct cgroup *cg;
 	struct container_state st;
 	struct ext_mounts em;
-	struct snapshot_inherit_fd inherit[3];
-	int images_fd, work_fd, dirfd;
-	char *root_mnt; /* the rootfs bound on the state directory for CRIU */
+	struct snapshot_inherit_fd inherit[4];
+	struct json_object *cg_json; /* holds the strings of cg_roots */
+	struct snapshot_pair *cg_roots;
+	size_t n_cg_roots;
+	int images_fd, work_fd, dirfd, netns_fd, console_fd;
+	char *root_mnt;	  /* the rootfs (a clone: its overlay) mounted in our state for CRIU */
+	char *masked_mnt; /* an empty read-only tmpfs, for the masked directories */
 	char *work_dir;
 	pid_t pid, lazy_pid;
-	bool cg_entered; /* the cgroup is ours to kill and remove */
+	bool cg_entered;     /* the cgroup is ours to kill and remove */
+	bool worker_refused; /* move_worker failed, and said why */
 };
 
 static int move_worker(pid_t worker, void *userdata)
 {
 	struct restore_job *j = userdata;
+	_cleanup_free_ pid_t *pids = NULL;
+	size_t n = 0;
+	int r;
 
 	/* The restored tasks are born in the worker's cgroups. */
-	j->cg_entered = true;
-	return cgroup_enter(j->cg, worker);
+	j->cg_entered = j->worker_refused = true;
+	if ((r = cgroup_enter(j->cg, worker)) < 0)
+		return log_error_errno(r, "enter the container's cgroup: %m");
+	if ((r = cgroup_get_pids(j->cg, &pids, &n)) < 0)
+		return r;
+	/* Clones from one bundle would share its cgroupsPath, and kill, pause or delete of
+	 * one would act on all: the cgroup must hold no one else (it is not ours to remove). */
+	for (size_t i = 0; i < n; i++)
+		if (pids[i] != worker) {
+			j->cg_entered = false;
+			return log_error_errno(
+			    -EBUSY,
+			    "cgroup '%s' holds processes of another container: a "
+			    "restore needs a cgroup of its own (linux.cgroupsPath)",
+			    j->spec->cgroups_path ? j->spec->cgroups_path : j->a->id);
+		}
+	j->worker_refused = false;
+	return 0;
 }
 
 static int open_images(struct restore_job *j)
@@ -204,9 +232,12 @@ static int prepare_state(struct restore_job *j)
 	j->st.owner = getuid();
 	j->st.systemd_cgroup = j->rt->systemd_cgroup;
 	j->st.annotations = s->annotations ? json_object_get(s->annotations) : NULL;
-	if (s->process.terminal || j->a->console_socket)
-		return log_error_errno(
-		    -EOPNOTSUPP, "restoring a container with a terminal is not supported yet");
+	if (s->process.terminal && !j->a->console_socket)
+		return log_error_errno(-EINVAL, "the container has a terminal (process.terminal): "
+						"restore needs --console-socket");
+	if (!s->process.terminal && j->a->console_socket)
+		return log_error_errno(-EINVAL, "--console-socket: the container has no terminal "
+						"(process.terminal is false)");
 
 	/* every bind mount the snapshot has must come from the bundle */
 	if ((r = ext_mounts_from_spec(s, true, &j->em)) < 0)
@@ -245,7 +276,30 @@ static int prepare_state(struct restore_job *j)
 	return 0;
 }
 
-/* CRIU wants the root to be a mount point: bind the rootfs on a directory of our state. */
+/*
+ * A clone (a restore under an id other than the checkpointed container's) writes to a
+ * layer of its own, DIR/layer/{upper,work}, over the bundle's rootfs, so that the clones of
+ * one snapshot never see each other's files and the rootfs stays as the snapshot expects
+ * it. The layer is in the state directory: `delete` removes it. A restore under the
+ * checkpointed id goes on in the bundle's rootfs, as with runc.
+ */
+static int mount_clone_root(struct restore_job *j, const char *dir)
+{
+	_cleanup_free_ char *opts = NULL;
+
+	if (mkdirat(j->dirfd, "layer", 0700) < 0 || mkdirat(j->dirfd, "layer/upper", 0755) < 0 ||
+	    mkdirat(j->dirfd, "layer/work", 0700) < 0)
+		return log_error_errno(-errno, "create the writable layer in '%s': %m", dir);
+	if (asprintf(&opts, "lowerdir=%s,upperdir=%s/layer/upper,workdir=%s/layer/work",
+		     j->st.rootfs, dir, dir) < 0)
+		return -ENOMEM;
+	if (mount("overlay", j->root_mnt, "overlay", 0, opts) < 0)
+		return log_error_errno(-errno, "mount the clone's writable layer (overlay %s): %m",
+				       opts);
+	return 0;
+}
+
+/* CRIU wants the root to be a mount point: mount it on a directory of our state. */
 static int prepare_root(struct restore_job *j)
 {
 	_cleanup_free_ char *dir = path_join(j->rt->root, j->a->id);
@@ -258,11 +312,29 @@ static int prepare_root(struct restore_job *j)
 		return -ENOMEM;
 	if (mkdirat(j->dirfd, "criu-root", 0700) < 0)
 		return log_error_errno(-errno, "create '%s': %m", j->root_mnt);
-	if (mount(j->st.rootfs, j->root_mnt, NULL, MS_BIND | MS_REC, NULL) < 0) {
-		r = -errno;
+	if (strcmp(j->a->id, j->meta->id) != 0)
+		r = mount_clone_root(j, dir);
+	else if (mount(j->st.rootfs, j->root_mnt, NULL, MS_BIND | MS_REC, NULL) < 0)
+		r = log_error_errno(-errno, "bind the rootfs on '%s': %m", dir);
+	else
+		r = 0;
+	if (r < 0) {
 		free(j->root_mnt);
 		j->root_mnt = NULL;
-		return log_error_errno(r, "bind the rootfs on '%s': %m", dir);
+		return r;
+	}
+	if (j->spec->masked_paths && j->spec->masked_paths[0]) {
+		if (mkdirat(j->dirfd, "masked", 0700) < 0 ||
+		    !(j->masked_mnt = path_join(dir, "masked")))
+			return log_error_errno(-errno, "create '%s/masked': %m", dir);
+		if (mount("tmpfs", j->masked_mnt, "tmpfs", MS_RDONLY, "size=0k") < 0) {
+			r = log_error_errno(-errno, "mount a tmpfs on '%s': %m", j->masked_mnt);
+			free(j->masked_mnt);
+			j->masked_mnt = NULL;
+			return r;
+		}
+		if ((r = ext_mounts_add(&j->em, SNAPSHOT_MASKED_KEY, j->masked_mnt)) < 0)
+			return r;
 	}
 	if (j->a->work_path) {
 		r = mkdir_p_at(AT_FDCWD, j->a->work_path, 0700);
@@ -284,6 +356,13 @@ static int prepare_root(struct restore_job *j)
 
 static void umount_root(struct restore_job *j)
 {
+	if (j->masked_mnt) {
+		if (umount2(j->masked_mnt, MNT_DETACH) < 0)
+			log_warning("restore: unmount '%s': %m, ignoring", j->masked_mnt);
+		(void)unlinkat(j->dirfd, "masked", AT_REMOVEDIR);
+		free(j->masked_mnt);
+		j->masked_mnt = NULL;
+	}
 	if (!j->root_mnt)
 		return;
 	if (umount2(j->root_mnt, MNT_DETACH) < 0)
@@ -291,6 +370,65 @@ static void umount_root(struct restore_job *j)
 	(void)unlinkat(j->dirfd, "criu-root", AT_REMOVEDIR);
 	free(j->root_mnt);
 	j->root_mnt = NULL;
+}
+
+/*
+ * CRIU puts the restored tasks in the cgroups they were dumped in, relative to the root
+ * cgroup it is told for each hierarchy: that is the new container's cgroup, or the clones
+ * would all go back to the checkpointed container's path (made anew, and left behind).
+ * One root for all when the hierarchies agree (as brisk lays them out), else one each.
+ */
+static int set_cg_roots(struct restore_job *j)
+{
+	struct json_object *hs;
+	int r;
+
+	if ((r = cgroup_serialize(j->cg, &j->cg_json)) < 0 ||
+	    (r = json_get_array(j->cg_json, "hierarchies", &hs)) < 0)
+		return r;
+	size_t n = json_object_array_length(hs);
+	j->cg_roots = calloc(n + 1, sizeof(*j->cg_roots));
+	if (!j->cg_roots)
+		return -ENOMEM;
+	bool same = true;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *h = json_object_array_get_idx(hs, i);
+		const char *ctrl, *mount, *path;
+		size_t len;
+
+		if (json_get_string(h, "controllers", &ctrl) < 0 ||
+		    json_get_string(h, "mount", &mount) < 0 ||
+		    json_get_string(h, "path", &path) < 0)
+			return -EINVAL;
+		len = strlen(mount);
+		if (strncmp(path, mount, len) != 0 || (path[len] != '/' && path[len] != '\0'))
+			return -EINVAL;
+		const char *rel = path[len] ? path + len : "/";
+		j->cg_roots[j->n_cg_roots++] = (struct snapshot_pair){.key = ctrl, .value = rel};
+		same = same && strcmp(rel, j->cg_roots[0].value) == 0;
+	}
+	if (same && j->n_cg_roots > 0) {
+		j->cg_roots[0].key = "";
+		j->n_cg_roots = 1;
+	}
+	j->a->so.cg_roots = j->cg_roots;
+	j->a->so.n_cg_roots = j->n_cg_roots;
+	return 0;
+}
+
+/* CRIU made a new pty for the restored terminal: its master goes to the console socket. */
+static int send_pts_master(int master, void *userdata)
+{
+	struct restore_job *j = userdata;
+	char name[32];
+	int n, r;
+
+	if (ioctl(master, TIOCGPTN, &n) < 0)
+		return log_error_errno(-errno, "the restored terminal: %m");
+	snprintf(name, sizeof(name), "/dev/pts/%d", n);
+	if ((r = send_fd_with_name(j->console_fd, master, name)) < 0)
+		return log_error_errno(r, "send the pty to the console socket: %m");
+	return 0;
 }
 
 static int run_criu(struct restore_job *j)
@@ -311,6 +449,24 @@ static int run_criu(struct restore_job *j)
 			j->inherit[n_inherit++] =
 			    (struct snapshot_inherit_fd){.fd = fd, .key = key};
 	}
+	/* a network namespace left out of the dump: a new one, as it was */
+	if (j->meta->netns) {
+		r = netns_new_loopback(strcmp(j->meta->netns, SNAPSHOT_NETNS_LO_UP) == 0,
+				       &j->netns_fd);
+		if (r < 0)
+			return log_error_errno(r, "create a network namespace: %m");
+		j->inherit[n_inherit++] =
+		    (struct snapshot_inherit_fd){.fd = j->netns_fd, .key = SNAPSHOT_NETNS_KEY};
+		so->no_network_lock = true;
+	}
+	if (j->a->console_socket) {
+		if ((r = terminal_connect_console(j->a->console_socket, &j->console_fd)) < 0)
+			return log_error_errno(r, "connect to console socket '%s': %m",
+					       j->a->console_socket);
+		so->pts_master = send_pts_master;
+	}
+	if ((r = set_cg_roots(j)) < 0)
+		return log_error_errno(r, "the container's cgroup paths: %m");
 	so->images_fd = j->images_fd;
 	so->images_dir = j->a->image_path;
 	so->work_fd = j->work_fd;
@@ -336,6 +492,16 @@ static int run_criu(struct restore_job *j)
 	if (r == -ENOENT)
 		return log_error_errno(r,
 				       "criu not found (brisk needs criu >= %s on PATH or --criu)",
+				       SNAPSHOT_CRIU_MIN_VERSION_STRING);
+	if (r < 0 && j->worker_refused)
+		return r;
+	/* a CRIU that cannot restore at all: say which one brisk needs (asked only now, as
+	 * the question costs a CRIU run) */
+	int version = 0;
+	if (r < 0 && (snapshot_criu_version(so->criu_path, &version) < 0 ||
+		      version < SNAPSHOT_CRIU_MIN_VERSION))
+		return log_error_errno(r, "criu restore failed: '%s' is not criu >= %s",
+				       so->criu_path ? so->criu_path : "criu",
 				       SNAPSHOT_CRIU_MIN_VERSION_STRING);
 	if (r < 0) {
 		_cleanup_free_ char *err = snapshot_criu_error(j->work_fd, "restore.log");
@@ -419,6 +585,10 @@ static void job_done(struct restore_job *j)
 	safe_close(j->images_fd);
 	safe_close(j->work_fd);
 	safe_close(j->dirfd);
+	safe_close(j->netns_fd);
+	safe_close(j->console_fd);
+	free(j->cg_roots);
+	json_putp(&j->cg_json);
 	free(j->work_dir);
 	ext_mounts_done(&j->em);
 	snapshot_meta_free(j->meta);
@@ -474,8 +644,13 @@ int cmd_restore(struct runtime_ctx *rt, int argc, char **argv)
 	    .image_path = "checkpoint",
 	    .bundle = ".",
 	    .so = {.criu_path = rt->criu, .log_level = log_get_level() >= LOG_LEVEL_DEBUG ? 4 : 0}};
-	struct restore_job j = {
-	    .rt = rt, .a = &a, .images_fd = -EBADF, .work_fd = -EBADF, .dirfd = -EBADF};
+	struct restore_job j = {.rt = rt,
+				.a = &a,
+				.images_fd = -EBADF,
+				.work_fd = -EBADF,
+				.dirfd = -EBADF,
+				.netns_fd = -EBADF,
+				.console_fd = -EBADF};
 	int i, r;
 
 	i = cli_parse("restore", argc, argv, restore_options, handle, &a);

@@ -108,7 +108,9 @@ static int worker_start(const char *criu, char *const *extra, size_t n_extra, co
 		signal(SIGCHLD, SIG_DFL);
 		signal(SIGPIPE, SIG_DFL);
 		snapshot_criu_env();
-		if (fcntl(sk[1], F_SETFD, 0) < 0)
+		/* Only stdio, the socket and the fds to inherit reach criu: any other fd
+		 * of our caller would live on in criu and in the tasks it forks. */
+		if (cloexec_fds_from(3) < 0 || fcntl(sk[1], F_SETFD, 0) < 0)
 			goto fail;
 		for (size_t i = 0; i < n_keep; i++)
 			if (keep_fds[i] > 2 && fcntl(keep_fds[i], F_SETFD, 0) < 0)
@@ -209,6 +211,22 @@ static int split_host_port(const char *s, char **ret_host, int *ret_port)
 	return 0;
 }
 
+/* libcriu's notify callback has no user data; brisk runs one request at a time. */
+static const struct snapshot_opts *notify_opts;
+
+static int notify(char *action, criu_notify_arg_t na)
+{
+	(void)na;
+	if (!notify_opts || !notify_opts->pts_master || strcmp(action, "orphan-pts-master") != 0)
+		return 0;
+	int fd = criu_get_orphan_pts_master_fd();
+	if (fd < 0)
+		return -EBADF;
+	int r = notify_opts->pts_master(fd, notify_opts->userdata);
+	close(fd);
+	return r;
+}
+
 /* The options dump and restore share, and those of one of them. */
 static int configure(criu_opts *c, const struct snapshot_opts *o, bool dump)
 {
@@ -225,6 +243,8 @@ static int configure(criu_opts *c, const struct snapshot_opts *o, bool dump)
 	criu_local_set_shell_job(c, o->shell_job);
 	criu_local_set_file_locks(c, o->file_locks);
 	criu_local_set_orphan_pts_master(c, o->orphan_pts_master);
+	if (o->no_network_lock)
+		criu_local_set_network_lock(c, CRIU_NETWORK_LOCK_SKIP);
 	if (o->cg_mode != SNAPSHOT_CG_DEFAULT)
 		criu_local_set_manage_cgroups_mode(c, cg_mode(o->cg_mode));
 	criu_local_set_manage_cgroups(c, o->cg_mode != SNAPSHOT_CG_IGNORE);
@@ -253,6 +273,11 @@ static int configure(criu_opts *c, const struct snapshot_opts *o, bool dump)
 				return -ENOMEM;
 		}
 	} else {
+		/* the only callback: each one is a round trip to the worker */
+		if (o->pts_master) {
+			criu_local_set_orphan_pts_master(c, true);
+			criu_local_set_notify_cb(c, notify);
+		}
 		for (size_t i = 0; i < o->n_cg_roots; i++) {
 			const char *ctrl = o->cg_roots[i].key;
 			if (criu_local_add_cg_root(c, ctrl && *ctrl ? ctrl : NULL,
@@ -298,9 +323,13 @@ static int run_request(const struct snapshot_opts *o, bool dump, int (*op)(criu_
 		goto out;
 	if ((r = new_opts(&w, &c)) < 0 || (r = configure(c, o, dump)) < 0)
 		goto out_worker;
-	if (o->prepare_worker && (r = o->prepare_worker(w.pid, o->userdata)) < 0)
+	if (o->prepare_worker && (r = o->prepare_worker(w.pid, o->userdata)) < 0) {
+		kill(w.pid, SIGKILL); /* it would complain of the closed socket */
 		goto out_worker;
+	}
+	notify_opts = o;
 	r = op(c);
+	notify_opts = NULL;
 	w.sk = -EBADF; /* closed by libcriu */
 	if (r == -EBADE || r == -ECOMM || r == -EBADMSG || r == -ECONNREFUSED)
 		r = -EIO;

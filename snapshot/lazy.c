@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "snapshot-internal.h"
 
@@ -22,8 +23,6 @@ int snapshot_lazy_start(const struct snapshot_opts *o, pid_t *ret_pid)
 
 	if (!o->images_dir || !o->work_dir)
 		return -EINVAL;
-	if ((r = snapshot_lazy_supported(o)) < 0)
-		return r;
 	/* The daemon writes one byte to the status fd once its socket is listening. */
 	if (pipe2(sp, O_CLOEXEC) < 0)
 		return -errno;
@@ -55,9 +54,18 @@ int snapshot_lazy_start(const struct snapshot_opts *o, pid_t *ret_pid)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		snapshot_criu_env();
-		/* its own session: the daemon outlives a `restore --detach` */
+		/* Its own session and no fd of ours but the status pipe: the daemon
+		 * outlives a `restore --detach` and must not hold our caller's pipes
+		 * open (it logs to its file). */
 		setsid();
-		if (fcntl(sp[1], F_SETFD, 0) == 0) {
+		int null = open("/dev/null", O_RDWR); /* >= 3: made close-on-exec below */
+		if (null < 0 || (sp[1] < 3 && (sp[1] = fcntl(sp[1], F_DUPFD_CLOEXEC, 3)) < 0))
+			_exit(127);
+		snprintf(status_fd, sizeof(status_fd), "%d", sp[1]);
+		for (int fd = 0; fd < 3; fd++)
+			if (dup2(null, fd) < 0)
+				_exit(127);
+		if (cloexec_fds_from(3) == 0 && fcntl(sp[1], F_SETFD, 0) == 0) {
 			if (strchr(criu, '/'))
 				execv(criu, argv);
 			else
@@ -74,7 +82,9 @@ int snapshot_lazy_start(const struct snapshot_opts *o, pid_t *ret_pid)
 	if (n != 1) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
-		return -EIO;
+		/* why, only now: asking first would cost every lazy restore a CRIU run */
+		r = snapshot_lazy_supported(o);
+		return r < 0 ? r : -EIO;
 	}
 	*ret_pid = pid;
 	return 0;

@@ -31,6 +31,7 @@ struct snapshot_meta *snapshot_meta_free(struct snapshot_meta *m)
 		free(m->stdio[i]);
 	strv_free(m->ext_mounts);
 	free(m->cuda_pids);
+	free(m->netns);
 	json_putp(&m->config);
 	free(m);
 	return NULL;
@@ -163,6 +164,13 @@ static int parse_key(const char *key, struct json_object *v, struct snapshot_met
 		return get_mounts(v, m);
 	if (strcmp(key, "cudaPids") == 0)
 		return get_cuda_pids(v, m);
+	if (strcmp(key, "netns") == 0) {
+		int r = get_str(v, &m->netns);
+		if (r == 0 && strcmp(m->netns, SNAPSHOT_NETNS_LO_UP) != 0 &&
+		    strcmp(m->netns, SNAPSHOT_NETNS_LO_DOWN) != 0)
+			r = -EINVAL;
+		return r;
+	}
 	if (strcmp(key, "leaveRunning") == 0) {
 		if (!json_object_is_type(v, json_type_boolean))
 			return -EINVAL;
@@ -250,6 +258,8 @@ int snapshot_meta_write(int images_fd, const struct snapshot_meta *m)
 			json_object_array_add(cuda, json_object_new_int(m->cuda_pids[i]));
 		json_object_object_add(o, "cudaPids", cuda);
 	}
+	if (m->netns)
+		json_object_object_add(o, "netns", json_object_new_string(m->netns));
 	json_object_object_add(o, "config", json_object_get(m->config));
 	s = json_object_to_json_string_ext(o,
 					   JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);

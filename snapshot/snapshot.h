@@ -63,7 +63,8 @@ struct snapshot_opts {
 	bool auto_dedup; /* dump only: never on a restore, it punches holes in pages-*.img */
 	bool lazy_pages; /* restore: pages come from a lazy-pages daemon (snapshot_lazy_start) */
 	bool orphan_pts_master;
-	int empty_ns; /* CLONE_NEW* of namespaces not to dump (dump) */
+	bool no_network_lock; /* no netns of the tree is dumped: nothing to lock and unlock */
+	int empty_ns;	      /* CLONE_NEW* of namespaces not to dump (dump) */
 	enum snapshot_cg_mode cg_mode;
 	const char *freeze_cgroup; /* dump: freeze through this cgroup directory */
 	const char *page_server;   /* dump: "HOST:PORT" */
@@ -81,9 +82,16 @@ struct snapshot_opts {
 	/*
 	 * Restore: called with the pid of the CRIU worker before the request is sent; the
 	 * restored tree is born where the worker is (its cgroups), so this is the place to
-	 * move it into the new container's cgroup.
+	 * move it into the new container's cgroup. Its error is returned as it is (the
+	 * callback logs it).
 	 */
 	int (*prepare_worker)(pid_t worker, void *userdata);
+	/*
+	 * Restore of a tree whose terminal's master was outside (dumped with
+	 * orphan_pts_master): CRIU makes a new pty and this gets its master, to hand on (a
+	 * console socket). It returns 0 or -errno; it must not keep MASTER (dup it).
+	 */
+	int (*pts_master)(int master, void *userdata);
 	void *userdata;
 };
 
@@ -120,6 +128,7 @@ struct snapshot_meta {
 	bool leave_running;	    /* the container ran on after the dump */
 	char *stdio[3];		    /* fd 0..2 of the init: "pipe:[N]", "file[M:I]", or NULL */
 	char **ext_mounts;	    /* destinations of bind mounts dumped as external */
+	char *netns;		    /* SNAPSHOT_NETNS_LO_*, or NULL (dumped by CRIU) */
 	struct json_object *config; /* the container's config.json */
 
 	/* the CUDA processes (gpu/), as the container's pid namespace numbers them */
@@ -128,6 +137,15 @@ struct snapshot_meta {
 };
 
 #define SNAPSHOT_META_VERSION 1
+/*
+ * The network namespace had only a loopback, up or down, and was left out of the dump
+ * (external, under SNAPSHOT_NETNS_KEY): a restore gives CRIU a new one.
+ */
+#define SNAPSHOT_NETNS_KEY "brisk-netns"
+#define SNAPSHOT_NETNS_LO_UP "loopback-up"
+#define SNAPSHOT_NETNS_LO_DOWN "loopback-down"
+/* The external mount key of masked directories (empty read-only tmpfs mounts). */
+#define SNAPSHOT_MASKED_KEY "brisk-masked"
 
 /* Strict: unknown keys, wrong types, a missing required key or trailing bytes are -EINVAL. */
 int snapshot_meta_parse(const char *buf, size_t len, struct snapshot_meta **ret);

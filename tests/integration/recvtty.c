@@ -43,7 +43,10 @@ int main(int argc, char **argv)
 	}
 	printf("name=%s\n", name);
 	fflush(stdout);
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
+	/* as it comes: tests wait for lines while the container runs */
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
 		fwrite(buf, 1, (size_t)n, stdout);
+		fflush(stdout);
+	}
 	return 0;
 }

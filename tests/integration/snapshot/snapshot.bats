@@ -7,9 +7,6 @@ load ../helpers
 setup() {
 	common_setup
 	command -v criu >/dev/null || skip "criu is not installed"
-	# Known problem: under bats these tests hang after the first restore (the same steps
-	# pass when run by hand); opt in until that is found.
-	[ "${BRISK_SNAPSHOT_BATS:-0}" = 1 ] || skip "set BRISK_SNAPSHOT_BATS=1 (hangs under bats, see the comment)"
 	cp "$BUILD_ROOT/tests/integration/zdtm-state" "$BUNDLE/rootfs/bin/zdtm-state"
 	args /bin/zdtm-state
 	config '.process.env += ["ZDTM_ENV=kept"]'
@@ -24,7 +21,7 @@ teardown() {
 wait_line() {
 	local i
 	for i in $(seq 1 100); do
-		grep -qx "$2" "$1" 2>/dev/null && return 0
+		tr -d '\r' <"$1" 2>/dev/null | grep -qx "$2" && return 0
 		sleep 0.1
 	done
 	echo "no '$2' in $1:"; cat "$1"
@@ -32,9 +29,16 @@ wait_line() {
 }
 
 # The container's stdout is a pipe (CRIU reconnects pipes to the restorer's fds; a regular
-# file would be checked against its size at dump time).
+# file would be checked against its size at dump time). The reader lives as long as the
+# container: it must hold neither bats's fd 3 nor, under `run`, the pipe that `run` reads
+# the output from (its stderr), or bats waits for it.
+out_pipe() { # FILE
+	exec 3>&- 2>/dev/null
+	exec cat >"$1"
+}
+
 start_zdtm() { # ID
-	brisk run -d "$1" </dev/null > >(exec 3>&-; cat >"$TEST_DIR/out.$1") 2>&1
+	brisk run -d "$1" </dev/null > >(out_pipe "$TEST_DIR/out.$1") 2>&1
 	wait_line "$TEST_DIR/out.$1" READY
 }
 
@@ -43,10 +47,16 @@ check_pass() { # ID
 	wait_line "$TEST_DIR/out.$1" PASS
 }
 
-restore() { # ID [options]
-	local id=$1
+# restore ID [options]: from $IMG, with a bundle of its own (the test's rootfs, a cgroup
+# under the test's parent), so that restores can run at the same time
+restore() {
+	local id=$1 b=$TEST_DIR/bundle.$1
 	shift
-	brisk restore -d --image-path "$IMG" "$@" "$id" </dev/null > >(exec 3>&-; cat >"$TEST_DIR/out.$id") 2>"$TEST_DIR/err.$id" ||
+	mkdir -p "$b"
+	jq --arg root "$BUNDLE/rootfs" --arg cg "/$CGROUP_PARENT/$id" \
+		'.root.path = $root | .linux.cgroupsPath = $cg' "$BUNDLE/config.json" >"$b/config.json"
+	"$BRISK" --root "$STATE_ROOT" restore -d --bundle "$b" --image-path "$IMG" "$@" "$id" \
+		</dev/null > >(out_pipe "$TEST_DIR/out.$id") 2>"$TEST_DIR/err.$id" ||
 		{ cat "$TEST_DIR/err.$id"; return 1; }
 }
 
@@ -59,8 +69,17 @@ restore() { # ID [options]
 	[[ "$output" == *"--lazy-pages"* ]]
 }
 
+# masked_dirs PID: the masked directories (read-only tmpfs mounts, by maskedPaths) of PID
+masked_dirs() {
+	local p
+	for p in $(jq -r '.linux.maskedPaths[]' "$BUNDLE/config.json"); do
+		awk -v p="$p" '$5 == p && $9 == "tmpfs" && $6 ~ /^ro/ {print p}' "/proc/$1/mountinfo"
+	done
+}
+
 @test "checkpoint and restore under a new id: memory, files, pipes, sockets, threads, timers, children" {
 	start_zdtm c1
+	masked=$(masked_dirs "$(state_field c1 pid)")
 	run brisk checkpoint --image-path "$IMG" c1
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -80,9 +99,96 @@ restore() { # ID [options]
 	[ "$status" -eq 0 ]
 	[[ "$output" == *zdtm-state* ]]
 	brisk list | grep -q '^r1 '
+	# the masked directories are still empty read-only tmpfs mounts
+	[ -n "$masked" ]
+	[ "$(masked_dirs "$pid")" = "$masked" ]
+	for p in $masked; do
+		run brisk exec r1 touch "$p/x"
+		[ "$status" -ne 0 ]
+		[ -z "$(brisk exec r1 ls -A "$p")" ]
+	done
 	check_pass r1
 	brisk delete --force r1
 	assert_no_leaks r1
+}
+
+@test "restore under the checkpointed id goes on in the bundle's rootfs, as runc does" {
+	start_zdtm c1
+	brisk checkpoint --image-path "$IMG" c1
+	restore c1
+	[ "$(state_field c1 status)" = running ]
+	brisk exec c1 sh -c 'echo kept >/same-id'
+	[ "$(cat "$BUNDLE/rootfs/same-id")" = kept ]
+	check_pass c1
+	brisk delete --force c1
+	assert_no_leaks c1
+}
+
+@test "a restored container can be checkpointed and restored again" {
+	start_zdtm c1
+	brisk checkpoint --image-path "$IMG" c1
+	restore r1
+	brisk checkpoint --image-path "$TEST_DIR/img2" r1
+	IMG=$TEST_DIR/img2 restore r2
+	grep -q ":/$CGROUP_PARENT/r2\$" "/proc/$(state_field r2 pid)/cgroup"
+	check_pass r2
+	brisk delete --force r2
+	assert_no_leaks r2
+}
+
+@test "a network namespace with only a loopback is made anew on restore, lo as it was" {
+	start_zdtm c1
+	brisk exec --cap CAP_NET_ADMIN c1 ip link set lo up
+	brisk exec c1 ip link show lo | grep -q ',UP'
+	brisk checkpoint --image-path "$IMG" c1
+	jq -e '.netns == "loopback-up"' "$IMG/brisk-snapshot.json"
+	restore r1
+	brisk exec r1 ip link show lo | grep -q ',UP'
+	[ "$(readlink /proc/$(state_field r1 pid)/ns/net)" != "$(readlink /proc/self/ns/net)" ]
+	check_pass r1
+	# lo down (as brisk leaves it) stays down
+	start_zdtm c2
+	brisk checkpoint --image-path "$TEST_DIR/img2" c2
+	jq -e '.netns == "loopback-down"' "$TEST_DIR/img2/brisk-snapshot.json"
+	IMG=$TEST_DIR/img2 restore r2
+	run brisk exec r2 ip link show lo
+	[ "$status" -eq 0 ]
+	[[ "$output" == *LOOPBACK* && "$output" != *,UP* ]]
+	check_pass r2
+	# a network namespace with more than lo is CRIU's to dump
+	start_zdtm c3
+	nsenter -t "$(state_field c3 pid)" -n ip link add snapv0 type veth peer name snapv1
+	brisk checkpoint --image-path "$TEST_DIR/img3" c3
+	jq -e 'has("netns") | not' "$TEST_DIR/img3/brisk-snapshot.json"
+	IMG=$TEST_DIR/img3 restore r3
+	brisk exec r3 ip link show snapv0
+	check_pass r3
+}
+
+# recvtty SOCKET OUT: a console socket receiver, until the pty closes
+recvtty() {
+	"$BUILD_ROOT/tests/integration/recvtty" "$1" >"$2" 3>&- &
+	local i
+	for i in $(seq 50); do [ -S "$1" ] && return 0; sleep 0.1; done
+	echo "no console socket $1"; return 1
+}
+
+@test "a container with a terminal: restore sends a new pty to --console-socket" {
+	config '.process.terminal = true'
+	recvtty "$TEST_DIR/c1.sock" "$TEST_DIR/out.c1"
+	brisk run -d --console-socket "$TEST_DIR/c1.sock" c1
+	wait_line "$TEST_DIR/out.c1" READY
+	brisk checkpoint --image-path "$IMG" c1
+	run restore r1
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"restore needs --console-socket"* ]]
+	[ ! -e "$STATE_ROOT/r1" ]
+	recvtty "$TEST_DIR/r1.sock" "$TEST_DIR/tty.r1"
+	restore r1 --console-socket "$TEST_DIR/r1.sock"
+	grep -q '^name=/dev/pts/' "$TEST_DIR/tty.r1"
+	[[ "$(readlink /proc/$(state_field r1 pid)/fd/1)" == /dev/pts/* ]]
+	brisk kill r1 USR1
+	wait_line "$TEST_DIR/tty.r1" PASS
 }
 
 @test "checkpoint --leave-running keeps the container; both go on" {
@@ -105,23 +211,41 @@ restore() { # ID [options]
 	[ "$(state_field r1 status)" = running ]
 	[ "$(state_field r2 status)" = running ]
 	[ "$(readlink /proc/$(state_field r1 pid)/ns/pid)" != "$(readlink /proc/$(state_field r2 pid)/ns/pid)" ]
+	# each in the cgroup of its own container, none in the checkpointed one's
+	grep -q ":/$CGROUP_PARENT/r1\$" "/proc/$(state_field r1 pid)/cgroup"
+	grep -q ":/$CGROUP_PARENT/r2\$" "/proc/$(state_field r2 pid)/cgroup"
+	run grep -q "/c1\$" "/proc/$(state_field r1 pid)/cgroup" "/proc/$(state_field r2 pid)/cgroup"
+	[ "$status" -eq 1 ]
+	[ -z "$(find /sys/fs/cgroup -maxdepth 4 -type d -path "*/$CGROUP_PARENT/c1")" ]
+	# each clone writes to a layer of its own: neither sees the other's file, nor the bundle
+	brisk exec r1 sh -c 'echo one >/clone-file'
+	brisk exec r2 sh -c 'echo two >/clone-file'
+	[ "$(brisk exec r1 cat /clone-file)" = one ]
+	[ "$(brisk exec r2 cat /clone-file)" = two ]
+	[ ! -e "$BUNDLE/rootfs/clone-file" ]
 	check_pass r1
 	check_pass r2
 	# restoring never changes the images
 	[ "$sums" = "$(cd "$IMG" && sha256sum pages-*.img)" ]
 	restore r3
+	run brisk exec r3 cat /clone-file
+	[ "$status" -ne 0 ]
 	check_pass r3
+	for id in r1 r2 r3; do
+		brisk delete --force $id
+		assert_no_leaks $id
+	done
 }
 
 @test "checkpoint of a paused (frozen) container" {
 	start_zdtm c1
-	freezer=$(find /sys/fs/cgroup/freezer -maxdepth 3 -type d -name c1 | head -1)
-	[ -n "$freezer" ] || skip "no cgroup v1 freezer for the container"
-	echo FROZEN >"$freezer/freezer.state"
+	# containerd's order: pause, checkpoint --leave-running, resume
+	brisk pause c1
 	[ "$(state_field c1 status)" = paused ]
 	brisk checkpoint --leave-running --image-path "$IMG" c1
 	[ "$(state_field c1 status)" = paused ]
-	echo THAWED >"$freezer/freezer.state"
+	brisk resume c1
+	[ "$(state_field c1 status)" = running ]
 	restore r1
 	check_pass r1
 	check_pass c1
@@ -148,6 +272,12 @@ restore() { # ID [options]
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"already exists"* ]]
 	[ "$(state_field c1 status)" = running ]
+	# a restore into the cgroup of a running container (the bundle's cgroupsPath is c1's)
+	run brisk restore -d --image-path "$IMG" r2
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"needs a cgroup of its own"* ]]
+	[ ! -e "$STATE_ROOT/r2" ]
+	[ "$(state_field c1 status)" = running ]
 	# pre-dump on a kernel without dirty-page tracking: a clear message, no crash
 	run brisk checkpoint --pre-dump --leave-running --image-path "$TEST_DIR/pre" c1
 	echo "$output"
@@ -164,6 +294,14 @@ restore() { # ID [options]
 	run brisk --criu "$TEST_DIR/old-criu" checkpoint --leave-running --image-path "$TEST_DIR/x" c1
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"criu >= 4.1"* ]]
+	run brisk --criu "$TEST_DIR/old-criu" restore -d --image-path "$IMG" -b "$TEST_DIR/bundle.r1" r1
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"criu >= 4.1"* ]]
+	[ ! -e "$STATE_ROOT/r1" ]
+	run brisk --criu /nonexistent/criu restore -d --image-path "$IMG" -b "$TEST_DIR/bundle.r1" r1
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"criu >= 4.1"* ]]
+	[ ! -e "$STATE_ROOT/r1" ]
 	# corrupt metadata
 	cp -a "$IMG" "$TEST_DIR/bad"
 	echo '{"version": 1, "id": 5}' >"$TEST_DIR/bad/brisk-snapshot.json"

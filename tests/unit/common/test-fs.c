@@ -198,6 +198,12 @@ static void test_close_fds_and_parse(void **state)
 	int hi = fcntl(fd, F_DUPFD_CLOEXEC, 200);
 	assert_true(hi >= 200);
 	close(fd);
+	int lo = fcntl(hi, F_DUPFD, 150); /* inherited: no close-on-exec */
+	assert_true(lo >= 150 && lo < 200);
+	assert_int_equal(fcntl(lo, F_GETFD) & FD_CLOEXEC, 0);
+	assert_int_equal(cloexec_fds_from(150), 0);
+	assert_int_equal(fcntl(lo, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	close(lo);
 	assert_int_equal(close_fds_from(200), 0);
 	assert_int_equal(fcntl(hi, F_GETFD), -1);
 	assert_int_equal(errno, EBADF);
