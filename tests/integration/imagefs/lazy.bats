@@ -198,3 +198,37 @@ fault() { curl -sf "http://127.0.0.1:$FPORT/fault?$1" >/dev/null; }
 	[ "$(cat "$M/etc/hostname")" = busybox ]
 	"$I" umount "$M"
 }
+
+@test "memory stays bounded: 200k files, 8 readers walking the tree" {
+	python3 "$HERE/mkimage.py" many-files "$T/many" 200000
+	d=$("$BRISK_IMAGE" convert --no-progress oci:"$T/many" dir:"$T/store:many")
+	"$I" mount --store dir:"$T/store" --cache "$C" --pid-file "$BATS_TEST_TMPDIR/pid" many "$M"
+	local sup daemon
+	sup=$(cat "$BATS_TEST_TMPDIR/pid")
+	daemon=$(pgrep -P "$sup" | head -1)
+	[ -n "$daemon" ]
+	# the daemon's peak memory while 8 readers walk: each lists every file and reads an
+	# eighth of them (the directories whose number modulo 8 is its own)
+	(while kill -0 "$daemon" 2>/dev/null; do
+		awk '/^(RssAnon|RssFile):/ {printf "%s %s ", $1, $2} END {print ""}' "/proc/$daemon/status"
+		sleep 0.2
+	done >"$BATS_TEST_TMPDIR/rss") &
+	PIDS+=($!)
+	for r in 0 1 2 3 4 5 6 7; do
+		(find "$M/m" -type f | awk -F/ -v r=$r '{d = $(NF-1); sub("d", "", d); if (d % 8 == r) print}' |
+			xargs cat | wc -c >"$BATS_TEST_TMPDIR/bytes.$r") &
+	done
+	wait $(jobs -p | tail -8)
+	total=0
+	for r in 0 1 2 3 4 5 6 7; do total=$((total + $(cat "$BATS_TEST_TMPDIR/bytes.$r"))); done
+	# every byte of the image was read once: sum over i of len("i\n") * (i % 37)
+	want=$(python3 -c 'print(sum(len(b"%d\n" % i) * (i % 37) for i in range(200000)))')
+	[ "$total" = "$want" ]
+	anon=$(awk '{print $2}' "$BATS_TEST_TMPDIR/rss" | sort -n | tail -1)
+	file=$(awk '{print $4}' "$BATS_TEST_TMPDIR/rss" | sort -n | tail -1)
+	index=$(stat -c %s "$T/store/blobs/sha256/${d#sha256:}")
+	echo "brisk-imagefs peak: anonymous $((anon / 1024)) MiB, file-backed $((file / 1024)) MiB (index $((index >> 20)) MiB)"
+	# bounded: the daemon's own memory for 200k inodes stays far from the image's size
+	[ "$anon" -lt $((128 * 1024)) ]
+	"$I" umount "$M"
+}
