@@ -498,10 +498,12 @@ int cgroup_serialize_planned(struct cgroup *cg, struct json_object **ret)
 
 		if (h->active)
 			continue;
-		if ((r = cg_first_missing(h->mount, h->path, &created)) < 0)
-			continue; /* not under its mount: cgroup_enter will refuse it */
+		/* A directory that is there already is not ours (not under its mount: refused
+		 * by cgroup_enter): should we be killed, nothing in it may be killed or removed. */
+		if (cg_first_missing(h->mount, h->path, &created) < 0 || !created)
+			continue;
 		json_object_object_add(e, "active", json_object_new_boolean(true));
-		if (created && (r = add_string(e, "created", created)) < 0)
+		if ((r = add_string(e, "created", created)) < 0)
 			return r;
 	}
 	*ret = TAKE_PTR(o);

@@ -51,9 +51,10 @@ int cgroup_kill_all(struct cgroup *cg, int sig);
 int cgroup_destroy(struct cgroup *cg);
 int cgroup_serialize(struct cgroup *cg, struct json_object **ret);
 /*
- * Before cgroup_enter: the cgroup as it will be once entered (every hierarchy active, the
- * directories it will create), so that a runtime killed while entering leaves a state from
- * which `delete --force` removes whatever was made.
+ * Before cgroup_enter: the cgroup as it will be once entered (the hierarchies where it is
+ * new marked active, with the directories it will create), so that a runtime killed while
+ * entering leaves a state from which `delete --force` removes whatever was made, and nothing
+ * that was there before.
  */
 int cgroup_serialize_planned(struct cgroup *cg, struct json_object **ret);
 int cgroup_deserialize(struct json_object *o, struct cgroup **ret);

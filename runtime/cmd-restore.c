@@ -273,6 +273,11 @@ static int prepare_state(struct restore_job *j)
 	j->dirfd = openat(j->rt->rootfd, j->a->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (j->dirfd < 0)
 		return -errno;
+	/* what a restore killed from here on leaves (mounts in the state directory, the
+	 * cgroup about to be made), `delete --force` finds and undoes */
+	if ((r = cgroup_serialize_planned(j->cg, &j->st.cgroup)) < 0 ||
+	    (r = state_save(j->dirfd, &j->st)) < 0)
+		return log_error_errno(r, "save state: %m");
 	return 0;
 }
 
@@ -534,6 +539,7 @@ static int finish(struct restore_job *j)
 		return log_error_errno(r, "restored init %d is gone", j->pid);
 	j->st.pid = j->pid;
 	j->st.start_time = t;
+	json_putp(&j->st.cgroup);
 	if ((r = cgroup_serialize(j->cg, &j->st.cgroup)) < 0)
 		return log_error_errno(r, "serialise cgroup: %m");
 	j->st.extra = json_object_new_object();

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -743,6 +744,43 @@ static int wait_gone(pid_t pid, unsigned long long start_time, int timeout_ms)
 	return r > 0 ? 0 : -ETIMEDOUT;
 }
 
+/*
+ * Unmount whatever is mounted under the state directory of ID (a restore's root, the masked
+ * tmpfs, a lazy image's overlay), deepest first: what a runtime killed half-way left there.
+ * Mount points are octal-escaped in mountinfo; ours have no spaces to escape (ids cannot).
+ */
+static void umount_state_dir(struct runtime_ctx *rt, const char *id)
+{
+	_cleanup_free_ char *dir = path_join(rt->root, id);
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	_cleanup_strv_free_ char **found = NULL;
+	size_t n = 0, len;
+	char line[4096];
+
+	if (!dir || !f)
+		return;
+	len = strlen(dir);
+	while (fgets(line, sizeof(line), f)) {
+		char mnt[PATH_MAX];
+
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT ... */
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
+		    strncmp(mnt, dir, len) != 0 || mnt[len] != '/')
+			continue;
+		char **nf = realloc(found, (n + 2) * sizeof(*nf));
+		if (!nf)
+			return;
+		found = nf;
+		if (!(found[n] = strdup(mnt)))
+			return;
+		found[++n] = NULL;
+	}
+	/* mountinfo lists parents before children */
+	while (n-- > 0)
+		if (umount2(found[n], MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+			log_warning("delete '%s': unmount '%s': %m, ignoring", id, found[n]);
+}
+
 int container_delete(struct runtime_ctx *rt, const char *id, bool force)
 {
 	_cleanup_(state_freep) struct container_state *st = NULL;
@@ -754,14 +792,18 @@ int container_delete(struct runtime_ctx *rt, const char *id, bool force)
 	r = container_load(rt, id, &st, &status);
 	if (r == -ENOENT) {
 		/* A create killed half-way leaves a directory without state: --force removes it. */
-		if (force && state_check_id(id) == 0)
+		if (force && state_check_id(id) == 0) {
+			umount_state_dir(rt, id);
 			return rm_rf_at(rt->rootfd, id) < 0 ? 0 : 0;
+		}
 		return force ? 0 : container_not_found(id);
 	}
 	if (r < 0 && !force)
 		return log_error_errno(r, "load state of '%s': %m", id);
-	if (r < 0)
+	if (r < 0) {
+		umount_state_dir(rt, id);
 		return rm_rf_at(rt->rootfd, id);
+	}
 	if ((status == STATUS_RUNNING || status == STATUS_PAUSED) && !force)
 		return log_error_errno(-EBUSY,
 				       "cannot delete container '%s' that is not stopped: %s", id,
@@ -787,10 +829,15 @@ int container_delete(struct runtime_ctx *rt, const char *id, bool force)
 				log_warning("delete '%s': a poststop hook failed, ignoring", id);
 		}
 	}
+	/* --force leaves no process: the init may be gone and others not (a shared pid
+	 * namespace, a create or restore killed half-way) */
+	if (cg && force)
+		(void)cgroup_kill_all(cg, SIGKILL);
 	if (cg && (r = cgroup_destroy(cg)) < 0)
 		log_warning_errno(r, "delete '%s': remove its cgroup: %m, ignoring", id);
 	if ((r = lazy_rootfs_release(st->extra)) < 0)
 		log_warning_errno(r, "delete '%s': release its lazy image: %m, ignoring", id);
+	umount_state_dir(rt, id);
 	if ((r = rm_rf_at(rt->rootfd, id)) < 0)
 		return log_error_errno(r, "delete '%s': remove its state: %m", id);
 	return 0;

@@ -22,6 +22,7 @@
 #include <criu/criu.h>
 
 #include "common/cleanup.h"
+#include "common/fault.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "snapshot-internal.h"
@@ -299,6 +300,8 @@ static int run_request(const struct snapshot_opts *o, bool dump, int (*op)(criu_
 	size_t n_extra = 0, n_owned = 0, n_keep = 0;
 	int r;
 
+	if (fault_hit("criu"))
+		return -EIO;
 	if (!dump && o->lazy_pages)
 		extra[n_extra++] = (char *)"--lazy-pages";
 	/* libcriu allows inherited fds only with a worker it started itself; the command

@@ -7,6 +7,8 @@
 
 load helpers
 
+bats_require_minimum_version 1.5.0
+
 setup() {
 	common_setup
 	PFX=ft$$x
@@ -115,5 +117,54 @@ expect_clean_failure() {
 		wait "$pid" 2>/dev/null || true
 		brisk delete --force "$id"
 		assert_nothing_left || { echo "after create $i killed"; return 1; }
+	done
+}
+
+# start_sleeper ID: a container CRIU can dump (its stdio is /dev/null), running
+start_sleeper() {
+	args /bin/sleep 600
+	brisk run -d "$1" </dev/null >/dev/null 2>&1
+	wait_status "$1" running
+}
+
+@test "criu: a failing CRIU call fails checkpoint and restore cleanly" {
+	command -v criu >/dev/null || skip "criu is not installed"
+	fault_enabled || skip "brisk is a release build: no fault injection"
+	start_sleeper ${PFX}c
+	run -1 env BRISK_FAULT=criu "$BRISK" --root "$STATE_ROOT" checkpoint --image-path "$TEST_DIR/img" ${PFX}c
+	echo "$output"
+	[[ "$output" == *criu* ]]
+	# the container goes on as it was
+	[ "$(state_field ${PFX}c status)" = running ]
+	brisk checkpoint --image-path "$TEST_DIR/img" ${PFX}c
+	brisk delete --force ${PFX}c
+	assert_nothing_left
+	# restore: the failed call leaves nothing of the new container
+	config ".linux.cgroupsPath = \"/$CGROUP_PARENT/${PFX}r\""
+	run -1 env BRISK_FAULT=criu "$BRISK" --root "$STATE_ROOT" restore -d --image-path "$TEST_DIR/img" ${PFX}r </dev/null
+	echo "$output"
+	[[ "$output" == *criu* ]]
+	assert_nothing_left
+}
+
+@test "kill -9 of brisk at random moments of restore, then delete --force: nothing left" {
+	command -v criu >/dev/null || skip "criu is not installed"
+	start_sleeper ${PFX}c
+	brisk checkpoint --image-path "$TEST_DIR/img" ${PFX}c
+	brisk delete --force ${PFX}c
+	local i pid id ms
+	for i in $(seq 1 12); do
+		id=${PFX}r$i
+		config ".linux.cgroupsPath = \"/$CGROUP_PARENT/$id\""
+		"$BRISK" --root "$STATE_ROOT" restore -d --image-path "$TEST_DIR/img" "$id" \
+			</dev/null >/dev/null 2>&1 &
+		pid=$!
+		# a restore takes 0.3-0.6 s here: kill it anywhere in the first 0.5 s
+		ms=$((RANDOM % 500))
+		sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		brisk delete --force "$id"
+		assert_nothing_left || { echo "after restore $i killed at $ms ms"; return 1; }
 	done
 }
