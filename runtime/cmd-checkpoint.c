@@ -201,6 +201,17 @@ static int prepare_dir(const char *path, int *ret_fd)
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	/* The images hold the container's memory: no one but the owner may read them. */
+	struct stat st;
+	if (fstat(fd, &st) == 0 && (st.st_mode & 077)) {
+		log_info("'%s' was readable by others (%04o): now 0700", path,
+			 (unsigned)(st.st_mode & 07777));
+		if (fchmod(fd, st.st_mode & 07700) < 0) {
+			r = log_error_errno(-errno, "make '%s' private: %m", path);
+			close(fd);
+			return r;
+		}
+	}
 	*ret_fd = fd;
 	return 0;
 }
@@ -405,6 +416,8 @@ int cmd_checkpoint(struct runtime_ctx *rt, int argc, char **argv)
 	if (argc - i != 1)
 		return log_error_errno(-EINVAL, "checkpoint: expects exactly one container id");
 	command_log_context("checkpoint", argv[i]);
+	/* what CRIU and we write (images, logs) is for the owner alone */
+	umask(077);
 	if (a.lazy)
 		return log_error_errno(-EOPNOTSUPP,
 				       "--lazy-pages on checkpoint is not supported: dump to the "

@@ -323,3 +323,22 @@ EOF
 		done
 	done
 }
+
+@test "snapshot images are not readable by other users, even in a directory that was" {
+	command -v criu >/dev/null || skip "criu is not installed"
+	args sleep 100
+	brisk run -d "${PFX}c" </dev/null >/dev/null 2>&1
+	mkdir -m 0755 "$TEST_DIR/img"
+	brisk checkpoint --image-path "$TEST_DIR/img" "${PFX}c"
+	[ "$(stat -c %a "$TEST_DIR/img")" = 700 ]
+	ls "$TEST_DIR/img" | grep -q '^pages-.*\.img$'
+	run setpriv --reuid=65534 --regid=65534 --clear-groups ls "$TEST_DIR/img"
+	[ "$status" -ne 0 ]
+	# and each image on its own, should the directory be opened up
+	local f
+	for f in "$TEST_DIR"/img/*; do
+		[ $(($(stat -c 0%a "$f") & 077)) = 0 ] || { ls -l "$f"; return 1; }
+	done
+	brisk delete --force "${PFX}c"
+	assert_no_leaks "${PFX}c"
+}
