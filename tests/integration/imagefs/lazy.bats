@@ -161,6 +161,38 @@ fault() { curl -sf "http://127.0.0.1:$FPORT/fault?$1" >/dev/null; }
 	"$I" umount "$M"
 }
 
+@test "fault point chunk-fetch (BRISK_FAULT): each traced fetch fails in turn, retried or EIO" {
+	# debug builds only: a trace of one read shows whether the points are compiled in
+	BRISK_FAULT_TRACE="$BATS_TEST_TMPDIR/trace" "$I" mount --store dir:"$T/store" --cache "$C" ld "$M"
+	cat "$M/data/mid.bin" >/dev/null
+	"$I" umount "$M"
+	grep -q '^chunk-fetch ' "$BATS_TEST_TMPDIR/trace" 2>/dev/null || skip "a release build: no fault points"
+	n=$(grep -c '^chunk-fetch ' "$BATS_TEST_TMPDIR/trace")
+	for k in $(seq 1 "$n"); do
+		# with a retry the read succeeds, byte for byte
+		rm -rf "$C"
+		BRISK_FAULT=chunk-fetch:$k "$I" mount --store dir:"$T/store" --cache "$C" --retries 1 ld "$M"
+		cmp "$M/data/mid.bin" "$T/ld-umoci/rootfs/data/mid.bin"
+		[ "$(stats "$M" retries)" = 1 ]
+		"$I" umount "$M"
+		# without, the fetch fails: the read that needed it gets EIO (one the kernel made
+		# ahead of the reader is tried again by the reader), never a wrong byte, and nothing
+		# wrong is cached: a clean mount reads the file
+		rm -rf "$C"
+		BRISK_FAULT=chunk-fetch:$k "$I" mount --store dir:"$T/store" --cache "$C" --retries 0 ld "$M"
+		if cat "$M/data/mid.bin" >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err"; then
+			cmp "$BATS_TEST_TMPDIR/out" "$T/ld-umoci/rootfs/data/mid.bin"
+		else
+			grep -q "Input/output error" "$BATS_TEST_TMPDIR/err"
+		fi
+		[ "$(stats "$M" failures)" = 1 ]
+		"$I" umount "$M"
+		"$I" mount --store dir:"$T/store" --cache "$C" ld "$M"
+		cmp "$M/data/mid.bin" "$T/ld-umoci/rootfs/data/mid.bin"
+		"$I" umount "$M"
+	done
+}
+
 @test "access profile: recorded, stored beside the image, prefetched by later mounts" {
 	"$I" mount --store dir:"$T/store" --cache "$C" --record-profile "$T/profile" ld "$M"
 	cat "$M/data/small/f00"* "$M/data/mid.bin" >/dev/null
