@@ -6,7 +6,9 @@
  * its own cgroup, its own CRIU worker and work directory, a clone its own writable layer
  * over the rootfs, and the images are only read (no --auto-dedup, which would punch holes
  * in them). A bundle with a lazy image (run.brisk.image) gets it mounted as by create, with a
- * writable layer of the restored container's own.
+ * writable layer of the restored container's own. That layer starts empty: what the
+ * checkpointed container wrote to its lazy rootfs is not in the snapshot (CRIU dumps tmpfs
+ * mounts, so state a restore needs belongs in one, or in a bind-mounted volume).
  */
 #include <errno.h>
 #include <fcntl.h>
