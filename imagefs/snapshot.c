@@ -128,6 +128,19 @@ static int walk_dir(struct snap_walk *w, int dfd, struct ifs_bnode *dir, const c
 	return errno ? -errno : 0;
 }
 
+int imagefs_snapshot_dir_check(const char *dir)
+{
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat sb;
+
+	if (dfd < 0)
+		return log_error_errno(-errno, "snapshot '%s': %m", dir);
+	if (fstatat(dfd, IFS_SNAPSHOT_META, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode))
+		return log_error_errno(-EMEDIUMTYPE, "'%s' is not a checkpoint directory (no %s)",
+				       dir, IFS_SNAPSHOT_META);
+	return 0;
+}
+
 int ifs_snapshot_apply(struct ifs_tree *t, struct ifs_chunker *c, const char *dir,
 		       struct imagefs_convert_stats *st)
 {
@@ -136,11 +149,10 @@ int ifs_snapshot_apply(struct ifs_tree *t, struct ifs_chunker *c, const char *di
 	struct stat sb;
 	int r;
 
+	if ((r = imagefs_snapshot_dir_check(dir)) < 0)
+		return r;
 	if (dfd < 0)
 		return log_error_errno(-errno, "snapshot '%s': %m", dir);
-	if (fstatat(dfd, IFS_SNAPSHOT_META, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode))
-		return log_error_errno(-EMEDIUMTYPE, "'%s' is not a checkpoint directory (no %s)",
-				       dir, IFS_SNAPSHOT_META);
 	if (fstat(dfd, &sb) < 0)
 		return -errno;
 	t->root->mode = S_IFDIR | (sb.st_mode & 07777);

@@ -114,6 +114,9 @@ static int cmd_convert(int argc, char **argv, bool snapshot)
 							 : "convert needs SRC and DEST");
 	if (asprintf(&src, "%s%s", snapshot ? "snapshot:" : "", argv[optind]) < 0)
 		return -ENOMEM;
+	/* a bad source leaves no store behind */
+	if (strncmp(src, "snapshot:", 9) == 0 && (r = imagefs_snapshot_dir_check(src + 9)) < 0)
+		return r;
 	if ((r = open_store(argv[optind + 1], &dest)) < 0)
 		return r;
 	double t0 = now();
