@@ -397,6 +397,10 @@ figure() { sed -n "s/.*, \([0-9.]*\) MiB $1.*/\1/p" <<<"$2"; }
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"not a checkpoint directory"* ]]
 	! jq -e '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "plain")' "$S/index.json"
+	run "$BI" push-snapshot "$TEST_DIR/missing" dir:"$TEST_DIR/new-store:x"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"'$TEST_DIR/missing'"* ]]
+	[ ! -e "$TEST_DIR/new-store" ]
 	# an image is not a snapshot
 	python3 "$SOURCE_ROOT/tests/integration/imagefs/mkimage.py" busybox "$TEST_DIR/oci"
 	"$BI" convert oci:"$TEST_DIR/oci" dir:"$S:bb" >/dev/null
