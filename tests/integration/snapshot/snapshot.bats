@@ -455,6 +455,14 @@ lazy_mounts() { # image mounts (fuse) or overlays under the test's lazy dir
 	[[ "$(state_field c1 rootfs)" == "$TEST_DIR/lazy/"* ]]
 	brisk checkpoint --image-path "$IMG" c1
 	[ "$(lazy_mounts fuse.brisk)" = 0 ]
+	# a restore that fails after mounting the image (CRIU finds no process tree) unmounts it
+	cp -a "$IMG" "$TEST_DIR/bad"
+	rm "$TEST_DIR/bad/pstree.img"
+	IMG=$TEST_DIR/bad run restore rbad
+	[ "$status" -ne 0 ]
+	[ ! -e "$STATE_ROOT/rbad" ]
+	[ "$(lazy_mounts fuse.brisk)" = 0 ]
+	[ "$(lazy_mounts overlay)" = 0 ]
 	run restore r1
 	echo "$output"
 	[ "$status" -eq 0 ]
