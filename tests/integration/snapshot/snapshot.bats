@@ -352,7 +352,7 @@ figure() { sed -n "s/.*, \([0-9.]*\) MiB $1.*/\1/p" <<<"$2"; }
 	# the second snapshot of the same process reuses the chunks of the first
 	unique=$(figure "unique chunks" "$output")
 	reused=$(sed -n 's/.*(\([0-9.]*\) MiB reused.*/\1/p' <<<"$output")
-	echo "dedup: second snapshot $unique MiB of unique chunks, $reused MiB already in the store" >&3
+	echo "# dedup: second snapshot $unique MiB of unique chunks, $reused MiB already in the store" >&3
 	awk -v r="$reused" 'BEGIN { exit !(r > 0) }'
 	jq -e '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "snap") |
 		.artifactType == "application/vnd.brisk.snapshot.v1"' "$S/index.json"
