@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * brisk-image convert: OCI image -> index + packs in a store. Everything is staged in a
+ * brisk-image convert: OCI image (or a checkpoint's image directory, snapshot.c) -> index +
+ * packs in a store. Everything is staged in a
  * private directory of the destination (or a temp directory for registries) and only
  * complete blobs are handed to the store, packs first and the index last; on failure the
  * staging directory is removed and the store holds nothing new but complete blobs.
@@ -123,7 +124,8 @@ int imagefs_convert(const char *src, struct imagefs_store *dest,
 	if (o.chunk_size < 4096 || o.chunk_size > IFS_MAX_CHUNK_SIZE)
 		return log_error_errno(-EINVAL, "chunk size %u out of range [4096, %u]",
 				       o.chunk_size, IFS_MAX_CHUNK_SIZE);
-	if ((r = ifs_oci_open(src, &img)) < 0)
+	bool snapshot = strncmp(src, "snapshot:", 9) == 0;
+	if (!snapshot && (r = ifs_oci_open(src, &img)) < 0)
 		return r;
 	if ((r = dest->ops->staging_dir(dest, &staging)) < 0)
 		return log_error_errno(r, "staging directory: %m");
@@ -136,7 +138,9 @@ int imagefs_convert(const char *src, struct imagefs_store *dest,
 		return r;
 	if ((r = ifs_tree_init(&t)) < 0)
 		return r;
-	for (size_t i = 0; i < img->n_layers; i++) {
+	if (snapshot && (r = ifs_snapshot_apply(&t, c, src + 9, &st)) < 0)
+		return r;
+	for (size_t i = 0; img && i < img->n_layers; i++) {
 		r = ifs_layer_apply(&t, c, img->blobs_fd, &img->layers[i], &st, o.progress,
 				    (unsigned)i + 1, (unsigned)img->n_layers);
 		if (r < 0)

@@ -3,7 +3,8 @@
  * brisk-image export: materialise an image's tree in a directory (types, modes, owners,
  * xattrs, times, contents, hard links, holes). Every chunk's digest is checked before its
  * bytes are written. Everything is created with *at() calls below directory fds opened
- * with O_NOFOLLOW, and the index is a checked tree, so nothing lands outside the target.
+ * with O_NOFOLLOW, and the index is a checked tree, so nothing lands outside the target, and
+ * the target appears complete or not at all (export_atomic()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -211,31 +212,17 @@ static int export_dir(struct export *e, uint32_t dir, int dfd, const char *path)
 	}
 }
 
-int imagefs_export(struct imagefs_store *s, const char *path)
+/* Export IDX into the new directory PATH (a sibling of the target, renamed by the caller). */
+static int export_into(struct imagefs_store *s, struct imagefs_index *idx, const char *path)
 {
-	_cleanup_(imagefs_index_freep) struct imagefs_index *idx = NULL;
 	_cleanup_close_ int fd = -EBADF;
-	_cleanup_closedir_ DIR *d = NULL;
 	struct imagefs_stat st;
 	struct export e = {.s = s};
-	struct dirent *de;
 	int r;
 
-	if ((r = imagefs_store_open_index(s, NULL, &idx)) < 0)
-		return r;
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
-		return log_error_errno(-errno, "'%s': %m", path);
 	fd = open(path, O_DIRECTORY | O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return log_error_errno(-errno, "'%s': %m", path);
-	int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	if (dup_fd < 0 || !(d = fdopendir(dup_fd))) {
-		safe_close(dup_fd);
-		return -errno;
-	}
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			return log_error_errno(-ENOTEMPTY, "export target '%s' is not empty", path);
 	e.idx = idx;
 	e.rootfd = fd;
 	e.cbuf_size = ZSTD_compressBound(imagefs_index_chunk_size(idx));
@@ -247,12 +234,80 @@ int imagefs_export(struct imagefs_store *s, const char *path)
 	else if ((r = export_dir(&e, IMAGEFS_ROOT_INO, fd, "")) >= 0 &&
 		 (r = imagefs_index_getattr(idx, IMAGEFS_ROOT_INO, &st)) >= 0)
 		r = set_meta(&e, &st, -1, NULL, fd);
-	if (r < 0)
-		log_error_errno(r, "export to '%s': %m", path);
+	if (r >= 0 && fsync(fd) < 0)
+		r = -errno;
 	for (uint32_t i = 0; e.link_paths && i < imagefs_index_inode_count(idx); i++)
 		free(e.link_paths[i]);
 	free(e.link_paths);
 	free(e.cbuf);
 	free(e.dbuf);
 	return r;
+}
+
+/* PATH must be missing or an empty directory (which the rename replaces). */
+static int check_target(const char *path)
+{
+	_cleanup_closedir_ DIR *d = opendir(path);
+	struct dirent *de;
+
+	if (!d)
+		return errno == ENOENT ? 0 : log_error_errno(-errno, "'%s': %m", path);
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			return log_error_errno(-ENOTEMPTY, "export target '%s' is not empty", path);
+	return 0;
+}
+
+/*
+ * The tree is written into a hidden sibling of PATH and renamed onto PATH when complete
+ * (every file fsynced), so PATH either appears whole or not at all: a failed export (a
+ * missing blob, a corrupt chunk, a full disk) leaves nothing.
+ */
+static int export_atomic(struct imagefs_store *s, const char *path, bool snapshot)
+{
+	_cleanup_(imagefs_index_freep) struct imagefs_index *idx = NULL;
+	_cleanup_free_ char *copy = strdup(path), *tmp = NULL;
+	char ds[DIGEST_STRING_SIZE];
+	struct digest d;
+	int r;
+
+	if (!copy)
+		return -ENOMEM;
+	if ((r = check_target(path)) < 0)
+		return r;
+	if ((r = imagefs_store_open_index(s, &d, &idx)) < 0)
+		return r;
+	if (snapshot && !ifs_index_is_snapshot(idx))
+		return log_error_errno(-EMEDIUMTYPE, "%s is an image, not a snapshot (no %s)",
+				       digest_format(&d, ds), IFS_SNAPSHOT_META);
+	size_t n = strlen(copy);
+	while (n > 1 && copy[n - 1] == '/')
+		copy[--n] = '\0';
+	char *slash = strrchr(copy, '/');
+	const char *base = slash ? slash + 1 : copy;
+	if (asprintf(&tmp, "%.*s.%s.export-XXXXXX", slash ? (int)(slash - copy + 1) : 0, copy,
+		     base) < 0) {
+		tmp = NULL;
+		return -ENOMEM;
+	}
+	if (!mkdtemp(tmp))
+		return log_error_errno(-errno, "create a directory beside '%s': %m", path);
+	r = export_into(s, idx, tmp);
+	if (r >= 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0) {
+		(void)rm_rf_at(AT_FDCWD, tmp);
+		return log_error_errno(r, "export to '%s': %m", path);
+	}
+	return 0;
+}
+
+int imagefs_export(struct imagefs_store *s, const char *path)
+{
+	return export_atomic(s, path, false);
+}
+
+int imagefs_export_snapshot(struct imagefs_store *s, const char *path)
+{
+	return export_atomic(s, path, true);
 }

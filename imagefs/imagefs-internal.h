@@ -261,6 +261,25 @@ uint64_t ifs_chunker_packed_bytes(const struct ifs_chunker *c);
 int ifs_index_write(struct ifs_tree *t, struct ifs_chunker *c, uint32_t chunk_size, void **ret,
 		    size_t *ret_len);
 
+/* Add DATA[LEN], bytes [OFF, OFF + LEN) of the regular file N, as a chunk (nothing when all
+ * zero: a hole) and reference it from N. */
+int ifs_bnode_add_chunk(struct ifs_chunker *c, struct ifs_bnode *n, uint64_t off, const void *data,
+			size_t len, struct imagefs_convert_stats *st);
+
+/* ---- snapshots (snapshot.c) ------------------------------------------------------------ */
+
+#define IFS_SNAPSHOT_META "brisk-snapshot.json"
+#define IFS_ARTIFACT_SNAPSHOT "application/vnd.brisk.snapshot.v1"
+
+/* Add the files of the checkpoint image directory DIR (CRIU images and brisk-snapshot.json;
+ * regular files and directories only) to the tree. */
+int ifs_snapshot_apply(struct ifs_tree *t, struct ifs_chunker *c, const char *dir,
+		       struct imagefs_convert_stats *st);
+/* Whether the tree IDX holds is a snapshot (brisk-snapshot.json at its root). */
+bool ifs_index_is_snapshot(const struct imagefs_index *idx);
+/* The artifactType of IDX's manifest: IFS_ARTIFACT_SNAPSHOT or IFS_ARTIFACT_TYPE. */
+const char *ifs_index_artifact_type(const struct imagefs_index *idx);
+
 /* ---- what registries answer (registry-auth.c) ------------------------------------------ */
 
 /* Value of KEY="..." in a WWW-Authenticate challenge (NULL: absent). */

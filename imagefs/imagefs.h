@@ -185,10 +185,17 @@ struct imagefs_convert_stats {
 int imagefs_convert(const char *src, struct imagefs_store *dest,
 		    const struct imagefs_convert_options *opts, struct digest *ret_index,
 		    struct imagefs_convert_stats *ret_stats);
+/* Whether DIR is a checkpoint's image directory (it holds brisk-snapshot.json), the source
+ * "snapshot:DIR" of imagefs_convert(): a logged -errno when it is not. */
+int imagefs_snapshot_dir_check(const char *dir);
 /* Copy the image SRC names (index, packs, manifest) into DST, skipping blobs DST has; tag DST. */
 int imagefs_copy(struct imagefs_store *src, struct imagefs_store *dst, struct digest *ret_index);
-/* Materialise the tree into the empty (or missing) directory PATH. */
+/* Materialise the tree into the empty (or missing) directory PATH, atomically: a failed
+ * export leaves nothing. */
 int imagefs_export(struct imagefs_store *s, const char *path);
+/* The same for a snapshot (a checkpoint's image directory, converted from snapshot:DIR):
+ * -EMEDIUMTYPE when the reference names an image. */
+int imagefs_export_snapshot(struct imagefs_store *s, const char *path);
 /* Check every blob and chunk digest and the index structure. */
 int imagefs_verify(struct imagefs_store *s, FILE *out);
 /* Summary (counts, sizes, chunk stats, dedup); with TREE, one line per path. */

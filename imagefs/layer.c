@@ -89,11 +89,19 @@ static bool all_zero(const uint8_t *p, size_t len)
 	return len == 0 || (p[0] == 0 && memcmp(p, p + 1, len - 1) == 0);
 }
 
-static int add_ref(struct ifs_bnode *n, uint64_t off, uint32_t chunk)
+int ifs_bnode_add_chunk(struct ifs_chunker *c, struct ifs_bnode *n, uint64_t off, const void *data,
+			size_t len, struct imagefs_convert_stats *st)
 {
-	struct ifs_bref *nr = realloc(n->refs, (n->n_refs + 1) * sizeof(*nr));
+	struct ifs_bref *nr;
+	uint32_t chunk;
+	int r;
 
-	if (!nr)
+	if (all_zero(data, len))
+		return 0;
+	if ((r = ifs_chunker_add(c, data, len, &chunk)) < 0)
+		return r;
+	st->chunk_bytes += len;
+	if (!(nr = realloc(n->refs, (n->n_refs + 1) * sizeof(*nr))))
 		return -ENOMEM;
 	n->refs = nr;
 	n->refs[n->n_refs++] = (struct ifs_bref){off, chunk};
@@ -104,15 +112,8 @@ static int flush_window(struct apply *ap, struct ifs_bnode *n, uint64_t w)
 {
 	uint64_t off = w * ap->cs;
 	size_t len = (size_t)(n->size - off < ap->cs ? n->size - off : ap->cs);
-	uint32_t chunk;
-	int r;
 
-	if (all_zero(ap->chunk, len))
-		return 0;
-	if ((r = ifs_chunker_add(ap->c, ap->chunk, len, &chunk)) < 0)
-		return r;
-	ap->st->chunk_bytes += len;
-	return add_ref(n, off, chunk);
+	return ifs_bnode_add_chunk(ap->c, n, off, ap->chunk, len, ap->st);
 }
 
 static int read_content(struct apply *ap, struct archive *a, struct ifs_bnode *n)

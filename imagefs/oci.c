@@ -286,8 +286,8 @@ int ifs_oci_open(const char *src, struct ifs_oci_image **ret)
 			return -ENOMEM;
 	} else {
 		return log_error_errno(-EINVAL,
-				       "'%s': source must be oci:DIR[:TAG] or "
-				       "oci-archive:FILE[:TAG]",
+				       "'%s': source must be oci:DIR[:TAG], "
+				       "oci-archive:FILE[:TAG] or snapshot:DIR",
 				       src);
 	}
 	dfd = open(path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);

@@ -253,16 +253,20 @@ static int dir_staging_dir(struct imagefs_store *s, char **ret_path)
 
 static int dir_put_manifest(struct imagefs_store *s, const char *tag, const char *json, size_t len)
 {
-	_cleanup_json_ struct json_object *index = NULL;
+	_cleanup_json_ struct json_object *index = NULL, *mj = NULL;
 	_cleanup_free_ char *dir = NULL;
 	_cleanup_close_ int dfd = -EBADF;
 	struct json_object *ms, *desc, *ann, *nms;
+	const char *artifact = IFS_ARTIFACT_TYPE;
 	char hex[DIGEST_HEX_SIZE + 1], ds[DIGEST_STRING_SIZE];
 	struct digest d;
 	int r;
 
 	if ((r = digest_buffer(json, len, &d)) < 0)
 		return r;
+	/* index.json repeats the manifest's artifactType (images, snapshots, profiles) */
+	if (json_parse(json, len, &mj) == 0)
+		(void)json_get_string(mj, "artifactType", &artifact);
 	if ((r = dir_staging_dir(s, &dir)) < 0)
 		return r;
 	dfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
@@ -298,7 +302,7 @@ static int dir_put_manifest(struct imagefs_store *s, const char *tag, const char
 	json_object_object_add(desc, "mediaType", json_object_new_string(OCI_MEDIA_MANIFEST));
 	json_object_object_add(desc, "digest", json_object_new_string(digest_format(&d, ds)));
 	json_object_object_add(desc, "size", json_object_new_int64((int64_t)len));
-	json_object_object_add(desc, "artifactType", json_object_new_string(IFS_ARTIFACT_TYPE));
+	json_object_object_add(desc, "artifactType", json_object_new_string(artifact));
 	json_object_object_add(ann, "org.opencontainers.image.ref.name",
 			       json_object_new_string(tag));
 	json_object_object_add(desc, "annotations", ann);

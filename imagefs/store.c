@@ -5,8 +5,9 @@
  * dispatching to store-dir.c and store-registry.c.
  *
  * An image in a store is an OCI image manifest used as an artifact: artifactType
- * IFS_ARTIFACT_TYPE, a small config naming the index, and as "layers" the index followed by
- * every pack blob it references, so registries keep (and garbage-collect) them together.
+ * IFS_ARTIFACT_TYPE (IFS_ARTIFACT_SNAPSHOT for a checkpoint), a small config naming the index, and
+ * as "layers" the index followed by every pack blob it references, so registries keep (and
+ * garbage-collect) them together.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -302,7 +303,8 @@ int ifs_store_put_image(struct imagefs_store *s, const char *tag, const struct d
 	}
 	json_object_object_add(m, "schemaVersion", json_object_new_int(2));
 	json_object_object_add(m, "mediaType", json_object_new_string(OCI_MEDIA_MANIFEST));
-	json_object_object_add(m, "artifactType", json_object_new_string(IFS_ARTIFACT_TYPE));
+	json_object_object_add(m, "artifactType",
+			       json_object_new_string(ifs_index_artifact_type(idx)));
 	cfg = json_object_new_array();
 	if (!cfg || (r = add_desc(cfg, IFS_MEDIA_CONFIG, &cd, strlen(config))) < 0) {
 		json_object_put(cfg);

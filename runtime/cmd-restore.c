@@ -5,7 +5,10 @@
  * each restore gets its own pid namespace (CRIU makes the namespaces the images describe),
  * its own cgroup, its own CRIU worker and work directory, a clone its own writable layer
  * over the rootfs, and the images are only read (no --auto-dedup, which would punch holes
- * in them).
+ * in them). A bundle with a lazy image (run.brisk.image) gets it mounted as by create, with a
+ * writable layer of the restored container's own. That layer starts empty: what the
+ * checkpointed container wrote to its lazy rootfs is not in the snapshot (CRIU dumps tmpfs
+ * mounts, so state a restore needs belongs in one, or in a bind-mounted volume).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +34,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "container-snapshot.h"
+#include "lazy-rootfs.h"
 #include "sync.h"
 #include "terminal.h"
 
@@ -157,6 +161,7 @@ struct restore_job {
 	char *masked_mnt; /* an empty read-only tmpfs, for the masked directories */
 	char *work_dir;
 	pid_t pid, lazy_pid;
+	bool lazy_root;	     /* the rootfs is a lazy image's overlay, private to this container */
 	bool cg_entered;     /* the cgroup is ours to kill and remove */
 	bool worker_refused; /* move_worker failed, and said why */
 };
@@ -216,14 +221,7 @@ static int prepare_state(struct restore_job *j)
 	struct spec *s = j->spec;
 	int r;
 
-	_cleanup_free_ char *root =
-	    s->root_path[0] == '/' ? strdup(s->root_path) : path_join(j->a->bundle, s->root_path);
-	if (!root)
-		return -ENOMEM;
-	if (!realpath(root, path))
-		return log_error_errno(-errno, "rootfs '%s': %m", root);
-	if (!(j->st.rootfs = strdup(path)) || !(j->st.id = strdup(j->a->id)) ||
-	    !(j->st.created = now_rfc3339()))
+	if (!(j->st.id = strdup(j->a->id)) || !(j->st.created = now_rfc3339()))
 		return -ENOMEM;
 	if (!realpath(j->a->bundle, path))
 		return log_error_errno(-errno, "bundle '%s': %m", j->a->bundle);
@@ -273,8 +271,24 @@ static int prepare_state(struct restore_job *j)
 	j->dirfd = openat(j->rt->rootfd, j->a->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (j->dirfd < 0)
 		return -errno;
-	/* what a restore killed from here on leaves (mounts in the state directory, the
-	 * cgroup about to be made), `delete --force` finds and undoes */
+
+	/* a lazy image named by the annotations (mounted or shared as by create, with a layer
+	 * of this container's own, released by delete), else root.path, relative to the bundle */
+	_cleanup_free_ char *root = NULL;
+	if ((r = lazy_rootfs_setup(j->rt->root, j->a->id, s->annotations, &j->st.extra, &root)) < 0)
+		return r;
+	j->lazy_root = root != NULL;
+	if (!root)
+		root = s->root_path[0] == '/' ? strdup(s->root_path)
+					      : path_join(j->a->bundle, s->root_path);
+	if (!root)
+		return -ENOMEM;
+	if (!realpath(root, path))
+		return log_error_errno(-errno, "rootfs '%s': %m", root);
+	if (!(j->st.rootfs = strdup(path)))
+		return -ENOMEM;
+	/* what a restore killed from here on leaves (the lazy image, mounts in the state
+	 * directory, the cgroup about to be made), `delete --force` finds and undoes */
 	if ((r = cgroup_serialize_planned(j->cg, &j->st.cgroup)) < 0 ||
 	    (r = state_save(j->dirfd, &j->st)) < 0)
 		return log_error_errno(r, "save state: %m");
@@ -317,7 +331,8 @@ static int prepare_root(struct restore_job *j)
 		return -ENOMEM;
 	if (mkdirat(j->dirfd, "criu-root", 0700) < 0)
 		return log_error_errno(-errno, "create '%s': %m", j->root_mnt);
-	if (strcmp(j->a->id, j->meta->id) != 0)
+	/* a lazy rootfs already has a writable layer of this container's own */
+	if (strcmp(j->a->id, j->meta->id) != 0 && !j->lazy_root)
 		r = mount_clone_root(j, dir);
 	else if (mount(j->st.rootfs, j->root_mnt, NULL, MS_BIND | MS_REC, NULL) < 0)
 		r = log_error_errno(-errno, "bind the rootfs on '%s': %m", dir);
@@ -542,8 +557,7 @@ static int finish(struct restore_job *j)
 	json_putp(&j->st.cgroup);
 	if ((r = cgroup_serialize(j->cg, &j->st.cgroup)) < 0)
 		return log_error_errno(r, "serialise cgroup: %m");
-	j->st.extra = json_object_new_object();
-	if (!j->st.extra)
+	if (!j->st.extra && !(j->st.extra = json_object_new_object()))
 		return -ENOMEM;
 	json_object_object_add(j->st.extra, "restoredFrom",
 			       json_object_new_string(j->a->image_path));
@@ -577,6 +591,7 @@ static void job_undo(struct restore_job *j)
 		waitpid(j->lazy_pid, NULL, 0);
 	}
 	umount_root(j);
+	(void)lazy_rootfs_release(j->st.extra);
 	if (j->cg && j->cg_entered) {
 		(void)cgroup_kill_all(j->cg, SIGKILL);
 		(void)cgroup_destroy(j->cg);

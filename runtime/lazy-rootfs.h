@@ -6,8 +6,8 @@
  *   run.brisk.cache   the chunk cache (default /var/cache/brisk)
  *   run.brisk.prefetch  "false": no background prefetch of the image's access profile
  * The image is mounted once by brisk-imagefs and shared (reference counted) by every
- * container started from it; each container gets an overlayfs with the image as its lower
- * layer and a private upper layer, which becomes its rootfs. A bundle without these
+ * container started (created or restored) from it; each container gets an overlayfs with the image
+ * as its lower layer and a private upper layer, which becomes its rootfs. A bundle without these
  * annotations is untouched.
  */
 #pragma once

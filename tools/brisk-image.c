@@ -7,13 +7,17 @@
  *   brisk-image verify REF
  *   brisk-image export REF DIR
  *   brisk-image profile REF FILE    store an access profile (brisk-imagefs --record-profile)
- * SRC of convert: oci:DIR[:TAG] or oci-archive:FILE[:TAG]. Stores: dir:PATH[:TAG][@DIGEST],
- * registry:HOST[:PORT]/REPO[:TAG][@DIGEST]. Registry credentials: BRISK_REGISTRY_AUTH=user:pass,
- * else the user's podman/docker auth files (imagefs/FORMAT.md, "Registry credentials").
+ *   brisk-image push-snapshot [convert options] DIR DEST   a checkpoint's image directory
+ *   brisk-image pull-snapshot REF DIR
+ * SRC of convert: oci:DIR[:TAG], oci-archive:FILE[:TAG] or snapshot:DIR. Stores:
+ * dir:PATH[:TAG][@DIGEST], registry:HOST[:PORT]/REPO[:TAG][@DIGEST]. Registry credentials:
+ * BRISK_REGISTRY_AUTH=user:pass, else the user's podman/docker auth files (imagefs/FORMAT.md,
+ * "Registry credentials").
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +40,13 @@ static void usage(FILE *f)
 	      "  verify REF\n"
 	      "  export REF DIR\n"
 	      "  profile REF FILE    store an access profile beside the image\n"
-	      "SRC: oci:DIR[:TAG] | oci-archive:FILE[:TAG]\n"
+	      "  push-snapshot [convert options] DIR DEST\n"
+	      "      store a checkpoint (brisk checkpoint --image-path DIR) as content:\n"
+	      "      the same as convert snapshot:DIR DEST\n"
+	      "  pull-snapshot REF DIR\n"
+	      "      write the checkpoint REF names into DIR (missing or empty), atomically,\n"
+	      "      for brisk restore --image-path DIR\n"
+	      "SRC: oci:DIR[:TAG] | oci-archive:FILE[:TAG] | snapshot:DIR\n"
 	      "stores: dir:PATH[:TAG][@sha256:HEX] | registry:HOST[:PORT]/REPO[:TAG][@sha256:HEX]\n"
 	      "registry credentials: BRISK_REGISTRY_AUTH=USER:PASSWORD, else $REGISTRY_AUTH_FILE,\n"
 	      "  $XDG_RUNTIME_DIR/containers/auth.json, $DOCKER_CONFIG/config.json or\n"
@@ -57,7 +67,7 @@ static double now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int cmd_convert(int argc, char **argv)
+static int cmd_convert(int argc, char **argv, bool snapshot)
 {
 	static const struct option longopts[] = {{"chunk-size", required_argument, NULL, 'c'},
 						 {"zstd-level", required_argument, NULL, 'z'},
@@ -69,6 +79,7 @@ static int cmd_convert(int argc, char **argv)
 	_cleanup_(imagefs_store_freep) struct imagefs_store *dest = NULL;
 	struct imagefs_convert_stats st;
 	char ds[DIGEST_STRING_SIZE];
+	_cleanup_free_ char *src = NULL;
 	unsigned long long v;
 	struct digest d;
 	int c, r, lvl;
@@ -99,15 +110,32 @@ static int cmd_convert(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 2)
-		return log_error_errno(-EINVAL, "convert needs SRC and DEST");
+		return log_error_errno(-EINVAL, snapshot ? "push-snapshot needs DIR and DEST"
+							 : "convert needs SRC and DEST");
+	if (asprintf(&src, "%s%s", snapshot ? "snapshot:" : "", argv[optind]) < 0)
+		return -ENOMEM;
+	/* a bad source leaves no store behind */
+	if (strncmp(src, "snapshot:", 9) == 0 && (r = imagefs_snapshot_dir_check(src + 9)) < 0)
+		return r;
 	if ((r = open_store(argv[optind + 1], &dest)) < 0)
 		return r;
 	double t0 = now();
-	if ((r = imagefs_convert(argv[optind], dest, &o, &d, &st)) < 0)
+	if ((r = imagefs_convert(src, dest, &o, &d, &st)) < 0)
 		return r;
 	double dt = now() - t0;
 	printf("%s\n", digest_format(&d, ds));
 	fflush(stdout);
+	if (strncmp(src, "snapshot:", 9) == 0) {
+		fprintf(stderr,
+			"stored snapshot in %.2f s: %llu files, %.1f MiB content, %.1f MiB "
+			"unique chunks (%.1f MiB reused from the store), %.1f MiB packed in %llu "
+			"new blobs, index %llu bytes\n",
+			dt, (unsigned long long)st.files, st.content_bytes / 1048576.0,
+			st.unique_bytes / 1048576.0, st.reused_bytes / 1048576.0,
+			st.packed_bytes / 1048576.0, (unsigned long long)st.new_blobs,
+			(unsigned long long)st.index_bytes);
+		return 0;
+	}
 	fprintf(stderr,
 		"converted %llu layers (%.1f MiB) in %.2f s: %llu files, %.1f MiB content, "
 		"%.1f MiB unique chunks (%.1f MiB reused), %.1f MiB packed in %llu new blobs, "
@@ -167,16 +195,16 @@ static int cmd_verify(int argc, char **argv)
 	return imagefs_verify(s, stdout);
 }
 
-static int cmd_export(int argc, char **argv)
+static int cmd_export(int argc, char **argv, bool snapshot)
 {
 	_cleanup_(imagefs_store_freep) struct imagefs_store *s = NULL;
 	int r;
 
 	if (argc != 3)
-		return log_error_errno(-EINVAL, "export needs REF and DIR");
+		return log_error_errno(-EINVAL, "%s needs REF and DIR", argv[0]);
 	if ((r = open_store(argv[1], &s)) < 0)
 		return r;
-	return imagefs_export(s, argv[2]);
+	return snapshot ? imagefs_export_snapshot(s, argv[2]) : imagefs_export(s, argv[2]);
 }
 
 static int cmd_profile(int argc, char **argv)
@@ -244,16 +272,16 @@ int main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	optind = 1;
-	if (strcmp(cmd, "convert") == 0)
-		r = cmd_convert(argc, argv);
+	if (strcmp(cmd, "convert") == 0 || strcmp(cmd, "push-snapshot") == 0)
+		r = cmd_convert(argc, argv, strcmp(cmd, "push-snapshot") == 0);
 	else if (strcmp(cmd, "push") == 0 || strcmp(cmd, "pull") == 0 || strcmp(cmd, "copy") == 0)
 		r = cmd_copy(argc, argv);
 	else if (strcmp(cmd, "inspect") == 0)
 		r = cmd_inspect(argc, argv);
 	else if (strcmp(cmd, "verify") == 0)
 		r = cmd_verify(argc, argv);
-	else if (strcmp(cmd, "export") == 0)
-		r = cmd_export(argc, argv);
+	else if (strcmp(cmd, "export") == 0 || strcmp(cmd, "pull-snapshot") == 0)
+		r = cmd_export(argc, argv, strcmp(cmd, "pull-snapshot") == 0);
 	else if (strcmp(cmd, "profile") == 0)
 		r = cmd_profile(argc, argv);
 	else {

@@ -14,6 +14,7 @@ setup() {
 }
 
 teardown() {
+	[ -z "${REG_PID:-}" ] || kill "$REG_PID" 2>/dev/null || true
 	common_teardown
 }
 
@@ -315,4 +316,174 @@ recvtty() {
 	[[ "$output" == *"holds no checkpoint"* ]]
 	[ ! -e "$STATE_ROOT/r2" ]
 	check_pass c1
+}
+
+# ---- snapshots as content: brisk-image push-snapshot / pull-snapshot ----
+
+BI=$BUILD_ROOT/tools/brisk-image
+
+start_registry() { # sets PORT, REG_PID (stopped by teardown)
+	command -v docker-registry >/dev/null || skip "docker-registry not installed"
+	PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	mkdir -p "$TEST_DIR/reg"
+	printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+		"$TEST_DIR/reg/data" "$PORT" >"$TEST_DIR/reg/config.yml"
+	docker-registry serve "$TEST_DIR/reg/config.yml" >"$TEST_DIR/reg/log" 2>&1 &
+	REG_PID=$!
+	for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/v2/" >/dev/null && return 0; sleep 0.1; done
+	cat "$TEST_DIR/reg/log"
+	return 1
+}
+
+# figure NAME OUTPUT: the MiB before NAME in push-snapshot's summary ("2.0 MiB unique chunks")
+figure() { sed -n "s/.*, \([0-9.]*\) MiB $1.*/\1/p" <<<"$2"; }
+
+@test "snapshot as content: pushed to a dir: store and a registry, pulled byte-identical, restored" {
+	start_zdtm c1
+	brisk checkpoint --leave-running --image-path "$TEST_DIR/first" c1
+	brisk checkpoint --image-path "$IMG" c1
+	S=$TEST_DIR/store
+	run "$BI" push-snapshot "$TEST_DIR/first" dir:"$S:first"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run "$BI" push-snapshot "$IMG" dir:"$S:snap"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# the second snapshot of the same process reuses the chunks of the first
+	unique=$(figure "unique chunks" "$output")
+	reused=$(sed -n 's/.*(\([0-9.]*\) MiB reused.*/\1/p' <<<"$output")
+	echo "# dedup: second snapshot $unique MiB of unique chunks, $reused MiB already in the store" >&3
+	awk -v r="$reused" 'BEGIN { exit !(r > 0) }'
+	jq -e '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "snap") |
+		.artifactType == "application/vnd.brisk.snapshot.v1"' "$S/index.json"
+	# pulled on "another node": a fresh directory, byte-identical files
+	"$BI" pull-snapshot dir:"$S:snap" "$TEST_DIR/pulled"
+	diff -r "$IMG" "$TEST_DIR/pulled"
+	[ "$(ls "$IMG" | wc -l)" = "$(ls "$TEST_DIR/pulled" | wc -l)" ]
+	IMG=$TEST_DIR/pulled restore r1
+	check_pass r1
+	# through a registry: pushed from the dir: store, pulled straight from the registry
+	start_registry
+	"$BI" push dir:"$S:snap" registry:127.0.0.1:$PORT/brisk/snap:v1 >/dev/null
+	"$BI" pull-snapshot registry:127.0.0.1:$PORT/brisk/snap:v1 "$TEST_DIR/from-reg"
+	diff -r "$IMG" "$TEST_DIR/from-reg"
+	IMG=$TEST_DIR/from-reg restore r2
+	check_pass r2
+	# and pushed to the registry directly
+	d=$("$BI" push-snapshot "$TEST_DIR/first" registry:127.0.0.1:$PORT/brisk/snap:first)
+	"$BI" pull-snapshot "registry:127.0.0.1:$PORT/brisk/snap@$d" "$TEST_DIR/first-reg"
+	diff -r "$TEST_DIR/first" "$TEST_DIR/first-reg"
+	brisk delete --force r1
+	brisk delete --force r2
+	assert_no_leaks r1
+	assert_no_leaks r2
+}
+
+@test "snapshot as content: a missing, corrupt or wrong ref is a clear error and leaves nothing" {
+	start_zdtm c1
+	brisk checkpoint --leave-running --image-path "$IMG" c1
+	check_pass c1
+	S=$TEST_DIR/store
+	"$BI" push-snapshot "$IMG" dir:"$S:snap" >/dev/null
+	run "$BI" pull-snapshot dir:"$S:nope" "$TEST_DIR/out"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"'nope'"* ]]
+	[ ! -e "$TEST_DIR/out" ]
+	# not a checkpoint directory: refused, nothing tagged
+	mkdir "$TEST_DIR/plain"
+	echo x >"$TEST_DIR/plain/inventory.img"
+	run "$BI" push-snapshot "$TEST_DIR/plain" dir:"$S:plain"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"not a checkpoint directory"* ]]
+	! jq -e '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "plain")' "$S/index.json"
+	run "$BI" push-snapshot "$TEST_DIR/missing" dir:"$TEST_DIR/new-store:x"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"'$TEST_DIR/missing'"* ]]
+	[ ! -e "$TEST_DIR/new-store" ]
+	# an image is not a snapshot
+	python3 "$SOURCE_ROOT/tests/integration/imagefs/mkimage.py" busybox "$TEST_DIR/oci"
+	"$BI" convert oci:"$TEST_DIR/oci" dir:"$S:bb" >/dev/null
+	run "$BI" pull-snapshot dir:"$S:bb" "$TEST_DIR/out"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"not a snapshot"* ]]
+	[ ! -e "$TEST_DIR/out" ]
+	# a corrupt pack: the pull fails on its digest, no partial directory anywhere
+	for b in $(jq -r '.layers[] | select(.mediaType == "application/vnd.brisk.image.pack.v1") | .digest' \
+		"$S/blobs/sha256/$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "snap") | .digest' "$S/index.json" | cut -d: -f2)"); do
+		f=$S/blobs/sha256/${b#sha256:}
+		chmod u+w "$f"
+		printf 'XXXXXXXX' | dd of="$f" bs=1 seek=100 conv=notrunc 2>/dev/null
+	done
+	run "$BI" pull-snapshot dir:"$S:snap" "$TEST_DIR/out"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ ! -e "$TEST_DIR/out" ]
+	[ -z "$(ls -A "$TEST_DIR" | grep export)" ]
+	# an existing non-empty target is refused and kept
+	mkdir "$TEST_DIR/full" && echo keep >"$TEST_DIR/full/f"
+	run "$BI" pull-snapshot dir:"$S:snap" "$TEST_DIR/full"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"not empty"* ]]
+	[ "$(cat "$TEST_DIR/full/f")" = keep ]
+}
+
+# ---- restore of a container started from a lazy image ----
+
+lazy_mounts() { # image mounts (fuse) or overlays under the test's lazy dir
+	grep "$TEST_DIR/lazy" /proc/self/mountinfo | grep -c " - $1 " || true
+}
+
+@test "restore from a lazy image: the image mounted again, a layer of the restore's own, released on delete" {
+	[ -e /dev/fuse ] || skip "no /dev/fuse"
+	export BRISK_LAZY_DIR=$TEST_DIR/lazy
+	export BRISK_IMAGEFS=$BUILD_ROOT/imagefs/brisk-imagefs
+	# busybox with zdtm-state, converted into a dir: store
+	python3 "$SOURCE_ROOT/tests/integration/imagefs/mkimage.py" busybox "$TEST_DIR/oci"
+	umoci unpack --image "$TEST_DIR/oci:latest" "$TEST_DIR/unpacked" >/dev/null
+	cp "$BUILD_ROOT/tests/integration/zdtm-state" "$TEST_DIR/unpacked/rootfs/bin/zdtm-state"
+	umoci repack --image "$TEST_DIR/oci:zdtm" "$TEST_DIR/unpacked" >/dev/null
+	"$BI" convert oci:"$TEST_DIR/oci:zdtm" dir:"$TEST_DIR/lstore:zdtm" >/dev/null
+	rm -rf "$BUNDLE/rootfs" # the lazy image is the rootfs
+	# zdtm-state's files live in /tmp: a tmpfs, which CRIU dumps with the container
+	config ".annotations[\"run.brisk.image\"] = \"zdtm\" |
+		.annotations[\"run.brisk.store\"] = \"dir:$TEST_DIR/lstore\" |
+		.annotations[\"run.brisk.cache\"] = \"$TEST_DIR/cache\" |
+		.mounts += [{\"destination\": \"/tmp\", \"type\": \"tmpfs\", \"source\": \"tmpfs\",
+			\"options\": [\"nosuid\", \"nodev\"]}]"
+	start_zdtm c1
+	[[ "$(state_field c1 rootfs)" == "$TEST_DIR/lazy/"* ]]
+	brisk checkpoint --image-path "$IMG" c1
+	[ "$(lazy_mounts fuse.brisk)" = 0 ]
+	# a restore that fails after mounting the image (CRIU finds no process tree) unmounts it
+	cp -a "$IMG" "$TEST_DIR/bad"
+	rm "$TEST_DIR/bad/pstree.img"
+	IMG=$TEST_DIR/bad run restore rbad
+	[ "$status" -ne 0 ]
+	[ ! -e "$STATE_ROOT/rbad" ]
+	[ "$(lazy_mounts fuse.brisk)" = 0 ]
+	[ "$(lazy_mounts overlay)" = 0 ]
+	run restore r1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$(state_field r1 rootfs)" == "$TEST_DIR/lazy/containers/r1-"* ]]
+	[ "$(lazy_mounts fuse.brisk)" = 1 ]
+	[ "$(lazy_mounts overlay)" = 1 ]
+	# a second restore shares the image mount, each writes to its own layer
+	restore r2
+	[ "$(lazy_mounts fuse.brisk)" = 1 ]
+	[ "$(lazy_mounts overlay)" = 2 ]
+	brisk exec r1 sh -c 'echo mine >/written'
+	[ "$(cat "$(state_field r1 rootfs)/written")" = mine ]
+	[ ! -e "$(state_field r2 rootfs)/written" ]
+	check_pass r1
+	check_pass r2
+	brisk delete --force r1
+	[ "$(lazy_mounts overlay)" = 1 ]
+	brisk delete --force r2
+	[ "$(lazy_mounts fuse.brisk)" = 0 ]
+	[ "$(lazy_mounts overlay)" = 0 ]
+	[ -z "$(ls -A "$TEST_DIR/lazy/containers")" ]
+	assert_no_leaks r1
+	assert_no_leaks r2
 }
