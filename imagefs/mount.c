@@ -217,6 +217,7 @@ int imagefs_mount(const struct imagefs_mount_options *o, const char *mountpoint)
 	char *argv[] = {"brisk-imagefs", opts, NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(2, argv);
 	se = fuse_session_new(&args, &ifs_fuse_ops, sizeof(ifs_fuse_ops), fs);
+	fuse_opt_free_args(&args);
 	if (!se) {
 		r = log_error_errno(-EIO, "cannot create the FUSE session");
 		goto out;
