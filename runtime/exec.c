@@ -315,6 +315,9 @@ static int parent_handshake(struct exec_job *j)
 
 static int spawn(struct exec_job *j)
 {
+	/* our own pid namespace, to go back to once the child is forked */
+	_cleanup_close_ int own_pid = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+
 	for (size_t i = 0; i < N_NS; i++) {
 		int t = ns_kinds[i].type;
 		if (j->ns_fds[i] < 0 || (t != CLONE_NEWPID && t != CLONE_NEWTIME))
@@ -329,6 +332,10 @@ static int spawn(struct exec_job *j)
 		return log_error_errno(-errno, "fork the exec process: %m");
 	if (j->pid == 0)
 		exec_child(j);
+	/* Any later child of ours is ours, not the container's (a sanitizer's helper thread
+	 * would not find us from in there). */
+	if (own_pid >= 0 && setns(own_pid, CLONE_NEWPID) < 0)
+		log_debug("return to our pid namespace: %m, ignoring");
 	j->sync[1] = safe_close(j->sync[1]);
 	j->console_fd = safe_close(j->console_fd);
 	return 0;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -166,11 +167,24 @@ static int run(int argc, char **argv)
 	return r;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+
 int main(int argc, char **argv)
 {
 	int r = run(argc, argv);
 
 	log_close();
+#ifdef SANITIZED
+	/* LeakSanitizer's check at exit ptraces us, and spins for ever on a process that is
+	 * not dumpable (exec makes itself so): in sanitized builds only, become dumpable again. */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+#endif
 	if (r < 0)
 		return 1;
 	return r;
