@@ -382,6 +382,16 @@ static int spawn_init(struct create_job *j)
 	int r;
 
 	j->userns = ic.new_userns;
+	/* The pid and time namespaces joined or made for the init apply to every later child:
+	 * once it is cloned, ours again, so that hooks (and any other child of the runtime)
+	 * run where the runtime runs. Only when there is one to leave. */
+	const struct spec_namespace *pidns = spec_find_namespace(j->spec, CLONE_NEWPID);
+	bool joins_pid = pidns && pidns->path;
+	bool joins_time = spec_find_namespace(j->spec, CLONE_NEWTIME) != NULL;
+	_cleanup_close_ int own_pid =
+	    joins_pid ? open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC) : -EBADF;
+	_cleanup_close_ int own_time =
+	    joins_time ? open("/proc/self/ns/time", O_RDONLY | O_CLOEXEC) : -EBADF;
 	if ((r = prepare_parent_namespaces(j->spec)) < 0)
 		return r;
 	pid_t pid = (pid_t)FAULT_OR("namespace",
@@ -392,6 +402,10 @@ static int spawn_init(struct create_job *j)
 		safe_close(j->sync[0]);
 		init_main(&ic);
 	}
+	if (own_pid >= 0 && setns(own_pid, CLONE_NEWPID) < 0)
+		log_debug("return to our pid namespace: %m, ignoring");
+	if (own_time >= 0 && setns(own_time, CLONE_NEWTIME) < 0)
+		log_debug("return to our time namespace: %m, ignoring");
 	j->pid = pid;
 	j->sync[1] = safe_close(j->sync[1]);
 	return 0;
