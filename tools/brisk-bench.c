@@ -32,6 +32,8 @@ static void usage(void)
 	    "  --image-mb N     size of the generated image (default 500)\n"
 	    "  --links LIST     link profiles RTT_MS:MBIT,... (default 5:1000,25:200)\n"
 	    "  --no-containerd  leave containerd's pull + run out of the image benchmark\n"
+	    "  --image-oci DIR --image-cmd CMD  bench this OCI image layout (tag latest) instead\n"
+	    "                   of the generated one; CMD (sh -c) prints 'ready' when it is\n"
 	    "  --snap-mb LIST   memory the snapshot app touches, MB (default 10,200,1024)\n"
 	    "  --app-delay-ms N the snapshot app's initialisation time (default 1000)\n"
 	    "  --snap-rootfs DIR --snap-cmd CMD  another snapshot app: sh -c CMD sh MB in DIR;\n"
