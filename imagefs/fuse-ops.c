@@ -26,11 +26,11 @@ _Static_assert(sizeof(fuse_ino_t) >= sizeof(uint64_t), "fuse_ino_t holds index i
 #define STATS_XATTR "user.brisk.stats"
 #define MAX_READ_CHUNKS 64
 
-/* Replies from FLAT_MIN bytes up are copied into the worker's own buffer and written in one
- * go: libfuse splices an fd-backed reply only when it fits its pipe (pipe-max-size, 1 MiB by
- * default, header included), and otherwise copies it through a buffer it mallocs and frees per
- * reply, one page fault per 4 KiB. */
-#define FLAT_MIN (128 << 10)
+/* Read replies are copied into the worker's own buffer and written in one go. libfuse splices
+ * an fd-backed reply only when it fits its pipe (pipe-max-size, 1 MiB by default, header
+ * included), and otherwise copies it through a buffer it mallocs and frees per reply, one page
+ * fault per 4 KiB; and for small replies a pread + writev costs fewer system calls than the
+ * splice's vmsplice + splice + splice. */
 #define FLAT_MAX (1 << 20)
 
 static const char zeros[128 << 10];
@@ -462,7 +462,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return (void)fuse_reply_err(req, r == -ENOMEM ? ENOMEM : EIO);
 	}
 	size_t len = fuse_buf_size(p.bv);
-	char *flat = len >= FLAT_MIN && len <= FLAT_MAX ? flat_buffer() : NULL;
+	char *flat = len <= FLAT_MAX ? flat_buffer() : NULL;
 	fs->stats.read_bytes += len;
 	if (flat && (r = flatten(&p, flat)) < 0)
 		fuse_reply_err(req, EIO);
