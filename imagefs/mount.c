@@ -12,7 +12,10 @@
  * (FUSE_NOTIFY_RESEND, Linux 6.9). Readers see a pause, not "transport endpoint is not
  * connected". When the mount goes away the serving process exits 0 and the supervisor too.
  */
-#define FUSE_USE_VERSION 35
+/* 3.12: below it fuse_session_loop_mt() is the 3.2 entry point, which reads a
+ * fuse_loop_cfg_create() config as the old struct (clone_fd on, max_idle_threads 0): one new
+ * thread and one cloned /dev/fuse fd per request. */
+#define FUSE_USE_VERSION 312
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
@@ -98,7 +101,7 @@ static int serve(struct fuse_session *se, struct ifs_fs *fs, const struct imagef
 		resume_session(se);
 	fuse_loop_cfg_set_clone_fd(cfg, 0);
 	fuse_loop_cfg_set_max_threads(cfg, 32);
-	fuse_loop_cfg_set_idle_threads(cfg, 8);
+	/* no idle bound (the default): workers stay, none is made and ended per request */
 	r = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
 	ifs_fs_stop(fs);
