@@ -291,7 +291,10 @@ static int mount_cgroup(struct rootfs_ctx *c, const struct spec_mount *m, const 
 			return log_error_errno(-errno, "mkdir '%s/%s': %m", m->destination, name);
 		char sub[600];
 		snprintf(sub, sizeof(sub), "%s/%s", base, name);
-		if (FAULT_OR("mount", mount("cgroup", sub, "cgroup", flags, data)) < 0) {
+		/* No cgroup v1 mount in a user namespace (rootless): the host's hierarchy, bound,
+		 * as runc does there. */
+		if (FAULT_OR("mount", mount("cgroup", sub, "cgroup", flags, data)) < 0 &&
+		    (errno != EPERM || mount(mp, sub, NULL, MS_BIND | MS_REC, NULL) < 0)) {
 			r = log_error_errno(-errno, "mount cgroup '%s' on '%s/%s': %m", data,
 					    m->destination, name);
 			break;

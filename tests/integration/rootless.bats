@@ -87,9 +87,8 @@ uconfig() {
 	uconfig '.process.args = ["sh", "-c", "id -u; cat /proc/self/uid_map; hostname; echo ok > /tmp/x && cat /tmp/x"]'
 	run ubrisk run "rl$$"
 	echo "status $status: $output"
-	if [ "$status" -ne 0 ]; then
-		skip "rootless run fails: ${lines[-1]}"
-	fi
+	# user namespaces are there (setup checked): a failure is brisk's
+	[ "$status" -eq 0 ]
 	# without cgroup delegation brisk warns on stderr ("brisk: ...: create cgroup ...")
 	local out
 	out=$(echo "$output" | grep -v '^brisk: ')
@@ -104,7 +103,7 @@ uconfig() {
 	# not under `run`: the created init keeps create's stdout, and `run` would wait for it
 	if ! ubrisk create "rl$$" </dev/null >"$TEST_DIR/create.log" 2>&1; then
 		cat "$TEST_DIR/create.log"
-		skip "rootless create fails: $(tail -n 1 "$TEST_DIR/create.log")"
+		return 1
 	fi
 	[ "$(stat -c '%u %a' "$STATE_ROOT/rl$$")" = "$RUID 700" ]
 	ubrisk start "rl$$"
