@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -68,9 +69,20 @@ int sync_recv(int fd, struct sync_msg *ret, int *ret_fd)
 
 	if (ret_fd)
 		*ret_fd = -1;
-	do
+	/* A peer that exited with our last message unread makes the next recv fail with
+	 * ECONNRESET once; what it sent before it exited (its error) is still queued after. */
+	bool reset = false;
+	for (;;) {
 		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
+		if (n >= 0 || errno == EINTR)
+			;
+		else if (errno == ECONNRESET && !reset)
+			reset = true;
+		else
+			break;
+		if (n >= 0)
+			break;
+	}
 	if (n < 0)
 		return -errno;
 	if (n == 0)
