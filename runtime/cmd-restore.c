@@ -562,22 +562,8 @@ static int finish(struct restore_job *j)
 	json_object_object_add(j->st.extra, "restoredFrom",
 			       json_object_new_string(j->a->image_path));
 	json_object_object_add(j->st.extra, "checkpointOf", json_object_new_string(j->meta->id));
-	if (j->spec->hooks[HOOK_POSTSTOP].n) {
-		const char *cfg = json_to_string(j->spec->json);
-		if ((r = write_file_atomic_at(j->dirfd, "config.json", cfg, strlen(cfg), 0600,
-					      false)) < 0)
-			return log_error_errno(r, "save config.json: %m");
-	}
-	if ((r = state_save(j->dirfd, &j->st)) < 0)
-		return log_error_errno(r, "save state: %m");
-	if (j->a->pid_file) {
-		char buf[16];
-		snprintf(buf, sizeof(buf), "%d", j->pid);
-		r = write_file_atomic_at(AT_FDCWD, j->a->pid_file, buf, strlen(buf), 0644, false);
-		if (r < 0)
-			return log_error_errno(r, "write pid file '%s': %m", j->a->pid_file);
-	}
-	return 0;
+	return state_commit(j->dirfd, &j->st,
+			    j->spec->hooks[HOOK_POSTSTOP].n ? j->spec->json : NULL, j->a->pid_file);
 }
 
 static void job_undo(struct restore_job *j)

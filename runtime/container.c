@@ -546,22 +546,8 @@ static int finish(struct create_job *j)
 	json_putp(&j->st.cgroup);
 	if ((r = cgroup_serialize(j->cg, &j->st.cgroup)) < 0)
 		return log_error_errno(r, "serialise cgroup: %m");
-	if (j->spec->hooks[HOOK_POSTSTOP].n || j->spec->hooks[HOOK_POSTSTART].n) {
-		const char *cfg = json_to_string(j->spec->json);
-		if ((r = write_file_atomic_at(j->dirfd, "config.json", cfg, strlen(cfg), 0600,
-					      false)) < 0)
-			return log_error_errno(r, "save config.json: %m");
-	}
-	if ((r = state_save(j->dirfd, &j->st)) < 0)
-		return log_error_errno(r, "save state: %m");
-	if (j->o->pid_file) {
-		char buf[16];
-		snprintf(buf, sizeof(buf), "%d", j->pid);
-		r = write_file_atomic_at(AT_FDCWD, j->o->pid_file, buf, strlen(buf), 0644, false);
-		if (r < 0)
-			return log_error_errno(r, "write pid file '%s': %m", j->o->pid_file);
-	}
-	return 0;
+	bool later_hooks = j->spec->hooks[HOOK_POSTSTOP].n || j->spec->hooks[HOOK_POSTSTART].n;
+	return state_commit(j->dirfd, &j->st, later_hooks ? j->spec->json : NULL, j->o->pid_file);
 }
 
 static void job_undo(struct create_job *j)
@@ -808,7 +794,8 @@ int container_delete(struct runtime_ctx *rt, const char *id, bool force)
 		/* A create killed half-way leaves a directory without state: --force removes it. */
 		if (force && state_check_id(id) == 0) {
 			umount_state_dir(rt, id);
-			return rm_rf_at(rt->rootfd, id) < 0 ? 0 : 0;
+			(void)rm_rf_at(rt->rootfd, id);
+			return 0;
 		}
 		return force ? 0 : container_not_found(id);
 	}

@@ -357,19 +357,6 @@ static void job_done(struct exec_job *j)
 	state_free(j->st);
 }
 
-static int write_pid_file(const char *path, pid_t pid)
-{
-	char buf[16];
-	int r;
-
-	/* digits only: containerd parses it with Atoi */
-	snprintf(buf, sizeof(buf), "%d", pid);
-	r = write_file_atomic_at(AT_FDCWD, path, buf, strlen(buf), 0644, false);
-	if (r < 0)
-		return log_error_errno(r, "write pid file '%s': %m", path);
-	return 0;
-}
-
 int container_exec(struct runtime_ctx *rt, const struct exec_opts *o)
 {
 	struct exec_job j = {
@@ -389,7 +376,7 @@ int container_exec(struct runtime_ctx *rt, const struct exec_opts *o)
 	if ((r = spawn(&j)) < 0)
 		goto out;
 	if ((r = parent_handshake(&j)) < 0 ||
-	    (o->pid_file && (r = write_pid_file(o->pid_file, j.pid)) < 0)) {
+	    (o->pid_file && (r = state_write_pid_file(o->pid_file, j.pid)) < 0)) {
 		kill(j.pid, SIGKILL);
 		waitpid(j.pid, NULL, 0);
 		goto out;

@@ -140,6 +140,34 @@ int state_save(int dirfd, const struct container_state *st)
 	return write_file_atomic_at(dirfd, STATE_FILE, s, strlen(s), 0600, false);
 }
 
+int state_write_pid_file(const char *path, pid_t pid)
+{
+	char buf[16];
+	int r;
+
+	snprintf(buf, sizeof(buf), "%d", (int)pid);
+	r = write_file_atomic_at(AT_FDCWD, path, buf, strlen(buf), 0644, false);
+	if (r < 0)
+		return log_error_errno(r, "write pid file '%s': %m", path);
+	return 0;
+}
+
+int state_commit(int dirfd, const struct container_state *st, struct json_object *config,
+		 const char *pid_file)
+{
+	int r;
+
+	if (config) {
+		const char *cfg = json_to_string(config);
+		if ((r = write_file_atomic_at(dirfd, "config.json", cfg, strlen(cfg), 0600,
+					      false)) < 0)
+			return log_error_errno(r, "save config.json: %m");
+	}
+	if ((r = state_save(dirfd, st)) < 0)
+		return log_error_errno(r, "save state: %m");
+	return pid_file ? state_write_pid_file(pid_file, st->pid) : 0;
+}
+
 struct container_state *state_free(struct container_state *st)
 {
 	if (!st)

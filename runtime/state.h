@@ -44,6 +44,14 @@ int state_open_dir(int rootfd, const char *id, int *ret_fd);
 
 int state_load(int rootfd, const char *id, struct container_state **ret);
 int state_save(int dirfd, const struct container_state *st);
+/* PID into PATH, digits only (containerd parses it with Atoi). */
+int state_write_pid_file(const char *path, pid_t pid);
+/*
+ * The last step of create and restore: CONFIG as config.json (when not NULL: hooks that run
+ * later need it), the state, then the pid file (when PID_FILE is not NULL).
+ */
+int state_commit(int dirfd, const struct container_state *st, struct json_object *config,
+		 const char *pid_file);
 struct container_state *state_free(struct container_state *st);
 void state_freep(struct container_state **st);
 
