@@ -377,32 +377,14 @@ int open_in_root(int rootfd, const char *path, int flags, mode_t mode)
 	return open_in_root_fallback(rootfd, path, flags, mode);
 }
 
-int close_fds_from(int lowest)
-{
-	if (syscall(SYS_close_range, (unsigned)lowest, ~0U, 0) == 0)
-		return 0;
-	_cleanup_closedir_ DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		int fd;
-
-		if (parse_int(de->d_name, &fd) < 0 || fd < lowest || fd == dirfd(d))
-			continue;
-		close(fd);
-	}
-	return 0;
-}
-
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-int cloexec_fds_from(int lowest)
+/* close_range(LOWEST, ~0, FLAGS), or one fd after the other from /proc/self/fd without it. */
+static int fds_from(int lowest, unsigned flags)
 {
-	if (syscall(SYS_close_range, (unsigned)lowest, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+	if (syscall(SYS_close_range, (unsigned)lowest, ~0U, flags) == 0)
 		return 0;
 	_cleanup_closedir_ DIR *d = opendir("/proc/self/fd");
 	struct dirent *de;
@@ -414,11 +396,22 @@ int cloexec_fds_from(int lowest)
 
 		if (parse_int(de->d_name, &fd) < 0 || fd < lowest || fd == dirfd(d))
 			continue;
-		fl = fcntl(fd, F_GETFD);
-		if (fl >= 0 && !(fl & FD_CLOEXEC))
+		if (!(flags & CLOSE_RANGE_CLOEXEC))
+			close(fd);
+		else if ((fl = fcntl(fd, F_GETFD)) >= 0 && !(fl & FD_CLOEXEC))
 			(void)fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
 	}
 	return 0;
+}
+
+int close_fds_from(int lowest)
+{
+	return fds_from(lowest, 0);
+}
+
+int cloexec_fds_from(int lowest)
+{
+	return fds_from(lowest, CLOSE_RANGE_CLOEXEC);
 }
 
 int parse_uint64(const char *s, unsigned long long *ret)

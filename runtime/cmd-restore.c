@@ -274,19 +274,9 @@ static int prepare_state(struct restore_job *j)
 
 	/* a lazy image named by the annotations (mounted or shared as by create, with a layer
 	 * of this container's own, released by delete), else root.path, relative to the bundle */
-	_cleanup_free_ char *root = NULL;
-	if ((r = lazy_rootfs_setup(j->rt->root, j->a->id, s->annotations, &j->st.extra, &root)) < 0)
+	if ((r = lazy_rootfs_resolve(j->rt->root, j->a->id, s->annotations, s->root_path,
+				     j->a->bundle, &j->st.extra, &j->st.rootfs, &j->lazy_root)) < 0)
 		return r;
-	j->lazy_root = root != NULL;
-	if (!root)
-		root = s->root_path[0] == '/' ? strdup(s->root_path)
-					      : path_join(j->a->bundle, s->root_path);
-	if (!root)
-		return -ENOMEM;
-	if (!realpath(root, path))
-		return log_error_errno(-errno, "rootfs '%s': %m", root);
-	if (!(j->st.rootfs = strdup(path)))
-		return -ENOMEM;
 	/* what a restore killed from here on leaves (the lazy image, mounts in the state
 	 * directory, the cgroup about to be made), `delete --force` finds and undoes */
 	if ((r = cgroup_serialize_planned(j->cg, &j->st.cgroup)) < 0 ||

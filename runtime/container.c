@@ -427,18 +427,9 @@ static int prepare(struct create_job *j)
 	j->st.owner = getuid();
 	j->st.annotations = s->annotations ? json_object_get(s->annotations) : NULL;
 	/* a lazy image named by the annotations, else root.path, relative to the bundle */
-	_cleanup_free_ char *root = NULL;
-	if ((r = lazy_rootfs_setup(j->rt->root, o->id, s->annotations, &j->st.extra, &root)) < 0)
+	if ((r = lazy_rootfs_resolve(j->rt->root, o->id, s->annotations, s->root_path, o->bundle,
+				     &j->st.extra, &j->st.rootfs, NULL)) < 0)
 		return r;
-	if (!root)
-		root = s->root_path[0] == '/' ? strdup(s->root_path)
-					      : path_join(o->bundle, s->root_path);
-	if (!root)
-		return -ENOMEM;
-	if (!realpath(root, path))
-		return log_error_errno(-errno, "rootfs '%s': %m", root);
-	if (!(j->st.rootfs = strdup(path)))
-		return -ENOMEM;
 	/* what a killed create leaves of the lazy image, `delete --force` releases */
 	if (j->st.extra && (r = save_early_state(j)) < 0)
 		return r;

@@ -293,3 +293,24 @@ int lazy_rootfs_release(struct json_object *extra)
 	overlay_remove(cdir);
 	return image_release(imgdir, hold);
 }
+
+int lazy_rootfs_resolve(const char *state_root, const char *id, struct json_object *annotations,
+			const char *root_path, const char *bundle, struct json_object **extra,
+			char **ret_rootfs, bool *ret_lazy)
+{
+	_cleanup_free_ char *root = NULL;
+	char path[PATH_MAX];
+	int r;
+
+	if ((r = lazy_rootfs_setup(state_root, id, annotations, extra, &root)) < 0)
+		return r;
+	if (ret_lazy)
+		*ret_lazy = root != NULL;
+	if (!root)
+		root = root_path[0] == '/' ? strdup(root_path) : path_join(bundle, root_path);
+	if (!root)
+		return -ENOMEM;
+	if (!realpath(root, path))
+		return log_error_errno(-errno, "rootfs '%s': %m", root);
+	return (*ret_rootfs = strdup(path)) ? 0 : -ENOMEM;
+}
