@@ -302,6 +302,8 @@ static int run_request(const struct snapshot_opts *o, bool dump, int (*op)(criu_
 
 	if (fault_hit("criu"))
 		return -EIO;
+	if ((r = snapshot_kdat_cache(o->criu_path)) < 0)
+		log_debug("CRIU's kernel feature cache: %s, ignoring", strerror(-r));
 	if (!dump && o->lazy_pages)
 		extra[n_extra++] = (char *)"--lazy-pages";
 	/* libcriu allows inherited fds only with a worker it started itself; the command

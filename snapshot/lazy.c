@@ -23,6 +23,8 @@ int snapshot_lazy_start(const struct snapshot_opts *o, pid_t *ret_pid)
 
 	if (!o->images_dir || !o->work_dir)
 		return -EINVAL;
+	if ((r = snapshot_kdat_cache(o->criu_path)) < 0)
+		log_debug("CRIU's kernel feature cache: %s, ignoring", strerror(-r));
 	/* The daemon writes one byte to the status fd once its socket is listening. */
 	if (pipe2(sp, O_CLOEXEC) < 0)
 		return -errno;
