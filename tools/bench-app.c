@@ -3,8 +3,9 @@
  * The application of `brisk-bench snapshot`, a stand-in for an interpreter that imports its
  * modules: bench-app MB DELAY_MS initialises for DELAY_MS (as imports would), fills MB of
  * memory with a pattern (on huge pages where it can), prints "ready"; then each SIGUSR1 reads every
- * page back (a request that needs all its state) and prints "ok" or "bad". Static, so any rootfs
- * can run it.
+ * page back (a request that needs all its state) and prints "ok" or "bad", and each SIGUSR2
+ * prints "up" and reads nothing (the first request a lazily restored app can answer before its
+ * memory is back). Static, so any rootfs can run it.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@ int main(int argc, char **argv)
 	/* blocked from the start: a request sent early waits instead of killing the app */
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	struct timespec ts = {delay / 1000, (delay % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
@@ -45,6 +47,11 @@ int main(int argc, char **argv)
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
+		if (sig == SIGUSR2) {
+			printf("up\n");
+			fflush(stdout);
+			continue;
+		}
 		int bad = 0;
 		for (size_t i = 0; i < len; i += 4096)
 			bad |= mem[i] != (unsigned char)(i >> 12);

@@ -4,8 +4,10 @@
  * (bench-app, a stand-in for an interpreter importing its modules), brought to "ready and
  * answering" three ways: a cold `run`, a `restore` of its checkpoint, and a lazy restore
  * (pages on fault); brisk and runc (both with CRIU). Time to ready is from the command's start
- * to the app's answer to a first request that reads all its memory. Also the dump time and the
- * image size. Runs are interleaved per size.
+ * to the app's answer to a first request that reads all its memory. A restore is also timed to
+ * its first answer: the app's reply to a request that reads none of it (bench-app's SIGUSR2),
+ * sent as soon as the restore command returns; a lazy restore answers it before its memory is
+ * back. Also the dump time and the image size. Runs are interleaved per size.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,30 +27,41 @@
 enum {
 	S_BRISK_RUN,
 	S_BRISK_RESTORE,
+	S_BRISK_RESTORE_UP,
 	S_BRISK_LAZY,
+	S_BRISK_LAZY_UP,
 	S_BRISK_DUMP,
 	S_RUNC_RUN,
 	S_RUNC_RESTORE,
+	S_RUNC_RESTORE_UP,
 	S_RUNC_DUMP,
 	NS,
 };
 
 static const char *const s_name[NS] = {
-    [S_BRISK_RUN] = "brisk run (cold)",	      [S_BRISK_RESTORE] = "brisk restore",
-    [S_BRISK_LAZY] = "brisk lazy restore",    [S_BRISK_DUMP] = "brisk checkpoint (dump)",
-    [S_RUNC_RUN] = "runc run (cold)",	      [S_RUNC_RESTORE] = "runc restore",
+    [S_BRISK_RUN] = "brisk run (cold)",
+    [S_BRISK_RESTORE] = "brisk restore",
+    [S_BRISK_LAZY] = "brisk lazy restore",
+    [S_BRISK_DUMP] = "brisk checkpoint (dump)",
+    [S_RUNC_RUN] = "runc run (cold)",
+    [S_RUNC_RESTORE] = "runc restore",
     [S_RUNC_DUMP] = "runc checkpoint (dump)",
+    [S_BRISK_RESTORE_UP] = "brisk restore, first answer",
+    [S_BRISK_LAZY_UP] = "brisk lazy restore, first answer",
+    [S_RUNC_RESTORE_UP] = "runc restore, first answer",
 };
 
 struct snap_ctx {
 	const struct bench_opts *o;
 	const char *dir, *bundle;
 	unsigned delay_ms;
+	bool first_answer; /* the app answers SIGUSR2 with "up" (bench-app) */
 };
 
-/* Send the app its request and wait for "ok" on FD. */
-static int ask(const char *pid_file, int fd, unsigned timeout_ms)
+/* Send the app request SIG and wait for its answer, "ok" (SIGUSR1) or "up" (SIGUSR2), on FD. */
+static int ask(const char *pid_file, int fd, int sig, unsigned timeout_ms)
 {
+	const char *want = sig == SIGUSR2 ? "up" : "ok";
 	_cleanup_free_ char *buf = NULL;
 	char line[64];
 	size_t len;
@@ -57,18 +70,22 @@ static int ask(const char *pid_file, int fd, unsigned timeout_ms)
 	if ((r = read_file_at(AT_FDCWD, pid_file, 64, &buf, &len)) < 0)
 		return log_error_errno(r, "read '%s': %m", pid_file);
 	pid_t pid = atoi(buf);
-	if (pid <= 0 || kill(pid, SIGUSR1) < 0)
+	if (pid <= 0 || kill(pid, sig) < 0)
 		return log_error_errno(-ESRCH, "no app process (pid '%s')", buf);
 	if ((r = bench_read_line(fd, line, sizeof(line), (int)timeout_ms)) < 0)
 		return log_error_errno(r, "the app did not answer: %m");
-	if (strcmp(line, "ok") != 0)
+	if (strcmp(line, want) != 0)
 		return log_error_errno(-EIO, "the app answered '%s'", line);
 	return 0;
 }
 
-/* RT run -d or restore -d (IMG set) of ID with stdout to a pipe; time until the app answers. */
+/*
+ * RT run -d or restore -d (IMG set) of ID with stdout to a pipe; time until the app answers
+ * (*RET_MS) and, for a restore with RET_UP_MS, until its first answer.
+ */
 static int start_to_ready(const struct snap_ctx *c, const char *rt, const char *root,
-			  const char *id, const char *img, bool lazy, double *ret_ms)
+			  const char *id, const char *img, bool lazy, double *ret_ms,
+			  double *ret_up_ms)
 {
 	_cleanup_free_ char *pid_file = NULL;
 	char *argv[16];
@@ -120,7 +137,14 @@ static int start_to_ready(const struct snap_ctx *c, const char *rt, const char *
 		close(pfd[0]);
 		return log_error_errno(r, "'%s' never printed ready: %m", id);
 	}
-	r = ask(pid_file, pfd[0], 120000);
+	if (img && ret_up_ms && c->first_answer) {
+		if ((r = ask(pid_file, pfd[0], SIGUSR2, 120000)) < 0) {
+			close(pfd[0]);
+			return r;
+		}
+		*ret_up_ms = bench_now_ms() - t0;
+	}
+	r = ask(pid_file, pfd[0], SIGUSR1, 120000);
 	*ret_ms = bench_now_ms() - t0;
 	close(pfd[0]);
 	return r;
@@ -170,7 +194,7 @@ static int round_of(const struct snap_ctx *c, const char *rt, bool brisk, unsign
 		return -ENOMEM;
 	int base = brisk ? S_BRISK_RUN : S_RUNC_RUN;
 	snprintf(id, sizeof(id), "snap-%s-%u-%u", brisk ? "b" : "r", mb, run);
-	r = start_to_ready(c, rt, root, id, NULL, false, &ms[base]);
+	r = start_to_ready(c, rt, root, id, NULL, false, &ms[base], NULL);
 	if (r >= 0) {
 		r = rt_cmd(rt, root, "checkpoint", id, img,
 			   &ms[brisk ? S_BRISK_DUMP : S_RUNC_DUMP]);
@@ -183,9 +207,9 @@ static int round_of(const struct snap_ctx *c, const char *rt, bool brisk, unsign
 		char rid[80];
 		bench_drop_caches(); /* the images are read from disk, as on a fresh node */
 		snprintf(rid, sizeof(rid), "%s-r%d", id, lazy);
-		r = start_to_ready(
-		    c, rt, root, rid, img, lazy,
-		    &ms[brisk ? (lazy ? S_BRISK_LAZY : S_BRISK_RESTORE) : S_RUNC_RESTORE]);
+		int s = brisk ? (lazy ? S_BRISK_LAZY : S_BRISK_RESTORE) : S_RUNC_RESTORE;
+		/* the first-answer entry follows its restore's */
+		r = start_to_ready(c, rt, root, rid, img, lazy, &ms[s], &ms[s + 1]);
 		(void)rt_cmd(rt, root, "delete", rid, NULL, NULL);
 	}
 	(void)rm_rf_at(AT_FDCWD, img);
@@ -226,7 +250,11 @@ int bench_snapshot(const struct bench_opts *o, struct json_object *results)
 		log_error_errno(r, "copy '%s' into the rootfs: %m", BENCH_APP_PATH);
 	if (r < 0)
 		goto out;
-	struct snap_ctx c = {.o = o, .dir = dir, .bundle = bundle, .delay_ms = o->app_delay_ms};
+	struct snap_ctx c = {.o = o,
+			     .dir = dir,
+			     .bundle = bundle,
+			     .delay_ms = o->app_delay_ms,
+			     .first_answer = !o->snap_rootfs};
 	if (o->snap_rootfs)
 		fprintf(stderr, "snapshot: '%s' in '%s'", o->snap_cmd, o->snap_rootfs);
 	else
@@ -266,10 +294,14 @@ int bench_snapshot(const struct bench_opts *o, struct json_object *results)
 		for (int s = 0; s < NS; s++) {
 			if (s >= S_RUNC_RUN && !runc_ok)
 				continue;
+			bool up = s == S_BRISK_RESTORE_UP || s == S_BRISK_LAZY_UP ||
+				  s == S_RUNC_RESTORE_UP;
+			if (up && !c.first_answer)
+				continue;
 			bool dump = s == S_BRISK_DUMP || s == S_RUNC_DUMP;
 			struct json_object *e =
 			    bench_result(results, "snapshot", scenario, s_name[s], ms[s], runs,
-					 s == S_BRISK_RESTORE, !dump);
+					 s == S_BRISK_RESTORE, !dump && !up);
 			if (dump)
 				bench_result_add_double(e, "image_mib",
 							img[s == S_BRISK_DUMP ? 0 : 1]);
