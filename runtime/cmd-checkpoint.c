@@ -314,7 +314,8 @@ static int do_checkpoint(struct runtime_ctx *rt, struct checkpoint_args *a, cons
 		return log_error_errno(r, "work path '%s': %m", a->work_path);
 	if ((r = ext_mounts_from_spec(spec, false, &em)) < 0)
 		return r;
-	if ((r = ext_mounts_add_masked(spec, st->pid, &em)) < 0)
+	if ((r = ext_mounts_add_masked(spec, st->pid, &em)) < 0 ||
+	    (r = ext_mounts_add_empty_tmpfs(spec, st->pid, &em)) < 0)
 		goto out;
 	for (int fd = 0; fd < 3; fd++) {
 		bool external = false;

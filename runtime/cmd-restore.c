@@ -157,8 +157,9 @@ struct restore_job {
 	struct snapshot_pair *cg_roots;
 	size_t n_cg_roots;
 	int images_fd, work_fd, dirfd, netns_fd, console_fd;
-	char *root_mnt;	  /* the rootfs (a clone: its overlay) mounted in our state for CRIU */
-	char *masked_mnt; /* an empty read-only tmpfs, for the masked directories */
+	char *root_mnt;	   /* the rootfs (a clone: its overlay) mounted in our state for CRIU */
+	char *masked_mnt;  /* an empty read-only tmpfs, for the masked directories */
+	char **tmpfs_mnts; /* NULL-terminated: a new tmpfs for each of the spec's */
 	char *work_dir;
 	pid_t pid, lazy_pid;
 	bool lazy_root;	     /* the rootfs is a lazy image's overlay, private to this container */
@@ -308,6 +309,49 @@ static int mount_clone_root(struct restore_job *j, const char *dir)
 	return 0;
 }
 
+/*
+ * The spec's tmpfs mounts that the dump left out as external (empty, as the spec made them:
+ * ext_mounts_add_empty_tmpfs) come back as new ones, made here as the spec says, each bound
+ * in its place by CRIU. One for every tmpfs of the spec: a key the images do not name is
+ * not used.
+ */
+static int mount_tmpfs(struct restore_job *j, const char *dir)
+{
+	size_t n = 0;
+
+	j->tmpfs_mnts = calloc(j->spec->n_mounts + 1, sizeof(char *));
+	if (!j->tmpfs_mnts)
+		return -ENOMEM;
+	for (size_t i = 0; i < j->spec->n_mounts; i++) {
+		const struct spec_mount *m = &j->spec->mounts[i];
+		const unsigned long keep = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME |
+					   MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME;
+		char name[32];
+		const char *key;
+		int r;
+
+		if (!spec_mount_is_tmpfs(m))
+			continue;
+		snprintf(name, sizeof(name), "tmpfs-%zu", i);
+		if (n == 0 && mkdirat(j->dirfd, "tmpfs", 0700) < 0)
+			return log_error_errno(-errno, "create '%s/tmpfs': %m", dir);
+		_cleanup_free_ char *path = NULL;
+		if (asprintf(&path, "%s/tmpfs/%s", dir, name) < 0)
+			return -ENOMEM;
+		if (mkdir(path, 0700) < 0)
+			return log_error_errno(-errno, "create '%s': %m", path);
+		if (mount(m->source ? m->source : "tmpfs", path, "tmpfs", m->flags & keep,
+			  m->data) < 0)
+			return log_error_errno(-errno, "mount a tmpfs for '%s' on '%s': %m",
+					       m->destination, path);
+		j->tmpfs_mnts[n++] = TAKE_PTR(path);
+		if (!(key = ext_mounts_tmpfs_key(&j->em, m)) ||
+		    (r = ext_mounts_add(&j->em, key, j->tmpfs_mnts[n - 1])) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 /* CRIU wants the root to be a mount point: mount it on a directory of our state. */
 static int prepare_root(struct restore_job *j)
 {
@@ -346,6 +390,8 @@ static int prepare_root(struct restore_job *j)
 		if ((r = ext_mounts_add(&j->em, SNAPSHOT_MASKED_KEY, j->masked_mnt)) < 0)
 			return r;
 	}
+	if ((r = mount_tmpfs(j, dir)) < 0)
+		return r;
 	if (j->a->work_path) {
 		r = mkdir_p_at(AT_FDCWD, j->a->work_path, 0700);
 		if (r < 0 && r != -EEXIST)
@@ -366,6 +412,14 @@ static int prepare_root(struct restore_job *j)
 
 static void umount_root(struct restore_job *j)
 {
+	for (size_t i = 0; j->tmpfs_mnts && j->tmpfs_mnts[i]; i++) {
+		if (umount2(j->tmpfs_mnts[i], MNT_DETACH) < 0)
+			log_warning("restore: unmount '%s': %m, ignoring", j->tmpfs_mnts[i]);
+		(void)rmdir(j->tmpfs_mnts[i]);
+	}
+	strv_free(j->tmpfs_mnts);
+	j->tmpfs_mnts = NULL;
+	(void)unlinkat(j->dirfd, "tmpfs", AT_REMOVEDIR);
 	if (j->masked_mnt) {
 		if (umount2(j->masked_mnt, MNT_DETACH) < 0)
 			log_warning("restore: unmount '%s': %m, ignoring", j->masked_mnt);

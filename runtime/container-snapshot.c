@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -27,9 +28,13 @@ void ext_mounts_done(struct ext_mounts *m)
 {
 	free(m->pairs);
 	strv_free(m->keys);
+	for (size_t i = 0; i < m->n_owned; i++)
+		free(m->owned[i]);
+	free(m->owned);
 	m->pairs = NULL;
 	m->keys = NULL;
-	m->n = 0;
+	m->owned = NULL;
+	m->n = m->n_owned = 0;
 }
 
 int ext_mounts_add(struct ext_mounts *m, const char *key, const char *value)
@@ -44,8 +49,8 @@ int ext_mounts_add(struct ext_mounts *m, const char *key, const char *value)
 	return 0;
 }
 
-/* PATH is the root of an empty read-only tmpfs mount. */
-static bool is_empty_ro_tmpfs(const char *path)
+/* PATH is the root of an empty tmpfs mount, read-only or not as RO says; its mode in *RET_ST. */
+static bool is_empty_tmpfs(const char *path, bool ro, struct stat *ret_st)
 {
 	_cleanup_free_ char *parent = path_join(path, "..");
 	struct stat st, pst;
@@ -53,8 +58,10 @@ static bool is_empty_ro_tmpfs(const char *path)
 
 	if (!parent || lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || stat(parent, &pst) < 0 ||
 	    st.st_dev == pst.st_dev || statfs(path, &sf) < 0 || sf.f_type != TMPFS_MAGIC ||
-	    !(sf.f_flags & ST_RDONLY))
+	    !(sf.f_flags & ST_RDONLY) != !ro)
 		return false;
+	if (ret_st)
+		*ret_st = st;
 	_cleanup_closedir_ DIR *d = opendir(path);
 	struct dirent *de;
 	if (!d)
@@ -74,7 +81,66 @@ int ext_mounts_add_masked(const struct spec *s, pid_t pid, struct ext_mounts *m)
 		if (**p != '/' ||
 		    snprintf(path, sizeof(path), "/proc/%d/root%s", pid, *p) >= (int)sizeof(path))
 			continue;
-		if (is_empty_ro_tmpfs(path) && (r = ext_mounts_add(m, *p, SNAPSHOT_MASKED_KEY)) < 0)
+		if (is_empty_tmpfs(path, true, NULL) &&
+		    (r = ext_mounts_add(m, *p, SNAPSHOT_MASKED_KEY)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+bool spec_mount_is_tmpfs(const struct spec_mount *m)
+{
+	return !(m->kind & MOUNT_BIND) && m->type && strcmp(m->type, "tmpfs") == 0 &&
+	       m->destination && m->destination[0] == '/' && !(m->flags & MS_RDONLY);
+}
+
+/* The value of OPT= in the mount data DATA ("mode=755,size=65536k"), parsed in BASE. */
+static unsigned long data_option(const char *data, const char *opt, int base, unsigned long def)
+{
+	size_t len = strlen(opt);
+
+	for (const char *p = data; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (strncmp(p, opt, len) == 0 && p[len] == '=')
+			return strtoul(p + len + 1, NULL, base);
+	return def;
+}
+
+const char *ext_mounts_tmpfs_key(struct ext_mounts *em, const struct spec_mount *m)
+{
+	char **o = reallocarray(em->owned, em->n_owned + 2, sizeof(char *));
+	char *key;
+
+	if (!o)
+		return NULL;
+	em->owned = o;
+	if (asprintf(&key, "%s%s", SNAPSHOT_TMPFS_KEY_PREFIX, m->destination) < 0)
+		return NULL;
+	em->owned[em->n_owned++] = key;
+	em->owned[em->n_owned] = NULL;
+	return key;
+}
+
+int ext_mounts_add_empty_tmpfs(const struct spec *s, pid_t pid, struct ext_mounts *m)
+{
+	for (size_t i = 0; i < s->n_mounts; i++) {
+		const struct spec_mount *sm = &s->mounts[i];
+		char path[PATH_MAX];
+		struct stat st;
+		const char *key;
+		int r;
+
+		if (!spec_mount_is_tmpfs(sm) || snprintf(path, sizeof(path), "/proc/%d/root%s", pid,
+							 sm->destination) >= (int)sizeof(path))
+			continue;
+		/* a restore makes it again from the spec: its root must be as the spec made it */
+		if (!is_empty_tmpfs(path, false, &st) ||
+		    (st.st_mode & 07777) != data_option(sm->data, "mode", 8, 01777) ||
+		    st.st_uid != data_option(sm->data, "uid", 10, 0) ||
+		    st.st_gid != data_option(sm->data, "gid", 10, 0))
+			continue;
+		if (!(key = ext_mounts_tmpfs_key(m, sm)))
+			return -ENOMEM;
+		if ((r = ext_mounts_add(m, sm->destination, key)) < 0)
 			return r;
 	}
 	return 0;

@@ -12,7 +12,9 @@
 struct ext_mounts {
 	struct snapshot_pair *pairs;
 	size_t n;
-	char **keys; /* NULL-terminated, the destinations (for brisk-snapshot.json) */
+	char **keys;  /* NULL-terminated, the destinations (for brisk-snapshot.json) */
+	char **owned; /* NULL-terminated, strings of pairs that M owns */
+	size_t n_owned;
 };
 
 /*
@@ -68,6 +70,18 @@ int ext_mounts_add(struct ext_mounts *m, const char *key, const char *value);
  * the key to an empty read-only tmpfs of its own, which CRIU binds in their place.
  */
 int ext_mounts_add_masked(const struct spec *s, pid_t pid, struct ext_mounts *m);
+
+/*
+ * The same for the tmpfs mounts of the spec (/dev/shm, /tmp, /run) that are still empty
+ * and as the spec made them: a tar run each saved on dump and on restore. Dump: they are
+ * added to M as external, under SNAPSHOT_TMPFS_KEY_PREFIX and their destination. A restore
+ * maps each key to a new tmpfs of the spec's options (ext_mounts_tmpfs_key).
+ */
+int ext_mounts_add_empty_tmpfs(const struct spec *s, pid_t pid, struct ext_mounts *m);
+/* Is M a tmpfs mount that a dump may leave out as external (the spec's, not a bind)? */
+bool spec_mount_is_tmpfs(const struct spec_mount *m);
+/* The external key of M's tmpfs, owned by EM (NULL on out-of-memory). */
+const char *ext_mounts_tmpfs_key(struct ext_mounts *em, const struct spec_mount *m);
 
 /*
  * A network namespace that the runtime made (the spec names no path, and no user namespace)

@@ -146,6 +146,8 @@ struct snapshot_meta {
 #define SNAPSHOT_NETNS_LO_DOWN "loopback-down"
 /* The external mount key of masked directories (empty read-only tmpfs mounts). */
 #define SNAPSHOT_MASKED_KEY "brisk-masked"
+/* The external mount key of an empty tmpfs mount of the spec: this prefix, its destination. */
+#define SNAPSHOT_TMPFS_KEY_PREFIX "brisk-tmpfs:"
 
 /* Strict: unknown keys, wrong types, a missing required key or trailing bytes are -EINVAL. */
 int snapshot_meta_parse(const char *buf, size_t len, struct snapshot_meta **ret);

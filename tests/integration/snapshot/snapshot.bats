@@ -113,6 +113,32 @@ masked_dirs() {
 	assert_no_leaks r1
 }
 
+@test "the spec's tmpfs mounts: an empty one comes back new and writable, one with files keeps them" {
+	start_zdtm c1
+	brisk checkpoint --image-path "$IMG" c1
+	restore r1
+	pid=$(state_field r1 pid)
+	# a tmpfs mount (the type follows the "-" that ends the optional fields)
+	awk '$5 == "/dev/shm" { for (i = 7; i < NF; i++) if ($i == "-") { f = $(i + 1) == "tmpfs"; break } }
+		END {exit !f}' "/proc/$pid/mountinfo"
+	[ "$(brisk exec r1 stat -c %a /dev/shm)" = 1777 ]
+	[ -z "$(brisk exec r1 ls -A /dev/shm)" ]
+	brisk exec r1 sh -c 'echo new >/dev/shm/x'
+	[ "$(brisk exec r1 cat /dev/shm/x)" = new ]
+	check_pass r1
+	brisk delete --force r1
+	assert_no_leaks r1
+	# not empty: CRIU dumps and restores it with its files
+	start_zdtm c2
+	brisk exec c2 sh -c 'echo kept >/dev/shm/f'
+	brisk checkpoint --image-path "$TEST_DIR/img2" c2
+	IMG=$TEST_DIR/img2 restore r2
+	[ "$(brisk exec r2 cat /dev/shm/f)" = kept ]
+	check_pass r2
+	brisk delete --force r2
+	assert_no_leaks r2
+}
+
 @test "restore under the checkpointed id goes on in the bundle's rootfs, as runc does" {
 	start_zdtm c1
 	brisk checkpoint --image-path "$IMG" c1
