@@ -315,6 +315,30 @@ static int mount_clone_root(struct restore_job *j, const char *dir)
  * in its place by CRIU. One for every tmpfs of the spec: a key the images do not name is
  * not used.
  */
+static int fill_cgroup_tmpfs(const struct spec_mount *m, const char *path)
+{
+	_cleanup_strv_free_ char **dirs = NULL, **links = NULL;
+	_cleanup_close_ int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r;
+
+	if (dfd < 0 || (r = cgroup_tmpfs_entries(&dirs, &links)) < 0)
+		return log_error_errno(dfd < 0 ? -errno : r, "the host's cgroup hierarchies: %m");
+	for (char **d = dirs; *d; d++)
+		if (mkdirat(dfd, *d, 0755) < 0)
+			return log_error_errno(-errno, "mkdir '%s/%s': %m", path, *d);
+	for (char **l = links; *l; l++) {
+		char *slash = strchr(*l, '/');
+		*slash = '\0';
+		if (symlinkat(slash + 1, dfd, *l) < 0 && errno != EEXIST)
+			return log_error_errno(-errno, "symlink '%s/%s': %m", path, *l);
+	}
+	if ((m->flags & MS_RDONLY) &&
+	    mount(NULL, path, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "mode=755") < 0)
+		return log_error_errno(-errno, "remount '%s' read-only: %m", path);
+	return 0;
+}
+
 static int mount_tmpfs(struct restore_job *j, const char *dir)
 {
 	size_t n = 0;
@@ -330,7 +354,8 @@ static int mount_tmpfs(struct restore_job *j, const char *dir)
 		const char *key;
 		int r;
 
-		if (!spec_mount_is_tmpfs(m))
+		bool cg = spec_mount_is_cgroup_tmpfs(m);
+		if (!spec_mount_is_tmpfs(m) && !cg)
 			continue;
 		snprintf(name, sizeof(name), "tmpfs-%zu", i);
 		if (n == 0 && mkdirat(j->dirfd, "tmpfs", 0700) < 0)
@@ -340,11 +365,17 @@ static int mount_tmpfs(struct restore_job *j, const char *dir)
 			return -ENOMEM;
 		if (mkdir(path, 0700) < 0)
 			return log_error_errno(-errno, "create '%s': %m", path);
-		if (mount(m->source ? m->source : "tmpfs", path, "tmpfs", m->flags & keep,
-			  m->data) < 0)
+		/* the cgroup tmpfs: as rootfs.c mounts it */
+		if (mount(cg	      ? "tmpfs"
+			  : m->source ? m->source
+				      : "tmpfs",
+			  path, "tmpfs", cg ? MS_NOSUID | MS_NODEV | MS_NOEXEC : m->flags & keep,
+			  cg ? "mode=755" : m->data) < 0)
 			return log_error_errno(-errno, "mount a tmpfs for '%s' on '%s': %m",
 					       m->destination, path);
 		j->tmpfs_mnts[n++] = TAKE_PTR(path);
+		if (cg && (r = fill_cgroup_tmpfs(m, j->tmpfs_mnts[n - 1])) < 0)
+			return r;
 		if (!(key = ext_mounts_tmpfs_key(&j->em, m)) ||
 		    (r = ext_mounts_add(&j->em, key, j->tmpfs_mnts[n - 1])) < 0)
 			return -ENOMEM;

@@ -49,8 +49,8 @@ int ext_mounts_add(struct ext_mounts *m, const char *key, const char *value)
 	return 0;
 }
 
-/* PATH is the root of an empty tmpfs mount, read-only or not as RO says; its mode in *RET_ST. */
-static bool is_empty_tmpfs(const char *path, bool ro, struct stat *ret_st)
+/* PATH is the root of a tmpfs mount, read-only or not as RO says; its mode in *RET_ST. */
+static bool is_tmpfs_mount(const char *path, bool ro, struct stat *ret_st)
 {
 	_cleanup_free_ char *parent = path_join(path, "..");
 	struct stat st, pst;
@@ -62,6 +62,14 @@ static bool is_empty_tmpfs(const char *path, bool ro, struct stat *ret_st)
 		return false;
 	if (ret_st)
 		*ret_st = st;
+	return true;
+}
+
+/* PATH is the root of an empty tmpfs mount, read-only or not as RO says; its mode in *RET_ST. */
+static bool is_empty_tmpfs(const char *path, bool ro, struct stat *ret_st)
+{
+	if (!is_tmpfs_mount(path, ro, ret_st))
+		return false;
 	_cleanup_closedir_ DIR *d = opendir(path);
 	struct dirent *de;
 	if (!d)
@@ -120,6 +128,105 @@ const char *ext_mounts_tmpfs_key(struct ext_mounts *em, const struct spec_mount 
 	return key;
 }
 
+bool spec_mount_is_cgroup_tmpfs(const struct spec_mount *m)
+{
+	return !(m->kind & MOUNT_BIND) && m->type && strcmp(m->type, "cgroup") == 0 &&
+	       m->destination && m->destination[0] == '/' &&
+	       access("/sys/fs/cgroup/cgroup.controllers", F_OK) < 0;
+}
+
+int cgroup_tmpfs_entries(char ***ret_dirs, char ***ret_links)
+{
+	_cleanup_strv_free_ char **dirs = NULL, **links = NULL;
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	_cleanup_free_ char *line = NULL;
+	size_t n = 0, nd = 0, nl = 0;
+
+	if (!f)
+		return -errno;
+	while (getline(&line, &n, f) > 0) {
+		char mp[512], fstype[64];
+		char *dash = strstr(line, " - ");
+		if (!dash || sscanf(line, "%*s %*s %*s %*s %511s", mp) != 1 ||
+		    sscanf(dash + 3, "%63s", fstype) != 1)
+			continue;
+		if (strncmp(mp, "/sys/fs/cgroup/", 15) != 0 || strchr(mp + 15, '/') ||
+		    (strcmp(fstype, "cgroup") != 0 && strcmp(fstype, "cgroup2") != 0))
+			continue;
+		const char *name = mp + 15;
+		char **d = reallocarray(dirs, nd + 2, sizeof(char *));
+		if (!d)
+			return -ENOMEM;
+		dirs = d;
+		if (!(dirs[nd++] = strdup(name)))
+			return -ENOMEM;
+		dirs[nd] = NULL;
+		/* co-mounted controllers: cpu -> cpu,cpuacct */
+		if (strcmp(fstype, "cgroup") != 0 || !strchr(name, ','))
+			continue;
+		for (char *save = NULL, *ctl = strtok_r(strdupa(name), ",", &save); ctl;
+		     ctl = strtok_r(NULL, ",", &save)) {
+			char **l = reallocarray(links, nl + 2, sizeof(char *));
+			if (!l)
+				return -ENOMEM;
+			links = l;
+			if (asprintf(&links[nl], "%s/%s", ctl, name) < 0)
+				return -ENOMEM;
+			links[++nl] = NULL;
+		}
+	}
+	if (!dirs && !(dirs = calloc(1, sizeof(char *))))
+		return -ENOMEM;
+	if (!links && !(links = calloc(1, sizeof(char *))))
+		return -ENOMEM;
+	*ret_dirs = TAKE_PTR(dirs);
+	*ret_links = TAKE_PTR(links);
+	return 0;
+}
+
+/* PATH (the container's /sys/fs/cgroup) holds what rootfs.c made there, and no more. */
+static bool is_cgroup_tmpfs_as_made(const char *path, bool ro)
+{
+	_cleanup_strv_free_ char **dirs = NULL, **links = NULL;
+	struct stat st;
+
+	if (!is_tmpfs_mount(path, ro, &st) || (st.st_mode & 07777) != 0755 || st.st_uid != 0 ||
+	    st.st_gid != 0 || cgroup_tmpfs_entries(&dirs, &links) < 0)
+		return false;
+	_cleanup_closedir_ DIR *d = opendir(path);
+	struct dirent *de;
+	size_t n = 0, want = 0;
+	for (char **p = dirs; *p; p++)
+		want++;
+	for (char **p = links; *p; p++)
+		want++;
+	if (!d)
+		return false;
+	while ((de = readdir(d))) {
+		bool found = false;
+		char target[512];
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return false;
+		for (char **p = dirs; S_ISDIR(st.st_mode) && *p && !found; p++)
+			found = strcmp(*p, de->d_name) == 0 && (st.st_mode & 07777) == 0755;
+		for (char **p = links; S_ISLNK(st.st_mode) && *p && !found; p++) {
+			size_t len = strlen(de->d_name);
+			ssize_t k = readlinkat(dirfd(d), de->d_name, target, sizeof(target) - 1);
+			if (k < 0)
+				return false;
+			target[k] = '\0';
+			found = strncmp(*p, de->d_name, len) == 0 && (*p)[len] == '/' &&
+				strcmp(*p + len + 1, target) == 0;
+		}
+		if (!found)
+			return false;
+		n++;
+	}
+	return n == want;
+}
+
 int ext_mounts_add_empty_tmpfs(const struct spec *s, pid_t pid, struct ext_mounts *m)
 {
 	for (size_t i = 0; i < s->n_mounts; i++) {
@@ -129,14 +236,20 @@ int ext_mounts_add_empty_tmpfs(const struct spec *s, pid_t pid, struct ext_mount
 		const char *key;
 		int r;
 
-		if (!spec_mount_is_tmpfs(sm) || snprintf(path, sizeof(path), "/proc/%d/root%s", pid,
-							 sm->destination) >= (int)sizeof(path))
+		if ((!spec_mount_is_tmpfs(sm) && !spec_mount_is_cgroup_tmpfs(sm)) ||
+		    snprintf(path, sizeof(path), "/proc/%d/root%s", pid, sm->destination) >=
+			(int)sizeof(path))
+			continue;
+		/* a restore makes it again as the spec and the host's cgroups make it */
+		if (spec_mount_is_cgroup_tmpfs(sm) &&
+		    !is_cgroup_tmpfs_as_made(path, sm->flags & MS_RDONLY))
 			continue;
 		/* a restore makes it again from the spec: its root must be as the spec made it */
-		if (!is_empty_tmpfs(path, false, &st) ||
-		    (st.st_mode & 07777) != data_option(sm->data, "mode", 8, 01777) ||
-		    st.st_uid != data_option(sm->data, "uid", 10, 0) ||
-		    st.st_gid != data_option(sm->data, "gid", 10, 0))
+		if (!spec_mount_is_cgroup_tmpfs(sm) &&
+		    (!is_empty_tmpfs(path, false, &st) ||
+		     (st.st_mode & 07777) != data_option(sm->data, "mode", 8, 01777) ||
+		     st.st_uid != data_option(sm->data, "uid", 10, 0) ||
+		     st.st_gid != data_option(sm->data, "gid", 10, 0)))
 			continue;
 		if (!(key = ext_mounts_tmpfs_key(m, sm)))
 			return -ENOMEM;

@@ -80,6 +80,14 @@ int ext_mounts_add_masked(const struct spec *s, pid_t pid, struct ext_mounts *m)
 int ext_mounts_add_empty_tmpfs(const struct spec *s, pid_t pid, struct ext_mounts *m);
 /* Is M a tmpfs mount that a dump may leave out as external (the spec's, not a bind)? */
 bool spec_mount_is_tmpfs(const struct spec_mount *m);
+/*
+ * Is M a cgroup mount that brisk makes as a tmpfs of cgroup v1 mounts (a v1 or hybrid
+ * host)? That tmpfs holds only a directory per hierarchy of the host and the co-mount
+ * symlinks, which a restore can make again: a dump leaves it out as the empty ones.
+ */
+bool spec_mount_is_cgroup_tmpfs(const struct spec_mount *m);
+/* What that tmpfs holds: the directories, and the symlinks as "NAME/TARGET". */
+int cgroup_tmpfs_entries(char ***ret_dirs, char ***ret_links);
 /* The external key of M's tmpfs, owned by EM (NULL on out-of-memory). */
 const char *ext_mounts_tmpfs_key(struct ext_mounts *em, const struct spec_mount *m);
 

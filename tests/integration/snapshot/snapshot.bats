@@ -115,9 +115,14 @@ masked_dirs() {
 
 @test "the spec's tmpfs mounts: an empty one comes back new and writable, one with files keeps them" {
 	start_zdtm c1
+	cgroups=$(brisk exec c1 ls -A /sys/fs/cgroup)
 	brisk checkpoint --image-path "$IMG" c1
 	restore r1
 	pid=$(state_field r1 pid)
+	# /sys/fs/cgroup (a tmpfs of cgroup mounts on a v1 or hybrid host) as it was
+	[ "$(brisk exec r1 ls -A /sys/fs/cgroup)" = "$cgroups" ]
+	run brisk exec r1 touch /sys/fs/cgroup/x
+	[ "$status" -ne 0 ]
 	# a tmpfs mount (the type follows the "-" that ends the optional fields)
 	awk '$5 == "/dev/shm" { for (i = 7; i < NF; i++) if ($i == "-") { f = $(i + 1) == "tmpfs"; break } }
 		END {exit !f}' "/proc/$pid/mountinfo"
