@@ -2,7 +2,9 @@
 /*
  * The local chunk cache, shared by every mount on the node: DIR/chunks/XX/HEX holds the
  * uncompressed bytes of the chunk whose sha256 is HEX, so a warm read is a plain pread (or a
- * splice) with nothing to decode. Entries are immutable.
+ * splice) with nothing to decode. Entries are immutable. A file of several chunks may also be
+ * there whole, as the backing file of FUSE passthrough, named by a digest over its chunk list
+ * (passthrough.c); it is evicted like a chunk.
  *
  * Crash safety: an entry is written to an unnamed O_TMPFILE file, fdatasync()ed, and only then
  * linked under its name, so after a crash a name either holds the whole chunk or does not
@@ -201,7 +203,7 @@ uint64_t ifs_cache_evicted(struct ifs_cache *c)
 	return c->evicted;
 }
 
-int ifs_cache_get(struct ifs_cache *c, const struct digest *d, uint32_t size, int *ret_fd)
+int ifs_cache_get(struct ifs_cache *c, const struct digest *d, uint64_t size, int *ret_fd)
 {
 	char name[3 + DIGEST_HEX_SIZE + 1];
 	struct stat st;
@@ -222,30 +224,21 @@ int ifs_cache_get(struct ifs_cache *c, const struct digest *d, uint32_t size, in
 	if (clock_gettime(CLOCK_REALTIME, &now) == 0 && now.tv_sec - st.st_mtim.tv_sec > 60)
 		(void)futimens(fd, NULL);
 	/* one disk read for the whole chunk rather than one per FUSE read */
-	(void)readahead(fd, 0, size);
+	if (size <= (4u << 20))
+		(void)readahead(fd, 0, size);
 	*ret_fd = fd;
 	return 0;
 }
 
-int ifs_cache_put(struct ifs_cache *c, const struct digest *d, const void *data, size_t len)
+/* Name the written temp file FD as entry D of LEN bytes: synced first, so that the name
+ * always holds the whole entry. */
+static int publish(struct ifs_cache *c, int fd, const struct digest *d, uint64_t len)
 {
 	char name[3 + DIGEST_HEX_SIZE + 1], proc[64];
-	_cleanup_close_ int fd = -EBADF;
 	bool over;
 	int r;
 
 	entry_name(d, name);
-	fd = openat(c->chunks_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	for (size_t done = 0; done < len;) {
-		ssize_t w = pwrite(fd, (const char *)data + done, len - done, (off_t)done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		done += (size_t)w;
-	}
 	if (fdatasync(fd) < 0)
 		return -errno;
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
@@ -261,4 +254,48 @@ int ifs_cache_put(struct ifs_cache *c, const struct digest *d, const void *data,
 	if (over && (r = evict(c)) < 0)
 		log_debug("cache eviction: %s", strerror(-r));
 	return 0;
+}
+
+int ifs_cache_put(struct ifs_cache *c, const struct digest *d, const void *data, size_t len)
+{
+	_cleanup_close_ int fd = -EBADF;
+
+	fd = openat(c->chunks_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	for (size_t done = 0; done < len;) {
+		ssize_t w = pwrite(fd, (const char *)data + done, len - done, (off_t)done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		done += (size_t)w;
+	}
+	return publish(c, fd, d, len);
+}
+
+int ifs_cache_put_file(struct ifs_cache *c, const struct digest *key, uint64_t size,
+		       const struct ifs_cache_part *parts, size_t n)
+{
+	_cleanup_close_ int fd = -EBADF;
+
+	fd = openat(c->chunks_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	for (size_t i = 0; i < n; i++) {
+		loff_t in = 0, out = (loff_t)parts[i].offset;
+
+		for (uint64_t left = parts[i].size; left > 0;) {
+			ssize_t w = copy_file_range(parts[i].fd, &in, fd, &out, left, 0);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				return w < 0 ? -errno : -EIO;
+			left -= (uint64_t)w;
+		}
+	}
+	/* what no chunk covers reads as zeros */
+	if (ftruncate(fd, (off_t)size) < 0)
+		return -errno;
+	return publish(c, fd, key, size);
 }

@@ -560,7 +560,8 @@ char *ifs_fs_stats_json(struct ifs_fs *fs)
 		const char *name;
 	} ops[] = {{1, "lookup"},   {3, "getattr"},  {5, "readlink"},	  {14, "open"},
 		   {15, "read"},    {17, "statfs"},  {22, "getxattr"},	  {23, "listxattr"},
-		   {27, "opendir"}, {28, "readdir"}, {44, "readdirplus"}, {2, "forget"}};
+		   {27, "opendir"}, {28, "readdir"}, {44, "readdirplus"}, {2, "forget"},
+		   {18, "release"}};
 	_cleanup_free_ char *req = NULL;
 	uint64_t total = 0;
 	char *out = NULL;
@@ -579,7 +580,8 @@ char *ifs_fs_stats_json(struct ifs_fs *fs)
 	if (asprintf(&out,
 		     "{\"requests\":{%s},\"range_reads\":%llu,\"fetched_bytes\":%llu,"
 		     "\"fetched_chunks\":%llu,\"prefetched_chunks\":%llu,\"retries\":%llu,"
-		     "\"failures\":%llu,\"cache_hits\":%llu,\"read_bytes\":%llu,\"evicted\":%llu}",
+		     "\"failures\":%llu,\"cache_hits\":%llu,\"read_bytes\":%llu,\"evicted\":%llu,"
+		     "\"passthrough_opens\":%llu}",
 		     req, (unsigned long long)fs->stats.range_reads,
 		     (unsigned long long)fs->stats.fetched_bytes,
 		     (unsigned long long)fs->stats.fetched_chunks,
@@ -587,7 +589,8 @@ char *ifs_fs_stats_json(struct ifs_fs *fs)
 		     (unsigned long long)fs->stats.retries, (unsigned long long)fs->stats.failures,
 		     (unsigned long long)fs->stats.cache_hits,
 		     (unsigned long long)fs->stats.read_bytes,
-		     (unsigned long long)ifs_cache_evicted(fs->cache)) < 0)
+		     (unsigned long long)ifs_cache_evicted(fs->cache),
+		     (unsigned long long)fs->stats.passthrough_opens) < 0)
 		return NULL;
 	return out;
 }

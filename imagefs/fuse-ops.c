@@ -2,9 +2,11 @@
 /*
  * The FUSE low-level handlers of the lazy mount. The image never changes, so everything is
  * cached by the kernel for as long as it likes: entries (negative ones too) and attributes
- * with long timeouts, file pages kept across opens, directory listings cached. open and
- * opendir are not implemented at all (the kernel then stops sending them and keeps the page
- * cache), readdir is always readdirplus, so a cold tree walk costs one request per directory.
+ * with long timeouts, file pages kept across opens, directory listings cached. opendir is not
+ * implemented (the kernel then stops sending it); open is, for FUSE passthrough of cached
+ * files (passthrough.c), and without passthrough it answers ENOSYS, so that the kernel stops
+ * sending it too and keeps the page cache. readdir is always readdirplus, so a cold tree walk
+ * costs one request per directory.
  * Index inode N is FUSE inode N + 1. Every handler replies exactly once.
  */
 #define FUSE_USE_VERSION 35
@@ -473,6 +475,30 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	parts_done(&p);
 }
 
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct ifs_fs *fs = FS(req);
+	uint32_t i;
+
+	(void)fi;
+	count(fs, 14);
+	if (!to_index(ino, &i) || i >= imagefs_index_inode_count(fs->idx))
+		return (void)fuse_reply_err(req, ENOENT);
+	ifs_pt_open(fs, req, i);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct ifs_fs *fs = FS(req);
+	uint32_t i;
+
+	(void)fi;
+	count(fs, 18);
+	if (!to_index(ino, &i) || i >= imagefs_index_inode_count(fs->idx))
+		return (void)fuse_reply_err(req, 0);
+	ifs_pt_release(fs, req, i);
+}
+
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct ifs_fs *fs = FS(req);
@@ -566,7 +592,9 @@ const struct fuse_lowlevel_ops ifs_fuse_ops = {
     .forget_multi = op_forget_multi,
     .getattr = op_getattr,
     .readlink = op_readlink,
+    .open = op_open,
     .read = op_read,
+    .release = op_release,
     .readdir = op_readdir,
     .readdirplus = op_readdirplus,
     .statfs = op_statfs,

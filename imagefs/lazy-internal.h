@@ -13,6 +13,8 @@
 
 #include "imagefs-internal.h"
 
+struct fuse_session;
+
 /* ---- cache.c: chunks by digest under DIR/chunks/XX/HEX, uncompressed ------------------ */
 
 struct ifs_cache;
@@ -20,10 +22,18 @@ struct ifs_cache;
 int ifs_cache_open(const char *dir, uint64_t cap, struct ifs_cache **ret);
 struct ifs_cache *ifs_cache_free(struct ifs_cache *c);
 /* A read-only fd of the cached chunk D of SIZE bytes, -ENOENT when absent. Marks it used. */
-int ifs_cache_get(struct ifs_cache *c, const struct digest *d, uint32_t size, int *ret_fd);
+int ifs_cache_get(struct ifs_cache *c, const struct digest *d, uint64_t size, int *ret_fd);
 /* Add a chunk whose digest the caller checked. It appears complete or not at all (an unnamed
  * temp file, synced, then linked into place); evicts least recently used chunks past the cap. */
 int ifs_cache_put(struct ifs_cache *c, const struct digest *d, const void *data, size_t len);
+/* A whole file as one entry, named KEY (see passthrough.c), of SIZE bytes: each part is the
+ * cached chunk in FD, copied to OFFSET; the rest is zeros. Complete or absent, as chunks are. */
+struct ifs_cache_part {
+	int fd;
+	uint64_t offset, size;
+};
+int ifs_cache_put_file(struct ifs_cache *c, const struct digest *key, uint64_t size,
+		       const struct ifs_cache_part *parts, size_t n);
 uint64_t ifs_cache_evicted(struct ifs_cache *c);
 
 /* ---- fetch.c ------------------------------------------------------------------------------ */
@@ -57,6 +67,33 @@ struct ifs_stats {
 	atomic_uint_fast64_t failures;
 	atomic_uint_fast64_t cache_hits; /* chunks found in the cache */
 	atomic_uint_fast64_t read_bytes; /* bytes served */
+	atomic_uint_fast64_t passthrough_opens;
+};
+
+/* per inode, under ifs_pt.lock */
+struct ifs_pt_inode {
+	uint32_t handles; /* opened and not released */
+	int32_t backing;  /* their backing file id, 0: opened cached */
+	uint8_t whole;	  /* PT_WHOLE_*: a file of several chunks as one cache entry */
+	bool opening;	  /* its first open is choosing the mode */
+	uint32_t next;	  /* in the assembly queue: the next inode + 1, 0 at the end */
+};
+
+struct ifs_pt {
+	struct fuse_session *se;
+	bool recording; /* a profile is recorded: every read must reach us */
+	/* set by the thread that reads the INIT, before any other request is read */
+	bool init_seen, init_answered, offered;
+	atomic_bool enabled; /* read by every OPEN */
+	uint64_t init_unique;
+	bool failed; /* the kernel refused a backing file for good; under lock */
+	pthread_mutex_t lock;
+	struct ifs_pt_inode *inodes; /* per index inode, made at the first open */
+	/* files of several chunks to copy whole into the cache, by one thread */
+	uint32_t queue_head, queue_tail; /* inode + 1, 0: empty; under lock */
+	pthread_cond_t queued, opened;
+	pthread_t assembler;
+	bool assembler_started, stopping; /* under lock */
 };
 
 struct ifs_fs {
@@ -92,6 +129,7 @@ struct ifs_fs {
 	struct ifs_name *names; /* per inode: how it was reached; protected by rec_lock */
 
 	struct ifs_stats stats;
+	struct ifs_pt pt;
 };
 
 struct ifs_name {
@@ -130,6 +168,18 @@ void ifs_profile_note_name(struct ifs_fs *fs, uint32_t parent, uint32_t ino, con
 void ifs_profile_note_read(struct ifs_fs *fs, uint32_t ino, const struct imagefs_chunk *c);
 /* Start the background prefetch of the profile stored beside the image (if any). */
 int ifs_profile_prefetch_start(struct ifs_fs *fs);
+
+/* ---- passthrough.c ------------------------------------------------------------------------ */
+
+struct fuse_custom_io;
+struct fuse_req;
+/* The session's I/O: negotiates passthrough on INIT (fuse_session_custom_io) */
+extern const struct fuse_custom_io ifs_fuse_io;
+/* OPEN and RELEASE of index inode INO; each replies to REQ. */
+void ifs_pt_open(struct ifs_fs *fs, struct fuse_req *req, uint32_t ino);
+void ifs_pt_release(struct ifs_fs *fs, struct fuse_req *req, uint32_t ino);
+void ifs_pt_init(struct ifs_fs *fs, struct fuse_session *se, bool recording);
+void ifs_pt_free(struct ifs_fs *fs);
 
 /* ---- fuse-ops.c --------------------------------------------------------------------------- */
 

@@ -229,6 +229,13 @@ int imagefs_mount(const struct imagefs_mount_options *o, const char *mountpoint)
 		r = log_error_errno(-EIO, "mount on '%s' failed (see above)", mp);
 		goto out;
 	}
+	/* our I/O, to negotiate passthrough (passthrough.c); same fd, the mount stays libfuse's */
+	ifs_pt_init(fs, se, o->record_profile != NULL);
+	if ((r = fuse_session_custom_io(se, &ifs_fuse_io, fuse_session_fd(se))) < 0) {
+		log_error_errno(r, "FUSE session I/O: %m");
+		fuse_session_unmount(se);
+		goto out;
+	}
 	if (o->foreground) {
 		r = serve(se, fs, o, false);
 		fuse_session_unmount(se);
@@ -256,6 +263,8 @@ int imagefs_mount(const struct imagefs_mount_options *o, const char *mountpoint)
 out:
 	if (se)
 		fuse_session_destroy(se);
+	if (fs)
+		ifs_pt_free(fs);
 	ifs_fs_free(fs);
 	return r;
 }

@@ -58,6 +58,14 @@ start_faulty() { # STORE: sets FPORT
 
 fault() { curl -sf "http://127.0.0.1:$FPORT/fault?$1" >/dev/null; }
 
+kernel_at_least() { # MAJOR MINOR
+	local v
+	v=$(uname -r)
+	local maj=${v%%.*} rest=${v#*.}
+	local min=${rest%%[.-]*}
+	[ "$maj" -gt "$1" ] || { [ "$maj" = "$1" ] && [ "$min" -ge "$2" ]; }
+}
+
 @test "dir store: busybox and synthetic trees equal umoci unpack through the mount" {
 	"$I" mount --store dir:"$T/store" --cache "$C" bb "$M"
 	python3 "$HERE/treecmp.py" "$T/bb-umoci/rootfs" "$M"
@@ -209,6 +217,52 @@ fault() { curl -sf "http://127.0.0.1:$FPORT/fault?$1" >/dev/null; }
 	[ "$(stats "$M"2 prefetched_chunks)" -ge 3 ]
 	cmp "$M"2/data/mid.bin "$T/ld-umoci/rootfs/data/mid.bin"
 	"$I" umount "$M"2
+}
+
+@test "passthrough: cached files are read by the kernel from the cache, same bytes" {
+	kernel_at_least 6 9 || skip "FUSE passthrough needs Linux 6.9 (this is $(uname -r))"
+	"$I" mount --store dir:"$T/store" --cache "$C" ld "$M"
+	# a one-chunk file: the first open fetches it, a later one is passed through
+	cmp "$M/data/small/f100" "$T/ld-umoci/rootfs/data/small/f100"
+	for _ in $(seq 50); do
+		before=$(stats "$M" passthrough_opens)
+		cmp "$M/data/small/f100" "$T/ld-umoci/rootfs/data/small/f100"
+		[ "$(stats "$M" passthrough_opens)" -gt "$before" ] && break
+		sleep 0.1
+	done
+	[ "$(stats "$M" passthrough_opens)" -gt "$before" ]
+	# a file of several chunks, once all are cached, is copied whole into the cache and
+	# passed through from then on: its reads no longer reach the server
+	cmp "$M/data/big.bin" "$T/ld-umoci/rootfs/data/big.bin"
+	for _ in $(seq 100); do
+		before=$(stats "$M" passthrough_opens)
+		reads=$(stats "$M" requests.read)
+		echo 3 >/proc/sys/vm/drop_caches
+		cmp "$M/data/big.bin" "$T/ld-umoci/rootfs/data/big.bin"
+		[ "$(stats "$M" passthrough_opens)" -gt "$before" ] && break
+		sleep 0.1
+	done
+	[ "$(stats "$M" passthrough_opens)" -gt "$before" ]
+	[ "$(stats "$M" requests.read)" = "$reads" ]
+	# a partly cached file of several chunks is served by us, correctly, and never
+	# fetched whole because it was opened (a fresh cache)
+	mkdir -p "$M"2
+	"$I" mount --store dir:"$T/store" --cache "$C"2 ld "$M"2
+	head -c 100 "$M"2/data/mid.bin >/dev/null
+	head -c 100 "$M"2/data/mid.bin | cmp - <(head -c 100 "$T/ld-umoci/rootfs/data/mid.bin")
+	sleep 0.5
+	echo "fetched $(stats "$M"2 fetched_bytes) of mid.bin's 3 MiB"
+	[ "$(stats "$M"2 fetched_bytes)" -lt $((3 << 20)) ]
+	[ "$(stats "$M"2 passthrough_opens)" = 0 ]
+	cmp "$M"2/data/mid.bin "$T/ld-umoci/rootfs/data/mid.bin"
+	"$I" umount "$M"2
+	# a container's overlay stacks on the mount (the mount takes one level of stacking)
+	mkdir -p "$BATS_TEST_TMPDIR"/{up,work,mnt-ovl}
+	mount -t overlay overlay -o lowerdir="$M",upperdir="$BATS_TEST_TMPDIR/up",workdir="$BATS_TEST_TMPDIR/work" \
+		"$BATS_TEST_TMPDIR/mnt-ovl"
+	cmp "$BATS_TEST_TMPDIR/mnt-ovl/data/big.bin" "$T/ld-umoci/rootfs/data/big.bin"
+	umount "$BATS_TEST_TMPDIR/mnt-ovl"
+	"$I" umount "$M"
 }
 
 @test "the server killed while a reader reads: the supervisor restarts it, the reader goes on" {
