@@ -230,48 +230,87 @@ int ifs_cache_get(struct ifs_cache *c, const struct digest *d, uint64_t size, in
 	return 0;
 }
 
-/* Name the written temp file FD as entry D of LEN bytes: synced first, so that the name
- * always holds the whole entry. */
-static int publish(struct ifs_cache *c, int fd, const struct digest *d, uint64_t len)
-{
-	char name[3 + DIGEST_HEX_SIZE + 1], proc[64];
-	bool over;
-	int r;
-
-	entry_name(d, name);
-	if (fdatasync(fd) < 0)
-		return -errno;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if (linkat(AT_FDCWD, proc, c->chunks_fd, name, AT_SYMLINK_FOLLOW) < 0) {
-		if (errno != EEXIST)
-			return -errno;
-		return 0; /* another mount cached it first: same bytes */
-	}
-	pthread_mutex_lock(&c->lock);
-	c->estimate += len;
-	over = c->estimate > c->cap;
-	pthread_mutex_unlock(&c->lock);
-	if (over && (r = evict(c)) < 0)
-		log_debug("cache eviction: %s", strerror(-r));
-	return 0;
-}
-
-int ifs_cache_put(struct ifs_cache *c, const struct digest *d, const void *data, size_t len)
+/* Write ITEM's bytes to an unnamed file and start its writeback; the fd, or -errno. */
+static int put_start(struct ifs_cache *c, const struct ifs_cache_item *it)
 {
 	_cleanup_close_ int fd = -EBADF;
 
 	fd = openat(c->chunks_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	for (size_t done = 0; done < len;) {
-		ssize_t w = pwrite(fd, (const char *)data + done, len - done, (off_t)done);
+	for (size_t done = 0; done < it->len;) {
+		ssize_t w = pwrite(fd, (const char *)it->data + done, it->len - done, (off_t)done);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
 			return w < 0 ? -errno : -EIO;
 		done += (size_t)w;
 	}
-	return publish(c, fd, d, len);
+	/* only a hint: fdatasync() below is what makes the bytes durable */
+	(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	return TAKE_FD(fd);
+}
+
+/* Name the written temp file FD as entry D of LEN bytes: synced first, so that the name
+ * always holds the whole entry. */
+static int link_entry(struct ifs_cache *c, int fd, const struct digest *d, uint64_t len)
+{
+	char name[3 + DIGEST_HEX_SIZE + 1], proc[64];
+
+	if (fdatasync(fd) < 0)
+		return -errno;
+	entry_name(d, name);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, c->chunks_fd, name, AT_SYMLINK_FOLLOW) < 0)
+		return errno == EEXIST ? 0 : -errno; /* another mount cached it first: same bytes */
+	pthread_mutex_lock(&c->lock);
+	c->estimate += len;
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+/* Past the cap, evict. */
+static void evict_if_over(struct ifs_cache *c)
+{
+	bool over;
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	over = c->estimate > c->cap;
+	pthread_mutex_unlock(&c->lock);
+	if (over && (r = evict(c)) < 0)
+		log_debug("cache eviction: %s", strerror(-r));
+}
+
+static int publish(struct ifs_cache *c, int fd, const struct digest *d, uint64_t len)
+{
+	int r = link_entry(c, fd, d, len);
+
+	evict_if_over(c);
+	return r;
+}
+
+void ifs_cache_put_batch(struct ifs_cache *c, struct ifs_cache_item *items, size_t n)
+{
+	/* Writing every file before waiting for any lets the disk take them together: one
+	 * flush wait for the batch rather than one per chunk. */
+	for (size_t i = 0; i < n; i++)
+		items[i].result = put_start(c, &items[i]);
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_close_ int fd = items[i].result;
+
+		if (fd >= 0)
+			items[i].result = link_entry(c, fd, items[i].digest, items[i].len);
+	}
+	evict_if_over(c);
+}
+
+int ifs_cache_put(struct ifs_cache *c, const struct digest *d, const void *data, size_t len)
+{
+	struct ifs_cache_item it = {.digest = d, .data = data, .len = len};
+
+	ifs_cache_put_batch(c, &it, 1);
+	return it.result;
 }
 
 int ifs_cache_put_file(struct ifs_cache *c, const struct digest *key, uint64_t size,

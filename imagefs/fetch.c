@@ -14,7 +14,9 @@
  * decoded and each chunk's digest checked before any of it is published; a failed read or a
  * digest mismatch is retried with exponential backoff a bounded number of times (each read
  * bounded by the store's timeout), then the job's chunks go back to absent and their waiting
- * readers get -EIO. Published chunks are served from memory until written to the cache.
+ * readers get -EIO. Published chunks are served from memory until written to the cache, which
+ * a writer thread does in batches (a flush wait per chunk would otherwise hold a worker for
+ * milliseconds per small file while readers and queued jobs wait for workers).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -33,6 +35,9 @@
 #define NEIGHBOUR_MIN (512u << 10) /* a run grows over following chunks up to this, */
 #define MAX_CACHED_FDS 4096	   /* or twice what was asked; fds kept open per mount */
 #define GAP_MAX 4		   /* chunks not asked for that a run may span */
+#define WRITE_MAX (256u << 20)	   /* bytes held in memory for the cache writer; past it, */
+				   /* a worker writes its chunks itself */
+#define WRITE_BATCH 64		   /* chunks the writer puts in the cache at once */
 
 void ifs_membuf_unref(struct ifs_membuf *m)
 {
@@ -332,9 +337,22 @@ static int fetch_run(struct ifs_fs *fs, struct imagefs_store *s, const struct if
 	return 0;
 }
 
-static void run_job(struct ifs_fs *fs, struct imagefs_store *s, struct ifs_job *j)
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Run J; true when J went to the writer's queue (which then owns J). */
+static bool run_job(struct ifs_fs *fs, struct imagefs_store *s, struct ifs_job *j)
 {
 	uint32_t n = j->last - j->first + 1;
+	double t0 = now_ms(), t1, t2;
+	uint32_t first = j->first, last = j->last;
+	bool demand = j->demand, queued = false;
+	uint64_t bytes = 0;
 	_cleanup_free_ struct ifs_membuf **bufs = calloc(n, sizeof(*bufs));
 	int r = -ENOMEM;
 
@@ -365,19 +383,38 @@ static void run_job(struct ifs_fs *fs, struct imagefs_store *s, struct ifs_job *
 		} else {
 			fs->mem[k] = bufs[i];
 			fs->state[k] = CHUNK_MEMORY;
+			bytes += bufs[i]->size;
 		}
 	}
 	pthread_cond_broadcast(&fs->changed);
+	if (r >= 0 && fs->writer_started && fs->write_bytes + bytes <= WRITE_MAX) {
+		j->next = NULL;
+		if (fs->writes_tail)
+			fs->writes_tail->next = j;
+		else
+			fs->writes = j;
+		fs->writes_tail = j;
+		fs->write_bytes += bytes;
+		queued = true;
+		pthread_cond_signal(&fs->write_work);
+	}
 	pthread_mutex_unlock(&fs->lock);
 	if (r < 0) {
 		fs->stats.failures++;
 		log_warning_errno(r, "fetch of chunks %u-%u failed after %u attempts: %m", j->first,
 				  j->last, fs->retries + 1);
-		return;
+		return false;
 	}
+	/* J is the writer's once queued: only the copies of its fields are used */
 	fs->stats.fetched_chunks += n;
-	if (!j->demand)
+	if (!demand)
 		fs->stats.prefetched_chunks += n;
+	t1 = now_ms();
+	if (queued) {
+		log_debug("%s job chunks %u-%u: fetched and decoded in %.1f ms",
+			  demand ? "demand" : "prefetch", first, last, t1 - t0);
+		return true;
+	}
 
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t k = j->first + i;
@@ -394,6 +431,72 @@ static void run_job(struct ifs_fs *fs, struct imagefs_store *s, struct ifs_job *
 		pthread_mutex_unlock(&fs->lock);
 		ifs_membuf_unref(bufs[i]);
 	}
+	t2 = now_ms();
+	log_debug("%s job chunks %u-%u: fetched and decoded in %.1f ms, cached in %.1f ms",
+		  j->demand ? "demand" : "prefetch", j->first, j->last, t1 - t0, t2 - t1);
+	return false;
+}
+
+/* Put the chunks of the queued jobs in the cache; they leave CHUNK_MEMORY when written. */
+static void *writer(void *arg)
+{
+	struct ifs_fs *fs = arg;
+	struct ifs_cache_item items[WRITE_BATCH];
+	struct imagefs_chunk cs[WRITE_BATCH];
+	uint32_t ks[WRITE_BATCH];
+
+	pthread_mutex_lock(&fs->lock);
+	for (;;) {
+		struct ifs_job *j = fs->writes;
+		size_t n = 0;
+
+		if (!j) {
+			if (fs->workers_done)
+				break;
+			pthread_cond_wait(&fs->write_work, &fs->lock);
+			continue;
+		}
+		/* whole jobs, or the first WRITE_BATCH chunks of a larger one; the buffers stay
+		 * in fs->mem (so valid) while their chunks are CHUNK_MEMORY */
+		while (j && n < WRITE_BATCH) {
+			uint32_t k = j->first;
+
+			for (; k <= j->last && n < WRITE_BATCH; k++) {
+				struct ifs_membuf *m = fs->mem[k];
+
+				if (!m || !chunk_get(fs, k, &cs[n]))
+					continue;
+				ks[n] = k;
+				items[n] = (struct ifs_cache_item){
+				    .digest = &cs[n].digest, .data = m->data, .len = m->size};
+				n++;
+			}
+			if (k <= j->last) {
+				j->first = k; /* the rest goes in the next batch */
+				break;
+			}
+			fs->writes = j->next;
+			if (!fs->writes)
+				fs->writes_tail = NULL;
+			free(j);
+			j = fs->writes;
+		}
+		pthread_mutex_unlock(&fs->lock);
+		ifs_cache_put_batch(fs->cache, items, n);
+		pthread_mutex_lock(&fs->lock);
+		for (size_t i = 0; i < n; i++) {
+			struct ifs_membuf *m = fs->mem[ks[i]];
+
+			if (items[i].result < 0)
+				log_debug("cache chunk %u: %s", ks[i], strerror(-items[i].result));
+			fs->state[ks[i]] = items[i].result < 0 ? CHUNK_ABSENT : CHUNK_CACHED;
+			fs->mem[ks[i]] = NULL;
+			fs->write_bytes -= m->size;
+			ifs_membuf_unref(m);
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return NULL;
 }
 
 static void *worker(void *arg)
@@ -421,7 +524,8 @@ static void *worker(void *arg)
 		}
 		pthread_mutex_unlock(&fs->lock);
 		if (s) {
-			run_job(fs, s, j);
+			if (run_job(fs, s, j))
+				j = NULL;
 		} else {
 			pthread_mutex_lock(&fs->lock);
 			for (uint32_t k = j->first; k <= j->last; k++) {
@@ -484,6 +588,7 @@ int ifs_fs_new(struct imagefs_index *idx, const struct digest *index_digest,
 	pthread_mutex_init(&fs->rec_lock, NULL);
 	pthread_cond_init(&fs->changed, NULL);
 	pthread_cond_init(&fs->work, NULL);
+	pthread_cond_init(&fs->write_work, NULL);
 	*ret = TAKE_PTR(fs);
 	return 0;
 fail:
@@ -502,6 +607,10 @@ int ifs_fs_start(struct ifs_fs *fs)
 	fs->workers = calloc(fs->threads, sizeof(*fs->workers));
 	if (!fs->workers)
 		return -ENOMEM;
+	fs->workers_done = false;
+	if ((r = -pthread_create(&fs->writer, NULL, writer, fs)) < 0)
+		return r;
+	fs->writer_started = true;
 	for (unsigned i = 0; i < fs->threads; i++) {
 		if ((r = -pthread_create(&fs->workers[i], NULL, worker, fs)) < 0)
 			return r;
@@ -520,6 +629,14 @@ void ifs_fs_stop(struct ifs_fs *fs)
 	for (unsigned i = 0; i < fs->n_workers; i++)
 		pthread_join(fs->workers[i], NULL);
 	fs->n_workers = 0;
+	/* what the workers fetched still goes to the cache */
+	pthread_mutex_lock(&fs->lock);
+	fs->workers_done = true;
+	pthread_cond_signal(&fs->write_work);
+	pthread_mutex_unlock(&fs->lock);
+	if (fs->writer_started)
+		pthread_join(fs->writer, NULL);
+	fs->writer_started = false;
 	if (fs->prefetcher_started)
 		pthread_join(fs->prefetcher, NULL);
 	fs->prefetcher_started = false;
@@ -540,6 +657,8 @@ struct ifs_fs *ifs_fs_free(struct ifs_fs *fs)
 	for (struct ifs_job *j; (j = pop(&fs->demand, &fs->demand_tail));)
 		free(j);
 	for (struct ifs_job *j; (j = pop(&fs->prefetch, &fs->prefetch_tail));)
+		free(j);
+	for (struct ifs_job *j; (j = pop(&fs->writes, &fs->writes_tail));)
 		free(j);
 	ifs_profile_record_close(fs);
 	ifs_cache_free(fs->cache);

@@ -36,6 +36,17 @@ int ifs_cache_put_file(struct ifs_cache *c, const struct digest *key, uint64_t s
 		       const struct ifs_cache_part *parts, size_t n);
 uint64_t ifs_cache_evicted(struct ifs_cache *c);
 
+struct ifs_cache_item {
+	const struct digest *digest;
+	const void *data;
+	size_t len;
+	int result; /* set by ifs_cache_put_batch: 0 or -errno */
+};
+
+/* ifs_cache_put of each item, with the same guarantee per item; the disk flushes of the
+ * batch overlap. */
+void ifs_cache_put_batch(struct ifs_cache *c, struct ifs_cache_item *items, size_t n);
+
 /* ---- fetch.c ------------------------------------------------------------------------------ */
 
 enum {
@@ -121,6 +132,15 @@ struct ifs_fs {
 	unsigned n_workers;
 	pthread_t prefetcher;
 	bool prefetcher_started;
+
+	/* cache writes: fetched jobs whose chunks are CHUNK_MEMORY until the writer thread has
+	 * put them in the cache, off the fetch workers' path */
+	pthread_cond_t write_work; /* a job to write was queued, or the workers are done */
+	struct ifs_job *writes, *writes_tail; /* protected by lock */
+	uint64_t write_bytes;		      /* queued bytes; protected by lock */
+	bool workers_done;		      /* protected by lock */
+	pthread_t writer;
+	bool writer_started;
 
 	/* profile recording (profile.c) */
 	pthread_mutex_t rec_lock;

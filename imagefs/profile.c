@@ -179,6 +179,7 @@ static void *prefetcher(void *arg)
 			log_debug("no access profile: %s", strerror(-r));
 		return NULL;
 	}
+	log_debug("access profile: %zu bytes fetched", len);
 	_cleanup_free_ char *copy = strndup(text, len);
 	if (!copy)
 		return NULL;
@@ -192,6 +193,7 @@ static void *prefetcher(void *arg)
 		prefetch_line(fs, line, b);
 	}
 	flush(fs, b);
+	log_debug("access profile: queued");
 	return NULL;
 }
 
