@@ -35,6 +35,9 @@
 #define NEIGHBOUR_MIN (512u << 10) /* a run grows over following chunks up to this, */
 #define MAX_CACHED_FDS 4096	   /* or twice what was asked; fds kept open per mount */
 #define GAP_MAX 4		   /* chunks not asked for that a run may span */
+#define PF_RUN_MAX (4u << 20)	   /* compressed bytes of one prefetch range request */
+#define PF_GAP_MAX (256u << 10)	   /* bytes not asked for that a prefetch run may span */
+#define PF_GAP_CHUNKS 256	   /* chunks not asked for that a prefetch run may span */
 #define WRITE_MAX (256u << 20)	   /* bytes held in memory for the cache writer; past it, */
 				   /* a worker writes its chunks itself */
 #define WRITE_BATCH 64		   /* chunks the writer puts in the cache at once */
@@ -243,6 +246,104 @@ void ifs_fs_prefetch(struct ifs_fs *fs, const uint32_t *chunks, size_t n)
 	probe(fs, chunks, n);
 	pthread_mutex_lock(&fs->lock);
 	(void)plan(fs, chunks, n, false);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+struct pf_item {
+	uint32_t k, rank;
+};
+
+static int by_chunk(const void *a, const void *b)
+{
+	const struct pf_item *x = a, *y = b;
+
+	if (x->k != y->k)
+		return x->k < y->k ? -1 : 1;
+	return x->rank < y->rank ? -1 : x->rank > y->rank;
+}
+
+struct pf_run {
+	struct ifs_job *job;
+	uint32_t rank;
+};
+
+static int by_rank(const void *a, const void *b)
+{
+	const struct pf_run *x = a, *y = b;
+
+	return x->rank < y->rank ? -1 : x->rank > y->rank;
+}
+
+/* The chunks after LAST up to NEXT can join LAST's run: contiguous in the pack, all absent, and
+ * the ones between not asked for few and small. Their compressed bytes in *RET_BYTES. */
+static bool can_span(struct ifs_fs *fs, uint32_t last, uint32_t next, uint64_t *ret_bytes)
+{
+	uint64_t gap = 0;
+
+	if (next - last > PF_GAP_CHUNKS + 1)
+		return false;
+	for (uint32_t g = last; g < next; g++) {
+		if (!adjacent(fs, g) || fs->state[g + 1] != CHUNK_ABSENT)
+			return false;
+		if (g + 1 < next && (gap += csize(fs, g + 1)) > PF_GAP_MAX)
+			return false;
+	}
+	*ret_bytes = gap + csize(fs, next);
+	return true;
+}
+
+void ifs_fs_prefetch_ordered(struct ifs_fs *fs, const uint32_t *chunks, size_t n)
+{
+	uint32_t count = imagefs_index_chunk_count(fs->idx);
+	_cleanup_free_ struct pf_item *v = calloc(n ? n : 1, sizeof(*v));
+	_cleanup_free_ struct pf_run *runs = calloc(n ? n : 1, sizeof(*runs));
+	size_t m = 0, nruns = 0;
+
+	if (!v || !runs)
+		return;
+	probe(fs, chunks, n);
+	for (size_t i = 0; i < n; i++)
+		if (chunks[i] < count)
+			v[m++] = (struct pf_item){chunks[i], (uint32_t)i};
+	qsort(v, m, sizeof(*v), by_chunk);
+	pthread_mutex_lock(&fs->lock);
+	for (size_t i = 0; i < m; i++) {
+		uint32_t k = v[i].k, rank = v[i].rank;
+		uint64_t bytes, more;
+		struct ifs_job *j;
+
+		if (fs->state[k] != CHUNK_ABSENT || (i > 0 && v[i - 1].k == k))
+			continue;
+		if (!(j = calloc(1, sizeof(*j))))
+			break;
+		j->first = j->last = k;
+		bytes = csize(fs, k);
+		/* the wanted chunks that follow in the pack, over small gaps */
+		while (i + 1 < m && bytes < PF_RUN_MAX) {
+			uint32_t next = v[i + 1].k;
+
+			if (next == j->last) {
+				i++;
+				continue;
+			}
+			if (!can_span(fs, j->last, next, &more) || bytes + more > PF_RUN_MAX)
+				break;
+			j->last = next;
+			bytes += more;
+			if (v[i + 1].rank < rank)
+				rank = v[i + 1].rank;
+			i++;
+		}
+		for (uint32_t g = j->first; g <= j->last; g++) {
+			fs->state[g] = CHUNK_PENDING;
+			fs->failed[g] = 0;
+		}
+		runs[nruns++] = (struct pf_run){j, rank};
+	}
+	/* the run with the chunk wanted first goes first */
+	qsort(runs, nruns, sizeof(*runs), by_rank);
+	for (size_t i = 0; i < nruns; i++)
+		queue(fs, runs[i].job);
 	pthread_mutex_unlock(&fs->lock);
 }
 

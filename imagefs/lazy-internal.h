@@ -169,6 +169,10 @@ void ifs_fs_stop(struct ifs_fs *fs);
 int ifs_fs_ensure(struct ifs_fs *fs, const uint32_t *chunks, size_t n);
 /* Queue background fetches of the chunks (absent ones only). */
 void ifs_fs_prefetch(struct ifs_fs *fs, const uint32_t *chunks, size_t n);
+/* Queue background fetches of CHUNKS, listed in the order they will be wanted: neighbours in a
+ * pack are read together (over small gaps) and the reads are queued by their first chunk's
+ * place in the list. */
+void ifs_fs_prefetch_ordered(struct ifs_fs *fs, const uint32_t *chunks, size_t n);
 /* After ifs_fs_ensure: either an fd of the cached chunk (*RET_FD; the caller closes it when
  * *RET_CLOSE, else it stays open for the mount's life) or a referenced memory buffer
  * (*RET_MEM, ifs_membuf_unref). -EAGAIN: evicted meanwhile, ensure again. */

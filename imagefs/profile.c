@@ -3,8 +3,9 @@
  * Access profiles. Recording: each chunk of a file read for the first time appends
  * "OFFSET LENGTH PATH" to the profile file (paths from the names the kernel looked up, so
  * recording costs nothing when off). Replaying: a background thread fetches the profile stored
- * beside the image, resolves each path in the index and queues the chunks as prefetch jobs in
- * first-touch order; workers run demand jobs first and keep workers free for them.
+ * beside the image, resolves each path in the index and queues its chunks, in first-touch order,
+ * as prefetch jobs (ifs_fs_prefetch_ordered); workers run demand jobs first and keep workers
+ * free for them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -116,31 +117,14 @@ static int resolve(struct ifs_fs *fs, const char *path, uint32_t *ret)
 	return 0;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-#define BATCH 256
-
-struct batch {
-	uint32_t ks[BATCH];
-	size_t n;
+struct wanted {
+	uint32_t *ks;
+	size_t n, cap;
+	uint8_t *seen; /* per chunk */
 };
 
-/* Queue a batch of first-touch chunks, sorted so neighbours in a pack coalesce. */
-static void flush(struct ifs_fs *fs, struct batch *b)
-{
-	qsort(b->ks, b->n, sizeof(b->ks[0]), cmp_u32);
-	if (b->n)
-		ifs_fs_prefetch(fs, b->ks, b->n);
-	b->n = 0;
-}
-
-/* Add the chunks of one profile line to the batch. */
-static void prefetch_line(struct ifs_fs *fs, char *line, struct batch *b)
+/* Add the chunks of one profile line, each once, in the order they come. */
+static void prefetch_line(struct ifs_fs *fs, char *line, struct wanted *w)
 {
 	unsigned long long off, len;
 	uint32_t ino, pos, count;
@@ -157,9 +141,18 @@ static void prefetch_line(struct ifs_fs *fs, char *line, struct batch *b)
 		if (imagefs_index_file_chunk(fs->idx, ino, pos, &c) < 0 ||
 		    c.file_offset >= off + len)
 			break;
-		if (b->n == BATCH)
-			flush(fs, b);
-		b->ks[b->n++] = c.chunk;
+		if (w->seen[c.chunk])
+			continue;
+		if (w->n == w->cap) {
+			size_t cap = w->cap ? w->cap * 2 : 1024;
+			uint32_t *nk = reallocarray(w->ks, cap, sizeof(*nk));
+			if (!nk)
+				return;
+			w->ks = nk;
+			w->cap = cap;
+		}
+		w->seen[c.chunk] = 1;
+		w->ks[w->n++] = c.chunk;
 	}
 }
 
@@ -183,16 +176,18 @@ static void *prefetcher(void *arg)
 	_cleanup_free_ char *copy = strndup(text, len);
 	if (!copy)
 		return NULL;
-	_cleanup_free_ struct batch *b = calloc(1, sizeof(*b));
-	if (!b)
+	struct wanted w = {.seen = calloc(imagefs_index_chunk_count(fs->idx) + 1, 1)};
+	if (!w.seen)
 		return NULL;
 	for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		if (fs->stopping)
 			break;
-		prefetch_line(fs, line, b);
+		prefetch_line(fs, line, &w);
 	}
-	flush(fs, b);
+	ifs_fs_prefetch_ordered(fs, w.ks, w.n);
+	free(w.ks);
+	free(w.seen);
 	log_debug("access profile: queued");
 	return NULL;
 }
