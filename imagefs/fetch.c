@@ -179,6 +179,14 @@ static int plan(struct ifs_fs *fs, const uint32_t *chunks, size_t n, bool demand
 	return 0;
 }
 
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 /* Chunks another mount (or an earlier one) cached are found on first use. */
 static void probe(struct ifs_fs *fs, const uint32_t *chunks, size_t n)
 {
@@ -214,6 +222,8 @@ static void probe(struct ifs_fs *fs, const uint32_t *chunks, size_t n)
 
 int ifs_fs_ensure(struct ifs_fs *fs, const uint32_t *chunks, size_t n)
 {
+	double t0 = now_ms();
+	bool waited = false;
 	int r = 0;
 
 	probe(fs, chunks, n);
@@ -224,8 +234,10 @@ int ifs_fs_ensure(struct ifs_fs *fs, const uint32_t *chunks, size_t n)
 		if ((r = plan(fs, chunks, n, true)) < 0)
 			break;
 		for (size_t i = 0; i < n; i++)
-			while (fs->state[chunks[i]] == CHUNK_PENDING && !fs->stopping)
+			while (fs->state[chunks[i]] == CHUNK_PENDING && !fs->stopping) {
 				pthread_cond_wait(&fs->changed, &fs->lock);
+				waited = true;
+			}
 		for (size_t i = 0; i < n && r == 0; i++) {
 			if (fs->state[chunks[i]] != CHUNK_ABSENT)
 				continue;
@@ -238,6 +250,10 @@ int ifs_fs_ensure(struct ifs_fs *fs, const uint32_t *chunks, size_t n)
 			break;
 	}
 	pthread_mutex_unlock(&fs->lock);
+	if (waited) {
+		fs->stats.waits++;
+		fs->stats.wait_us += (uint64_t)((now_ms() - t0) * 1000);
+	}
 	return r;
 }
 
@@ -436,14 +452,6 @@ static int fetch_run(struct ifs_fs *fs, struct imagefs_store *s, const struct if
 			return r;
 	}
 	return 0;
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /* Run J; true when J went to the writer's queue (which then owns J). */
@@ -801,7 +809,7 @@ char *ifs_fs_stats_json(struct ifs_fs *fs)
 		     "{\"requests\":{%s},\"range_reads\":%llu,\"fetched_bytes\":%llu,"
 		     "\"fetched_chunks\":%llu,\"prefetched_chunks\":%llu,\"retries\":%llu,"
 		     "\"failures\":%llu,\"cache_hits\":%llu,\"read_bytes\":%llu,\"evicted\":%llu,"
-		     "\"passthrough_opens\":%llu}",
+		     "\"passthrough_opens\":%llu,\"waits\":%llu,\"wait_ms\":%llu}",
 		     req, (unsigned long long)fs->stats.range_reads,
 		     (unsigned long long)fs->stats.fetched_bytes,
 		     (unsigned long long)fs->stats.fetched_chunks,
@@ -810,7 +818,9 @@ char *ifs_fs_stats_json(struct ifs_fs *fs)
 		     (unsigned long long)fs->stats.cache_hits,
 		     (unsigned long long)fs->stats.read_bytes,
 		     (unsigned long long)ifs_cache_evicted(fs->cache),
-		     (unsigned long long)fs->stats.passthrough_opens) < 0)
+		     (unsigned long long)fs->stats.passthrough_opens,
+		     (unsigned long long)fs->stats.waits,
+		     (unsigned long long)(fs->stats.wait_us / 1000)) < 0)
 		return NULL;
 	return out;
 }

@@ -180,6 +180,11 @@ static void lazy_stats(const struct image_ctx *c, double since_s, struct json_ob
 			if (json_object_object_get_ex(st, "fetched_bytes", &v))
 				bench_result_add_double(into, "fetched_mib",
 							json_object_get_double(v) / 1048576);
+			if (json_object_object_get_ex(st, "range_reads", &v))
+				bench_result_add_double(into, "range_reads",
+							json_object_get_double(v));
+			if (json_object_object_get_ex(st, "wait_ms", &v))
+				bench_result_add_double(into, "wait_ms", json_object_get_double(v));
 			if (json_get_object(st, "requests", &req) == 0 &&
 			    json_object_object_get_ex(req, "total", &v))
 				bench_result_add_double(into, "fuse_requests",
