@@ -413,51 +413,110 @@ int ifs_fs_chunk_data(struct ifs_fs *fs, uint32_t k, int *ret_fd, bool *ret_clos
 	return 0;
 }
 
-/* Read and decode chunks FIRST..LAST into BUFS; every digest checked. */
-static int fetch_run(struct ifs_fs *fs, struct imagefs_store *s, const struct ifs_job *j,
-		     struct ifs_membuf **bufs)
+/* A range read in progress: the chunks of J from *DONE on, whose compressed bytes land in CBUF
+ * (from blob offset BASE) as they arrive. */
+struct run_read {
+	struct ifs_fs *fs;
+	const struct ifs_job *j;
+	struct ifs_membuf **bufs;
+	uint32_t *done;
+	const char *cbuf;
+	uint64_t base;
+	int err;
+};
+
+/* Decode, check and publish each chunk whose bytes have all arrived (GOT bytes from BASE), so
+ * that its readers go on while the rest of a large run is still on the way. */
+static void run_progress(void *arg, size_t got)
 {
-	struct imagefs_chunk first, last, c;
+	struct run_read *rr = arg;
+	struct ifs_fs *fs = rr->fs;
+	uint32_t n = rr->j->last - rr->j->first + 1;
+	struct imagefs_chunk c;
+
+	while (rr->err == 0 && *rr->done < n) {
+		uint32_t i = *rr->done, k = rr->j->first + i;
+		struct ifs_membuf *m;
+
+		if (!chunk_get(fs, k, &c)) {
+			rr->err = -EIO;
+			break;
+		}
+		if (c.blob_offset + c.compressed_size - rr->base > got)
+			break;
+		m = rr->bufs[i] = malloc(sizeof(*m) + c.size);
+		if (!m) {
+			rr->err = -ENOMEM;
+			break;
+		}
+		atomic_init(&m->refs, 1);
+		m->size = c.size;
+		if ((rr->err = imagefs_chunk_decode(&c, rr->cbuf + (c.blob_offset - rr->base),
+						    m->data)) < 0)
+			break;
+		/* fs->mem takes the reference; BUFS keeps the pointer for the cache write */
+		pthread_mutex_lock(&fs->lock);
+		fs->mem[k] = m;
+		fs->state[k] = CHUNK_MEMORY;
+		pthread_cond_broadcast(&fs->changed);
+		pthread_mutex_unlock(&fs->lock);
+		(*rr->done)++;
+	}
+}
+
+/* Read the chunks of J from *DONE on, publishing each (decoded, digest checked) as it arrives;
+ * *DONE counts the published ones, which stay published whatever happens to the rest. */
+static int fetch_run(struct ifs_fs *fs, struct imagefs_store *s, const struct ifs_job *j,
+		     struct ifs_membuf **bufs, uint32_t *done)
+{
+	struct imagefs_chunk from, last;
 	_cleanup_free_ char *cbuf = NULL;
 	struct digest blob;
 	uint64_t len;
 	int r;
 
-	if (!chunk_get(fs, j->first, &first) || !chunk_get(fs, j->last, &last))
+	if (!chunk_get(fs, j->first + *done, &from) || !chunk_get(fs, j->last, &last))
 		return -EIO;
-	if ((r = imagefs_index_blob(fs->idx, first.blob, &blob, NULL)) < 0)
+	if ((r = imagefs_index_blob(fs->idx, from.blob, &blob, NULL)) < 0)
 		return r;
-	len = last.blob_offset + last.compressed_size - first.blob_offset;
+	len = last.blob_offset + last.compressed_size - from.blob_offset;
 	if (!(cbuf = malloc(len ? len : 1)))
 		return -ENOMEM;
+	struct run_read rr = {
+	    .fs = fs, .j = j, .bufs = bufs, .done = done, .cbuf = cbuf, .base = from.blob_offset};
 	fs->stats.range_reads++;
+	s->range_progress = run_progress;
+	s->range_progress_arg = &rr;
 	r = fault_hit("chunk-fetch")
 		? -EIO
-		: imagefs_store_read_range(s, &blob, first.blob_offset, len, cbuf);
+		: imagefs_store_read_range(s, &blob, from.blob_offset, len, cbuf);
+	s->range_progress = NULL;
+	s->range_progress_arg = NULL;
 	if (r < 0)
 		return r;
 	fs->stats.fetched_bytes += len;
-	for (uint32_t k = j->first; k <= j->last; k++) {
-		struct ifs_membuf *m;
+	run_progress(&rr, len); /* what the store did not report */
+	if (rr.err < 0)
+		return rr.err;
+	return *done == j->last - j->first + 1 ? 0 : -EIO;
+}
 
-		if (!chunk_get(fs, k, &c))
-			return -EIO;
-		m = bufs[k - j->first] = malloc(sizeof(*m) + c.size);
-		if (!m)
-			return -ENOMEM;
-		atomic_init(&m->refs, 1);
-		m->size = c.size;
-		if ((r = imagefs_chunk_decode(&c, cbuf + (c.blob_offset - first.blob_offset),
-					      m->data)) < 0)
-			return r;
-	}
-	return 0;
+static void writes_queue(struct ifs_fs *fs, struct ifs_job *j, uint64_t bytes)
+{
+	j->next = NULL;
+	if (fs->writes_tail)
+		fs->writes_tail->next = j;
+	else
+		fs->writes = j;
+	fs->writes_tail = j;
+	fs->write_bytes += bytes;
+	pthread_cond_signal(&fs->write_work);
 }
 
 /* Run J; true when J went to the writer's queue (which then owns J). */
 static bool run_job(struct ifs_fs *fs, struct imagefs_store *s, struct ifs_job *j)
 {
-	uint32_t n = j->last - j->first + 1;
+	uint32_t n = j->last - j->first + 1, done = 0;
 	double t0 = now_ms(), t1, t2;
 	uint32_t first = j->first, last = j->last;
 	bool demand = j->demand, queued = false;
@@ -466,12 +525,13 @@ static bool run_job(struct ifs_fs *fs, struct imagefs_store *s, struct ifs_job *
 	int r = -ENOMEM;
 
 	for (unsigned attempt = 0; bufs; attempt++) {
-		r = fetch_run(fs, s, j, bufs);
+		r = fetch_run(fs, s, j, bufs, &done);
 		if (r >= 0)
 			break;
-		for (uint32_t i = 0; i < n; i++)
+		/* a buffer that failed its check was not published */
+		for (uint32_t i = done; i < n; i++)
 			ifs_membuf_unref(TAKE_PTR(bufs[i]));
-		log_debug("fetch chunks %u-%u, attempt %u: %s", j->first, j->last, attempt + 1,
+		log_debug("fetch chunks %u-%u, attempt %u: %s", first + done, last, attempt + 1,
 			  strerror(-r));
 		if (attempt >= fs->retries || fs->stopping)
 			break;
@@ -482,42 +542,32 @@ static bool run_job(struct ifs_fs *fs, struct imagefs_store *s, struct ifs_job *
 		nanosleep(&ts, NULL);
 	}
 
+	/* on failure, the chunks published before it still go to the cache */
+	if (r < 0)
+		n = done;
 	pthread_mutex_lock(&fs->lock);
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t k = j->first + i;
-
-		if (r < 0) {
-			fs->state[k] = CHUNK_ABSENT;
-			fs->failed[k] = 1;
-		} else {
-			fs->mem[k] = bufs[i];
-			fs->state[k] = CHUNK_MEMORY;
-			bytes += bufs[i]->size;
-		}
+	for (uint32_t i = n; i <= last - first; i++) {
+		fs->state[first + i] = CHUNK_ABSENT;
+		fs->failed[first + i] = 1;
 	}
+	for (uint32_t i = 0; i < n; i++)
+		bytes += bufs[i]->size;
 	pthread_cond_broadcast(&fs->changed);
-	if (r >= 0 && fs->writer_started && fs->write_bytes + bytes <= WRITE_MAX) {
-		j->next = NULL;
-		if (fs->writes_tail)
-			fs->writes_tail->next = j;
-		else
-			fs->writes = j;
-		fs->writes_tail = j;
-		fs->write_bytes += bytes;
+	if (n > 0 && fs->writer_started && fs->write_bytes + bytes <= WRITE_MAX) {
+		j->last = first + n - 1;
+		writes_queue(fs, j, bytes);
 		queued = true;
-		pthread_cond_signal(&fs->write_work);
 	}
 	pthread_mutex_unlock(&fs->lock);
-	if (r < 0) {
-		fs->stats.failures++;
-		log_warning_errno(r, "fetch of chunks %u-%u failed after %u attempts: %m", j->first,
-				  j->last, fs->retries + 1);
-		return false;
-	}
 	/* J is the writer's once queued: only the copies of its fields are used */
 	fs->stats.fetched_chunks += n;
 	if (!demand)
 		fs->stats.prefetched_chunks += n;
+	if (r < 0) {
+		fs->stats.failures++;
+		log_warning_errno(r, "fetch of chunks %u-%u failed after %u attempts: %m",
+				  first + done, last, fs->retries + 1);
+	}
 	t1 = now_ms();
 	if (queued) {
 		log_debug("%s job chunks %u-%u: fetched and decoded in %.1f ms",
@@ -526,7 +576,7 @@ static bool run_job(struct ifs_fs *fs, struct imagefs_store *s, struct ifs_job *
 	}
 
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t k = j->first + i;
+		uint32_t k = first + i;
 		struct imagefs_chunk c;
 		int e = -EIO;
 
@@ -542,7 +592,7 @@ static bool run_job(struct ifs_fs *fs, struct imagefs_store *s, struct ifs_job *
 	}
 	t2 = now_ms();
 	log_debug("%s job chunks %u-%u: fetched and decoded in %.1f ms, cached in %.1f ms",
-		  j->demand ? "demand" : "prefetch", j->first, j->last, t1 - t0, t2 - t1);
+		  demand ? "demand" : "prefetch", first, last, t1 - t0, t2 - t1);
 	return false;
 }
 

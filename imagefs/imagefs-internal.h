@@ -351,6 +351,10 @@ struct imagefs_store {
 	/* the store's own account of its last failure ("registry 'URL': PUT PATH: HTTP 500
 	 * (CODE: message)"), or empty */
 	char error[512];
+	/* if set, read_range may call it as [off, off + GOT) of the range arrives in its buffer
+	 * (called from the reading thread; the registry does, the directory store need not) */
+	void (*range_progress)(void *arg, size_t got);
+	void *range_progress_arg;
 };
 
 int ifs_store_dir_open(struct imagefs_store *s, const char *path);

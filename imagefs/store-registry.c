@@ -2,7 +2,8 @@
 /*
  * "registry:HOST[:PORT]/REPO": an OCI distribution registry over libcurl. Blobs: HEAD to see
  * whether the registry has one, POST + PUT (monolithic) to upload, GET (redirects followed) to
- * download, GET with Range for the lazy reader; a registry that answers a Range request with
+ * download, GET with Range for the lazy reader (the body goes straight to the caller's buffer,
+ * which hears of each piece as it arrives); a registry that answers a Range request with
  * the whole blob (200) is an error, not something to silently download. Manifests: GET/PUT by
  * tag. Auth: on a 401 with a Bearer challenge, a token is fetched from the realm (with the
  * credentials if any) and the request retried once; a Basic challenge uses the credentials.
@@ -52,6 +53,9 @@ struct req {
 	int in_fd;
 	uint64_t in_size;
 	int out_fd; /* 2xx bodies go here when >= 0, else into buf */
+	char *dst;  /* or a 206 body here (at most max bytes), with progress reports */
+	void (*progress)(void *arg, size_t got);
+	void *progress_arg;
 	size_t max;
 	bool is_write;
 };
@@ -119,6 +123,17 @@ static size_t on_body(char *p, size_t size, size_t n, void *data)
 	if (r->q->range && code == 200) {
 		r->refused = true;
 		return 0; /* abort: do not download the whole blob */
+	}
+	if (r->q->dst && code == 206) {
+		if (r->len + len > r->q->max) {
+			r->overflow = true;
+			return 0;
+		}
+		memcpy(r->q->dst + r->len, p, len);
+		r->len += len;
+		if (r->q->progress)
+			r->q->progress(r->q->progress_arg, r->len);
+		return len;
 	}
 	if (r->q->out_fd >= 0 && code >= 200 && code < 300) {
 		int e = write_all(r->q->out_fd, p, len);
@@ -447,8 +462,15 @@ static int reg_read_range(struct imagefs_store *s, const struct digest *d, uint6
 		return e;
 	snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long)off,
 		 (unsigned long long)(off + len - 1));
-	struct req q = {
-	    .method = "GET", .url = url, .range = range, .in_fd = -1, .out_fd = -1, .max = len};
+	struct req q = {.method = "GET",
+			.url = url,
+			.range = range,
+			.in_fd = -1,
+			.out_fd = -1,
+			.dst = buf,
+			.progress = s->range_progress,
+			.progress_arg = s->range_progress_arg,
+			.max = len};
 	e = request(s, &q, &r);
 	if (e == -EPROTONOSUPPORT)
 		return log_error_errno(e,
@@ -465,7 +487,6 @@ static int reg_read_range(struct imagefs_store *s, const struct digest *d, uint6
 				       R(s)->origin, r.status);
 	if (r.len != len)
 		return -EIO;
-	memcpy(buf, r.buf, len);
 	return 0;
 }
 
