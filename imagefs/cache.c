@@ -10,10 +10,12 @@
  * linked under its name, so after a crash a name either holds the whole chunk or does not
  * exist; a size that does not match the index is treated as absent and removed.
  *
- * Size bound: an estimate of the cache's bytes is kept; when it passes the cap, the mount
- * takes DIR/lock (flock, so concurrent mounts evict one at a time), rescans, and removes the
- * least recently used entries (mtime, touched on each use) down to 90% of the cap. Readers
- * that hold an fd of an evicted entry keep reading it.
+ * Size bound: an estimate of the cache's bytes is kept (from a scan of the cache before the
+ * first entry is added, not when it is opened: with thousands of entries and a cold page
+ * cache, the scan takes hundreds of milliseconds that a mount must not wait for); when it passes
+ * the cap, the mount takes DIR/lock (flock, so concurrent mounts evict one at a time), rescans, and
+ * removes the least recently used entries (mtime, touched on each use) down to 90% of the cap.
+ * Readers that hold an fd of an evicted entry keep reading it.
  *
  * I/O is plain pread/pwrite: the reader replies with the cache fd, which libfuse splices.
  */
@@ -40,6 +42,8 @@ struct ifs_cache {
 	uint64_t cap;
 	pthread_mutex_t lock;
 	uint64_t estimate; /* protected by lock */
+	pthread_mutex_t scan_lock;
+	bool scanned; /* estimate holds a scan's result; protected by scan_lock */
 	atomic_uint_fast64_t evicted;
 };
 
@@ -147,8 +151,6 @@ static int evict(struct ifs_cache *c)
 int ifs_cache_open(const char *dir, uint64_t cap, struct ifs_cache **ret)
 {
 	_cleanup_free_ struct ifs_cache *c = calloc(1, sizeof(*c));
-	_cleanup_free_ struct entry *v = NULL;
-	size_t n;
 	int r;
 
 	if (!c)
@@ -175,10 +177,7 @@ int ifs_cache_open(const char *dir, uint64_t cap, struct ifs_cache **ret)
 		}
 	}
 	pthread_mutex_init(&c->lock, NULL);
-	if ((r = scan(c, &v, &n, &c->estimate)) < 0)
-		goto fail;
-	if (c->estimate > c->cap && (r = evict(c)) < 0)
-		goto fail;
+	pthread_mutex_init(&c->scan_lock, NULL);
 	*ret = TAKE_PTR(c);
 	return 0;
 fail:
@@ -194,6 +193,7 @@ struct ifs_cache *ifs_cache_free(struct ifs_cache *c)
 	safe_close(c->chunks_fd);
 	safe_close(c->dirfd);
 	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->scan_lock);
 	free(c);
 	return NULL;
 }
@@ -269,6 +269,28 @@ static int link_entry(struct ifs_cache *c, int fd, const struct digest *d, uint6
 	return 0;
 }
 
+/* The estimate of what the cache holds, once: before the first entry is added. */
+static void estimate_once(struct ifs_cache *c)
+{
+	_cleanup_free_ struct entry *v = NULL;
+	uint64_t total;
+	size_t n;
+	int r;
+
+	pthread_mutex_lock(&c->scan_lock);
+	if (!c->scanned) {
+		c->scanned = true;
+		if ((r = scan(c, &v, &n, &total)) < 0) {
+			log_debug("cache scan: %s, ignoring", strerror(-r));
+		} else {
+			pthread_mutex_lock(&c->lock);
+			c->estimate = total;
+			pthread_mutex_unlock(&c->lock);
+		}
+	}
+	pthread_mutex_unlock(&c->scan_lock);
+}
+
 /* Past the cap, evict. */
 static void evict_if_over(struct ifs_cache *c)
 {
@@ -284,14 +306,17 @@ static void evict_if_over(struct ifs_cache *c)
 
 static int publish(struct ifs_cache *c, int fd, const struct digest *d, uint64_t len)
 {
-	int r = link_entry(c, fd, d, len);
+	int r;
 
+	estimate_once(c);
+	r = link_entry(c, fd, d, len);
 	evict_if_over(c);
 	return r;
 }
 
 void ifs_cache_put_batch(struct ifs_cache *c, struct ifs_cache_item *items, size_t n)
 {
+	estimate_once(c);
 	/* Writing every file before waiting for any lets the disk take them together: one
 	 * flush wait for the batch rather than one per chunk. */
 	for (size_t i = 0; i < n; i++)
