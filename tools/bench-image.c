@@ -3,7 +3,7 @@
  * brisk-bench image: time to ready of a container started from a generated ML-like image
  * (tests/bench/mlimage.py: busybox, a site-packages tree, two weight files; /app/start.sh reads
  * what a start-up reads and prints "ready"), served by Debian's docker-registry on 127.0.0.1
- * behind the project's latency/bandwidth proxy (tests/bench/netproxy.py), per link profile:
+ * behind the project's latency/bandwidth proxy (tools/bench-netproxy.c), per link profile:
  *   full pull + unpack + run: skopeo copy + umoci unpack + brisk run; containerd's
  *     `ctr images pull` + `ctr run` (its own private daemon) when containerd is installed
  *   brisk lazy cold (no prefetch), lazy + prefetch of the recorded profile, warm chunk cache
@@ -444,12 +444,11 @@ static int one_link(struct image_ctx *c, unsigned rtt, unsigned mbit, unsigned r
 	pid_t pid;
 	int fd = -1, r;
 
-	if (asprintf(&proxy, "%s/tests/bench/netproxy.py", BRISK_SOURCE_DIR) < 0 ||
-	    asprintf(&port, "%d", c->port) < 0 || asprintf(&rtt_s, "%u", rtt) < 0 ||
-	    asprintf(&mbit_s, "%u", mbit) < 0 ||
+	if (!(proxy = strdup(BENCH_NETPROXY_PATH)) || asprintf(&port, "%d", c->port) < 0 ||
+	    asprintf(&rtt_s, "%u", rtt) < 0 || asprintf(&mbit_s, "%u", mbit) < 0 ||
 	    asprintf(&scenario, "%u ms / %u Mbit/s", rtt, mbit) < 0)
 		return -ENOMEM;
-	char *argv[] = {(char *)"python3", proxy, port, rtt_s, mbit_s, NULL};
+	char *argv[] = {proxy, port, rtt_s, mbit_s, NULL};
 	if ((r = bench_spawn(argv, NULL, &fd, &pid)) < 0)
 		return log_error_errno(r, "start '%s': %m", proxy);
 	if ((r = bench_read_line(fd, line, sizeof(line), 10000)) < 0) {
