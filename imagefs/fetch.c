@@ -827,6 +827,7 @@ struct ifs_fs *ifs_fs_free(struct ifs_fs *fs)
 	free(fs->mem);
 	free(fs->fds);
 	free(fs->store_spec);
+	free(fs->profile_text);
 	free(fs);
 	return NULL;
 }

@@ -134,6 +134,10 @@ struct ifs_fs {
 	unsigned n_workers;
 	pthread_t prefetcher;
 	bool prefetcher_started;
+	/* the access profile, when the mount fetched it already (profile_fetched; NULL: none) */
+	char *profile_text;
+	size_t profile_len;
+	bool profile_fetched;
 
 	/* cache writes: fetched jobs whose chunks are CHUNK_MEMORY until the writer thread has
 	 * put them in the cache, off the fetch workers' path */
@@ -192,7 +196,8 @@ void ifs_profile_record_close(struct ifs_fs *fs);
 void ifs_profile_note_name(struct ifs_fs *fs, uint32_t parent, uint32_t ino, const char *name,
 			   size_t len);
 void ifs_profile_note_read(struct ifs_fs *fs, uint32_t ino, const struct imagefs_chunk *c);
-/* Start the background prefetch of the profile stored beside the image (if any). */
+/* Start the background prefetch of the profile stored beside the image (if any): the one in
+ * fs->profile_text when fs->profile_fetched, else fetched first. */
 int ifs_profile_prefetch_start(struct ifs_fs *fs);
 
 /* ---- passthrough.c ------------------------------------------------------------------------ */

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <linux/fuse.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +113,23 @@ static int serve(struct fuse_session *se, struct ifs_fs *fs, const struct imagef
 						   0644, false);
 	}
 	return r < 0 ? r : 0;
+}
+
+struct profile_fetch {
+	pthread_t thread;
+	struct imagefs_store *store;
+	struct digest index;
+	char *text;
+	size_t len;
+	int r;
+};
+
+static void *fetch_profile(void *arg)
+{
+	struct profile_fetch *pf = arg;
+
+	pf->r = imagefs_profile_get(pf->store, &pf->index, &pf->text, &pf->len);
+	return NULL;
 }
 
 static int write_pid_file(const char *path)
@@ -208,8 +226,18 @@ int imagefs_mount(const struct imagefs_mount_options *o, const char *mountpoint)
 		return r;
 	if ((r = imagefs_store_open_index(s, &d, &idx)) < 0)
 		return r;
-	if ((r = ifs_fs_new(idx, &d, o, &fs)) < 0)
+	/* the access profile is fetched while the rest of the mount is made: the daemon then
+	 * starts its prefetch at once */
+	struct profile_fetch pf = {.store = s, .index = d};
+	bool pf_started =
+	    !o->no_prefetch && pthread_create(&pf.thread, NULL, fetch_profile, &pf) == 0;
+	r = ifs_fs_new(idx, &d, o, &fs);
+	if (r < 0) {
+		if (pf_started)
+			(void)pthread_join(pf.thread, NULL);
+		free(pf.text);
 		return r;
+	}
 	if (o->record_profile && (r = ifs_profile_record_open(fs, o->record_profile)) < 0) {
 		log_error_errno(r, "profile '%s': %m", o->record_profile);
 		goto out;
@@ -236,6 +264,13 @@ int imagefs_mount(const struct imagefs_mount_options *o, const char *mountpoint)
 		fuse_session_unmount(se);
 		goto out;
 	}
+	if (pf_started) {
+		(void)pthread_join(pf.thread, NULL);
+		pf_started = false;
+		fs->profile_fetched = pf.r >= 0 || pf.r == -ENOENT;
+		fs->profile_text = TAKE_PTR(pf.text);
+		fs->profile_len = pf.len;
+	}
 	if (o->foreground) {
 		r = serve(se, fs, o, false);
 		fuse_session_unmount(se);
@@ -261,6 +296,9 @@ int imagefs_mount(const struct imagefs_mount_options *o, const char *mountpoint)
 	safe_close(ready);
 	supervise(se, fs, o);
 out:
+	if (pf_started)
+		(void)pthread_join(pf.thread, NULL);
+	free(pf.text);
 	if (se)
 		fuse_session_destroy(se);
 	if (fs)

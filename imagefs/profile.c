@@ -164,15 +164,22 @@ static void *prefetcher(void *arg)
 	size_t len;
 	int r;
 
-	if (imagefs_store_open(fs->store_spec, &fs->sopts, &s) < 0)
-		return NULL;
-	r = imagefs_profile_get(s, &fs->index_digest, &text, &len);
-	if (r < 0) {
-		if (r != -ENOENT)
-			log_debug("no access profile: %s", strerror(-r));
-		return NULL;
+	if (fs->profile_fetched) {
+		if (!fs->profile_text)
+			return NULL;
+		text = TAKE_PTR(fs->profile_text);
+		len = fs->profile_len;
+	} else {
+		if (imagefs_store_open(fs->store_spec, &fs->sopts, &s) < 0)
+			return NULL;
+		r = imagefs_profile_get(s, &fs->index_digest, &text, &len);
+		if (r < 0) {
+			if (r != -ENOENT)
+				log_debug("no access profile: %s", strerror(-r));
+			return NULL;
+		}
 	}
-	log_debug("access profile: %zu bytes fetched", len);
+	log_debug("access profile: %zu bytes", len);
 	_cleanup_free_ char *copy = strndup(text, len);
 	if (!copy)
 		return NULL;
