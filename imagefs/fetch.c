@@ -31,16 +31,19 @@
 #include "common/log.h"
 #include "lazy-internal.h"
 
-#define RUN_MAX (8u << 20)	   /* compressed bytes of one range request */
-#define NEIGHBOUR_MIN (512u << 10) /* a run grows over following chunks up to this, */
-#define MAX_CACHED_FDS 4096	   /* or twice what was asked; fds kept open per mount */
-#define GAP_MAX 4		   /* chunks not asked for that a run may span */
-#define PF_RUN_MAX (4u << 20)	   /* compressed bytes of one prefetch range request */
-#define PF_GAP_MAX (256u << 10)	   /* bytes not asked for that a prefetch run may span */
-#define PF_GAP_CHUNKS 256	   /* chunks not asked for that a prefetch run may span */
-#define WRITE_MAX (256u << 20)	   /* bytes held in memory for the cache writer; past it, */
-				   /* a worker writes its chunks itself */
-#define WRITE_BATCH 64		   /* chunks the writer puts in the cache at once */
+#define RUN_MAX (8u << 20)	     /* compressed bytes of one range request */
+#define NEIGHBOUR_MIN (512u << 10)   /* a run grows over following chunks up to this, */
+#define MAX_CACHED_FDS 4096	     /* or twice what was asked; fds kept open per mount */
+#define GAP_MAX 4		     /* chunks not asked for that a run may span */
+#define PF_RUN_MAX (4u << 20)	     /* compressed bytes of one prefetch range request */
+#define PF_GAP_MAX (256u << 10)	     /* bytes not asked for that a prefetch run may span */
+#define PF_GAP_CHUNKS 256	     /* chunks not asked for that a prefetch run may span */
+#define WRITE_MAX (256u << 20)	     /* bytes held in memory for the cache writer; past it, */
+				     /* a worker writes its chunks itself */
+#define WRITE_BATCH 64		     /* chunks the writer puts in the cache at once */
+#define WRITE_QUIET_MS 100	     /* the writer waits for this long without a request... */
+#define WRITE_DEFER_MS 3000	     /* ...but no longer than this after a job was queued, */
+#define WRITE_DEFER_MAX (128u << 20) /* nor past this many bytes held */
 
 void ifs_membuf_unref(struct ifs_membuf *m)
 {
@@ -185,6 +188,11 @@ static double now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+void ifs_fs_busy(struct ifs_fs *fs)
+{
+	atomic_store_explicit(&fs->busy_ms, (uint64_t)now_ms(), memory_order_relaxed);
 }
 
 /* Chunks another mount (or an earlier one) cached are found on first use. */
@@ -504,6 +512,7 @@ static int fetch_run(struct ifs_fs *fs, struct imagefs_store *s, const struct if
 static void writes_queue(struct ifs_fs *fs, struct ifs_job *j, uint64_t bytes)
 {
 	j->next = NULL;
+	j->queued_ms = now_ms();
 	if (fs->writes_tail)
 		fs->writes_tail->next = j;
 	else
@@ -596,6 +605,19 @@ static bool run_job(struct ifs_fs *fs, struct imagefs_store *s, struct ifs_job *
 	return false;
 }
 
+/* When the writer may start on J, the oldest job queued to it: a CLOCK_MONOTONIC time in ms,
+ * or 0 for now. Under fs->lock. */
+static double write_after(struct ifs_fs *fs, const struct ifs_job *j)
+{
+	double quiet = (double)atomic_load_explicit(&fs->busy_ms, memory_order_relaxed) +
+		       WRITE_QUIET_MS,
+	       latest = j->queued_ms + WRITE_DEFER_MS, now = now_ms();
+
+	if (fs->workers_done || fs->write_bytes >= WRITE_DEFER_MAX || now >= quiet || now >= latest)
+		return 0;
+	return quiet < latest ? quiet : latest;
+}
+
 /* Put the chunks of the queued jobs in the cache; they leave CHUNK_MEMORY when written. */
 static void *writer(void *arg)
 {
@@ -613,6 +635,16 @@ static void *writer(void *arg)
 			if (fs->workers_done)
 				break;
 			pthread_cond_wait(&fs->write_work, &fs->lock);
+			continue;
+		}
+		/* The start-up that fetched these chunks is still going: writing them now would
+		 * take CPU and disk from it (a third of the daemon's CPU for a prefetch). They are
+		 * served from memory meanwhile. */
+		double until = write_after(fs, j);
+		if (until > 0) {
+			uint64_t us = (uint64_t)(until * 1000);
+			struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+			pthread_cond_timedwait(&fs->write_work, &fs->lock, &ts);
 			continue;
 		}
 		/* whole jobs, or the first WRITE_BATCH chunks of a larger one; the buffers stay
@@ -695,6 +727,7 @@ static void *worker(void *arg)
 			pthread_mutex_unlock(&fs->lock);
 		}
 		free(j);
+		ifs_fs_busy(fs);
 		pthread_mutex_lock(&fs->lock);
 		if (counted) {
 			fs->running_prefetch--;
@@ -747,7 +780,11 @@ int ifs_fs_new(struct imagefs_index *idx, const struct digest *index_digest,
 	pthread_mutex_init(&fs->rec_lock, NULL);
 	pthread_cond_init(&fs->changed, NULL);
 	pthread_cond_init(&fs->work, NULL);
-	pthread_cond_init(&fs->write_work, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&fs->write_work, &ca);
+	pthread_condattr_destroy(&ca);
 	*ret = TAKE_PTR(fs);
 	return 0;
 fail:

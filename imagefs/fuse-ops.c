@@ -26,6 +26,7 @@ _Static_assert(sizeof(fuse_ino_t) >= sizeof(uint64_t), "fuse_ino_t holds index i
 
 #define TIMEOUT 1e9 /* seconds: the image is immutable */
 #define STATS_XATTR "user.brisk.stats"
+#define PID_XATTR "user.brisk.pid" /* the process to wait for after an unmount */
 #define MAX_READ_CHUNKS 64
 
 /* Read replies are copied into the worker's own buffer and written in one go. libfuse splices
@@ -48,6 +49,7 @@ static struct ifs_fs *FS(fuse_req_t req)
 static void count(struct ifs_fs *fs, int op)
 {
 	fs->stats.requests[op]++;
+	ifs_fs_busy(fs);
 }
 
 static bool to_index(fuse_ino_t ino, uint32_t *ret)
@@ -543,6 +545,11 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		if (!json)
 			return (void)fuse_reply_err(req, ENOMEM);
 		return reply_xattr_value(req, json, strlen(json), size);
+	}
+	if (i == IMAGEFS_ROOT_INO && strcmp(name, PID_XATTR) == 0) {
+		char pid[16];
+		int n = snprintf(pid, sizeof(pid), "%d", (int)fs->daemon_pid);
+		return reply_xattr_value(req, pid, (size_t)n, size);
 	}
 	if ((r = imagefs_index_getxattr(fs->idx, i, name, &v, &len)) < 0)
 		return (void)fuse_reply_err(req, -r);

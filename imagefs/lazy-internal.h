@@ -66,6 +66,7 @@ struct ifs_job {
 	struct ifs_job *next;
 	uint32_t first, last; /* chunk table range, contiguous in one pack */
 	bool demand;
+	double queued_ms; /* when it went to the writer */
 };
 
 struct ifs_stats {
@@ -117,6 +118,7 @@ struct ifs_fs {
 	struct ifs_cache *cache;
 	unsigned threads, retries, timeout_ms;
 	bool debug;
+	pid_t daemon_pid; /* exits once the cache is written, after an unmount */
 
 	/* Lock order: fs->lock, then the cache's lock. */
 	pthread_mutex_t lock;
@@ -144,6 +146,7 @@ struct ifs_fs {
 	pthread_cond_t write_work; /* a job to write was queued, or the workers are done */
 	struct ifs_job *writes, *writes_tail; /* protected by lock */
 	uint64_t write_bytes;		      /* queued bytes; protected by lock */
+	atomic_uint_fast64_t busy_ms;	      /* last FUSE request or fetch, CLOCK_MONOTONIC */
 	bool workers_done;		      /* protected by lock */
 	pthread_t writer;
 	bool writer_started;
@@ -173,6 +176,8 @@ void ifs_fs_stop(struct ifs_fs *fs);
 /* Make chunks [FIRST, LAST] of the chunk table present (fetching the absent ones, demand
  * first) and wait for them: 0, or -EIO when a fetch failed after its retries. */
 int ifs_fs_ensure(struct ifs_fs *fs, const uint32_t *chunks, size_t n);
+/* A request or a fetch: the cache writer waits for a quiet moment. */
+void ifs_fs_busy(struct ifs_fs *fs);
 /* Queue background fetches of the chunks (absent ones only). */
 void ifs_fs_prefetch(struct ifs_fs *fs, const uint32_t *chunks, size_t n);
 /* Queue background fetches of CHUNKS, listed in the order they will be wanted: neighbours in a

@@ -33,10 +33,12 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/pidfd.h"
 #include "lazy-internal.h"
 
 #define NOTIFY_RESEND 7 /* enum fuse_notify_code, Linux 6.9; newer than Debian 12's headers */
 #define READAHEAD_KB 4096
+#define UMOUNT_WAIT_MS 10000 /* how long umount waits for the daemon to write its cache */
 
 /* The kernel caps FUSE readahead at the bdi default (128 KiB); large sequential reads want
  * more. Found through mountinfo: a stat() of the mount would wait for a daemon not yet serving. */
@@ -271,6 +273,7 @@ int imagefs_mount(const struct imagefs_mount_options *o, const char *mountpoint)
 		fs->profile_text = TAKE_PTR(pf.text);
 		fs->profile_len = pf.len;
 	}
+	fs->daemon_pid = getpid();
 	if (o->foreground) {
 		r = serve(se, fs, o, false);
 		fuse_session_unmount(se);
@@ -290,6 +293,7 @@ int imagefs_mount(const struct imagefs_mount_options *o, const char *mountpoint)
 		fuse_session_unmount(se);
 		goto out;
 	}
+	fs->daemon_pid = getpid(); /* the supervisor: it outlives each server */
 	if (o->log_file)
 		(void)log_open(o->log_file, LOG_FORMAT_TEXT);
 	(void)write(ready, "\1", 1);
@@ -309,10 +313,18 @@ out:
 
 int imagefs_umount(const char *mountpoint)
 {
+	/* the daemon, named before the unmount while it surely lives */
+	_cleanup_close_ int pidfd = pidfd_from_xattr(mountpoint, "user.brisk.pid");
+
 	if (umount2(mountpoint, UMOUNT_NOFOLLOW) < 0) {
 		if (errno == EBUSY)
 			return log_error_errno(-EBUSY, "'%s' is busy", mountpoint);
 		return log_error_errno(-errno, "unmount '%s': %m", mountpoint);
 	}
+	/* it puts what it holds in memory into the cache, then exits: a mount that follows
+	 * finds all of it there */
+	if (pidfd >= 0 && pidfd_wait(pidfd, UMOUNT_WAIT_MS) < 0)
+		log_warning("'%s' is unmounted; its daemon is still writing its cache after %d s",
+			    mountpoint, UMOUNT_WAIT_MS / 1000);
 	return 0;
 }

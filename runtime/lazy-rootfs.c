@@ -26,6 +26,7 @@
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/pidfd.h"
 #include "lazy-rootfs.h"
 
 #define FUSE_MAGIC 0x65735546
@@ -181,11 +182,19 @@ static int image_release(const char *imgdir, const char *ckey)
 	}
 	if (held)
 		return 0;
+	/* the daemon, named before the unmount while it surely lives */
+	_cleanup_close_ int pidfd = pidfd_from_xattr(mnt, "user.brisk.pid");
 	if (umount2(mnt, UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT) {
 		if (errno != EBUSY)
 			return log_warning_errno(-errno, "unmount lazy image '%s': %m", mnt);
 		(void)umount2(mnt, MNT_DETACH | UMOUNT_NOFOLLOW);
+		return 0;
 	}
+	/* It writes the chunks it still holds in memory to the cache, then exits; under the
+	 * image's lock, so that its next mount finds them there. Bounded: a slow disk costs a
+	 * later start some fetches, never a hang. */
+	if (pidfd >= 0 && pidfd_wait(pidfd, 10000) < 0)
+		log_warning("lazy image daemon of '%s' still writing its cache after 10 s", mnt);
 	return 0;
 }
 

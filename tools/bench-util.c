@@ -116,6 +116,53 @@ int bench_run_output(char *const argv[], char **ret_out)
 	return r;
 }
 
+int bench_run_to_line(char *const argv[], int timeout_ms, char *line, size_t size,
+		      double *ret_line_ms)
+{
+	int pfd[2], status, r;
+	double t0;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	t0 = bench_now_ms();
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return r;
+	}
+	if (pid == 0) {
+		child_stdio(pfd[1]);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	r = bench_read_line(pfd[0], line, size, timeout_ms);
+	*ret_line_ms = bench_now_ms() - t0;
+	if (r < 0) {
+		line[0] = '\0';
+		if (r == -ETIMEDOUT || r == -EINTR)
+			kill(pid, SIGKILL);
+	}
+	/* the rest of its output, then its exit */
+	char sink[4096];
+	while (read(pfd[0], sink, sizeof(sink)) > 0)
+		;
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (r == -EPIPE)
+		r = 0; /* no line: the caller finds it empty */
+	if (r < 0)
+		return r;
+	if (bench_interrupted)
+		return -EINTR;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
 int bench_spawn(char *const argv[], const char *log, int *ret_stdout_fd, pid_t *ret_pid)
 {
 	int pfd[2] = {-1, -1};

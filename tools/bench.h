@@ -61,6 +61,10 @@ double bench_now_ms(void);
 int bench_run(char *const argv[], struct bench_sample *s);
 /* Same, with stdout captured (up to 1 MiB) into *RET_OUT, trailing newline removed. */
 int bench_run_output(char *const argv[], char **ret_out);
+/* Run ARGV to its exit; its first output line in LINE and the time until that line came in
+ * *RET_LINE_MS (time to ready, leaving the teardown after it out). */
+int bench_run_to_line(char *const argv[], int timeout_ms, char *line, size_t size,
+		      double *ret_line_ms);
 /* Start ARGV in the background: stdout to *RET_STDOUT_FD (a pipe) when it is not NULL, else
  * /dev/null; stderr to LOG (or /dev/null). */
 int bench_spawn(char *const argv[], const char *log, int *ret_stdout_fd, pid_t *ret_pid);

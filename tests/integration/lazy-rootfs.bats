@@ -27,6 +27,11 @@ lazy_mounts() { # how many image mounts (FUSE) and overlays are under the test d
 @test "run from a lazy image: image files, private writes, everything removed after" {
 	args sh -c 'cat /etc/hostname; echo written >/tmp/w; cat /tmp/w; ls /bin/busybox'
 	run brisk run lz1
+	# delete waited for the image's daemon to write its cache and exit: as it exits, it
+	# writes its stats and removes its pid file
+	local img=("$TEST_DIR"/lazy/images/*)
+	[ -f "${img[0]}/stats" ]
+	[ ! -e "${img[0]}/pid" ]
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *busybox*written*/bin/busybox* ]]

@@ -114,6 +114,30 @@ kernel_at_least() { # MAJOR MINOR
 	"$I" umount "$M"2
 }
 
+@test "umount returns once the daemon has put what it fetched in the cache and exited" {
+	# The daemon writes fetched chunks to the cache once reads quiet down: right after
+	# the reads, most are still in its memory. Its stats file is written as it exits.
+	S="$BATS_TEST_TMPDIR/stats.json"
+	"$I" mount --store dir:"$T/store" --cache "$C" --no-prefetch --stats "$S" ld "$M"
+	pid=$(python3 -c 'import os, sys; print(os.getxattr(sys.argv[1], "user.brisk.pid").decode())' "$M")
+	cat "$M"/data/small/* "$M/data/big.bin" >/dev/null && "$I" umount "$M"
+	[ -f "$S" ]
+	# gone, or a zombie its new parent has not reaped yet
+	state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo gone)
+	[ "$state" = gone ] || [ "$state" = Z ]
+	fetched=$(jq .fetched_chunks "$S")
+	cached=$(find "$C/chunks" -type f | wc -l)
+	echo "fetched $fetched chunks, $cached in the cache"
+	[ "$fetched" -gt 10 ]
+	[ "$cached" -ge "$fetched" ]
+	# and a new mount reads all of it from there
+	mkdir -p "$M"2
+	"$I" mount --store dir:"$T/store" --cache "$C" --no-prefetch ld "$M"2
+	cat "$M"2/data/small/* "$M"2/data/big.bin >/dev/null
+	[ "$(stats "$M"2 fetched_bytes)" = 0 ]
+	"$I" umount "$M"2
+}
+
 @test "concurrent readers: same bytes, each chunk fetched once" {
 	"$I" mount --store dir:"$T/store" --cache "$C" --threads 4 ld "$M"
 	want=$(sha256sum <"$T/ld-umoci/rootfs/data/big.bin")
