@@ -213,7 +213,8 @@ int ifs_cache_get(struct ifs_cache *c, const struct digest *d, uint64_t size, in
 	fd = openat(c->chunks_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? -ENOENT : -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != (off_t)size) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (size != IFS_CACHE_ANY_SIZE && st.st_size != (off_t)size)) {
 		close(fd);
 		(void)unlinkat(c->chunks_fd, name, 0);
 		return -ENOENT;
@@ -224,10 +225,18 @@ int ifs_cache_get(struct ifs_cache *c, const struct digest *d, uint64_t size, in
 	if (clock_gettime(CLOCK_REALTIME, &now) == 0 && now.tv_sec - st.st_mtim.tv_sec > 60)
 		(void)futimens(fd, NULL);
 	/* one disk read for the whole chunk rather than one per FUSE read */
-	if (size <= (4u << 20))
+	if (size <= (4u << 20) && size != IFS_CACHE_ANY_SIZE)
 		(void)readahead(fd, 0, size);
 	*ret_fd = fd;
 	return 0;
+}
+
+void ifs_cache_remove(struct ifs_cache *c, const struct digest *d)
+{
+	char name[3 + DIGEST_HEX_SIZE + 1];
+
+	entry_name(d, name);
+	(void)unlinkat(c->chunks_fd, name, 0);
 }
 
 /* Write ITEM's bytes to an unnamed file and start its writeback; the fd, or -errno. */

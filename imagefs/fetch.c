@@ -605,13 +605,37 @@ static bool run_job(struct ifs_fs *fs, struct imagefs_store *s, struct ifs_job *
 	return false;
 }
 
+/* When the mount will have been quiet long enough for cache writes (CLOCK_MONOTONIC, ms). */
+static double quiet_at(struct ifs_fs *fs)
+{
+	return (double)atomic_load_explicit(&fs->busy_ms, memory_order_relaxed) + WRITE_QUIET_MS;
+}
+
+/* The writer's wait for new work, or until UNTIL (CLOCK_MONOTONIC, ms). Under fs->lock. */
+static void wait_until(struct ifs_fs *fs, double until)
+{
+	uint64_t us = (uint64_t)(until * 1000);
+	struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+
+	pthread_cond_timedwait(&fs->write_work, &fs->lock, &ts);
+}
+
+/* A remote store's index goes in the chunk cache (named by its digest, like any chunk), so that
+ * later mounts of the image on this node read it from there rather than fetch it. */
+static void save_index(struct ifs_fs *fs)
+{
+	int r = ifs_cache_put(fs->cache, &fs->index_digest, imagefs_index_data(fs->idx),
+			      imagefs_index_size(fs->idx));
+
+	if (r < 0)
+		log_debug("cache the index: %s", strerror(-r));
+}
+
 /* When the writer may start on J, the oldest job queued to it: a CLOCK_MONOTONIC time in ms,
  * or 0 for now. Under fs->lock. */
 static double write_after(struct ifs_fs *fs, const struct ifs_job *j)
 {
-	double quiet = (double)atomic_load_explicit(&fs->busy_ms, memory_order_relaxed) +
-		       WRITE_QUIET_MS,
-	       latest = j->queued_ms + WRITE_DEFER_MS, now = now_ms();
+	double quiet = quiet_at(fs), latest = j->queued_ms + WRITE_DEFER_MS, now = now_ms();
 
 	if (fs->workers_done || fs->write_bytes >= WRITE_DEFER_MAX || now >= quiet || now >= latest)
 		return 0;
@@ -632,9 +656,20 @@ static void *writer(void *arg)
 		size_t n = 0;
 
 		if (!j) {
+			double quiet = quiet_at(fs);
+			if (fs->index_unsaved && (fs->workers_done || now_ms() >= quiet)) {
+				fs->index_unsaved = false;
+				pthread_mutex_unlock(&fs->lock);
+				save_index(fs);
+				pthread_mutex_lock(&fs->lock);
+				continue;
+			}
 			if (fs->workers_done)
 				break;
-			pthread_cond_wait(&fs->write_work, &fs->lock);
+			if (fs->index_unsaved)
+				wait_until(fs, quiet);
+			else
+				pthread_cond_wait(&fs->write_work, &fs->lock);
 			continue;
 		}
 		/* The start-up that fetched these chunks is still going: writing them now would
@@ -642,9 +677,7 @@ static void *writer(void *arg)
 		 * served from memory meanwhile. */
 		double until = write_after(fs, j);
 		if (until > 0) {
-			uint64_t us = (uint64_t)(until * 1000);
-			struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
-			pthread_cond_timedwait(&fs->write_work, &fs->lock, &ts);
+			wait_until(fs, until);
 			continue;
 		}
 		/* whole jobs, or the first WRITE_BATCH chunks of a larger one; the buffers stay
@@ -739,14 +772,20 @@ static void *worker(void *arg)
 }
 
 int ifs_fs_new(struct imagefs_index *idx, const struct digest *index_digest,
+	       struct ifs_cache *cache, bool index_cached, bool remote,
 	       const struct imagefs_mount_options *o, struct ifs_fs **ret)
 {
 	_cleanup_free_ struct ifs_fs *fs = calloc(1, sizeof(*fs));
 	uint32_t n = imagefs_index_chunk_count(idx);
 	int r;
 
-	if (!fs)
+	if (!fs) {
+		ifs_cache_free(cache);
 		return -ENOMEM;
+	}
+	fs->cache = cache;
+	fs->index_cached = index_cached;
+	fs->index_unsaved = remote && !index_cached;
 	fs->idx = idx;
 	fs->index_digest = *index_digest;
 	fs->threads = o->fetch_threads ? o->fetch_threads : 8;
@@ -765,11 +804,6 @@ int ifs_fs_new(struct imagefs_index *idx, const struct digest *index_digest,
 	}
 	for (uint32_t i = 0; i <= n; i++)
 		fs->fds[i] = -EBADF;
-	r = ifs_cache_open(o->cache_dir, o->cache_size ? o->cache_size : (10ull << 30), &fs->cache);
-	if (r < 0) {
-		log_error_errno(r, "cache '%s': %m", o->cache_dir);
-		goto fail;
-	}
 	/* cached chunk fds are kept open */
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -788,6 +822,7 @@ int ifs_fs_new(struct imagefs_index *idx, const struct digest *index_digest,
 	*ret = TAKE_PTR(fs);
 	return 0;
 fail:
+	ifs_cache_free(fs->cache);
 	free(fs->store_spec);
 	free(fs->state);
 	free(fs->failed);
@@ -893,22 +928,23 @@ char *ifs_fs_stats_json(struct ifs_fs *fs)
 		total += fs->stats.requests[i];
 	fprintf(f, "\"total\":%llu", (unsigned long long)total);
 	fclose(f);
-	if (asprintf(&out,
-		     "{\"requests\":{%s},\"range_reads\":%llu,\"fetched_bytes\":%llu,"
-		     "\"fetched_chunks\":%llu,\"prefetched_chunks\":%llu,\"retries\":%llu,"
-		     "\"failures\":%llu,\"cache_hits\":%llu,\"read_bytes\":%llu,\"evicted\":%llu,"
-		     "\"passthrough_opens\":%llu,\"waits\":%llu,\"wait_ms\":%llu}",
-		     req, (unsigned long long)fs->stats.range_reads,
-		     (unsigned long long)fs->stats.fetched_bytes,
-		     (unsigned long long)fs->stats.fetched_chunks,
-		     (unsigned long long)fs->stats.prefetched_chunks,
-		     (unsigned long long)fs->stats.retries, (unsigned long long)fs->stats.failures,
-		     (unsigned long long)fs->stats.cache_hits,
-		     (unsigned long long)fs->stats.read_bytes,
-		     (unsigned long long)ifs_cache_evicted(fs->cache),
-		     (unsigned long long)fs->stats.passthrough_opens,
-		     (unsigned long long)fs->stats.waits,
-		     (unsigned long long)(fs->stats.wait_us / 1000)) < 0)
+	if (asprintf(
+		&out,
+		"{\"requests\":{%s},\"range_reads\":%llu,\"fetched_bytes\":%llu,"
+		"\"fetched_chunks\":%llu,\"prefetched_chunks\":%llu,\"retries\":%llu,"
+		"\"failures\":%llu,\"cache_hits\":%llu,\"read_bytes\":%llu,\"evicted\":%llu,"
+		"\"passthrough_opens\":%llu,\"waits\":%llu,\"wait_ms\":%llu,"
+		"\"index_cached\":%s}",
+		req, (unsigned long long)fs->stats.range_reads,
+		(unsigned long long)fs->stats.fetched_bytes,
+		(unsigned long long)fs->stats.fetched_chunks,
+		(unsigned long long)fs->stats.prefetched_chunks,
+		(unsigned long long)fs->stats.retries, (unsigned long long)fs->stats.failures,
+		(unsigned long long)fs->stats.cache_hits, (unsigned long long)fs->stats.read_bytes,
+		(unsigned long long)ifs_cache_evicted(fs->cache),
+		(unsigned long long)fs->stats.passthrough_opens,
+		(unsigned long long)fs->stats.waits, (unsigned long long)(fs->stats.wait_us / 1000),
+		fs->index_cached ? "true" : "false") < 0)
 		return NULL;
 	return out;
 }

@@ -322,6 +322,7 @@ int ifs_layer_apply(struct ifs_tree *t, struct ifs_chunker *c, int blobs_fd,
 /* ---- stores --------------------------------------------------------------------------- */
 
 struct ifs_store_ops {
+	bool remote; /* reached over the network (a registry), not a local directory */
 	int (*has_blob)(struct imagefs_store *s, const struct digest *d);
 	int (*read_range)(struct imagefs_store *s, const struct digest *d, uint64_t off, size_t len,
 			  void *buf);
@@ -364,6 +365,10 @@ int ifs_store_registry_open(struct imagefs_store *s, const char *ref);
 /* The index digest the manifest tagged TAG lists: -ENOENT, -EMEDIUMTYPE if not an image. */
 int ifs_store_manifest_index(struct imagefs_store *s, const char *tag, struct digest *ret);
 /* Fetch index D, check its digest and structure, open it. */
+/* The index in FD (a file), checked: its bytes against D, then its structure. -EBADMSG when
+ * the bytes are not D's, -errno else; logs nothing. */
+int ifs_index_from_fd(int fd, const struct digest *d, struct imagefs_index **ret);
+bool ifs_store_is_remote(const struct imagefs_store *s);
 int ifs_store_load_index(struct imagefs_store *s, const struct digest *d,
 			 struct imagefs_index **ret);
 /* Put the image manifest (config + index + packs) for IDX under TAG. */

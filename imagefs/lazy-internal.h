@@ -21,8 +21,12 @@ struct ifs_cache;
 
 int ifs_cache_open(const char *dir, uint64_t cap, struct ifs_cache **ret);
 struct ifs_cache *ifs_cache_free(struct ifs_cache *c);
-/* A read-only fd of the cached chunk D of SIZE bytes, -ENOENT when absent. Marks it used. */
+/* A read-only fd of the cached chunk D of SIZE bytes (IFS_CACHE_ANY_SIZE: whatever its size),
+ * -ENOENT when absent. Marks it used. */
+#define IFS_CACHE_ANY_SIZE UINT64_MAX
 int ifs_cache_get(struct ifs_cache *c, const struct digest *d, uint64_t size, int *ret_fd);
+/* Drop entry D (found bad by the caller). */
+void ifs_cache_remove(struct ifs_cache *c, const struct digest *d);
 /* Add a chunk whose digest the caller checked. It appears complete or not at all (an unnamed
  * temp file, synced, then linked into place); evicts least recently used chunks past the cap. */
 int ifs_cache_put(struct ifs_cache *c, const struct digest *d, const void *data, size_t len);
@@ -118,7 +122,9 @@ struct ifs_fs {
 	struct ifs_cache *cache;
 	unsigned threads, retries, timeout_ms;
 	bool debug;
-	pid_t daemon_pid; /* exits once the cache is written, after an unmount */
+	pid_t daemon_pid;   /* exits once the cache is written, after an unmount */
+	bool index_cached;  /* the index came from the chunk cache */
+	bool index_unsaved; /* it is to be put there; under lock */
 
 	/* Lock order: fs->lock, then the cache's lock. */
 	pthread_mutex_t lock;
@@ -167,7 +173,10 @@ struct ifs_name {
 	char *name;
 };
 
+/* CACHE is the fs's from now on, whatever the outcome. INDEX_CACHED: IDX came from it; else an
+ * index of a remote store is put in it once the mount is quiet. */
 int ifs_fs_new(struct imagefs_index *idx, const struct digest *index_digest,
+	       struct ifs_cache *cache, bool index_cached, bool remote,
 	       const struct imagefs_mount_options *o, struct ifs_fs **ret);
 struct ifs_fs *ifs_fs_free(struct ifs_fs *fs);
 int ifs_fs_start(struct ifs_fs *fs);

@@ -630,6 +630,7 @@ static void reg_free(struct imagefs_store *s)
 }
 
 static const struct ifs_store_ops registry_ops = {
+    .remote = true,
     .has_blob = reg_has_blob,
     .read_range = reg_read_range,
     .get_blob = reg_get_blob,

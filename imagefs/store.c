@@ -185,13 +185,29 @@ int imagefs_store_resolve(struct imagefs_store *s, struct digest *ret_index)
 	return 0;
 }
 
+int ifs_index_from_fd(int fd, const struct digest *d, struct imagefs_index **ret)
+{
+	_cleanup_(imagefs_index_freep) struct imagefs_index *idx = NULL;
+	struct digest got;
+	int r;
+
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return -errno;
+	if ((r = digest_fd(fd, &got)) < 0)
+		return r;
+	if (!digest_equal(d, &got))
+		return -EBADMSG;
+	if ((r = imagefs_index_open_fd(fd, &idx)) < 0 || (r = imagefs_index_check(idx)) < 0)
+		return r;
+	*ret = TAKE_PTR(idx);
+	return 0;
+}
+
 int ifs_store_load_index(struct imagefs_store *s, const struct digest *d,
 			 struct imagefs_index **ret)
 {
-	_cleanup_(imagefs_index_freep) struct imagefs_index *idx = NULL;
 	_cleanup_close_ int fd = -EBADF;
 	char ds[DIGEST_STRING_SIZE];
-	struct digest got;
 	int r;
 
 	digest_format(d, ds);
@@ -200,18 +216,16 @@ int ifs_store_load_index(struct imagefs_store *s, const struct digest *d,
 		return log_error_errno(-errno, "temp file: %m");
 	if ((r = s->ops->get_blob(s, d, fd)) < 0)
 		return log_error_errno(r, "index %s: %s", ds, ifs_store_strerror(s, r));
-	if (lseek(fd, 0, SEEK_SET) < 0)
-		return -errno;
-	if ((r = digest_fd(fd, &got)) < 0)
-		return r;
-	if (!digest_equal(d, &got))
-		return log_error_errno(-EBADMSG, "index %s: content does not match its digest", ds);
-	if ((r = imagefs_index_open_fd(fd, &idx)) < 0)
+	if ((r = ifs_index_from_fd(fd, d, ret)) == -EBADMSG)
+		return log_error_errno(r, "index %s: content does not match its digest", ds);
+	if (r < 0)
 		return log_error_errno(r, "index %s: not a valid index: %m", ds);
-	if ((r = imagefs_index_check(idx)) < 0)
-		return log_error_errno(r, "index %s: invalid structure: %m", ds);
-	*ret = TAKE_PTR(idx);
 	return 0;
+}
+
+bool ifs_store_is_remote(const struct imagefs_store *s)
+{
+	return s->ops->remote;
 }
 
 int imagefs_store_open_index(struct imagefs_store *s, struct digest *ret_digest,

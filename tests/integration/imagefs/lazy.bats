@@ -105,13 +105,29 @@ kernel_at_least() { # MAJOR MINOR
 	"$I" mount --store registry:127.0.0.1:$port/brisk/ld --cache "$C" v1 "$M"
 	python3 "$HERE/treecmp.py" "$T/ld-umoci/rootfs" "$M"
 	[ "$(stats "$M" range_reads)" -gt 0 ]
+	[ "$(stats "$M" index_cached)" = False ]
 	"$I" umount "$M"
+	# the second mount reads the index, as well as the chunks, from the cache
 	mkdir -p "$M"2
 	"$I" mount --store registry:127.0.0.1:$port/brisk/ld --cache "$C" v1 "$M"2
 	python3 "$HERE/treecmp.py" "$T/ld-umoci/rootfs" "$M"2
 	[ "$(stats "$M"2 fetched_bytes)" = 0 ]
 	[ "$(stats "$M"2 cache_hits)" -gt 0 ]
+	[ "$(stats "$M"2 index_cached)" = True ]
 	"$I" umount "$M"2
+	# a cached index that does not match its digest is dropped and fetched again
+	digest=$("$BRISK_IMAGE" inspect dir:"$T/store:ld" | awk '/^index:/ {print $2}')
+	hex=${digest#sha256:}
+	entry="$C/chunks/${hex:0:2}/$hex"
+	[ -f "$entry" ]
+	size=$(stat -c %s "$entry")
+	head -c "$size" /dev/zero >"$entry"
+	mkdir -p "$M"3
+	"$I" mount --store registry:127.0.0.1:$port/brisk/ld --cache "$C" v1 "$M"3
+	python3 "$HERE/treecmp.py" "$T/ld-umoci/rootfs" "$M"3
+	[ "$(stats "$M"3 index_cached)" = False ]
+	"$I" umount "$M"3
+	cmp "$entry" <(curl -sf "http://127.0.0.1:$port/v2/brisk/ld/blobs/$digest")
 }
 
 @test "umount returns once the daemon has put what it fetched in the cache and exited" {
