@@ -119,18 +119,23 @@ static int serve(struct fuse_session *se, struct ifs_fs *fs, const struct imagef
 
 struct profile_fetch {
 	pthread_t thread;
-	struct imagefs_store *store;
+	const char *spec;
+	struct imagefs_store_options opts;
 	struct digest index;
 	char *text;
 	size_t len;
 	int r;
 };
 
+/* On a store handle of its own: the mount fetches the index meanwhile. */
 static void *fetch_profile(void *arg)
 {
 	struct profile_fetch *pf = arg;
+	_cleanup_(imagefs_store_freep) struct imagefs_store *s = NULL;
 
-	pf->r = imagefs_profile_get(pf->store, &pf->index, &pf->text, &pf->len);
+	pf->r = imagefs_store_open(pf->spec, &pf->opts, &s);
+	if (pf->r >= 0)
+		pf->r = imagefs_profile_get(s, &pf->index, &pf->text, &pf->len);
 	return NULL;
 }
 
@@ -212,30 +217,26 @@ static int daemonize(int *ret_ready_fd)
 }
 
 /*
- * The index named by the store's tag or digest. A remote store's index is read from the chunk
- * cache when an earlier mount put it there, checked against its digest like a fetch (a bad
- * entry is dropped), else fetched. *RET_CACHED: it came from the cache.
+ * The index D. A remote store's index is read from the chunk cache when an earlier mount put it
+ * there, checked against its digest like a fetch (a bad entry is dropped), else fetched.
+ * *RET_CACHED: it came from the cache.
  */
-static int open_index(struct imagefs_store *s, struct ifs_cache *c, struct digest *ret_d,
+static int open_index(struct imagefs_store *s, struct ifs_cache *c, const struct digest *d,
 		      struct imagefs_index **ret, bool *ret_cached)
 {
 	_cleanup_close_ int fd = -EBADF;
-	struct digest d;
 	int r;
 
 	*ret_cached = false;
-	if ((r = imagefs_store_resolve(s, &d)) < 0)
-		return r;
-	*ret_d = d;
-	if (ifs_store_is_remote(s) && ifs_cache_get(c, &d, IFS_CACHE_ANY_SIZE, &fd) == 0) {
-		if ((r = ifs_index_from_fd(fd, &d, ret)) == 0) {
+	if (ifs_store_is_remote(s) && ifs_cache_get(c, d, IFS_CACHE_ANY_SIZE, &fd) == 0) {
+		if ((r = ifs_index_from_fd(fd, d, ret)) == 0) {
 			*ret_cached = true;
 			return 0;
 		}
 		log_debug("cached index: %s, fetching it", strerror(-r));
-		ifs_cache_remove(c, &d);
+		ifs_cache_remove(c, d);
 	}
-	return ifs_store_load_index(s, &d, ret);
+	return ifs_store_load_index(s, d, ret);
 }
 
 int imagefs_mount(const struct imagefs_mount_options *o, const char *mountpoint)
@@ -253,20 +254,21 @@ int imagefs_mount(const struct imagefs_mount_options *o, const char *mountpoint)
 	struct imagefs_store_options so = {.timeout_ms = o->timeout_ms ?: 30000};
 	if ((r = imagefs_store_open(o->store_spec, &so, &s)) < 0)
 		return r;
-	struct ifs_cache *cache = NULL;
-	if ((r = ifs_cache_open(o->cache_dir, o->cache_size ?: (10ull << 30), &cache)) < 0)
-		return log_error_errno(r, "cache '%s': %m", o->cache_dir);
-	bool index_cached;
-	if ((r = open_index(s, cache, &d, &idx, &index_cached)) < 0) {
-		ifs_cache_free(cache);
+	if ((r = imagefs_store_resolve(s, &d)) < 0)
 		return r;
-	}
-	/* the access profile is fetched while the rest of the mount is made: the daemon then
-	 * starts its prefetch at once */
-	struct profile_fetch pf = {.store = s, .index = d};
+	/* the access profile is fetched while the rest of the mount is made (the index too):
+	 * the daemon then starts its prefetch at once */
+	struct profile_fetch pf = {.spec = o->store_spec, .opts = so, .index = d};
 	bool pf_started =
 	    !o->no_prefetch && pthread_create(&pf.thread, NULL, fetch_profile, &pf) == 0;
-	r = ifs_fs_new(idx, &d, cache, index_cached, ifs_store_is_remote(s), o, &fs);
+	struct ifs_cache *cache = NULL;
+	bool index_cached = false;
+	if ((r = ifs_cache_open(o->cache_dir, o->cache_size ?: (10ull << 30), &cache)) < 0)
+		log_error_errno(r, "cache '%s': %m", o->cache_dir);
+	else if ((r = open_index(s, cache, &d, &idx, &index_cached)) < 0)
+		cache = ifs_cache_free(cache);
+	else
+		r = ifs_fs_new(idx, &d, cache, index_cached, ifs_store_is_remote(s), o, &fs);
 	if (r < 0) {
 		if (pf_started)
 			(void)pthread_join(pf.thread, NULL);
