@@ -24,6 +24,8 @@
 #define IFS_MAX_INDEX_SIZE (1ull << 32)
 
 #define IFS_MEDIA_INDEX "application/vnd.brisk.image.index.v1"
+/* the same index, zstd-compressed: a registry image carries both, readers fetch this one */
+#define IFS_MEDIA_INDEX_ZSTD "application/vnd.brisk.image.index.v1+zstd"
 #define IFS_MEDIA_PACK "application/vnd.brisk.image.pack.v1"
 #define IFS_MEDIA_CONFIG "application/vnd.brisk.image.config.v1+json"
 #define IFS_ARTIFACT_TYPE "application/vnd.brisk.image.v1"
@@ -296,6 +298,8 @@ int ifs_registry_auth_parse(const char *json, size_t len, const char *host, char
 int ifs_registry_auth_find(const char *host, char **ret_user, char **ret_pass, char **ret_source);
 /* The index digest an image manifest names: -EBADMSG, -EMEDIUMTYPE when it names none. */
 int ifs_manifest_index(const char *json, size_t len, struct digest *ret);
+/* The digest of the zstd copy of its index an image manifest names: -ENOENT when none. */
+int ifs_manifest_index_zstd(const char *json, size_t len, struct digest *ret);
 
 /* ---- OCI sources ---------------------------------------------------------------------- */
 
@@ -348,6 +352,9 @@ struct imagefs_store {
 	bool has_digest;
 	struct digest digest;
 	struct imagefs_store_options opts;
+	/* the zstd copy of index INDEX_ZSTD_OF, when the manifest that named it names one */
+	bool has_index_zstd;
+	struct digest index_zstd_of, index_zstd;
 	void *priv;
 	/* the store's own account of its last failure ("registry 'URL': PUT PATH: HTTP 500
 	 * (CODE: message)"), or empty */

@@ -139,6 +139,19 @@ static void test_manifest_index(void **state)
 	assert_int_equal(d.bytes[0], 0xaa);
 	assert_int_equal(ifs_manifest_index(other, strlen(other), &d), -EMEDIUMTYPE);
 	assert_int_equal(ifs_manifest_index("{}", 2, &d), -EBADMSG);
+	/* the zstd copy of the index, named beside it */
+	const char *both = "{\"layers\":[{\"mediaType\":\"application/vnd.brisk.image.index.v1\","
+			   "\"digest\":\"sha256:"
+			   "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"},"
+			   "{\"mediaType\":\"application/vnd.brisk.image.index.v1+zstd\","
+			   "\"digest\":\"sha256:"
+			   "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"}]}";
+	assert_int_equal(ifs_manifest_index(both, strlen(both), &d), 0);
+	assert_int_equal(d.bytes[0], 0xaa);
+	assert_int_equal(ifs_manifest_index_zstd(both, strlen(both), &d), 0);
+	assert_int_equal(d.bytes[0], 0xbb);
+	assert_int_equal(ifs_manifest_index_zstd(m, strlen(m), &d), -ENOENT);
+	assert_int_equal(ifs_manifest_index_zstd("{}", 2, &d), -EBADMSG);
 }
 
 int main(void)
