@@ -130,7 +130,6 @@ static int run_ready(const struct image_ctx *c, const char *name, const char *id
 
 static int run_ctr(const struct image_ctx *c, const char *ref, const char *id, double *ret_ms)
 {
-	_cleanup_free_ char *out = NULL;
 	char *pull[] = {(char *)"ctr",	       (char *)"--address",
 			(char *)c->ctr_sock,   (char *)"-n",
 			(char *)"brisk-bench", (char *)"images",
