@@ -5,5 +5,9 @@
 /* A pidfd of the process whose pid is the value of extended attribute NAME of PATH (a
  * decimal number), or -errno. The daemon behind a FUSE mount names itself this way. */
 int pidfd_from_xattr(const char *path, const char *name);
+/* A pidfd of the process whose pid the file DIRFD/PATH holds, when its name (comm) is COMM:
+ * -ESRCH when it is gone or another program now has that pid, -errno else. No request to any
+ * filesystem the process serves, so a stuck daemon cannot block this. */
+int pidfd_from_file(int dirfd, const char *path, const char *comm);
 /* Wait until the process of PIDFD has exited: 0, or -ETIMEDOUT after TIMEOUT_MS. */
 int pidfd_wait(int pidfd, int timeout_ms);

@@ -182,8 +182,8 @@ static int image_release(const char *imgdir, const char *ckey)
 	}
 	if (held)
 		return 0;
-	/* the daemon, named before the unmount while it surely lives */
-	_cleanup_close_ int pidfd = pidfd_from_xattr(mnt, "user.brisk.pid");
+	/* the daemon, from its pid file: asking the mount could hang on a stuck daemon */
+	_cleanup_close_ int pidfd = pidfd_from_file(dfd, "pid", "brisk-imagefs");
 	if (umount2(mnt, UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT) {
 		if (errno != EBUSY)
 			return log_warning_errno(-errno, "unmount lazy image '%s': %m", mnt);
