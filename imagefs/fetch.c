@@ -45,12 +45,6 @@
 #define WRITE_DEFER_MS 3000	     /* ...but no longer than this after a job was queued, */
 #define WRITE_DEFER_MAX (128u << 20) /* nor past this many bytes held */
 
-void ifs_membuf_unref(struct ifs_membuf *m)
-{
-	if (m && atomic_fetch_sub(&m->refs, 1) == 1)
-		free(m);
-}
-
 static bool chunk_get(struct ifs_fs *fs, uint32_t k, struct imagefs_chunk *c)
 {
 	return imagefs_index_chunk(fs->idx, k, c) == 0;
@@ -452,13 +446,11 @@ static void run_progress(void *arg, size_t got)
 		}
 		if (c.blob_offset + c.compressed_size - rr->base > got)
 			break;
-		m = rr->bufs[i] = malloc(sizeof(*m) + c.size);
+		m = rr->bufs[i] = ifs_membuf_new(c.size);
 		if (!m) {
 			rr->err = -ENOMEM;
 			break;
 		}
-		atomic_init(&m->refs, 1);
-		m->size = c.size;
 		if ((rr->err = imagefs_chunk_decode(&c, rr->cbuf + (c.blob_offset - rr->base),
 						    m->data)) < 0)
 			break;
@@ -478,7 +470,7 @@ static int fetch_run(struct ifs_fs *fs, struct imagefs_store *s, const struct if
 		     struct ifs_membuf **bufs, uint32_t *done)
 {
 	struct imagefs_chunk from, last;
-	_cleanup_free_ char *cbuf = NULL;
+	struct ifs_membuf *cbuf;
 	struct digest blob;
 	uint64_t len;
 	int r;
@@ -488,25 +480,29 @@ static int fetch_run(struct ifs_fs *fs, struct imagefs_store *s, const struct if
 	if ((r = imagefs_index_blob(fs->idx, from.blob, &blob, NULL)) < 0)
 		return r;
 	len = last.blob_offset + last.compressed_size - from.blob_offset;
-	if (!(cbuf = malloc(len ? len : 1)))
+	if (!(cbuf = ifs_membuf_new(len)))
 		return -ENOMEM;
-	struct run_read rr = {
-	    .fs = fs, .j = j, .bufs = bufs, .done = done, .cbuf = cbuf, .base = from.blob_offset};
+	struct run_read rr = {.fs = fs,
+			      .j = j,
+			      .bufs = bufs,
+			      .done = done,
+			      .cbuf = cbuf->data,
+			      .base = from.blob_offset};
 	fs->stats.range_reads++;
 	s->range_progress = run_progress;
 	s->range_progress_arg = &rr;
 	r = fault_hit("chunk-fetch")
 		? -EIO
-		: imagefs_store_read_range(s, &blob, from.blob_offset, len, cbuf);
+		: imagefs_store_read_range(s, &blob, from.blob_offset, len, cbuf->data);
 	s->range_progress = NULL;
 	s->range_progress_arg = NULL;
-	if (r < 0)
-		return r;
-	fs->stats.fetched_bytes += len;
-	run_progress(&rr, len); /* what the store did not report */
-	if (rr.err < 0)
-		return rr.err;
-	return *done == j->last - j->first + 1 ? 0 : -EIO;
+	if (r >= 0) {
+		fs->stats.fetched_bytes += len;
+		run_progress(&rr, len); /* what the store did not report */
+		r = rr.err < 0 ? rr.err : *done == j->last - j->first + 1 ? 0 : -EIO;
+	}
+	ifs_membuf_unref(cbuf);
+	return r;
 }
 
 static void writes_queue(struct ifs_fs *fs, struct ifs_job *j, uint64_t bytes)
@@ -666,10 +662,19 @@ static void *writer(void *arg)
 			}
 			if (fs->workers_done)
 				break;
-			if (fs->index_unsaved)
+			if (fs->index_unsaved) {
 				wait_until(fs, quiet);
-			else
-				pthread_cond_wait(&fs->write_work, &fs->lock);
+				continue;
+			}
+			if (fs->trim) {
+				/* all written: let the buffers' memory go back */
+				fs->trim = false;
+				pthread_mutex_unlock(&fs->lock);
+				ifs_membuf_trim();
+				pthread_mutex_lock(&fs->lock);
+				continue;
+			}
+			pthread_cond_wait(&fs->write_work, &fs->lock);
 			continue;
 		}
 		/* The start-up that fetched these chunks is still going: writing them now would
@@ -718,6 +723,7 @@ static void *writer(void *arg)
 			fs->write_bytes -= m->size;
 			ifs_membuf_unref(m);
 		}
+		fs->trim = true;
 	}
 	pthread_mutex_unlock(&fs->lock);
 	return NULL;

@@ -60,11 +60,24 @@ enum {
 	CHUNK_CACHED,
 };
 
+/* ---- membuf.c: chunk buffers, reference counted, on huge pages where the kernel has them -- */
+
+struct ifs_arena;
 struct ifs_membuf {
 	atomic_int refs;
 	uint32_t size;
+	struct ifs_arena *arena; /* NULL: malloc'd */
 	char data[];
 };
+
+/* A buffer of SIZE bytes with one reference; NULL without memory. */
+struct ifs_membuf *ifs_membuf_new(size_t size);
+void ifs_membuf_unref(struct ifs_membuf *m);
+/* Start the next buffer in a new arena, so that the current one is unmapped once its buffers
+ * are gone (call when the mount goes idle). */
+void ifs_membuf_trim(void);
+/* Arenas mapped now. */
+unsigned ifs_membuf_arenas(void);
 
 struct ifs_job {
 	struct ifs_job *next;
@@ -154,6 +167,7 @@ struct ifs_fs {
 	uint64_t write_bytes;		      /* queued bytes; protected by lock */
 	atomic_uint_fast64_t busy_ms;	      /* last FUSE request or fetch, CLOCK_MONOTONIC */
 	bool workers_done;		      /* protected by lock */
+	bool trim;			      /* written since the last ifs_membuf_trim; lock */
 	pthread_t writer;
 	bool writer_started;
 
@@ -198,7 +212,6 @@ void ifs_fs_prefetch_ordered(struct ifs_fs *fs, const uint32_t *chunks, size_t n
  * (*RET_MEM, ifs_membuf_unref). -EAGAIN: evicted meanwhile, ensure again. */
 int ifs_fs_chunk_data(struct ifs_fs *fs, uint32_t chunk, int *ret_fd, bool *ret_close,
 		      struct ifs_membuf **ret_mem);
-void ifs_membuf_unref(struct ifs_membuf *m);
 /* The stats as a JSON object text. */
 char *ifs_fs_stats_json(struct ifs_fs *fs);
 
