@@ -368,3 +368,27 @@ uint64_t ifs_chunker_packed_bytes(const struct ifs_chunker *c)
 {
 	return c->packed_bytes;
 }
+
+static bool all_zero(const uint8_t *p, size_t len)
+{
+	return len == 0 || (p[0] == 0 && memcmp(p, p + 1, len - 1) == 0);
+}
+
+int ifs_bnode_add_chunk(struct ifs_chunker *c, struct ifs_bnode *n, uint64_t off, const void *data,
+			size_t len, struct imagefs_convert_stats *st)
+{
+	struct ifs_bref *nr;
+	uint32_t chunk;
+	int r;
+
+	if (all_zero(data, len))
+		return 0;
+	if ((r = ifs_chunker_add(c, data, len, &chunk)) < 0)
+		return r;
+	st->chunk_bytes += len;
+	if (!(nr = realloc(n->refs, (n->n_refs + 1) * sizeof(*nr))))
+		return -ENOMEM;
+	n->refs = nr;
+	n->refs[n->n_refs++] = (struct ifs_bref){off, chunk};
+	return 0;
+}
