@@ -845,6 +845,8 @@ int ifs_fs_start(struct ifs_fs *fs)
 	if (!fs->workers)
 		return -ENOMEM;
 	fs->workers_done = false;
+	/* a mount is busy from its start: its first requests are on their way */
+	ifs_fs_busy(fs);
 	if ((r = -pthread_create(&fs->writer, NULL, writer, fs)) < 0)
 		return r;
 	fs->writer_started = true;
