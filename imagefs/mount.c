@@ -37,15 +37,20 @@
 #include "lazy-internal.h"
 
 #define NOTIFY_RESEND 7 /* enum fuse_notify_code, Linux 6.9; newer than Debian 12's headers */
-#define READAHEAD_KB 4096
+#define READAHEAD_KB 512
 #define UMOUNT_WAIT_MS 10000 /* how long umount waits for the daemon to write its cache */
 
-/* The kernel caps FUSE readahead at the bdi default (128 KiB); large sequential reads want
- * more. Found through mountinfo: a stat() of the mount would wait for a daemon not yet serving. */
+/* The mount's readahead, which is also the window a page fault of an mmap()ed file reads
+ * around it. The kernel's default (128 KiB) makes a cold sequential read of a large file wait
+ * for each chunk in turn (36.5 MB: 0.49 s, 0.36 s with 512 KiB). Larger windows pull in what
+ * the start-up never touches: the shared libraries a Python start maps are faulted in 4 MiB
+ * at a time with 4096 KiB, and its recorded profile grows from 23.8 to 29.3 MiB fetched
+ * (docs/BENCHMARKS.md). Found through mountinfo: a stat() of the mount would wait for a
+ * daemon not yet serving. */
 static void set_readahead(const char *mountpoint)
 {
 	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[4096], path[128];
+	char line[4096], path[128], kb[16];
 	unsigned maj, min;
 
 	if (!f)
@@ -57,7 +62,8 @@ static void set_readahead(const char *mountpoint)
 		    strcmp(mp, mountpoint) != 0)
 			continue;
 		snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
-		(void)write_string_at(AT_FDCWD, path, "4096");
+		snprintf(kb, sizeof(kb), "%u", READAHEAD_KB);
+		(void)write_string_at(AT_FDCWD, path, kb);
 	}
 }
 
