@@ -22,6 +22,7 @@
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/pidfd.h"
 #include "caps.h"
 #include "cgroup.h"
 #include "container.h"
@@ -730,9 +731,7 @@ static int wait_gone(pid_t pid, unsigned long long start_time, int timeout_ms)
 		return errno == ESRCH ? 0 : -errno;
 	if (proc_start_time(pid, &t, &zombie) < 0 || t != start_time)
 		return 0;
-	struct pollfd p = {.fd = pfd, .events = POLLIN};
-	int r = poll(&p, 1, timeout_ms);
-	return r > 0 ? 0 : -ETIMEDOUT;
+	return pidfd_wait(pfd, timeout_ms);
 }
 
 /*

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/pidfd.h"
 #include "hooks.h"
 
 static int wait_with_timeout(pid_t pid, int timeout_s, int *ret_status)
@@ -21,18 +21,10 @@ static int wait_with_timeout(pid_t pid, int timeout_s, int *ret_status)
 	_cleanup_close_ int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	int status;
 
-	if (pfd >= 0 && timeout_s > 0) {
-		struct pollfd p = {.fd = pfd, .events = POLLIN};
-		int r;
-
-		do
-			r = poll(&p, 1, timeout_s * 1000);
-		while (r < 0 && errno == EINTR);
-		if (r == 0) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			return -ETIMEDOUT;
-		}
+	if (pfd >= 0 && timeout_s > 0 && pidfd_wait(pfd, timeout_s * 1000) == -ETIMEDOUT) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		return -ETIMEDOUT;
 	}
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)

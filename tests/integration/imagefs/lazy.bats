@@ -92,6 +92,21 @@ kernel_at_least() { # MAJOR MINOR
 	"$I" umount "$M"
 }
 
+@test "a page fault of an mmap()ed file reads 512 KiB around it, not megabytes" {
+	d=$("$BRISK_IMAGE" convert oci:"$T/ld" dir:"$T/store")
+	"$I" mount --store dir:"$T/store" --cache "$C" "$d" "$M"
+	[ "$(cat "/sys/class/bdi/$(mountpoint -d "$M")/read_ahead_kb")" = 512 ]
+	# one page in the middle of a chunk of the 24 MiB random file: that chunk and its
+	# neighbour (2 MiB); a 4 MiB window would have fetched 8 MiB
+	python3 -c 'import mmap, sys
+with open(sys.argv[1], "rb") as f:
+    m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    sys.exit(0 if m[(12 << 20) + (512 << 10)] is not None else 1)' "$M/data/big.bin"
+	fetched=$(stats "$M" fetched_bytes)
+	[ "$fetched" -gt 0 ] && [ "$fetched" -le $((3 << 20)) ]
+	"$I" umount "$M"
+}
+
 @test "registry: tree equals umoci, warm cache fetches nothing, a second image shares the cache" {
 	command -v docker-registry >/dev/null || skip "docker-registry not installed"
 	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
