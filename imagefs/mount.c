@@ -42,9 +42,9 @@
 
 /* The mount's readahead, which is also the window a page fault of an mmap()ed file reads
  * around it. The kernel's default (128 KiB) makes a cold sequential read of a large file wait
- * for each chunk in turn (36.5 MB: 0.49 s, 0.36 s with 512 KiB). Larger windows pull in what
- * the start-up never touches: the shared libraries a Python start maps are faulted in 4 MiB
- * at a time with 4096 KiB, and its recorded profile grows from 23.8 to 29.3 MiB fetched
+ * for each chunk in turn (36.5 MB: 0.47-0.52 s, 0.36-0.43 s with 512 KiB). Larger windows pull in
+ * what the start-up never touches: the shared libraries a Python start maps are faulted in 4 MiB at
+ * a time with 4096 KiB, and its recorded profile grows from 23.8 to 29.3 MiB fetched
  * (docs/BENCHMARKS.md). Found through mountinfo: a stat() of the mount would wait for a
  * daemon not yet serving. */
 static void set_readahead(const char *mountpoint)
