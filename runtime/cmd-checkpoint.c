@@ -251,7 +251,8 @@ static int check_criu(const char *criu, int *ret_version)
 
 static int write_meta(struct checkpoint_args *a, const struct container_state *st,
 		      struct json_object *config, struct ext_mounts *em, char *stdio[3], int criu,
-		      const struct container_gpu *gpu, const char *netns)
+		      const struct container_gpu *gpu, const char *netns,
+		      struct snapshot_tree *trees, size_t n_trees)
 {
 	struct snapshot_meta m = {
 	    .version = SNAPSHOT_META_VERSION,
@@ -265,6 +266,8 @@ static int write_meta(struct checkpoint_args *a, const struct container_state *s
 	    .config = config,
 	    .cuda_pids = gpu->ns_pids,
 	    .n_cuda_pids = gpu->n,
+	    .trees = trees,
+	    .n_trees = n_trees,
 	};
 	_cleanup_free_ char *created = now_rfc3339();
 
@@ -286,6 +289,8 @@ static int do_checkpoint(struct runtime_ctx *rt, struct checkpoint_args *a, cons
 	_cleanup_(spec_freep) struct spec *spec = NULL;
 	_cleanup_close_ int images_fd = -EBADF, work_fd = -EBADF;
 	struct ext_mounts em = {0};
+	struct snapshot_tree *trees = NULL;
+	size_t n_trees = 0;
 	struct container_gpu gpu = {0};
 	enum container_status status;
 	enum gpu_step failed = GPU_STEP_DUMP;
@@ -315,7 +320,8 @@ static int do_checkpoint(struct runtime_ctx *rt, struct checkpoint_args *a, cons
 	if ((r = ext_mounts_from_spec(spec, false, &em)) < 0)
 		return r;
 	if ((r = ext_mounts_add_masked(spec, st->pid, &em)) < 0 ||
-	    (r = ext_mounts_add_empty_tmpfs(spec, st->pid, &em)) < 0)
+	    (r = ext_mounts_add_empty_tmpfs(spec, st->pid, &em)) < 0 ||
+	    (r = ext_mounts_add_tmpfs_trees(spec, st->pid, &em, &trees, &n_trees)) < 0)
 		goto out;
 	for (int fd = 0; fd < 3; fd++) {
 		bool external = false;
@@ -369,7 +375,8 @@ static int do_checkpoint(struct runtime_ctx *rt, struct checkpoint_args *a, cons
 			r = report_criu_failure(r, &a->so, "pre-dump", a->work_path, "dump.log");
 		goto out;
 	}
-	if ((r = write_meta(a, st, spec->json, &em, stdio, criu, &gpu, netns)) < 0) {
+	if ((r = write_meta(a, st, spec->json, &em, stdio, criu, &gpu, netns, trees, n_trees)) <
+	    0) {
 		r = log_error_errno(r, "write '%s/%s': %m", a->image_path, SNAPSHOT_META_FILE);
 		goto out;
 	}
@@ -395,6 +402,9 @@ out:
 	for (int i = 0; i < 3; i++)
 		free(stdio[i]);
 	ext_mounts_done(&em);
+	for (size_t i = 0; i < n_trees; i++)
+		snapshot_tree_done(&trees[i]);
+	free(trees);
 	return r;
 }
 

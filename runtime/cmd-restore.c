@@ -376,6 +376,11 @@ static int mount_tmpfs(struct restore_job *j, const char *dir)
 		j->tmpfs_mnts[n++] = TAKE_PTR(path);
 		if (cg && (r = fill_cgroup_tmpfs(m, j->tmpfs_mnts[n - 1])) < 0)
 			return r;
+		/* a tree the dump listed (the container's /dev): made anew */
+		for (size_t t = 0; t < j->meta->n_trees; t++)
+			if (strcmp(j->meta->trees[t].destination, m->destination) == 0 &&
+			    (r = tmpfs_tree_make(j->tmpfs_mnts[n - 1], &j->meta->trees[t])) < 0)
+				return r;
 		if (!(key = ext_mounts_tmpfs_key(&j->em, m)) ||
 		    (r = ext_mounts_add(&j->em, key, j->tmpfs_mnts[n - 1])) < 0)
 			return -ENOMEM;

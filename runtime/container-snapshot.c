@@ -13,12 +13,16 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/magic.h>
 #include <net/if.h>
 
 #include "common/cleanup.h"
 #include "common/fs.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "gpu/gpu.h"
 #include "cgroup.h"
@@ -256,6 +260,284 @@ int ext_mounts_add_empty_tmpfs(const struct spec *s, pid_t pid, struct ext_mount
 		if ((r = ext_mounts_add(m, sm->destination, key)) < 0)
 			return r;
 	}
+	return 0;
+}
+
+/* Has M an external pair for destination DEST already (an empty tmpfs, say)? */
+static bool ext_mounts_has(const struct ext_mounts *m, const char *dest)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (strcmp(m->pairs[i].key, dest) == 0)
+			return true;
+	return false;
+}
+
+static int tree_add(struct snapshot_tree *t, const char *prefix, const char *name,
+		    const struct stat *st, struct snapshot_tree_entry **ret)
+{
+	struct snapshot_tree_entry *e;
+
+	if (t->n_entries % 64 == 0) {
+		e = reallocarray(t->entries, t->n_entries + 64, sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		t->entries = e;
+	}
+	e = &t->entries[t->n_entries];
+	*e = (struct snapshot_tree_entry){.mode = st->st_mode & (S_IFMT | 07777),
+					  .uid = st->st_uid,
+					  .gid = st->st_gid,
+					  .major = major(st->st_rdev),
+					  .minor = minor(st->st_rdev)};
+	if (asprintf(&e->path, "%s%s", prefix, name) < 0)
+		return -ENOMEM;
+	t->n_entries++;
+	*ret = e;
+	return 0;
+}
+
+/* List the directory DFD into T, PREFIX before each name: 0, 1 when it holds anything but
+ * directories, symlinks and device nodes (or too much), or -errno. */
+static int tree_walk(int dfd, const char *prefix, unsigned depth, struct snapshot_tree *t)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		safe_close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		struct snapshot_tree_entry *e;
+		struct stat st;
+		int r;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+		if (!S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode) && !S_ISCHR(st.st_mode) &&
+		    !S_ISBLK(st.st_mode) && !S_ISFIFO(st.st_mode))
+			return 1; /* a file or a socket: CRIU keeps it */
+		if (t->n_entries >= SNAPSHOT_TREE_MAX_ENTRIES || depth > 16)
+			return 1;
+		if ((r = tree_add(t, prefix, de->d_name, &st, &e)) < 0)
+			return r;
+		if (S_ISLNK(st.st_mode)) {
+			char target[PATH_MAX];
+			ssize_t n = readlinkat(dirfd(d), de->d_name, target, sizeof(target) - 1);
+			if (n <= 0)
+				return n < 0 ? -errno : 1;
+			target[n] = '\0';
+			if (!(e->target = strdup(target)))
+				return -ENOMEM;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			_cleanup_close_ int sub = openat(
+			    dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			_cleanup_free_ char *p = NULL;
+			if (sub < 0)
+				return -errno;
+			if (asprintf(&p, "%s/", e->path) < 0)
+				return -ENOMEM;
+			if ((r = tree_walk(sub, p, depth + 1, t)) != 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/*
+ * In a child in the mount namespace MNTNS: clone the mount at ROOTFD/DEST alone (not the
+ * mounts on it, so that the directories under them show what they hide) and list it into
+ * OUT as JSON. Exit status 0: listed; 1: not a tree; 2: failed.
+ */
+static _Noreturn void tree_child(int mntns, int rootfd, const char *dest, int out)
+{
+	struct snapshot_tree t = {.destination = (char *)dest};
+	struct statfs sf;
+	struct stat st;
+
+	if (setns(mntns, CLONE_NEWNS) < 0)
+		_exit(2);
+	int tree = (int)syscall(SYS_open_tree, rootfd, dest + 1,
+				OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+	if (tree < 0 || fstatfs(tree, &sf) < 0 || fstat(tree, &st) < 0)
+		_exit(2);
+	if (sf.f_type != TMPFS_MAGIC)
+		_exit(1);
+	t.mode = st.st_mode & (S_IFMT | 07777);
+	t.uid = st.st_uid;
+	t.gid = st.st_gid;
+	int r = tree_walk(tree, "", 0, &t);
+	if (r != 0)
+		_exit(r > 0 ? 1 : 2);
+	struct json_object *j = snapshot_tree_to_json(&t);
+	const char *text = j ? json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN |
+								     JSON_C_TO_STRING_NOSLASHESCAPE)
+			     : NULL;
+	_exit(text && write_all(out, text, strlen(text)) == 0 ? 0 : 2);
+}
+
+/* The tree of the tmpfs mount DEST of PID: 0, 1 when it is none (*RET untouched), -errno. */
+static int tree_read(pid_t pid, const char *dest, struct snapshot_tree *ret)
+{
+	_cleanup_free_ char *buf = NULL;
+	_cleanup_close_ int mntns = -EBADF, rootfd = -EBADF;
+	char path[64];
+	size_t len = 0, size = 0;
+	int p[2], st, r;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+	if ((mntns = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
+	if ((rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -errno;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid_t child = fork();
+	if (child < 0) {
+		r = -errno;
+		safe_close(p[0]);
+		safe_close(p[1]);
+		return r;
+	}
+	if (child == 0) {
+		safe_close(p[0]);
+		tree_child(mntns, rootfd, dest, p[1]);
+	}
+	safe_close(p[1]);
+	for (r = 0;;) {
+		if (size - len < 4096) {
+			char *b = size < (16u << 20) ? realloc(buf, size + 65536) : NULL;
+			if (!b) {
+				r = -ENOMEM;
+				break;
+			}
+			buf = b;
+			size += 65536;
+		}
+		ssize_t n = read(p[0], buf + len, size - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : 0;
+			break;
+		}
+		len += (size_t)n;
+	}
+	safe_close(p[0]);
+	if (waitpid(child, &st, 0) < 0 || !WIFEXITED(st))
+		return r < 0 ? r : -EIO;
+	if (r < 0 || WEXITSTATUS(st) == 2)
+		return r < 0 ? r : -EIO;
+	if (WEXITSTATUS(st) == 1)
+		return 1;
+	_cleanup_json_ struct json_object *j = NULL;
+	if ((r = json_parse(buf, len, &j)) < 0)
+		return r;
+	return snapshot_tree_from_json(j, ret);
+}
+
+int ext_mounts_add_tmpfs_trees(const struct spec *s, pid_t pid, struct ext_mounts *em,
+			       struct snapshot_tree **ret_trees, size_t *ret_n)
+{
+	struct snapshot_tree *trees = NULL;
+	size_t n = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < s->n_mounts; i++) {
+		const struct spec_mount *sm = &s->mounts[i];
+		struct snapshot_tree t = {0};
+		char path[PATH_MAX];
+		const char *key;
+
+		if (!spec_mount_is_tmpfs(sm) || ext_mounts_has(em, sm->destination) ||
+		    snprintf(path, sizeof(path), "/proc/%d/root%s", pid, sm->destination) >=
+			(int)sizeof(path) ||
+		    !is_tmpfs_mount(path, false, NULL))
+			continue;
+		if ((r = tree_read(pid, sm->destination, &t)) < 0) {
+			log_debug_errno(r, "list the tmpfs '%s': %m; CRIU dumps it",
+					sm->destination);
+			r = 0;
+			continue;
+		}
+		if (r > 0) {
+			r = 0;
+			continue;
+		}
+		struct snapshot_tree *tt = reallocarray(trees, n + 1, sizeof(*trees));
+		if (!tt) {
+			snapshot_tree_done(&t);
+			r = -ENOMEM;
+			break;
+		}
+		trees = tt;
+		trees[n++] = t;
+		if (!(key = ext_mounts_tmpfs_key(em, sm)) ||
+		    (r = ext_mounts_add(em, sm->destination, key)) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+	}
+	if (r < 0) {
+		for (size_t i = 0; i < n; i++)
+			snapshot_tree_done(&trees[i]);
+		free(trees);
+		return r;
+	}
+	*ret_trees = trees;
+	*ret_n = n;
+	return 0;
+}
+
+int tmpfs_tree_make(const char *path, const struct snapshot_tree *t)
+{
+	_cleanup_close_ int root = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (root < 0)
+		return log_error_errno(-errno, "open '%s': %m", path);
+	for (size_t i = 0; i < t->n_entries; i++) {
+		const struct snapshot_tree_entry *e = &t->entries[i];
+		_cleanup_free_ char *parent = strdup(e->path);
+		const char *base;
+		int r = 0;
+
+		if (!parent)
+			return -ENOMEM;
+		char *slash = strrchr(parent, '/');
+		if (slash) {
+			*slash = '\0';
+			base = slash + 1;
+		} else {
+			base = e->path;
+		}
+		/* the parent resolved inside the tree: a symlink of it cannot lead out */
+		_cleanup_close_ int dfd = slash
+					      ? open_in_root(root, parent, O_PATH | O_DIRECTORY, 0)
+					      : fcntl(root, F_DUPFD_CLOEXEC, 3);
+		if (dfd < 0)
+			return log_error_errno(dfd < 0 && slash ? dfd : -errno,
+					       "'%s' in the tmpfs of '%s': %m", parent,
+					       t->destination);
+		if (S_ISDIR(e->mode))
+			r = mkdirat(dfd, base, 0700);
+		else if (S_ISLNK(e->mode))
+			r = symlinkat(e->target, dfd, base);
+		else
+			r = mknodat(dfd, base, (e->mode & S_IFMT) | 0600,
+				    makedev(e->major, e->minor));
+		if (r < 0 || fchownat(dfd, base, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    (!S_ISLNK(e->mode) && fchmodat(dfd, base, e->mode & 07777, 0) < 0))
+			return log_error_errno(-errno, "make '%s' in the tmpfs of '%s': %m",
+					       e->path, t->destination);
+	}
+	if (fchown(root, t->uid, t->gid) < 0 || fchmod(root, t->mode & 07777) < 0)
+		return log_error_errno(-errno, "set owner and mode of the tmpfs of '%s': %m",
+				       t->destination);
 	return 0;
 }
 

@@ -78,6 +78,17 @@ int ext_mounts_add_masked(const struct spec *s, pid_t pid, struct ext_mounts *m)
  * maps each key to a new tmpfs of the spec's options (ext_mounts_tmpfs_key).
  */
 int ext_mounts_add_empty_tmpfs(const struct spec *s, pid_t pid, struct ext_mounts *m);
+/*
+ * The spec's tmpfs mounts not external yet that hold nothing but directories, symlinks and
+ * device nodes (the container's /dev, as rootfs.c makes it): listed into *RET_TREES (the
+ * caller frees them) and added to EM as the empty ones are. A restore mounts a new tmpfs
+ * for each (ext_mounts_tmpfs_key) and makes the listed tree in it (tmpfs_tree_make).
+ * A mount that cannot be listed is left to CRIU.
+ */
+int ext_mounts_add_tmpfs_trees(const struct spec *s, pid_t pid, struct ext_mounts *em,
+			       struct snapshot_tree **ret_trees, size_t *ret_n);
+/* Make tree T in the new tmpfs at PATH, its root's owner and mode included. Logs errors. */
+int tmpfs_tree_make(const char *path, const struct snapshot_tree *t);
 /* Is M a tmpfs mount that a dump may leave out as external (the spec's, not a bind)? */
 bool spec_mount_is_tmpfs(const struct spec_mount *m);
 /*

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/cleanup.h"
 #include "common/fs.h"
@@ -33,6 +34,9 @@ struct snapshot_meta *snapshot_meta_free(struct snapshot_meta *m)
 	free(m->cuda_pids);
 	free(m->netns);
 	json_putp(&m->config);
+	for (size_t i = 0; i < m->n_trees; i++)
+		snapshot_tree_done(&m->trees[i]);
+	free(m->trees);
 	free(m);
 	return NULL;
 }
@@ -122,6 +126,171 @@ static int get_cuda_pids(struct json_object *v, struct snapshot_meta *m)
 	return 0;
 }
 
+void snapshot_tree_done(struct snapshot_tree *t)
+{
+	for (size_t i = 0; i < t->n_entries; i++) {
+		free(t->entries[i].path);
+		free(t->entries[i].target);
+	}
+	free(t->entries);
+	free(t->destination);
+	*t = (struct snapshot_tree){0};
+}
+
+/* A path relative to a tree's root: no leading or doubled '/', no "." or ".." component. */
+static bool tree_path_ok(const char *p)
+{
+	if (!*p || *p == '/')
+		return false;
+	for (const char *c = p; c;) {
+		const char *end = strchr(c, '/');
+		size_t len = end ? (size_t)(end - c) : strlen(c);
+		if (len == 0 || (len == 1 && c[0] == '.') ||
+		    (len == 2 && c[0] == '.' && c[1] == '.'))
+			return false;
+		c = end ? end + 1 : NULL;
+	}
+	return true;
+}
+
+static int get_ids(struct json_object *o, mode_t *mode, uid_t *uid, gid_t *gid)
+{
+	struct json_object *v;
+	int m, u, g, r;
+
+	if (!json_object_object_get_ex(o, "mode", &v) || (r = get_int(v, 0, 0177777, &m)) < 0 ||
+	    !json_object_object_get_ex(o, "uid", &v) || (r = get_int(v, 0, INT32_MAX, &u)) < 0 ||
+	    !json_object_object_get_ex(o, "gid", &v) || (r = get_int(v, 0, INT32_MAX, &g)) < 0)
+		return -EINVAL;
+	*mode = (mode_t)m;
+	*uid = (uid_t)u;
+	*gid = (gid_t)g;
+	return 0;
+}
+
+static int get_tree_entry(struct json_object *o, struct snapshot_tree_entry *e)
+{
+	struct json_object *v;
+	size_t want = 4;
+	int r;
+
+	if (!json_object_is_type(o, json_type_object) ||
+	    get_ids(o, &e->mode, &e->uid, &e->gid) < 0 ||
+	    !json_object_object_get_ex(o, "path", &v) || (r = get_str(v, &e->path)) < 0 ||
+	    !tree_path_ok(e->path))
+		return -EINVAL;
+	switch (e->mode & S_IFMT) {
+	case S_IFDIR:
+	case S_IFIFO:
+		break;
+	case S_IFLNK:
+		if (!json_object_object_get_ex(o, "target", &v) || get_str(v, &e->target) < 0 ||
+		    !*e->target)
+			return -EINVAL;
+		want++;
+		break;
+	case S_IFCHR:
+	case S_IFBLK: {
+		int maj, min;
+		if (!json_object_object_get_ex(o, "major", &v) || get_int(v, 0, 4095, &maj) < 0 ||
+		    !json_object_object_get_ex(o, "minor", &v) || get_int(v, 0, 1048575, &min) < 0)
+			return -EINVAL;
+		e->major = (unsigned)maj;
+		e->minor = (unsigned)min;
+		want += 2;
+		break;
+	}
+	default:
+		return -EINVAL;
+	}
+	return (size_t)json_object_object_length(o) == want ? 0 : -EINVAL; /* no unknown key */
+}
+
+int snapshot_tree_from_json(struct json_object *v, struct snapshot_tree *ret)
+{
+	struct snapshot_tree t = {0};
+	struct json_object *d, *es;
+	size_t n;
+	int r = -EINVAL;
+
+	if (!json_object_is_type(v, json_type_object) || json_object_object_length(v) != 5 ||
+	    !json_object_object_get_ex(v, "destination", &d) ||
+	    !json_object_object_get_ex(v, "entries", &es) ||
+	    !json_object_is_type(es, json_type_array) || get_ids(v, &t.mode, &t.uid, &t.gid) < 0 ||
+	    !S_ISDIR(t.mode) || (r = get_str(d, &t.destination)) < 0 || t.destination[0] != '/') {
+		snapshot_tree_done(&t);
+		return r < 0 ? r : -EINVAL;
+	}
+	n = json_object_array_length(es);
+	if (n > SNAPSHOT_TREE_MAX_ENTRIES || !(t.entries = calloc(n + 1, sizeof(*t.entries)))) {
+		snapshot_tree_done(&t);
+		return n > SNAPSHOT_TREE_MAX_ENTRIES ? -E2BIG : -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		t.n_entries++;
+		if ((r = get_tree_entry(json_object_array_get_idx(es, i), &t.entries[i])) < 0) {
+			snapshot_tree_done(&t);
+			return r;
+		}
+	}
+	*ret = t;
+	return 0;
+}
+
+struct json_object *snapshot_tree_to_json(const struct snapshot_tree *t)
+{
+	_cleanup_json_ struct json_object *o = json_object_new_object();
+	struct json_object *es = json_object_new_array();
+
+	if (!o || !es) {
+		json_object_put(es);
+		return NULL;
+	}
+	json_object_object_add(o, "destination", json_object_new_string(t->destination));
+	json_object_object_add(o, "mode", json_object_new_int((int)t->mode));
+	json_object_object_add(o, "uid", json_object_new_int64(t->uid));
+	json_object_object_add(o, "gid", json_object_new_int64(t->gid));
+	json_object_object_add(o, "entries", es);
+	for (size_t i = 0; i < t->n_entries; i++) {
+		const struct snapshot_tree_entry *e = &t->entries[i];
+		struct json_object *j = json_object_new_object();
+		if (!j)
+			return NULL;
+		json_object_array_add(es, j);
+		json_object_object_add(j, "path", json_object_new_string(e->path));
+		json_object_object_add(j, "mode", json_object_new_int((int)e->mode));
+		json_object_object_add(j, "uid", json_object_new_int64(e->uid));
+		json_object_object_add(j, "gid", json_object_new_int64(e->gid));
+		if (S_ISLNK(e->mode))
+			json_object_object_add(j, "target", json_object_new_string(e->target));
+		if (S_ISCHR(e->mode) || S_ISBLK(e->mode)) {
+			json_object_object_add(j, "major", json_object_new_int((int)e->major));
+			json_object_object_add(j, "minor", json_object_new_int((int)e->minor));
+		}
+	}
+	return TAKE_PTR(o);
+}
+
+static int get_trees(struct json_object *v, struct snapshot_meta *m)
+{
+	size_t n;
+
+	if (!json_object_is_type(v, json_type_array) || m->trees)
+		return -EINVAL;
+	n = json_object_array_length(v);
+	if (n > META_MAX_MOUNTS)
+		return -E2BIG;
+	if (!(m->trees = calloc(n + 1, sizeof(*m->trees))))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		int r = snapshot_tree_from_json(json_object_array_get_idx(v, i), &m->trees[i]);
+		if (r < 0)
+			return r;
+		m->n_trees++;
+	}
+	return 0;
+}
+
 enum {
 	SEEN_VERSION = 1 << 0,
 	SEEN_ID = 1 << 1,
@@ -164,6 +333,8 @@ static int parse_key(const char *key, struct json_object *v, struct snapshot_met
 		return get_mounts(v, m);
 	if (strcmp(key, "cudaPids") == 0)
 		return get_cuda_pids(v, m);
+	if (strcmp(key, "tmpfsTrees") == 0)
+		return get_trees(v, m);
 	if (strcmp(key, "netns") == 0) {
 		int r = get_str(v, &m->netns);
 		if (r == 0 && strcmp(m->netns, SNAPSHOT_NETNS_LO_UP) != 0 &&
@@ -260,6 +431,20 @@ int snapshot_meta_write(int images_fd, const struct snapshot_meta *m)
 	}
 	if (m->netns)
 		json_object_object_add(o, "netns", json_object_new_string(m->netns));
+	if (m->n_trees) {
+		struct json_object *trees = json_object_new_array();
+		for (size_t i = 0; trees && i < m->n_trees; i++) {
+			struct json_object *t = snapshot_tree_to_json(&m->trees[i]);
+			if (!t) {
+				json_object_put(trees);
+				return -ENOMEM;
+			}
+			json_object_array_add(trees, t);
+		}
+		if (!trees)
+			return -ENOMEM;
+		json_object_object_add(o, "tmpfsTrees", trees);
+	}
 	json_object_object_add(o, "config", json_object_get(m->config));
 	s = json_object_to_json_string_ext(o,
 					   JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);

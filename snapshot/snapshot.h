@@ -118,18 +118,50 @@ int snapshot_lazy_start(const struct snapshot_opts *o, pid_t *ret_pid);
 /* The last "Error" line of a CRIU log (WORK_FD/LOG_FILE), or NULL. */
 char *snapshot_criu_error(int work_fd, const char *log_file);
 
+/*
+ * A tmpfs mount that holds nothing but directories, symlinks and device nodes (the
+ * container's /dev), listed at dump: a restore makes it anew from the list instead of CRIU
+ * tarring and untarring it. Entries come parents first; paths are relative to its root.
+ */
+struct snapshot_tree_entry {
+	char *path;
+	mode_t mode; /* type and permissions: S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK or S_IFIFO */
+	uid_t uid;
+	gid_t gid;
+	unsigned major, minor; /* devices */
+	char *target;	       /* symlinks */
+};
+
+struct snapshot_tree {
+	char *destination; /* the mount's, in the container */
+	mode_t mode;	   /* of its root */
+	uid_t uid;
+	gid_t gid;
+	struct snapshot_tree_entry *entries;
+	size_t n_entries;
+};
+
+#define SNAPSHOT_TREE_MAX_ENTRIES 4096
+
+void snapshot_tree_done(struct snapshot_tree *t);
+/* A tree as brisk-snapshot.json holds it, and back (strict, as the whole file is). */
+struct json_object *snapshot_tree_to_json(const struct snapshot_tree *t);
+int snapshot_tree_from_json(struct json_object *v, struct snapshot_tree *ret);
+
 /* What brisk keeps next to the images: enough to restore the tree under a new id. */
 struct snapshot_meta {
-	int version;		    /* SNAPSHOT_META_VERSION */
-	char *id;		    /* the container that was dumped */
-	char *created;		    /* RFC 3339 */
-	char *rootfs;		    /* its rootfs at dump time */
-	int criu_version;	    /* of the CRIU that dumped */
-	bool leave_running;	    /* the container ran on after the dump */
-	char *stdio[3];		    /* fd 0..2 of the init: "pipe:[N]", "file[M:I]", or NULL */
-	char **ext_mounts;	    /* destinations of bind mounts dumped as external */
-	char *netns;		    /* SNAPSHOT_NETNS_LO_*, or NULL (dumped by CRIU) */
-	struct json_object *config; /* the container's config.json */
+	int version;		     /* SNAPSHOT_META_VERSION */
+	char *id;		     /* the container that was dumped */
+	char *created;		     /* RFC 3339 */
+	char *rootfs;		     /* its rootfs at dump time */
+	int criu_version;	     /* of the CRIU that dumped */
+	bool leave_running;	     /* the container ran on after the dump */
+	char *stdio[3];		     /* fd 0..2 of the init: "pipe:[N]", "file[M:I]", or NULL */
+	char **ext_mounts;	     /* destinations of bind mounts dumped as external */
+	char *netns;		     /* SNAPSHOT_NETNS_LO_*, or NULL (dumped by CRIU) */
+	struct json_object *config;  /* the container's config.json */
+	struct snapshot_tree *trees; /* tmpfs mounts dumped as external, made anew on restore */
+	size_t n_trees;
 
 	/* the CUDA processes (gpu/), as the container's pid namespace numbers them */
 	int *cuda_pids;

@@ -144,6 +144,65 @@ masked_dirs() {
 	assert_no_leaks r2
 }
 
+# dev_listing ID: what the container's /dev holds (not what is mounted on it): type and
+# mode, owner, device numbers, name and link target
+dev_listing() {
+	brisk exec "$1" sh -c 'cd /dev && find . -xdev | sort | while read -r f; do
+		stat -c "%A %u %g %t %T %N" "$f"; done'
+}
+
+@test "the container's /dev comes back from a listing, not from CRIU's tar; a file in it keeps CRIU's way" {
+	config '.linux.devices = [{"path": "/dev/net/tun", "type": "c", "major": 10, "minor": 200,
+		"fileMode": 416, "uid": 0, "gid": 0}]'
+	start_zdtm c1
+	local dev
+	dev=/proc/$(state_field c1 pid)/root/dev
+	chown 5:6 "$dev/full" && chmod 640 "$dev/full" && mkfifo -m 600 "$dev/net/q"
+	want=$(dev_listing c1)
+	echo "$want"
+	[[ "$want" == *"crw-r----- 5 6 1 7 ./full"* ]]
+	[[ "$want" == *"crw-r----- 0 0 a c8 ./net/tun"* ]]
+	brisk checkpoint --image-path "$IMG" c1
+	# listed in brisk-snapshot.json, and no tar of /dev among CRIU's images
+	jq -e '.tmpfsTrees | length == 1 and .[0].destination == "/dev" and
+		any(.[0].entries[]; .path == "net/q")' "$IMG/brisk-snapshot.json"
+	! ls "$IMG" | grep '^tmpfs-dev'
+	restore r1
+	got=$(dev_listing r1)
+	[ "$got" = "$want" ]
+	# a device of the tree, and the masked files bound from its null
+	[ -z "$(brisk exec r1 cat /proc/keys)" ]
+	brisk exec r1 sh -c 'echo x >/dev/null && head -c 4 /dev/zero | wc -c' | grep -qx 4
+	check_pass r1
+	brisk delete --force r1
+	assert_no_leaks r1
+
+	# a regular file: CRIU tars /dev with it, as before
+	start_zdtm c2
+	brisk exec c2 sh -c 'echo kept >/dev/f'
+	brisk checkpoint --image-path "$TEST_DIR/img2" c2
+	jq -e '.tmpfsTrees == null' "$TEST_DIR/img2/brisk-snapshot.json"
+	ls "$TEST_DIR/img2" | grep -q '^tmpfs-dev'
+	IMG=$TEST_DIR/img2 restore r2
+	[ "$(brisk exec r2 cat /dev/f)" = kept ]
+	check_pass r2
+	brisk delete --force r2
+	assert_no_leaks r2
+
+	# a listing whose symlink would lead a restore out of the new tmpfs: refused there
+	mkdir "$TEST_DIR/outside"
+	jq --arg out "$TEST_DIR/outside" '.tmpfsTrees[0].entries += [
+		{"path": "esc", "mode": 41471, "uid": 0, "gid": 0, "target": $out},
+		{"path": "esc/x", "mode": 4480, "uid": 0, "gid": 0}]' "$IMG/brisk-snapshot.json" \
+		>"$TEST_DIR/meta" && cp "$TEST_DIR/meta" "$IMG/brisk-snapshot.json"
+	run restore r3
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"tmpfs of '/dev'"* ]]
+	[ ! -e "$TEST_DIR/outside/x" ]
+	assert_no_leaks r3
+}
+
 @test "restore under the checkpointed id goes on in the bundle's rootfs, as runc does" {
 	start_zdtm c1
 	brisk checkpoint --image-path "$IMG" c1
