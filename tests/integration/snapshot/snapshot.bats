@@ -203,6 +203,31 @@ dev_listing() {
 	assert_no_leaks r3
 }
 
+# huge_kb PID: kB on huge pages in the areas of PID advised MADV_HUGEPAGE ("hg")
+huge_kb() {
+	awk '/^AnonHugePages:/ {a = $2} /^VmFlags:/ && / hg/ {s += a} END {print s + 0}' \
+		"/proc/$1/smaps"
+}
+
+# CRIU (with tools/criu's patch) advises them before it reads them back: in small pages,
+# the restore would take a fault per 4 KiB, and the app would run on small pages after.
+@test "memory advised MADV_HUGEPAGE comes back on huge pages" {
+	if grep -q '\[never\]' /sys/kernel/mm/transparent_hugepage/enabled; then
+		skip "transparent huge pages are off on this host"
+	fi
+	start_zdtm c1
+	before=$(huge_kb "$(state_field c1 pid)")
+	[ "$before" -gt 0 ] || skip "the kernel gave the app no huge page before the checkpoint"
+	brisk checkpoint --image-path "$IMG" c1
+	restore r1
+	after=$(huge_kb "$(state_field r1 pid)")
+	echo "on huge pages: $before kB before the checkpoint, $after kB after the restore"
+	[ "$after" -gt 0 ]
+	check_pass r1
+	brisk delete --force r1
+	assert_no_leaks r1
+}
+
 @test "restore under the checkpointed id goes on in the bundle's rootfs, as runc does" {
 	start_zdtm c1
 	brisk checkpoint --image-path "$IMG" c1

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #define ANON_SIZE (8u << 20)
 #define FILE_SIZE (1u << 20)
 #define SHARED_SIZE (1u << 20)
+#define HUGE_SIZE (8u << 20)
 
 static volatile sig_atomic_t go;
 static volatile unsigned long counter;
@@ -134,6 +136,15 @@ int main(void)
 		anon[i] = pattern(i, 3);
 	for (size_t i = 0; i < SHARED_SIZE; i++)
 		shared[i] = pattern(i, 5);
+	/* an area advised MADV_HUGEPAGE (as numpy does its large arrays), 2 MiB aligned */
+	unsigned char *huge_map = mmap(NULL, HUGE_SIZE + (2u << 20), PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(huge_map != MAP_FAILED, "mmap");
+	unsigned char *huge = (unsigned char *)(((uintptr_t)huge_map + (2u << 20) - 1) &
+						~(uintptr_t)((2u << 20) - 1));
+	CHECK(madvise(huge, HUGE_SIZE, MADV_HUGEPAGE) == 0, "madvise MADV_HUGEPAGE");
+	for (size_t i = 0; i < HUGE_SIZE; i++)
+		huge[i] = pattern(i, 11);
 
 	/* a file mapped privately, its first page dirtied */
 	mkdir("/tmp/zdtm", 0755);
@@ -179,6 +190,7 @@ int main(void)
 	wait_go();
 
 	CHECK(check_pattern(anon, ANON_SIZE, 3), "anonymous memory");
+	CHECK(check_pattern(huge, HUGE_SIZE, 11), "memory advised MADV_HUGEPAGE");
 	for (size_t i = 0; i < 4096; i++)
 		CHECK(fmap[i] == 0xab, "dirty page of the file mapping");
 	CHECK(check_pattern(fmap + 4096, FILE_SIZE - 4096, 9), "clean pages of the file mapping");
