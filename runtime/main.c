@@ -2,6 +2,7 @@
 /* brisk: an OCI runtime, called exactly like runc. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "config.h"
 #include "common/cleanup.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "cli.h"
 #include "commands.h"
@@ -146,6 +148,15 @@ static int run(int argc, char **argv)
 	if (g.systemd && access("/run/systemd/system", F_OK) < 0)
 		return log_error_errno(-EOPNOTSUPP, "--systemd-cgroup: systemd is not running on "
 						    "this host (no /run/systemd/system)");
+	/* as runc: a relative --root is taken from the current directory (CRIU and the
+	 * paths kept in the state need it absolute) */
+	_cleanup_free_ char *abs_root = NULL;
+	if (g.root[0] != '/') {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd)) || !(abs_root = path_join(cwd, g.root)))
+			return log_error_errno(-errno, "state directory '%s': %m", g.root);
+		g.root = abs_root;
+	}
 	rt.root = g.root;
 	rt.systemd_cgroup = g.systemd;
 	rt.criu = g.criu;

@@ -228,6 +228,26 @@ huge_kb() {
 	assert_no_leaks r1
 }
 
+# CRIU wants absolute paths: a relative --root is taken from the current directory, as runc
+# takes it (once, a restore failed inside CRIU with it)
+@test "checkpoint and restore with a relative --root" {
+	start_zdtm c1
+	local parent base
+	parent=$(dirname "$STATE_ROOT") base=$(basename "$STATE_ROOT")
+	(cd "$parent" && "$BRISK" --root "$base" checkpoint --image-path "$IMG" c1)
+	mkdir -p "$TEST_DIR/bundle.r1"
+	jq --arg root "$BUNDLE/rootfs" --arg cg "/$CGROUP_PARENT/r1" \
+		'.root.path = $root | .linux.cgroupsPath = $cg' "$BUNDLE/config.json" \
+		>"$TEST_DIR/bundle.r1/config.json"
+	run bash -c 'cd "$1" && "$2" --root "$3" restore -d --bundle "$4" --image-path "$5" r1 \
+		</dev/null >/dev/null' sh "$parent" "$BRISK" "$base" "$TEST_DIR/bundle.r1" "$IMG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(state_field r1 status)" = running ]
+	brisk delete --force r1
+	assert_no_leaks r1
+}
+
 @test "restore under the checkpointed id goes on in the bundle's rootfs, as runc does" {
 	start_zdtm c1
 	brisk checkpoint --image-path "$IMG" c1
