@@ -305,8 +305,9 @@ static int tree_walk(int dfd, const char *prefix, unsigned depth, struct snapsho
 	struct dirent *de;
 
 	if (fd < 0 || !(d = fdopendir(fd))) {
+		int r = -errno;
 		safe_close(fd);
-		return -errno;
+		return r;
 	}
 	while ((de = readdir(d))) {
 		struct snapshot_tree_entry *e;
