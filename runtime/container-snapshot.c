@@ -387,7 +387,7 @@ static int tree_read(pid_t pid, const char *dest, struct snapshot_tree *ret)
 	_cleanup_free_ char *buf = NULL;
 	_cleanup_close_ int mntns = -EBADF, rootfd = -EBADF;
 	char path[64];
-	size_t len = 0, size = 0;
+	size_t len = 0;
 	int p[2], st, r;
 
 	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
@@ -410,25 +410,7 @@ static int tree_read(pid_t pid, const char *dest, struct snapshot_tree *ret)
 		tree_child(mntns, rootfd, dest, p[1]);
 	}
 	safe_close(p[1]);
-	for (r = 0;;) {
-		if (size - len < 4096) {
-			char *b = size < (16u << 20) ? realloc(buf, size + 65536) : NULL;
-			if (!b) {
-				r = -ENOMEM;
-				break;
-			}
-			buf = b;
-			size += 65536;
-		}
-		ssize_t n = read(p[0], buf + len, size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = n < 0 ? -errno : 0;
-			break;
-		}
-		len += (size_t)n;
-	}
+	r = read_fd_all(p[0], 16u << 20, &buf, &len);
 	safe_close(p[0]);
 	if (waitpid(child, &st, 0) < 0 || !WIFEXITED(st))
 		return r < 0 ? r : -EIO;
