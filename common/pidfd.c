@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -37,18 +36,8 @@ static int open_pidfd(pid_t pid)
 	return fd < 0 ? -errno : fd;
 }
 
-int pidfd_from_xattr(const char *path, const char *name)
+int pidfd_of(pid_t pid)
 {
-	char buf[32];
-	ssize_t n = getxattr(path, name, buf, sizeof(buf) - 1);
-	pid_t pid;
-	int r;
-
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	if ((r = parse_pid(buf, &pid)) < 0)
-		return r;
 	return open_pidfd(pid);
 }
 

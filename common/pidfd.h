@@ -2,9 +2,10 @@
 /* Waiting for a process that is not our child: through a pidfd (Linux 5.3). */
 #pragma once
 
-/* A pidfd of the process whose pid is the value of extended attribute NAME of PATH (a
- * decimal number), or -errno. The daemon behind a FUSE mount names itself this way. */
-int pidfd_from_xattr(const char *path, const char *name);
+#include <sys/types.h>
+
+/* A pidfd of process PID, or -errno. */
+int pidfd_of(pid_t pid);
 /* A pidfd of the process whose pid the file DIRFD/PATH holds, when its name (comm) is COMM:
  * -ESRCH when it is gone or another program now has that pid, -errno else. No request to any
  * filesystem the process serves, so a stuck daemon cannot block this. */

@@ -908,6 +908,7 @@ struct ifs_fs *ifs_fs_free(struct ifs_fs *fs)
 	free(fs->fds);
 	free(fs->store_spec);
 	free(fs->profile_text);
+	free(fs->mountpoint);
 	free(fs);
 	return NULL;
 }
@@ -920,7 +921,7 @@ char *ifs_fs_stats_json(struct ifs_fs *fs)
 	} ops[] = {{1, "lookup"},   {3, "getattr"},  {5, "readlink"},	  {14, "open"},
 		   {15, "read"},    {17, "statfs"},  {22, "getxattr"},	  {23, "listxattr"},
 		   {27, "opendir"}, {28, "readdir"}, {44, "readdirplus"}, {2, "forget"},
-		   {18, "release"}};
+		   {18, "release"}, {39, "ioctl"}};
 	_cleanup_free_ char *req = NULL;
 	uint64_t total = 0;
 	char *out = NULL;
@@ -942,7 +943,7 @@ char *ifs_fs_stats_json(struct ifs_fs *fs)
 		"\"fetched_chunks\":%llu,\"prefetched_chunks\":%llu,\"retries\":%llu,"
 		"\"failures\":%llu,\"cache_hits\":%llu,\"read_bytes\":%llu,\"evicted\":%llu,"
 		"\"passthrough_opens\":%llu,\"waits\":%llu,\"wait_ms\":%llu,"
-		"\"index_cached\":%s}",
+		"\"listed_dirs\":%llu,\"index_cached\":%s}",
 		req, (unsigned long long)fs->stats.range_reads,
 		(unsigned long long)fs->stats.fetched_bytes,
 		(unsigned long long)fs->stats.fetched_chunks,
@@ -952,7 +953,7 @@ char *ifs_fs_stats_json(struct ifs_fs *fs)
 		(unsigned long long)ifs_cache_evicted(fs->cache),
 		(unsigned long long)fs->stats.passthrough_opens,
 		(unsigned long long)fs->stats.waits, (unsigned long long)(fs->stats.wait_us / 1000),
-		fs->index_cached ? "true" : "false") < 0)
+		(unsigned long long)fs->stats.listed_dirs, fs->index_cached ? "true" : "false") < 0)
 		return NULL;
 	return out;
 }

@@ -6,7 +6,9 @@
  * implemented (the kernel then stops sending it); open is, for FUSE passthrough of cached
  * files (passthrough.c), and without passthrough it answers ENOSYS, so that the kernel stops
  * sending it too and keeps the page cache. readdir is always readdirplus, so a cold tree walk
- * costs one request per directory.
+ * costs one request per directory. getxattr of an image without xattrs answers ENOSYS once.
+ * The daemon's counters and pid are read with ioctls of the root (IFS_IOC_*), not xattrs, so
+ * that they need no getxattr.
  * Index inode N is FUSE inode N + 1. Every handler replies exactly once.
  */
 #define FUSE_USE_VERSION 35
@@ -25,8 +27,6 @@
 _Static_assert(sizeof(fuse_ino_t) >= sizeof(uint64_t), "fuse_ino_t holds index inode + 1");
 
 #define TIMEOUT 1e9 /* seconds: the image is immutable */
-#define STATS_XATTR "user.brisk.stats"
-#define PID_XATTR "user.brisk.pid" /* the process to wait for after an unmount */
 #define MAX_READ_CHUNKS 64
 
 /* Read replies are copied into the worker's own buffer and written in one go. libfuse splices
@@ -540,17 +540,11 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	count(fs, 22);
 	if (!to_index(ino, &i))
 		return (void)fuse_reply_err(req, ENOENT);
-	if (i == IMAGEFS_ROOT_INO && strcmp(name, STATS_XATTR) == 0) {
-		_cleanup_free_ char *json = ifs_fs_stats_json(fs);
-		if (!json)
-			return (void)fuse_reply_err(req, ENOMEM);
-		return reply_xattr_value(req, json, strlen(json), size);
-	}
-	if (i == IMAGEFS_ROOT_INO && strcmp(name, PID_XATTR) == 0) {
-		char pid[16];
-		int n = snprintf(pid, sizeof(pid), "%d", (int)fs->daemon_pid);
-		return reply_xattr_value(req, pid, (size_t)n, size);
-	}
+	/* Overlayfs asks every file it looks up for trusted.overlay.metacopy: one round trip
+	 * each. An image without xattrs answers ENOSYS, and the kernel asks no more (EOPNOTSUPP
+	 * from then on, which overlayfs takes as "none"); listxattr still lists nothing. */
+	if (!imagefs_index_has_xattrs(fs->idx))
+		return (void)fuse_reply_err(req, ENOSYS);
 	if ((r = imagefs_index_getxattr(fs->idx, i, name, &v, &len)) < 0)
 		return (void)fuse_reply_err(req, -r);
 	reply_xattr_value(req, v, len, size);
@@ -592,6 +586,35 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	reply_xattr_value(req, buf, used, size);
 }
 
+static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+		     struct fuse_file_info *fi, unsigned flags, const void *in_buf, size_t in_bufsz,
+		     size_t out_bufsz)
+{
+	struct ifs_fs *fs = FS(req);
+
+	(void)arg;
+	(void)fi;
+	(void)in_buf;
+	(void)in_bufsz;
+	count(fs, 39);
+	if (ino != IMAGEFS_ROOT_INO + 1 || (flags & FUSE_IOCTL_COMPAT))
+		return (void)fuse_reply_err(req, ENOTTY);
+	if (cmd == IFS_IOC_PID && out_bufsz == sizeof(int32_t)) {
+		int32_t pid = (int32_t)fs->daemon_pid;
+		return (void)fuse_reply_ioctl(req, 0, &pid, sizeof(pid));
+	}
+	if (cmd == IFS_IOC_STATS && out_bufsz == IFS_STATS_MAX) {
+		_cleanup_free_ char *json = ifs_fs_stats_json(fs);
+		if (!json)
+			return (void)fuse_reply_err(req, ENOMEM);
+		size_t len = strlen(json) + 1;
+		if (len > IFS_STATS_MAX)
+			return (void)fuse_reply_err(req, EOVERFLOW);
+		return (void)fuse_reply_ioctl(req, 0, json, len);
+	}
+	fuse_reply_err(req, ENOTTY);
+}
+
 const struct fuse_lowlevel_ops ifs_fuse_ops = {
     .init = op_init,
     .lookup = op_lookup,
@@ -607,4 +630,5 @@ const struct fuse_lowlevel_ops ifs_fuse_ops = {
     .statfs = op_statfs,
     .getxattr = op_getxattr,
     .listxattr = op_listxattr,
+    .ioctl = op_ioctl,
 };

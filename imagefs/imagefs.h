@@ -91,6 +91,8 @@ int imagefs_index_readlink(const struct imagefs_index *idx, uint32_t ino, const 
 int imagefs_index_listxattr(const struct imagefs_index *idx, uint32_t ino, uint32_t pos,
 			    const char **ret_name, size_t *ret_name_len, const void **ret_value,
 			    size_t *ret_value_len);
+/* Whether any inode of the image has an xattr. */
+bool imagefs_index_has_xattrs(const struct imagefs_index *idx);
 /* -ENODATA when INO has no such xattr. */
 int imagefs_index_getxattr(const struct imagefs_index *idx, uint32_t ino, const char *name,
 			   const void **ret_value, size_t *ret_len);
@@ -226,6 +228,9 @@ struct imagefs_mount_options {
 int imagefs_mount(const struct imagefs_mount_options *o, const char *mountpoint);
 /* Unmount a lazy mount (its daemon then exits). */
 int imagefs_umount(const char *mountpoint);
+/* The counters of the daemon serving MOUNTPOINT, as JSON (requests by type, bytes fetched, cache
+ * hits...): 0 with *RET to free, or -errno (-ENOTTY: not a lazy mount). */
+int imagefs_mount_stats(const char *mountpoint, char **ret);
 
 /* An access profile (lines "OFFSET LENGTH PATH" in first-touch order) for the image INDEX,
  * stored beside it under the tag "sha256-HEX.profile". */

@@ -158,6 +158,11 @@ uint32_t imagefs_index_inode_count(const struct imagefs_index *idx)
 	return (uint32_t)idx->n_inodes;
 }
 
+bool imagefs_index_has_xattrs(const struct imagefs_index *idx)
+{
+	return idx->n_xattrs > 0;
+}
+
 uint32_t imagefs_index_chunk_size(const struct imagefs_index *idx)
 {
 	return idx->hdr->chunk_size;

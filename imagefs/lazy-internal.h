@@ -10,8 +10,16 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/ioctl.h>
 
 #include "imagefs-internal.h"
+
+/* ioctls of the mount's root directory, answered by the daemon (fuse-ops.c): its counters as
+ * JSON, NUL-terminated; the supervisor's pid. Overlayfs passes no such ioctl down, so a
+ * container on the mount cannot reach them. */
+#define IFS_STATS_MAX 4096
+#define IFS_IOC_STATS _IOR('b', 1, char[IFS_STATS_MAX])
+#define IFS_IOC_PID _IOR('b', 2, int32_t)
 
 struct fuse_session;
 
@@ -99,6 +107,7 @@ struct ifs_stats {
 	atomic_uint_fast64_t passthrough_opens;
 	atomic_uint_fast64_t waits;   /* reads that waited for a fetch */
 	atomic_uint_fast64_t wait_us; /* and how long, all together */
+	atomic_uint_fast64_t listed_dirs; /* directories of the profile listed (profile.c) */
 };
 
 /* per inode, under ifs_pt.lock */
@@ -159,6 +168,7 @@ struct ifs_fs {
 	char *profile_text;
 	size_t profile_len;
 	bool profile_fetched;
+	char *mountpoint; /* where the prefetcher lists the profile's directories; NULL: not */
 
 	/* cache writes: fetched jobs whose chunks are CHUNK_MEMORY until the writer thread has
 	 * put them in the cache, off the fetch workers' path */

@@ -3,6 +3,7 @@
  * brisk-imagefs: mount a lazy image.
  *   brisk-imagefs mount --store STORE --cache DIR [options] REF MOUNTPOINT
  *   brisk-imagefs umount MOUNTPOINT
+ *   brisk-imagefs stats MOUNTPOINT    (the daemon's counters, JSON)
  * STORE: dir:PATH or registry:HOST[:PORT]/REPO; REF: a tag or sha256:HEX (the index digest).
  */
 #include <errno.h>
@@ -24,6 +25,7 @@ static void usage(FILE *f)
 	      "           [--stats FILE]"
 	      "           [--debug] REF MOUNTPOINT\n"
 	      "       brisk-imagefs umount MOUNTPOINT\n"
+	      "       brisk-imagefs stats MOUNTPOINT\n"
 	      "STORE: dir:PATH | registry:HOST[:PORT]/REPO; REF: TAG | sha256:HEX\n",
 	      f);
 }
@@ -137,6 +139,15 @@ int main(int argc, char **argv)
 		r = cmd_mount(argc - 1, argv + 1);
 	} else if (strcmp(argv[1], "umount") == 0 && argc == 3) {
 		r = imagefs_umount(argv[2]);
+	} else if (strcmp(argv[1], "stats") == 0 && argc == 3) {
+		_cleanup_free_ char *json = NULL;
+		r = imagefs_mount_stats(argv[2], &json);
+		if (r == -ENOTTY)
+			log_error("'%s' is not a lazy mount", argv[2]);
+		else if (r < 0)
+			log_error_errno(r, "stats of '%s': %m", argv[2]);
+		else
+			puts(json);
 	} else {
 		usage(stderr);
 		return 2;

@@ -25,8 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,6 +42,7 @@
 #define NOTIFY_RESEND 7 /* enum fuse_notify_code, Linux 6.9; newer than Debian 12's headers */
 #define READAHEAD_KB 512
 #define UMOUNT_WAIT_MS 10000 /* how long umount waits for the daemon to write its cache */
+#define UMOUNT_BUSY_TRIES 100 /* of 10 ms each */
 
 /* The mount's readahead, which is also the window a page fault of an mmap()ed file reads
  * around it. The kernel's default (128 KiB) makes a cold sequential read of a large file wait
@@ -281,6 +285,10 @@ int imagefs_mount(const struct imagefs_mount_options *o, const char *mountpoint)
 		free(pf.text);
 		return r;
 	}
+	if (!(fs->mountpoint = strdup(mp))) {
+		r = log_error_errno(-ENOMEM, "out of memory");
+		goto out;
+	}
 	if (o->record_profile && (r = ifs_profile_record_open(fs, o->record_profile)) < 0) {
 		log_error_errno(r, "profile '%s': %m", o->record_profile);
 		goto out;
@@ -352,12 +360,49 @@ out:
 	return r;
 }
 
+/* ioctl CMD on the root of the lazy mount MOUNTPOINT, closed again before this returns */
+static int root_ioctl(const char *mountpoint, unsigned long cmd, void *arg)
+{
+	_cleanup_close_ int fd = open(mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct statfs sf;
+
+	if (fd < 0 || fstatfs(fd, &sf) < 0)
+		return -errno;
+	if (sf.f_type != FUSE_SUPER_MAGIC)
+		return -ENOTTY;
+	return ioctl(fd, cmd, arg) < 0 ? -errno : 0;
+}
+
+int imagefs_mount_stats(const char *mountpoint, char **ret)
+{
+	_cleanup_free_ char *buf = calloc(1, IFS_STATS_MAX);
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	if ((r = root_ioctl(mountpoint, IFS_IOC_STATS, buf)) < 0)
+		return r;
+	if (!memchr(buf, '\0', IFS_STATS_MAX))
+		return -EBADMSG;
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
 int imagefs_umount(const char *mountpoint)
 {
 	/* the daemon, named before the unmount while it surely lives */
-	_cleanup_close_ int pidfd = pidfd_from_xattr(mountpoint, "user.brisk.pid");
+	int32_t pid = 0;
+	_cleanup_close_ int pidfd =
+	    root_ioctl(mountpoint, IFS_IOC_PID, &pid) == 0 && pid > 0 ? pidfd_of(pid) : -EBADF;
 
-	if (umount2(mountpoint, UMOUNT_NOFOLLOW) < 0) {
+	/* the daemon's prefetcher holds a directory of the mount open for a moment while it lists
+	 * the profile's directories (profile.c): a busy mount is tried again for a while */
+	int r = umount2(mountpoint, UMOUNT_NOFOLLOW);
+	for (int i = 0; r < 0 && errno == EBUSY && i < UMOUNT_BUSY_TRIES; i++) {
+		(void)usleep(10 * 1000);
+		r = umount2(mountpoint, UMOUNT_NOFOLLOW);
+	}
+	if (r < 0) {
 		if (errno == EBUSY)
 			return log_error_errno(-EBUSY, "'%s' is busy", mountpoint);
 		return log_error_errno(-errno, "unmount '%s': %m", mountpoint);

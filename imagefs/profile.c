@@ -7,14 +7,22 @@
  * as prefetch jobs (ifs_fs_prefetch_ordered); workers run demand jobs first and keep workers
  * free for them.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statfs.h>
+#include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "lazy-internal.h"
+
+#define WARM_BUF (256u << 10) /* getdents64 buffer: the kernel's READDIRPLUS asks up to this */
 
 int ifs_profile_record_open(struct ifs_fs *fs, const char *path)
 {
@@ -96,9 +104,9 @@ void ifs_profile_note_read(struct ifs_fs *fs, uint32_t ino, const struct imagefs
 	pthread_mutex_unlock(&fs->rec_lock);
 }
 
-static int resolve(struct ifs_fs *fs, const char *path, uint32_t *ret)
+static int resolve(struct ifs_fs *fs, const char *path, uint32_t *ret, uint32_t *ret_parent)
 {
-	uint32_t ino = IMAGEFS_ROOT_INO;
+	uint32_t ino = IMAGEFS_ROOT_INO, parent = IMAGEFS_ROOT_INO;
 	int r;
 
 	while (*path) {
@@ -109,11 +117,13 @@ static int resolve(struct ifs_fs *fs, const char *path, uint32_t *ret)
 		if (!*path)
 			break;
 		end = strchrnul(path, '/');
+		parent = ino;
 		if ((r = imagefs_index_lookup(fs->idx, ino, path, (size_t)(end - path), &ino)) < 0)
 			return r;
 		path = end;
 	}
 	*ret = ino;
+	*ret_parent = parent;
 	return 0;
 }
 
@@ -121,22 +131,50 @@ struct wanted {
 	uint32_t *ks;
 	size_t n, cap;
 	uint8_t *seen; /* per chunk */
+	char **dirs;   /* the directories of the profile's files, first touched first */
+	size_t n_dirs, cap_dirs;
+	uint8_t *dir_seen; /* per inode */
 };
+
+/* Note the directory of PATH (INO), once. */
+static void want_dir(struct wanted *w, uint32_t ino, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t len;
+
+	if (w->dir_seen[ino])
+		return;
+	w->dir_seen[ino] = 1;
+	while (*path == '/')
+		path++;
+	len = slash && slash > path ? (size_t)(slash - path) : 0;
+	if (w->n_dirs == w->cap_dirs) {
+		size_t cap = w->cap_dirs ? w->cap_dirs * 2 : 64;
+		char **nd = reallocarray(w->dirs, cap, sizeof(*nd));
+		if (!nd)
+			return;
+		w->dirs = nd;
+		w->cap_dirs = cap;
+	}
+	if ((w->dirs[w->n_dirs] = len ? strndup(path, len) : strdup(".")))
+		w->n_dirs++;
+}
 
 /* Add the chunks of one profile line, each once, in the order they come. */
 static void prefetch_line(struct ifs_fs *fs, char *line, struct wanted *w)
 {
 	unsigned long long off, len;
-	uint32_t ino, pos, count;
+	uint32_t ino, dir, pos, count;
 	struct imagefs_chunk c;
 	int consumed = 0;
 
 	if (line[0] == '#' || sscanf(line, "%llu %llu %n", &off, &len, &consumed) < 2 || !consumed)
 		return;
-	if (resolve(fs, line + consumed, &ino) < 0 ||
+	if (resolve(fs, line + consumed, &ino, &dir) < 0 ||
 	    imagefs_index_file_chunk_count(fs->idx, ino, &count) < 0 ||
 	    imagefs_index_file_chunk_find(fs->idx, ino, off, &pos) < 0)
 		return;
+	want_dir(w, dir, line + consumed);
 	for (; pos < count; pos++) {
 		if (imagefs_index_file_chunk(fs->idx, ino, pos, &c) < 0 ||
 		    c.file_offset >= off + len)
@@ -154,6 +192,43 @@ static void prefetch_line(struct ifs_fs *fs, char *line, struct wanted *w)
 		w->seen[c.chunk] = 1;
 		w->ks[w->n++] = c.chunk;
 	}
+}
+
+/*
+ * List the profile's directories through the mount, first touched first. Each listing is a
+ * READDIRPLUS or a few, and the kernel keeps its entries as dentries with their attributes: the
+ * start's lookups of those files (thousands for a Python tree) then find them cached, where each
+ * would otherwise be a round trip to us on the start's path. The mount is checked to be a FUSE
+ * mount, and paths are resolved inside it; an unmount meanwhile finds it busy for as long as one
+ * directory is open (imagefs_umount waits that out).
+ */
+static void warm_dirs(struct ifs_fs *fs, char **dirs, size_t n)
+{
+	_cleanup_close_ int root = -EBADF;
+	_cleanup_free_ char *buf = NULL;
+	struct statfs sf;
+	size_t listed = 0;
+
+	if (!fs->mountpoint || n == 0 || !(buf = malloc(WARM_BUF)))
+		return;
+	root = open(fs->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0 || fstatfs(root, &sf) < 0 || sf.f_type != FUSE_SUPER_MAGIC)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		pthread_mutex_lock(&fs->lock);
+		bool stop = fs->stopping;
+		pthread_mutex_unlock(&fs->lock);
+		if (stop)
+			break;
+		_cleanup_close_ int d = open_in_root(root, dirs[i], O_RDONLY | O_DIRECTORY, 0);
+		if (d < 0)
+			continue;
+		while (getdents64(d, buf, WARM_BUF) > 0)
+			;
+		fs->stats.listed_dirs++;
+		listed++;
+	}
+	log_debug("access profile: %zu of %zu directories listed", listed, n);
 }
 
 static void *prefetcher(void *arg)
@@ -183,19 +258,25 @@ static void *prefetcher(void *arg)
 	_cleanup_free_ char *copy = strndup(text, len);
 	if (!copy)
 		return NULL;
-	struct wanted w = {.seen = calloc(imagefs_index_chunk_count(fs->idx) + 1, 1)};
-	if (!w.seen)
-		return NULL;
-	for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		if (fs->stopping)
-			break;
-		prefetch_line(fs, line, &w);
+	struct wanted w = {.seen = calloc(imagefs_index_chunk_count(fs->idx) + 1, 1),
+			   .dir_seen = calloc(imagefs_index_inode_count(fs->idx) + 1, 1)};
+	if (w.seen && w.dir_seen) {
+		for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			if (fs->stopping)
+				break;
+			prefetch_line(fs, line, &w);
+		}
+		ifs_fs_prefetch_ordered(fs, w.ks, w.n);
+		log_debug("access profile: queued");
+		warm_dirs(fs, w.dirs, w.n_dirs);
 	}
-	ifs_fs_prefetch_ordered(fs, w.ks, w.n);
+	for (size_t i = 0; i < w.n_dirs; i++)
+		free(w.dirs[i]);
+	free(w.dirs);
 	free(w.ks);
 	free(w.seen);
-	log_debug("access profile: queued");
+	free(w.dir_seen);
 	return NULL;
 }
 

@@ -389,17 +389,20 @@ static int one_round(struct image_ctx *c, int pport, unsigned run, double *ms,
 	    (char *)"umoci", (char *)"unpack", (char *)"--image", dst + strlen("oci:"), punp, NULL};
 
 	/* full pull + unpack + run */
-	(void)rm_rf_at(AT_FDCWD, pulled);
-	(void)rm_rf_at(AT_FDCWD, punp);
-	bench_drop_caches();
-	double t0 = bench_now_ms(), t;
-	if ((r = bench_run(copy_argv, NULL)) < 0 || (r = bench_run(unpack_argv, NULL)) < 0)
-		return log_error_errno(r, "skopeo copy or umoci unpack from '%s' failed", src);
-	snprintf(id, sizeof(id), "bench-full-%u", run);
-	double pulled_ms = bench_now_ms() - t0;
-	if ((r = run_ready(c, "b-full", id, &t)) < 0)
-		return r;
-	ms[SYS_FULL] = pulled_ms + t;
+	if (c->o->pull) {
+		(void)rm_rf_at(AT_FDCWD, pulled);
+		(void)rm_rf_at(AT_FDCWD, punp);
+		bench_drop_caches();
+		double t0 = bench_now_ms(), t;
+		if ((r = bench_run(copy_argv, NULL)) < 0 || (r = bench_run(unpack_argv, NULL)) < 0)
+			return log_error_errno(r, "skopeo copy or umoci unpack from '%s' failed",
+					       src);
+		snprintf(id, sizeof(id), "bench-full-%u", run);
+		double pulled_ms = bench_now_ms() - t0;
+		if ((r = run_ready(c, "b-full", id, &t)) < 0)
+			return r;
+		ms[SYS_FULL] = pulled_ms + t;
+	}
 
 	if (c->ctr) {
 		bench_drop_caches();
@@ -472,7 +475,7 @@ static int one_link(struct image_ctx *c, unsigned rtt, unsigned mbit, unsigned r
 	close(fd);
 	bench_stop(pid);
 	for (int s = 0; s < NSYS && r >= 0; s++) {
-		if (s == SYS_CTR && !c->ctr)
+		if ((s == SYS_CTR && !c->ctr) || (s == SYS_FULL && !c->o->pull))
 			continue;
 		struct json_object *e = bench_result(results, "image", scenario, sys_name[s], ms[s],
 						     runs, s == SYS_COLD, true);

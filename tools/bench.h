@@ -20,6 +20,7 @@ struct bench_opts {
 	const char *image_oci, *image_cmd; /* an OCI layout instead, and its "ready" command */
 	const char *links;		   /* "RTT_MS:MBIT,..." */
 	bool containerd; /* also time containerd's pull + run when it is installed */
+	bool pull;	 /* also time the full pull + unpack + run */
 	/* snapshot */
 	const char *snap_mb;		    /* "10,200,1024" */
 	const char *snap_rootfs, *snap_cmd; /* another app: `sh -c CMD sh MB` in this rootfs */

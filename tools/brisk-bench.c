@@ -32,6 +32,7 @@ static void usage(void)
 	    "  --image-mb N     size of the generated image (default 500)\n"
 	    "  --links LIST     link profiles RTT_MS:MBIT,... (default 5:1000,25:200)\n"
 	    "  --no-containerd  leave containerd's pull + run out of the image benchmark\n"
+	    "  --no-pull        leave the full pull + unpack + run out of it too\n"
 	    "  --image-oci DIR --image-cmd CMD  bench this OCI image layout (tag latest) instead\n"
 	    "                   of the generated one; CMD (sh -c) prints 'ready' when it is\n"
 	    "  --snap-mb LIST   memory the snapshot app touches, MB (default 10,200,1024)\n"
@@ -78,6 +79,7 @@ int main(int argc, char **argv)
 			       .image_mb = 500,
 			       .links = "5:1000,25:200",
 			       .containerd = true,
+			       .pull = true,
 			       .snap_mb = "10,200,1024",
 			       .app_delay_ms = 1000,
 			       .density = 200,
@@ -116,6 +118,8 @@ int main(int argc, char **argv)
 			o.keep = true;
 		else if (strcmp(a, "--no-containerd") == 0)
 			o.containerd = false;
+		else if (strcmp(a, "--no-pull") == 0)
+			o.pull = false;
 		else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			usage();
 			return 0;

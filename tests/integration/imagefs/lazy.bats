@@ -45,9 +45,9 @@ teardown() {
 }
 
 stats() { # MOUNTPOINT KEY: a figure of the daemon's stats
-	python3 -c 'import json, os, sys
-s = json.loads(os.getxattr(sys.argv[1], "user.brisk.stats"))
-print(eval("s" + "".join("[%r]" % k for k in sys.argv[2].split("."))))' "$1" "$2"
+	"$I" stats "$1" | python3 -c 'import json, sys
+s = json.load(sys.stdin)
+print(eval("s" + "".join("[%r]" % k for k in sys.argv[1].split("."))))' "$2"
 }
 
 start_faulty() { # STORE: sets FPORT
@@ -161,7 +161,12 @@ with open(sys.argv[1], "rb") as f:
 	# the reads, most are still in its memory. Its stats file is written as it exits.
 	S="$BATS_TEST_TMPDIR/stats.json"
 	"$I" mount --store dir:"$T/store" --cache "$C" --no-prefetch --stats "$S" ld "$M"
-	pid=$(python3 -c 'import os, sys; print(os.getxattr(sys.argv[1], "user.brisk.pid").decode())' "$M")
+	pid=$(python3 -c 'import array, fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+a = array.array("i", [0])
+fcntl.ioctl(fd, 0x80046202, a)  # IFS_IOC_PID: _IOR("b", 2, int32_t)
+print(a[0])' "$M")
+	[ "$pid" -gt 1 ]
 	cat "$M"/data/small/* "$M/data/big.bin" >/dev/null && "$I" umount "$M"
 	[ -f "$S" ]
 	# gone, or a zombie its new parent has not reaped yet
@@ -288,6 +293,73 @@ with open(sys.argv[1], "rb") as f:
 	[ "$(stats "$M"2 prefetched_chunks)" -ge 3 ]
 	cmp "$M"2/data/mid.bin "$T/ld-umoci/rootfs/data/mid.bin"
 	"$I" umount "$M"2
+}
+
+@test "access profile: later mounts list its directories, so the start's lookups are cached" {
+	"$I" mount --store dir:"$T/store" --cache "$C" --record-profile "$T/profile-dirs" ld "$M"
+	cat "$M/data/small/f1"* >/dev/null
+	"$I" umount "$M"
+	"$BRISK_IMAGE" profile dir:"$T/store:ld" "$T/profile-dirs"
+	# a mount that does not list them: each file costs a lookup
+	"$I" mount --store dir:"$T/store" --cache "$C.2" --no-prefetch ld "$M"
+	# named one by one: a glob would list the directory
+	files=$(cd "$T/ld-umoci/rootfs/data/small" && echo f1*)
+	before=$(stats "$M" requests.lookup)
+	(cd "$M/data/small" && cat $files >/dev/null)
+	cold=$(($(stats "$M" requests.lookup) - before))
+	[ "$(stats "$M" listed_dirs)" = 0 ]
+	"$I" umount "$M"
+	"$I" mount --store dir:"$T/store" --cache "$C.2" ld "$M"
+	for _ in $(seq 50); do
+		[ "$(stats "$M" listed_dirs)" -ge 1 ] && break
+		sleep 0.1
+	done
+	[ "$(stats "$M" listed_dirs)" = 1 ]
+	[ "$(stats "$M" requests.readdirplus)" -ge 1 ]
+	before=$(stats "$M" requests.lookup)
+	(cd "$M/data/small" && cat $files >/dev/null)
+	warm=$(($(stats "$M" requests.lookup) - before))
+	echo "lookups of 100 files: $cold without the listing, $warm with it"
+	[ "$cold" -ge 100 ]
+	[ "$warm" = 0 ]
+	cmp "$M"/data/small/f150 "$T/ld-umoci/rootfs/data/small/f150"
+	"$I" umount "$M"
+}
+
+@test "an image without xattrs costs one getxattr, however many files overlayfs looks up" {
+	"$I" mount --store dir:"$T/store" --cache "$C" --no-prefetch ld "$M"
+	mkdir -p "$BATS_TEST_TMPDIR"/{up,work,mnt-ovl}
+	mount -t overlay overlay -o lowerdir="$M",upperdir="$BATS_TEST_TMPDIR/up",workdir="$BATS_TEST_TMPDIR/work" \
+		"$BATS_TEST_TMPDIR/mnt-ovl"
+	# named one by one: a glob would list the directory, and its entries come with it
+	(cd "$BATS_TEST_TMPDIR/mnt-ovl/data/small" &&
+		cat $(cd "$T/ld-umoci/rootfs/data/small" && echo f*) >/dev/null)
+	umount "$BATS_TEST_TMPDIR/mnt-ovl"
+	echo "lookups $(stats "$M" requests.lookup), getxattrs $(stats "$M" requests.getxattr)"
+	[ "$(stats "$M" requests.lookup)" -ge 200 ]
+	[ "$(stats "$M" requests.getxattr)" -le 1 ]
+	run python3 -c 'import os, sys; os.getxattr(sys.argv[1], "user.x")' "$M/data/small/f000"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Operation not supported"* ]]
+	[ "$(python3 -c 'import os, sys; print(os.listxattr(sys.argv[1]))' "$M/data/small/f000")" = "[]" ]
+	"$I" umount "$M"
+	# an image with xattrs still serves them, each a request
+	mkdir -p "$M"2
+	"$I" mount --store dir:"$T/store" --cache "$C" syn "$M"2
+	python3 -c 'import os, sys; assert os.getxattr(sys.argv[1], "security.capability")' "$M"2/a/cap
+	[ "$(stats "$M"2 requests.getxattr)" -ge 1 ]
+	"$I" umount "$M"2
+}
+
+@test "stats: the daemon's counters; a directory that is no lazy mount is refused" {
+	"$I" mount --store dir:"$T/store" --cache "$C" --no-prefetch ld "$M"
+	cat "$M/data/small/f000" >/dev/null
+	[ "$(stats "$M" requests.read)" -ge 1 ]
+	[ "$(stats "$M" index_cached)" = False ]
+	"$I" umount "$M"
+	run "$I" stats "$M"
+	[ "$status" = 1 ]
+	[[ "$output" == *"'$M' is not a lazy mount"* ]]
 }
 
 @test "passthrough: cached files are read by the kernel from the cache, same bytes" {
