@@ -105,8 +105,8 @@ struct ifs_stats {
 	atomic_uint_fast64_t cache_hits; /* chunks found in the cache */
 	atomic_uint_fast64_t read_bytes; /* bytes served */
 	atomic_uint_fast64_t passthrough_opens;
-	atomic_uint_fast64_t waits;   /* reads that waited for a fetch */
-	atomic_uint_fast64_t wait_us; /* and how long, all together */
+	atomic_uint_fast64_t waits;	  /* reads that waited for a fetch */
+	atomic_uint_fast64_t wait_us;	  /* and how long, all together */
 	atomic_uint_fast64_t listed_dirs; /* directories of the profile listed (profile.c) */
 };
 

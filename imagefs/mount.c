@@ -41,7 +41,7 @@
 
 #define NOTIFY_RESEND 7 /* enum fuse_notify_code, Linux 6.9; newer than Debian 12's headers */
 #define READAHEAD_KB 512
-#define UMOUNT_WAIT_MS 10000 /* how long umount waits for the daemon to write its cache */
+#define UMOUNT_WAIT_MS 10000  /* how long umount waits for the daemon to write its cache */
 #define UMOUNT_BUSY_TRIES 100 /* of 10 ms each */
 
 /* The mount's readahead, which is also the window a page fault of an mmap()ed file reads
