@@ -29,16 +29,11 @@ static int parse_pid(const char *text, pid_t *ret)
 	return 0;
 }
 
-static int open_pidfd(pid_t pid)
+int pidfd_of(pid_t pid)
 {
 	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
 
 	return fd < 0 ? -errno : fd;
-}
-
-int pidfd_of(pid_t pid)
-{
-	return open_pidfd(pid);
 }
 
 int pidfd_from_file(int dirfd, const char *path, const char *comm)
@@ -51,7 +46,7 @@ int pidfd_from_file(int dirfd, const char *path, const char *comm)
 
 	if ((r = read_file_at(dirfd, path, 32, &text, NULL)) < 0 || (r = parse_pid(text, &pid)) < 0)
 		return r;
-	if ((fd = open_pidfd(pid)) < 0)
+	if ((fd = pidfd_of(pid)) < 0)
 		return fd;
 	/* read once the pidfd holds the process: the name is that process's */
 	snprintf(proc, sizeof(proc), "/proc/%d/comm", (int)pid);

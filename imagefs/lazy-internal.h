@@ -21,6 +21,9 @@
 #define IFS_IOC_STATS _IOR('b', 1, char[IFS_STATS_MAX])
 #define IFS_IOC_PID _IOR('b', 2, int32_t)
 
+/* An fd of the root of MOUNTPOINT, checked to be a FUSE mount: -ENOTTY when it is not. */
+int ifs_mount_root_open(const char *mountpoint);
+
 struct fuse_session;
 
 /* ---- cache.c: chunks by digest under DIR/chunks/XX/HEX, uncompressed ------------------ */

@@ -360,8 +360,7 @@ out:
 	return r;
 }
 
-/* ioctl CMD on the root of the lazy mount MOUNTPOINT, closed again before this returns */
-static int root_ioctl(const char *mountpoint, unsigned long cmd, void *arg)
+int ifs_mount_root_open(const char *mountpoint)
 {
 	_cleanup_close_ int fd = open(mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct statfs sf;
@@ -370,6 +369,16 @@ static int root_ioctl(const char *mountpoint, unsigned long cmd, void *arg)
 		return -errno;
 	if (sf.f_type != FUSE_SUPER_MAGIC)
 		return -ENOTTY;
+	return TAKE_FD(fd);
+}
+
+/* ioctl CMD on the root of the lazy mount MOUNTPOINT, closed again before this returns */
+static int root_ioctl(const char *mountpoint, unsigned long cmd, void *arg)
+{
+	_cleanup_close_ int fd = ifs_mount_root_open(mountpoint);
+
+	if (fd < 0)
+		return fd;
 	return ioctl(fd, cmd, arg) < 0 ? -errno : 0;
 }
 

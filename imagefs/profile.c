@@ -10,11 +10,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -206,13 +204,11 @@ static void warm_dirs(struct ifs_fs *fs, char **dirs, size_t n)
 {
 	_cleanup_close_ int root = -EBADF;
 	_cleanup_free_ char *buf = NULL;
-	struct statfs sf;
 	size_t listed = 0;
 
 	if (!fs->mountpoint || n == 0 || !(buf = malloc(WARM_BUF)))
 		return;
-	root = open(fs->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (root < 0 || fstatfs(root, &sf) < 0 || sf.f_type != FUSE_SUPER_MAGIC)
+	if ((root = ifs_mount_root_open(fs->mountpoint)) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		pthread_mutex_lock(&fs->lock);
