@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -162,6 +163,7 @@ struct restore_job {
 	char **tmpfs_mnts; /* NULL-terminated: a new tmpfs for each of the spec's */
 	char *work_dir;
 	pid_t pid, lazy_pid;
+	struct snapshot_readahead *ra; /* the memory images, read ahead while we get ready */
 	bool lazy_root;	     /* the rootfs is a lazy image's overlay, private to this container */
 	bool cg_entered;     /* the cgroup is ours to kill and remove */
 	bool worker_refused; /* move_worker failed, and said why */
@@ -213,6 +215,9 @@ static int open_images(struct restore_job *j)
 	if (faccessat(j->images_fd, "inventory.img", F_OK, 0) < 0)
 		return log_error_errno(-errno, "'%s' holds no CRIU images (inventory.img): %m",
 				       a->image_path);
+	/* A lazy restore reads on fault, in the order of the faults: no reading ahead there. */
+	if (!a->so.lazy_pages && (r = snapshot_readahead_start(j->images_fd, &j->ra)) < 0)
+		log_debug("reading the memory images ahead: %s", strerror(-r));
 	return 0;
 }
 
@@ -668,6 +673,11 @@ static void job_undo(struct restore_job *j)
 
 static void job_done(struct restore_job *j)
 {
+	if (j->ra) {
+		uint64_t bytes = snapshot_readahead_stop(j->ra);
+		log_debug("read ahead %" PRIu64 " bytes of memory images", bytes);
+		j->ra = NULL;
+	}
 	umount_root(j);
 	safe_close(j->images_fd);
 	safe_close(j->work_fd);

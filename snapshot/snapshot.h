@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <json-c/json.h>
 
@@ -190,3 +191,14 @@ static inline void snapshot_meta_freep(struct snapshot_meta **m)
 {
 	*m = snapshot_meta_free(*m);
 }
+
+/*
+ * Read the memory images of IMAGES_FD (pages-*.img) into the page cache in a thread of the
+ * caller's, in the order CRIU reads them, while a restore gets ready: a restore from images
+ * not in the page cache then waits less for the disk. *RET is NULL when there is nothing to
+ * read. The thread keeps its own fds; it allocates nothing, so the caller may fork.
+ */
+struct snapshot_readahead;
+int snapshot_readahead_start(int images_fd, struct snapshot_readahead **ret);
+/* Stop the thread (between two of its requests), join it, free RA: the bytes it asked for. */
+uint64_t snapshot_readahead_stop(struct snapshot_readahead *ra);
