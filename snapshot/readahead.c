@@ -6,14 +6,17 @@
  * CRIU reads the pages late: after it has forked the tree, made its namespaces and mounts
  * and mapped its memory. Until then the disk is idle. Then one preadv() per memory area
  * reads the pages in order, and the kernel serves a sequential read by readahead windows
- * of the device's read_ahead_kb (128 KiB here), one or two in flight: a restore of 1 GB
- * from images not in the page cache waited seconds for the disk.
+ * (read_ahead_kb, up to max_sectors_kb for a large read), one or two in flight: a restore
+ * of 1 GB from images not in the page cache waited seconds for the disk.
  *
  * A thread started first thing asks the kernel for the images with readahead(2), in
- * slices, in the order CRIU reads them. readahead(2) submits the whole slice and returns,
- * so the device has many requests in flight, and the I/O runs alongside the restore's own
- * work. The cost: the kernel reads ahead into small pages, where CRIU's own read gets large
- * folios, which is a few ms per 100 MB when the disk is fast. Measured in docs/BENCHMARKS.md.
+ * slices, in the order CRIU reads them. readahead(2) submits a slice and returns, so the
+ * device has many requests in flight, and the I/O runs alongside the restore's own work.
+ * Two bounds keep it from delaying what the restore reads meanwhile (the CRIU binary, the
+ * bundle, the state directory), which otherwise queued behind hundreds of MB: at most DEPTH
+ * slices in flight, and the idle I/O class where the scheduler has classes. The cost: the
+ * kernel reads ahead into small pages where CRIU's own read gets large folios, which shows
+ * when the disk is fast (docs/BENCHMARKS.md has both sides).
  *
  * The thread makes system calls only (no allocation, no locks), so that a fork of the
  * process while it runs is safe. Cancel stops it between slices.
@@ -21,12 +24,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/ioprio.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -36,9 +41,17 @@
 
 /* Each readahead(2) asks for this much: the kernel submits it and returns, and the cancel
  * flag is looked at in between. */
-#define SLICE (8u << 20)
+#define SLICE (4u << 20)
+/* Slices in flight at once: enough to keep a disk busy, few enough that another read of
+ * the restore waits behind 16 MiB at most. */
+#define DEPTH 4
 /* A tree of more processes than this has its first images read ahead, the others not. */
 #define MAX_FILES 256
+
+struct slice {
+	int fd;
+	off_t last; /* its last byte */
+};
 
 struct snapshot_readahead {
 	pthread_t thread;
@@ -83,20 +96,41 @@ static uint64_t read_ahead_budget(void)
 	return (uint64_t)kib * 1024 / 2;
 }
 
+/* Wait until the last byte of slice W is in the page cache (it is, or its read is queued). */
+static void wait_slice(const struct slice *w)
+{
+	char c;
+
+	(void)pread(w->fd, &c, 1, w->last);
+}
+
 static void *run(void *userdata)
 {
 	struct snapshot_readahead *ra = userdata;
+	struct slice ring[DEPTH];
+	size_t k = 0;
+
+	/* below every other read: the restore's own come first where the I/O scheduler
+	 * has classes (mq-deadline, bfq); the depth bounds the wait elsewhere */
+	(void)syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, gettid(),
+		      IOPRIO_PRIO_VALUE(IOPRIO_CLASS_IDLE, 0));
 
 	for (size_t i = 0; i < ra->n; i++) {
 		const struct image *im = &ra->images[i];
-		for (off_t off = 0; off < im->size; off += SLICE) {
+		for (off_t off = 0; off < im->size; off += SLICE, k++) {
 			uint64_t len = (uint64_t)(im->size - off < SLICE ? im->size - off : SLICE);
 			if (atomic_load_explicit(&ra->cancel, memory_order_relaxed))
 				return NULL;
-			if (ra->bytes + (uint64_t)len > ra->budget)
+			if (ra->bytes + len > ra->budget)
 				return NULL;
+			/* at most DEPTH slices in flight: the restore's own reads (the CRIU
+			 * binary, the bundle, the state directory) queue behind no more */
+			if (k >= DEPTH)
+				wait_slice(&ring[k % DEPTH]);
 			if (readahead(im->fd, off, (size_t)len) < 0)
 				break;
+			ring[k % DEPTH] =
+			    (struct slice){.fd = im->fd, .last = off + (off_t)len - 1};
 			ra->bytes += len;
 		}
 	}
