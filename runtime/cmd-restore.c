@@ -653,6 +653,10 @@ static int finish(struct restore_job *j)
 
 static void job_undo(struct restore_job *j)
 {
+	if (j->ra) {
+		(void)snapshot_readahead_stop(j->ra, true);
+		j->ra = NULL;
+	}
 	if (j->pid > 0) {
 		kill(j->pid, SIGKILL);
 		waitpid(j->pid, NULL, 0);
@@ -674,7 +678,7 @@ static void job_undo(struct restore_job *j)
 static void job_done(struct restore_job *j)
 {
 	if (j->ra) {
-		uint64_t bytes = snapshot_readahead_stop(j->ra);
+		uint64_t bytes = snapshot_readahead_stop(j->ra, false);
 		log_debug("read ahead %" PRIu64 " bytes of memory images", bytes);
 		j->ra = NULL;
 	}

@@ -19,7 +19,7 @@
  * when the disk is fast (docs/BENCHMARKS.md has both sides).
  *
  * The thread makes system calls only (no allocation, no locks), so that a fork of the
- * process while it runs is safe. Cancel stops it between slices.
+ * process while it runs is safe.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -199,13 +199,14 @@ int snapshot_readahead_start(int images_fd, struct snapshot_readahead **ret)
 	return 0;
 }
 
-uint64_t snapshot_readahead_stop(struct snapshot_readahead *ra)
+uint64_t snapshot_readahead_stop(struct snapshot_readahead *ra, bool cancel)
 {
 	uint64_t bytes;
 
 	if (!ra)
 		return 0;
-	atomic_store(&ra->cancel, true);
+	if (cancel)
+		atomic_store(&ra->cancel, true);
 	pthread_join(ra->thread, NULL);
 	bytes = ra->bytes;
 	close_all(ra);

@@ -200,5 +200,9 @@ static inline void snapshot_meta_freep(struct snapshot_meta **m)
  */
 struct snapshot_readahead;
 int snapshot_readahead_start(int images_fd, struct snapshot_readahead **ret);
-/* Stop the thread (between two of its requests), join it, free RA: the bytes it asked for. */
-uint64_t snapshot_readahead_stop(struct snapshot_readahead *ra);
+/*
+ * Join the thread and free RA: the bytes it asked for. CANCEL stops it between two of its
+ * requests (a restore that failed); else it reads to the end (after a restore, what is left
+ * is in the page cache already, and costs little).
+ */
+uint64_t snapshot_readahead_stop(struct snapshot_readahead *ra, bool cancel);

@@ -49,14 +49,16 @@ check_pass() { # ID
 }
 
 # restore ID [options]: from $IMG, with a bundle of its own (the test's rootfs, a cgroup
-# under the test's parent), so that restores can run at the same time
+# under the test's parent), so that restores can run at the same time; BRISK_OPTS: global
+# options (its log is $TEST_DIR/err.ID)
 restore() {
 	local id=$1 b=$TEST_DIR/bundle.$1
 	shift
 	mkdir -p "$b"
 	jq --arg root "$BUNDLE/rootfs" --arg cg "/$CGROUP_PARENT/$id" \
 		'.root.path = $root | .linux.cgroupsPath = $cg' "$BUNDLE/config.json" >"$b/config.json"
-	"$BRISK" --root "$STATE_ROOT" restore -d --bundle "$b" --image-path "$IMG" "$@" "$id" \
+	# shellcheck disable=SC2086 # BRISK_OPTS: global options, word-split on purpose
+	"$BRISK" --root "$STATE_ROOT" ${BRISK_OPTS:-} restore -d --bundle "$b" --image-path "$IMG" "$@" "$id" \
 		</dev/null > >(out_pipe "$TEST_DIR/out.$id") 2>"$TEST_DIR/err.$id" ||
 		{ cat "$TEST_DIR/err.$id"; return 1; }
 }
@@ -89,10 +91,14 @@ masked_dirs() {
 	# the dumped container is gone, as with runc
 	run brisk state c1
 	[ "$status" -ne 0 ]
-	run restore r1
+	BRISK_OPTS=--debug run restore r1
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(state_field r1 status)" = running ]
+	# the memory images were read ahead, all of them
+	pages=$(stat -c %s "$IMG"/pages-*.img | awk '{ n += $1 } END { print n }')
+	[ "$pages" -gt 0 ]
+	grep -q "read ahead $pages bytes of memory images" "$TEST_DIR/err.r1"
 	pid=$(state_field r1 pid)
 	[ "$pid" -gt 0 ]
 	jq -e '.cgroup != null and .startTime > 0' "$STATE_ROOT/r1/state.json"
@@ -391,9 +397,11 @@ recvtty() {
 	criu check --feature uffd-noncoop >/dev/null 2>&1 || skip "no non-cooperative userfaultfd"
 	start_zdtm c1
 	brisk checkpoint --image-path "$IMG" c1
-	run restore r1 --lazy-pages
+	BRISK_OPTS=--debug run restore r1 --lazy-pages
 	echo "$output"
 	[ "$status" -eq 0 ]
+	# pages come in the order of the faults: none read ahead
+	[ "$(grep -c "read ahead" "$TEST_DIR/err.r1")" = 0 ]
 	check_pass r1
 }
 

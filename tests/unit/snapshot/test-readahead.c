@@ -111,7 +111,7 @@ static void test_reads_the_page_images(void **state)
 			nanosleep(&ts, NULL);
 		assert_true(resident(images[i]) == 1.0);
 	}
-	assert_int_equal(snapshot_readahead_stop(ra), 16 * MIB + 3 * MIB + 100 + 1 * MIB);
+	assert_int_equal(snapshot_readahead_stop(ra, false), 16 * MIB + 3 * MIB + 100 + 1 * MIB);
 	for (size_t i = 0; i < sizeof(others) / sizeof(*others); i++)
 		assert_true(resident(others[i]) < 0.5);
 }
@@ -128,7 +128,7 @@ static void test_nothing_to_read(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(snapshot_readahead_start(fd, &ra), 0);
 	assert_null(ra);
-	assert_int_equal(snapshot_readahead_stop(NULL), 0);
+	assert_int_equal(snapshot_readahead_stop(NULL, true), 0);
 	close(fd);
 	assert_int_equal(rmdir(empty), 0);
 	/* a directory that is not one */
