@@ -168,7 +168,12 @@ int snapshot_readahead_start(int images_fd, struct snapshot_readahead **ret)
 
 		if (id == 0)
 			continue;
-		fd = openat(images_fd, de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		/* a regular file only: a fifo or a device of that name is not opened, and
+		 * O_NONBLOCK keeps one swapped in meanwhile from blocking the open */
+		if (fstatat(images_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		fd = openat(images_fd, de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 		if (fd < 0)
 			continue;
 		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {

@@ -99,7 +99,10 @@ static void test_reads_the_page_images(void **state)
 	make_file("pages-10.img", 1 * MIB);
 	for (size_t i = 0; i < sizeof(others) / sizeof(*others); i++)
 		make_file(others[i], 2 * MIB);
-	assert_int_equal(mkdirat(dfd, "pages-3.img", 0700), 0); /* not a file: left out */
+	/* not regular files: left out, and the fifo must not block the open */
+	assert_int_equal(mkdirat(dfd, "pages-3.img", 0700), 0);
+	assert_int_equal(mkfifoat(dfd, "pages-4.img", 0600), 0);
+	assert_int_equal(symlinkat("pages-1.img", dfd, "pages-5.img"), 0);
 	if (resident("pages-1.img") > 0.5)
 		skip(); /* a file system that keeps everything in memory: nothing to read ahead */
 
