@@ -103,8 +103,10 @@ static void test_reads_the_page_images(void **state)
 	assert_int_equal(mkdirat(dfd, "pages-3.img", 0700), 0);
 	assert_int_equal(mkfifoat(dfd, "pages-4.img", 0600), 0);
 	assert_int_equal(symlinkat("pages-1.img", dfd, "pages-5.img"), 0);
-	if (resident("pages-1.img") > 0.5)
-		skip(); /* a file system that keeps everything in memory: nothing to read ahead */
+	if (resident("pages-1.img") > 0.5) {
+		print_message("%s keeps its files in memory: nothing to read ahead\n", dir);
+		skip();
+	}
 
 	assert_int_equal(snapshot_readahead_start(dfd, &ra), 0);
 	assert_non_null(ra);
