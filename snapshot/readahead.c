@@ -12,11 +12,10 @@
  * A thread started first thing asks the kernel for the images with readahead(2), in
  * slices, in the order CRIU reads them. readahead(2) submits a slice and returns, so the
  * device has many requests in flight, and the I/O runs alongside the restore's own work.
- * Two bounds keep it from delaying what the restore reads meanwhile (the CRIU binary, the
+ * A bound keeps it from delaying what the restore reads meanwhile (the CRIU binary, the
  * bundle, the state directory), which otherwise queued behind hundreds of MB: at most DEPTH
- * slices in flight, and the idle I/O class where the scheduler has classes. The cost: the
- * kernel reads ahead into small pages where CRIU's own read gets large folios, which shows
- * when the disk is fast (docs/BENCHMARKS.md has both sides).
+ * slices in flight. The cost: the kernel reads ahead into small pages where CRIU's own read
+ * gets large folios, which shows when the disk is fast (docs/BENCHMARKS.md has both sides).
  *
  * The thread makes system calls only (no allocation, no locks), so that a fork of the
  * process while it runs is safe.
@@ -24,14 +23,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/ioprio.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -110,11 +107,9 @@ static void *run(void *userdata)
 	struct slice ring[DEPTH];
 	size_t k = 0;
 
-	/* below every other read: the restore's own come first where the I/O scheduler
-	 * has classes (mq-deadline, bfq); the depth bounds the wait elsewhere */
-	(void)syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, gettid(),
-		      IOPRIO_PRIO_VALUE(IOPRIO_CLASS_IDLE, 0));
-
+	/* Not in the idle I/O class: mq-deadline dispatches idle requests only when no
+	 * other is queued (or after 10 s), and CRIU waits for the pages we have asked for.
+	 * On a busy disk, the restore would wait for everybody else's I/O. */
 	for (size_t i = 0; i < ra->n; i++) {
 		const struct image *im = &ra->images[i];
 		for (off_t off = 0; off < im->size; off += SLICE, k++) {
