@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -443,5 +444,20 @@ int parse_int(const char *s, int *ret)
 	if (*end != '\0')
 		return -EINVAL;
 	*ret = (int)v;
+	return 0;
+}
+
+int mem_available_kib(unsigned long long *ret)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	char *p;
+	int r;
+
+	if ((r = read_file_at(AT_FDCWD, "/proc/meminfo", 64 << 10, &buf, &len)) < 0)
+		return r;
+	p = strstr(buf, "MemAvailable:");
+	if (!p || sscanf(p, "MemAvailable: %llu kB", ret) != 1)
+		return -EBADMSG;
 	return 0;
 }

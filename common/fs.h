@@ -46,3 +46,5 @@ int cloexec_fds_from(int lowest);
 /* Parse a decimal integer of an exact type, rejecting sign, junk and overflow. */
 int parse_uint64(const char *s, unsigned long long *ret);
 int parse_int(const char *s, int *ret);
+/* MemAvailable of /proc/meminfo, in KiB. */
+int mem_available_kib(unsigned long long *ret);

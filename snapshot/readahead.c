@@ -78,19 +78,13 @@ static unsigned long pages_image_id(const char *name)
 
 /*
  * Half the memory available: pages read ahead of a restore that needs more than the node
- * can hold would be evicted before CRIU gets to them and read twice.
+ * can hold would be evicted before CRIU gets to them and read twice. 0 where we cannot tell.
  */
 static uint64_t read_ahead_budget(void)
 {
-	_cleanup_free_ char *buf = NULL;
 	unsigned long long kib;
-	size_t len;
-	char *p;
 
-	if (read_file_at(AT_FDCWD, "/proc/meminfo", 64 << 10, &buf, &len) < 0 ||
-	    !(p = strstr(buf, "MemAvailable:")) || sscanf(p, "MemAvailable: %llu kB", &kib) != 1)
-		return 0; /* no reading ahead where we cannot tell */
-	return (uint64_t)kib * 1024 / 2;
+	return mem_available_kib(&kib) < 0 ? 0 : (uint64_t)kib * 1024 / 2;
 }
 
 /* Wait until the last byte of slice W is in the page cache (it is, or its read is queued). */
@@ -185,11 +179,11 @@ int snapshot_readahead_start(int images_fd, struct snapshot_readahead **ret)
 			ra->images[k - 1] = ra->images[k];
 			ra->images[k] = t;
 		}
-	ra->budget = read_ahead_budget();
 	if (ra->n == 0) {
 		*ret = NULL;
 		return 0;
 	}
+	ra->budget = read_ahead_budget();
 	r = -pthread_create(&ra->thread, NULL, run, ra);
 	if (r < 0) {
 		close_all(ra);

@@ -136,13 +136,14 @@ static int one(const char *dir, const char *name, const char *rt, unsigned n, un
 		return -ENOMEM;
 	sync();
 	usleep(500000);
-	long before = bench_mem_available_kib();
+	unsigned long long before = 0, after = 0;
+	(void)mem_available_kib(&before);
 	double t0 = bench_now_ms();
 	failed = fan_out(rt, root, dir, "run", n, k);
 	*ret_ms = bench_now_ms() - t0;
 	usleep(500000);
-	long after = bench_mem_available_kib();
-	*ret_kib = (double)(before - after) / n;
+	(void)mem_available_kib(&after);
+	*ret_kib = ((double)before - (double)after) / n;
 	*ret_cg_kib = parent_memory_kib() / n;
 	if (bench_interrupted)
 		r = -EINTR;

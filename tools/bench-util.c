@@ -272,18 +272,6 @@ int bench_drop_caches(void)
 	return write_string_at(AT_FDCWD, "/proc/sys/vm/drop_caches", "3");
 }
 
-long bench_mem_available_kib(void)
-{
-	_cleanup_free_ char *buf = NULL;
-	size_t len;
-	char *p;
-
-	if (read_file_at(AT_FDCWD, "/proc/meminfo", 1 << 16, &buf, &len) < 0)
-		return -1;
-	p = strstr(buf, "MemAvailable:");
-	return p ? strtol(p + strlen("MemAvailable:"), NULL, 10) : -1;
-}
-
 int bench_private_mount_ns(bool *ret_hid)
 {
 	*ret_hid = false;

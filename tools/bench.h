@@ -77,8 +77,6 @@ int bench_free_port(void);
 /* Wait until something accepts on 127.0.0.1:PORT. */
 int bench_wait_port(int port, int timeout_ms);
 int bench_drop_caches(void);
-/* MemAvailable of /proc/meminfo, in KiB. */
-long bench_mem_available_kib(void);
 /* Hide the cgroup2 mount of hybrid hosts from crun 1.8 (and, for fairness, from all). */
 int bench_private_mount_ns(bool *ret_hid);
 /* Is PROG runnable (PROG --version exits 0)? */

@@ -224,6 +224,18 @@ static void test_close_fds_and_parse(void **state)
 	assert_int_equal(parse_int(NULL, &i), -EINVAL);
 }
 
+/* MemAvailable: a count of KiB, between 0 and MemTotal */
+static void test_mem_available(void **state)
+{
+	unsigned long long kib = 0;
+
+	(void)state;
+	assert_int_equal(mem_available_kib(&kib), 0);
+	assert_true(kib > 0);
+	assert_true(kib * 1024 <= (unsigned long long)sysconf(_SC_PHYS_PAGES) *
+				      (unsigned long long)sysconf(_SC_PAGESIZE));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -234,6 +246,7 @@ int main(void)
 	    cmocka_unit_test(test_open_in_root),
 	    cmocka_unit_test(test_open_in_root_fallback),
 	    cmocka_unit_test(test_close_fds_and_parse),
+	    cmocka_unit_test(test_mem_available),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
