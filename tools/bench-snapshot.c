@@ -2,12 +2,13 @@
 /*
  * brisk-bench snapshot: an application that initialises for a while and then holds N MB
  * (bench-app, a stand-in for an interpreter importing its modules), brought to "ready and
- * answering" three ways: a cold `run`, a `restore` of its checkpoint, and a lazy restore
- * (pages on fault); brisk and runc (both with CRIU). Time to ready is from the command's start
- * to the app's answer to a first request that reads all its memory. A restore is also timed to
- * its first answer: the app's reply to a request that reads none of it (bench-app's SIGUSR2),
- * sent as soon as the restore command returns; a lazy restore answers it before its memory is
- * back. Also the dump time and the image size. Runs are interleaved per size.
+ * answering" three ways: a cold `run`, a `restore` of its checkpoint (its images read from disk,
+ * then again from the page cache, as a node's next clone of a snapshot finds them), and a lazy
+ * restore (pages on fault, from disk); brisk and runc (both with CRIU). Time to ready is from the
+ * command's start to the app's answer to a first request that reads all its memory. A restore is
+ * also timed to its first answer: the app's reply to a request that reads none of it (bench-app's
+ * SIGUSR2), sent as soon as the restore command returns; a lazy restore answers it before its
+ * memory is back. Also the dump time and the image size. Runs are interleaved per size.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,12 +29,16 @@ enum {
 	S_BRISK_RUN,
 	S_BRISK_RESTORE,
 	S_BRISK_RESTORE_UP,
+	S_BRISK_WARM,
+	S_BRISK_WARM_UP,
 	S_BRISK_LAZY,
 	S_BRISK_LAZY_UP,
 	S_BRISK_DUMP,
 	S_RUNC_RUN,
 	S_RUNC_RESTORE,
 	S_RUNC_RESTORE_UP,
+	S_RUNC_WARM,
+	S_RUNC_WARM_UP,
 	S_RUNC_DUMP,
 	NS,
 };
@@ -49,6 +54,10 @@ static const char *const s_name[NS] = {
     [S_BRISK_RESTORE_UP] = "brisk restore, first answer",
     [S_BRISK_LAZY_UP] = "brisk lazy restore, first answer",
     [S_RUNC_RESTORE_UP] = "runc restore, first answer",
+    [S_BRISK_WARM] = "brisk restore, images in page cache",
+    [S_BRISK_WARM_UP] = "brisk restore, images in page cache, first answer",
+    [S_RUNC_WARM] = "runc restore, images in page cache",
+    [S_RUNC_WARM_UP] = "runc restore, images in page cache, first answer",
 };
 
 struct snap_ctx {
@@ -203,11 +212,25 @@ static int round_of(const struct snap_ctx *c, const char *rt, bool brisk, unsign
 		*img_mib = du_mib(img);
 	}
 	(void)rt_cmd(rt, root, "delete", id, NULL, NULL);
-	for (int lazy = 0; r >= 0 && lazy <= (brisk ? 1 : 0); lazy++) {
+	/* a restore from disk; the same with the images in the page cache (a node's next clone
+	 * of a snapshot it restored before); a lazy restore (brisk only), from disk */
+	static const int order[2][3] = {{S_RUNC_RESTORE, S_RUNC_WARM, -1},
+					{S_BRISK_RESTORE, S_BRISK_WARM, S_BRISK_LAZY}};
+	for (int v = 0; r >= 0 && v < 3 && order[brisk][v] >= 0; v++) {
+		int s = order[brisk][v];
+		bool lazy = s == S_BRISK_LAZY;
 		char rid[80];
-		bench_drop_caches(); /* the images are read from disk, as on a fresh node */
-		snprintf(rid, sizeof(rid), "%s-r%d", id, lazy);
-		int s = brisk ? (lazy ? S_BRISK_LAZY : S_BRISK_RESTORE) : S_RUNC_RESTORE;
+
+		/* From disk, as on a node that has just pulled the snapshot: only the images are
+		 * dropped from the page cache, as the runtime and CRIU would be in it on any node
+		 * that runs containers (and are for the cold run). */
+		bool warm = s == S_BRISK_WARM || s == S_RUNC_WARM;
+		if ((r = bench_page_cache_dir(img, warm)) < 0) {
+			log_error_errno(r, "%s the images of '%s': %m", warm ? "read" : "evict",
+					id);
+			break;
+		}
+		snprintf(rid, sizeof(rid), "%s-r%d", id, v);
 		/* the first-answer entry follows its restore's */
 		r = start_to_ready(c, rt, root, rid, img, lazy, &ms[s], &ms[s + 1]);
 		(void)rt_cmd(rt, root, "delete", rid, NULL, NULL);
@@ -294,8 +317,9 @@ int bench_snapshot(const struct bench_opts *o, struct json_object *results)
 		for (int s = 0; s < NS; s++) {
 			if (s >= S_RUNC_RUN && !runc_ok)
 				continue;
-			bool up = s == S_BRISK_RESTORE_UP || s == S_BRISK_LAZY_UP ||
-				  s == S_RUNC_RESTORE_UP;
+			bool up = s == S_BRISK_RESTORE_UP || s == S_BRISK_WARM_UP ||
+				  s == S_BRISK_LAZY_UP || s == S_RUNC_RESTORE_UP ||
+				  s == S_RUNC_WARM_UP;
 			if (up && !c.first_answer)
 				continue;
 			bool dump = s == S_BRISK_DUMP || s == S_RUNC_DUMP;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* What the benchmarks share: running programs, timing, statistics and the results table. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -14,6 +15,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -270,6 +272,39 @@ int bench_drop_caches(void)
 {
 	sync();
 	return write_string_at(AT_FDCWD, "/proc/sys/vm/drop_caches", "3");
+}
+
+int bench_page_cache_dir(const char *dir, bool in)
+{
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	_cleanup_free_ char *buf = malloc(1 << 20);
+	struct dirent *e;
+	int r = 0;
+
+	if (!d || !buf)
+		return d ? -ENOMEM : -errno;
+	if (!in)
+		sync(); /* dirty pages are not dropped */
+	while ((e = readdir(d))) {
+		_cleanup_close_ int fd =
+		    openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		struct stat st;
+		ssize_t n;
+
+		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (!in) {
+			r = -posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		while ((n = read(fd, buf, 1 << 20)) > 0 || (n < 0 && errno == EINTR))
+			;
+		if (n < 0)
+			return -errno;
+	}
+	return 0;
 }
 
 int bench_private_mount_ns(bool *ret_hid)

@@ -77,6 +77,9 @@ int bench_free_port(void);
 /* Wait until something accepts on 127.0.0.1:PORT. */
 int bench_wait_port(int port, int timeout_ms);
 int bench_drop_caches(void);
+/* Read every regular file of DIR (not its subdirectories) into the page cache (IN), or drop
+ * them from it. */
+int bench_page_cache_dir(const char *dir, bool in);
 /* Hide the cgroup2 mount of hybrid hosts from crun 1.8 (and, for fairness, from all). */
 int bench_private_mount_ns(bool *ret_hid);
 /* Is PROG runnable (PROG --version exits 0)? */
