@@ -49,6 +49,7 @@ enum {
 	OPT_NO_SUBREAPER,
 	OPT_NO_PIVOT,
 	OPT_LAZY,
+	OPT_LAZY_RECORD,
 	OPT_CG_MODE,
 	OPT_TCP,
 	OPT_EXT_UNIX,
@@ -68,6 +69,8 @@ static const struct cli_option restore_options[] = {
     {"no-subreaper", 0, false, OPT_NO_SUBREAPER, "do not become a subreaper"},
     {"no-pivot", 0, false, OPT_NO_PIVOT, "(CRIU sets up the root itself)"},
     {"lazy-pages", 0, false, OPT_LAZY, "run before memory is loaded; pages come on fault"},
+    {"lazy-pages-record", 0, false, OPT_LAZY_RECORD,
+     "with --lazy-pages: record the pages touched first, for later lazy restores"},
     {"manage-cgroups-mode", 0, true, OPT_CG_MODE, "MODE soft, full, strict or ignore"},
     {"tcp-established", 0, false, OPT_TCP, "restore established TCP connections"},
     {"ext-unix-sk", 0, false, OPT_EXT_UNIX, "allow external unix sockets"},
@@ -113,6 +116,9 @@ static int handle(const struct cli_parsed *p, void *userdata)
 		break;
 	case OPT_LAZY:
 		a->so.lazy_pages = cli_bool(p);
+		break;
+	case OPT_LAZY_RECORD:
+		a->so.lazy_record = cli_bool(p);
 		break;
 	case OPT_CG_MODE:
 		if (snapshot_cg_mode_from_string(p->value, &a->so.cg_mode) < 0)
@@ -765,6 +771,8 @@ int cmd_restore(struct runtime_ctx *rt, int argc, char **argv)
 	}
 	if (argc - i != 1)
 		return log_error_errno(-EINVAL, "restore: expects exactly one container id");
+	if (a.so.lazy_record && !a.so.lazy_pages)
+		return log_error_errno(-EINVAL, "restore: --lazy-pages-record needs --lazy-pages");
 	a.id = argv[i];
 	command_log_context("restore", a.id);
 	if (state_check_id(a.id) < 0)

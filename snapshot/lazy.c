@@ -25,6 +25,16 @@ int snapshot_lazy_start(const struct snapshot_opts *o, pid_t *ret_pid)
 		return -EINVAL;
 	if ((r = snapshot_kdat_cache(o->criu_path)) < 0)
 		log_debug("CRIU's kernel feature cache: %s, ignoring", strerror(-r));
+	_cleanup_free_ char *order = path_join(o->images_dir, SNAPSHOT_LAZY_ORDER_FILE);
+	if (!order)
+		return -ENOMEM;
+	/* make a record, or follow the one there is */
+	const char *order_env = o->lazy_record ? "CRIU_LAZY_PAGES_RECORD"
+				: faccessat(AT_FDCWD, order, R_OK, AT_EACCESS) == 0
+				    ? "CRIU_LAZY_PAGES_ORDER"
+				    : NULL;
+	if (order_env)
+		log_debug("lazy-pages: %s=%s", order_env, order);
 	/* The daemon writes one byte to the status fd once its socket is listening. */
 	if (pipe2(sp, O_CLOEXEC) < 0)
 		return -errno;
@@ -56,6 +66,8 @@ int snapshot_lazy_start(const struct snapshot_opts *o, pid_t *ret_pid)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		snapshot_criu_env();
+		if (order_env && setenv(order_env, order, 1) < 0)
+			_exit(127);
 		/* Its own session and no fd of ours but the status pipe: the daemon
 		 * outlives a `restore --detach` and must not hold our caller's pipes
 		 * open (it logs to its file). */

@@ -61,8 +61,9 @@ struct snapshot_opts {
 	bool ext_unix_sk;
 	bool shell_job;
 	bool file_locks;
-	bool auto_dedup; /* dump only: never on a restore, it punches holes in pages-*.img */
-	bool lazy_pages; /* restore: pages come from a lazy-pages daemon (snapshot_lazy_start) */
+	bool auto_dedup;  /* dump only: never on a restore, it punches holes in pages-*.img */
+	bool lazy_pages;  /* restore: pages come from a lazy-pages daemon (snapshot_lazy_start) */
+	bool lazy_record; /* ...which records the pages the tree touches first */
 	bool orphan_pts_master;
 	bool no_network_lock; /* no netns of the tree is dumped: nothing to lock and unlock */
 	int empty_ns;	      /* CLONE_NEW* of namespaces not to dump (dump) */
@@ -113,7 +114,12 @@ int snapshot_restore(const struct snapshot_opts *o, pid_t *ret_pid);
 /*
  * Start CRIU's lazy-pages daemon serving O->images_dir on a socket in O->work_dir, for a
  * restore with O->lazy_pages. It runs on (detached) until every page has been copied.
+ * With O->lazy_record, it serves page faults only until the tree pauses, and records the pages
+ * it faulted on, in their order, into SNAPSHOT_LAZY_ORDER_FILE beside the images (once every
+ * page is in); a lazy restore of images with such a record transfers those pages first
+ * (tools/criu/lazy-pages-order.patch).
  */
+#define SNAPSHOT_LAZY_ORDER_FILE "brisk-lazy-order"
 int snapshot_lazy_start(const struct snapshot_opts *o, pid_t *ret_pid);
 
 /* The last "Error" line of a CRIU log (WORK_FD/LOG_FILE), or NULL. */

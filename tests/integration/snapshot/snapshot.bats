@@ -405,6 +405,53 @@ recvtty() {
 	check_pass r1
 }
 
+@test "lazy restore: --lazy-pages-record records the pages touched first, later lazy restores transfer them first" {
+	criu check --feature uffd-noncoop >/dev/null 2>&1 || skip "no non-cooperative userfaultfd"
+	grep -q CRIU_LAZY_PAGES_RECORD "$(command -v criu)" ||
+		skip "criu without tools/criu/lazy-pages-order.patch (tools/setup builds it)"
+	start_zdtm c1
+	brisk checkpoint --image-path "$IMG" c1
+	# a lazy restore without the option records nothing
+	BRISK_OPTS=--debug restore r0 --lazy-pages --work-path "$TEST_DIR/w0"
+	check_pass r0
+	[ "$(grep -c "CRIU_LAZY_PAGES" "$TEST_DIR/err.r0")" = 0 ]
+	[ ! -e "$IMG/brisk-lazy-order" ]
+	run brisk restore -d --image-path "$IMG" --lazy-pages-record r9
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"--lazy-pages-record needs --lazy-pages"* ]]
+	BRISK_OPTS=--debug restore r1 --lazy-pages --lazy-pages-record --work-path "$TEST_DIR/w1"
+	grep -q "CRIU_LAZY_PAGES_RECORD=$IMG/brisk-lazy-order" "$TEST_DIR/err.r1"
+	check_pass r1
+	# the daemon writes the record once every page is in
+	for _ in $(seq 1 200); do
+		[ -e "$IMG/brisk-lazy-order" ] && break
+		sleep 0.1
+	done
+	n=$(wc -l <"$IMG/brisk-lazy-order")
+	echo "# first lazy restore: $n page faults recorded" >&3
+	[ "$n" -gt 0 ]
+	# "PID ADDRESS" lines, in the order of the faults, and nothing half-written left
+	[ "$(grep -cvE '^[0-9]+ [0-9a-f]+$' "$IMG/brisk-lazy-order")" = 0 ]
+	[ -z "$(find "$IMG" -name 'brisk-lazy-order.*')" ]
+	grep -q "Recorded $n page faults in $IMG/brisk-lazy-order" "$TEST_DIR/w1/lazy-pages.log"
+	grep -q "Background transfer starts after" "$TEST_DIR/w1/lazy-pages.log"
+	sum=$(sha256sum <"$IMG/brisk-lazy-order")
+	# the next restore follows the record, and its memory is whole
+	BRISK_OPTS=--debug restore r2 --lazy-pages --work-path "$TEST_DIR/w2"
+	grep -q "CRIU_LAZY_PAGES_ORDER=$IMG/brisk-lazy-order" "$TEST_DIR/err.r2"
+	check_pass r2
+	runs=$(sed -n 's/.* \([0-9]*\) runs of recorded pages to transfer first.*/\1/p' "$TEST_DIR/w2/lazy-pages.log" | sort -n | tail -1)
+	echo "# next lazy restore: $runs runs of recorded pages first" >&3
+	[ "$runs" -gt 0 ]
+	[ "$(grep -c "Recorded" "$TEST_DIR/w2/lazy-pages.log")" = 0 ]
+	[ "$sum" = "$(sha256sum <"$IMG/brisk-lazy-order")" ]
+	# a record that is not one: ignored, and the restore is whole all the same
+	printf 'not a record\n1 zz\n' >"$IMG/brisk-lazy-order"
+	BRISK_OPTS=--debug restore r3 --lazy-pages --work-path "$TEST_DIR/w3"
+	check_pass r3
+	grep -q " 0 runs of recorded pages to transfer first" "$TEST_DIR/w3/lazy-pages.log"
+}
+
 @test "errors: missing or corrupt image dir, id in use, criu missing or too old, pre-dump" {
 	run restore r1
 	[ "$status" -ne 0 ]
