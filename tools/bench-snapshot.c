@@ -33,6 +33,9 @@ enum {
 	S_BRISK_WARM_UP,
 	S_BRISK_LAZY,
 	S_BRISK_LAZY_UP,
+	S_BRISK_LAZY_HOT,
+	S_BRISK_LAZY_HOT_RECORD,
+	S_BRISK_LAZY_HOT_ORDER,
 	S_BRISK_DUMP,
 	S_RUNC_RUN,
 	S_RUNC_RESTORE,
@@ -53,6 +56,9 @@ static const char *const s_name[NS] = {
     [S_RUNC_DUMP] = "runc checkpoint (dump)",
     [S_BRISK_RESTORE_UP] = "brisk restore, first answer",
     [S_BRISK_LAZY_UP] = "brisk lazy restore, first answer",
+    [S_BRISK_LAZY_HOT] = "brisk lazy restore, request for 1/8 of memory",
+    [S_BRISK_LAZY_HOT_RECORD] = "brisk lazy restore, request for 1/8 of memory, recording",
+    [S_BRISK_LAZY_HOT_ORDER] = "brisk lazy restore, request for 1/8 of memory, recorded order",
     [S_RUNC_RESTORE_UP] = "runc restore, first answer",
     [S_BRISK_WARM] = "brisk restore, images in page cache",
     [S_BRISK_WARM_UP] = "brisk restore, images in page cache, first answer",
@@ -64,13 +70,14 @@ struct snap_ctx {
 	const struct bench_opts *o;
 	const char *dir, *bundle;
 	unsigned delay_ms;
-	bool first_answer; /* the app answers SIGUSR2 with "up" (bench-app) */
+	bool first_answer; /* the app answers SIGUSR2 with "up" and SIGHUP with "hot" (bench-app) */
 };
 
-/* Send the app request SIG and wait for its answer, "ok" (SIGUSR1) or "up" (SIGUSR2), on FD. */
+/* Send the app request SIG and wait for its answer on FD: "ok" (SIGUSR1), "up" (SIGUSR2) or
+ * "hot" (SIGHUP). */
 static int ask(const char *pid_file, int fd, int sig, unsigned timeout_ms)
 {
-	const char *want = sig == SIGUSR2 ? "up" : "ok";
+	const char *want = sig == SIGUSR2 ? "up" : sig == SIGHUP ? "hot" : "ok";
 	_cleanup_free_ char *buf = NULL;
 	char line[64];
 	size_t len;
@@ -88,12 +95,15 @@ static int ask(const char *pid_file, int fd, int sig, unsigned timeout_ms)
 	return 0;
 }
 
+enum { EAGER, LAZY, LAZY_RECORD };
+
 /*
- * RT run -d or restore -d (IMG set) of ID with stdout to a pipe; time until the app answers
+ * RT run -d or restore -d (IMG set; HOW: EAGER, LAZY or LAZY_RECORD) of ID with stdout to a
+ * pipe; time until the app answers request REQ (SIGUSR1: all its memory; SIGHUP: its model)
  * (*RET_MS) and, for a restore with RET_UP_MS, until its first answer.
  */
 static int start_to_ready(const struct snap_ctx *c, const char *rt, const char *root,
-			  const char *id, const char *img, bool lazy, double *ret_ms,
+			  const char *id, const char *img, int how, int req, double *ret_ms,
 			  double *ret_up_ms)
 {
 	_cleanup_free_ char *pid_file = NULL;
@@ -116,8 +126,10 @@ static int start_to_ready(const struct snap_ctx *c, const char *rt, const char *
 		argv[n++] = (char *)"--image-path";
 		argv[n++] = (char *)img;
 	}
-	if (lazy)
+	if (how != EAGER)
 		argv[n++] = (char *)"--lazy-pages";
+	if (how == LAZY_RECORD)
+		argv[n++] = (char *)"--lazy-pages-record";
 	argv[n++] = (char *)id;
 	argv[n] = NULL;
 	if (pipe2(pfd, O_CLOEXEC) < 0)
@@ -153,7 +165,7 @@ static int start_to_ready(const struct snap_ctx *c, const char *rt, const char *
 		}
 		*ret_up_ms = bench_now_ms() - t0;
 	}
-	r = ask(pid_file, pfd[0], SIGUSR1, 120000);
+	r = ask(pid_file, pfd[0], req, 120000);
 	*ret_ms = bench_now_ms() - t0;
 	close(pfd[0]);
 	return r;
@@ -190,6 +202,52 @@ static double du_mib(const char *dir)
 	return strtod(out, NULL) / 1024;
 }
 
+/* Wait for the lazy-pages daemon's record of page faults, written once every page is in. */
+static int wait_record(const char *path)
+{
+	for (int i = 0; i < 6000; i++) {
+		if (access(path, F_OK) == 0)
+			return 0;
+		usleep(10000);
+	}
+	return log_error_errno(-ETIMEDOUT,
+			       "no record of the lazy restore's page faults ('%s') after 60 s: is "
+			       "CRIU built with tools/criu/lazy-pages-order.patch (tools/setup)?",
+			       path);
+}
+
+/*
+ * The app's request for its model (an eighth of its memory, mapped above the rest) after three
+ * lazy restores: one that transfers the rest of memory in address order, one that records the
+ * pages the app touches first (--lazy-pages-record), and one that transfers those first.
+ */
+static int lazy_model(const struct snap_ctx *c, const char *rt, const char *root, const char *id,
+		      const char *img, double *ms)
+{
+	static const int s_of[] = {S_BRISK_LAZY_HOT, S_BRISK_LAZY_HOT_RECORD,
+				   S_BRISK_LAZY_HOT_ORDER};
+	_cleanup_free_ char *rec = path_join(img, "brisk-lazy-order");
+	int r;
+
+	if (!rec)
+		return -ENOMEM;
+	for (int v = 0; v < 3; v++) {
+		char rid[80];
+
+		if ((r = bench_page_cache_dir(img, false)) < 0)
+			return log_error_errno(r, "evict the images of '%s': %m", id);
+		snprintf(rid, sizeof(rid), "%s-m%d", id, v);
+		r = start_to_ready(c, rt, root, rid, img, v == 1 ? LAZY_RECORD : LAZY, SIGHUP,
+				   &ms[s_of[v]], NULL);
+		if (r >= 0 && v == 1)
+			r = wait_record(rec);
+		(void)rt_cmd(rt, root, "delete", rid, NULL, NULL);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* One runtime's round for one size: cold run, checkpoint, restore(s). */
 static int round_of(const struct snap_ctx *c, const char *rt, bool brisk, unsigned mb, unsigned run,
 		    double *ms, double *img_mib)
@@ -203,7 +261,7 @@ static int round_of(const struct snap_ctx *c, const char *rt, bool brisk, unsign
 		return -ENOMEM;
 	int base = brisk ? S_BRISK_RUN : S_RUNC_RUN;
 	snprintf(id, sizeof(id), "snap-%s-%u-%u", brisk ? "b" : "r", mb, run);
-	r = start_to_ready(c, rt, root, id, NULL, false, &ms[base], NULL);
+	r = start_to_ready(c, rt, root, id, NULL, EAGER, SIGUSR1, &ms[base], NULL);
 	if (r >= 0) {
 		r = rt_cmd(rt, root, "checkpoint", id, img,
 			   &ms[brisk ? S_BRISK_DUMP : S_RUNC_DUMP]);
@@ -232,9 +290,12 @@ static int round_of(const struct snap_ctx *c, const char *rt, bool brisk, unsign
 		}
 		snprintf(rid, sizeof(rid), "%s-r%d", id, v);
 		/* the first-answer entry follows its restore's */
-		r = start_to_ready(c, rt, root, rid, img, lazy, &ms[s], &ms[s + 1]);
+		r = start_to_ready(c, rt, root, rid, img, lazy ? LAZY : EAGER, SIGUSR1, &ms[s],
+				   &ms[s + 1]);
 		(void)rt_cmd(rt, root, "delete", rid, NULL, NULL);
 	}
+	if (r >= 0 && brisk && c->first_answer)
+		r = lazy_model(c, rt, root, id, img, ms);
 	(void)rm_rf_at(AT_FDCWD, img);
 	return r;
 }
