@@ -8,7 +8,10 @@
  * command's start to the app's answer to a first request that reads all its memory. A restore is
  * also timed to its first answer: the app's reply to a request that reads none of it (bench-app's
  * SIGUSR2), sent as soon as the restore command returns; a lazy restore answers it before its
- * memory is back. Also the dump time and the image size. Runs are interleaved per size.
+ * memory is back. Then the app's request for its model (bench-app's SIGHUP: the eighth of its
+ * memory it filled first, which lies above the rest) after a lazy restore, after one that
+ * records the pages touched first (--lazy-pages-record), and after one that transfers them
+ * first. Also the dump time and the image size. Runs are interleaved per size.
  */
 #include <errno.h>
 #include <fcntl.h>
