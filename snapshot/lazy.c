@@ -25,7 +25,11 @@ int snapshot_lazy_start(const struct snapshot_opts *o, pid_t *ret_pid)
 		return -EINVAL;
 	if ((r = snapshot_kdat_cache(o->criu_path)) < 0)
 		log_debug("CRIU's kernel feature cache: %s, ignoring", strerror(-r));
-	_cleanup_free_ char *order = path_join(o->images_dir, SNAPSHOT_LAZY_ORDER_FILE);
+	/* absolute: CRIU changes to its work dir */
+	_cleanup_free_ char *dir = realpath(o->images_dir, NULL);
+	if (!dir)
+		return -errno;
+	_cleanup_free_ char *order = path_join(dir, SNAPSHOT_LAZY_ORDER_FILE);
 	if (!order)
 		return -ENOMEM;
 	/* make a record, or follow the one there is */

@@ -436,9 +436,10 @@ recvtty() {
 	grep -q "Recorded $n page faults in $IMG/brisk-lazy-order" "$TEST_DIR/w1/lazy-pages.log"
 	grep -q "Background transfer starts after" "$TEST_DIR/w1/lazy-pages.log"
 	sum=$(sha256sum <"$IMG/brisk-lazy-order")
-	# the next restore follows the record, and its memory is whole
-	BRISK_OPTS=--debug restore r2 --lazy-pages --work-path "$TEST_DIR/w2"
-	grep -q "CRIU_LAZY_PAGES_ORDER=$IMG/brisk-lazy-order" "$TEST_DIR/err.r2"
+	# the next restore follows the record (named by a relative --image-path), and its memory
+	# is whole
+	(cd "$TEST_DIR" && IMG=img BRISK_OPTS=--debug restore r2 --lazy-pages --work-path "$TEST_DIR/w2")
+	grep -q "CRIU_LAZY_PAGES_ORDER=$(realpath "$IMG")/brisk-lazy-order" "$TEST_DIR/err.r2"
 	check_pass r2
 	runs=$(sed -n 's/.* \([0-9]*\) runs of recorded pages to transfer first.*/\1/p' "$TEST_DIR/w2/lazy-pages.log" | sort -n | tail -1)
 	echo "# next lazy restore: $runs runs of recorded pages first" >&3
