@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +15,61 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "snapshot-internal.h"
+
+/* The file CRIU runs from: CRIU itself if it names one, else the first of that name in PATH. */
+static char *criu_file(const char *criu)
+{
+	if (strchr(criu, '/'))
+		return strdup(criu);
+	const char *path = getenv("PATH");
+	_cleanup_free_ char *dirs = strdup(
+	    path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	char *save = NULL;
+
+	if (!dirs)
+		return NULL;
+	for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		char *f = path_join(d, criu);
+
+		if (f && access(f, X_OK) == 0)
+			return f;
+		free(f);
+	}
+	return NULL;
+}
+
+int snapshot_lazy_record_check(const struct snapshot_opts *o)
+{
+	const char *criu = o->criu_path ? o->criu_path : "criu";
+	static const char needle[] = "CRIU_LAZY_PAGES_RECORD";
+	_cleanup_free_ char *file = criu_file(criu);
+	_cleanup_close_ int fd = -EBADF;
+	struct stat st;
+	bool found = false;
+
+	/* the daemon writes the record beside the images */
+	if (faccessat(AT_FDCWD, o->images_dir, W_OK, AT_EACCESS) < 0)
+		return log_error_errno(
+		    -errno, "--lazy-pages-record: the image path '%s' is not writable: %m",
+		    o->images_dir);
+	/* a CRIU without the patch would ignore the request: look for its variable's name */
+	if (!file || (fd = open(file, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0)
+		return log_error_errno(
+		    -ENOENT, "--lazy-pages-record: cannot read the criu binary '%s'", criu);
+	void *m = st.st_size > 0 ? mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)
+				 : MAP_FAILED;
+	if (m != MAP_FAILED) {
+		found = memmem(m, (size_t)st.st_size, needle, sizeof(needle) - 1) != NULL;
+		munmap(m, (size_t)st.st_size);
+	}
+	if (!found)
+		return log_error_errno(
+		    -EOPNOTSUPP,
+		    "--lazy-pages-record: '%s' is a CRIU without the lazy-pages record "
+		    "(tools/criu/lazy-pages-order.patch; tools/setup builds it)",
+		    file);
+	return 0;
+}
 
 int snapshot_lazy_start(const struct snapshot_opts *o, pid_t *ret_pid)
 {

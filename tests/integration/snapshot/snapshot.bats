@@ -419,6 +419,14 @@ recvtty() {
 	run brisk restore -d --image-path "$IMG" --lazy-pages-record r9
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"--lazy-pages-record needs --lazy-pages"* ]]
+	# a CRIU that would ignore the request (no patch: here a script) is refused up front
+	printf '#!/bin/sh\nexec criu "$@"\n' >"$TEST_DIR/criu-wrapper"
+	chmod +x "$TEST_DIR/criu-wrapper"
+	run brisk --criu "$TEST_DIR/criu-wrapper" restore -d --image-path "$IMG" --lazy-pages \
+		--lazy-pages-record r9
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"without the lazy-pages record"* ]]
+	[ ! -e "$STATE_ROOT/r9" ]
 	BRISK_OPTS=--debug restore r1 --lazy-pages --lazy-pages-record --work-path "$TEST_DIR/w1"
 	grep -q "CRIU_LAZY_PAGES_RECORD=$IMG/brisk-lazy-order" "$TEST_DIR/err.r1"
 	check_pass r1
