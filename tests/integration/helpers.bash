@@ -40,8 +40,10 @@ make_bundle() {
 # config JQ-FILTER: edit the test bundle's config.json in place
 config() {
 	local tmp
-	tmp=$(mktemp)
-	jq "$1" "$BUNDLE/config.json" >"$tmp" && mv "$tmp" "$BUNDLE/config.json"
+	# beside the file: what a failed jq leaves goes with the test's directory
+	tmp=$(mktemp "$BUNDLE/.config.json.XXXXXX")
+	jq "$1" "$BUNDLE/config.json" >"$tmp" && mv "$tmp" "$BUNDLE/config.json" ||
+		{ rm -f "$tmp"; return 1; }
 }
 
 # args ARG...: set process.args
