@@ -775,8 +775,7 @@ int cmd_restore(struct runtime_ctx *rt, int argc, char **argv)
 		return log_error_errno(-EINVAL, "restore: --lazy-pages-record needs --lazy-pages");
 	a.id = argv[i];
 	command_log_context("restore", a.id);
-	a.so.images_dir = a.image_path;
-	if (a.so.lazy_record && (r = snapshot_lazy_record_check(&a.so)) < 0)
+	if (a.so.lazy_record && (r = snapshot_lazy_record_check(rt->criu, a.image_path)) < 0)
 		return r;
 	if (state_check_id(a.id) < 0)
 		return log_error_errno(-EINVAL, "invalid container id '%s'", a.id);

@@ -38,9 +38,9 @@ static char *criu_file(const char *criu)
 	return NULL;
 }
 
-int snapshot_lazy_record_check(const struct snapshot_opts *o)
+int snapshot_lazy_record_check(const char *criu_path, const char *images_dir)
 {
-	const char *criu = o->criu_path ? o->criu_path : "criu";
+	const char *criu = criu_path ? criu_path : "criu";
 	static const char needle[] = "CRIU_LAZY_PAGES_RECORD";
 	_cleanup_free_ char *file = criu_file(criu);
 	_cleanup_close_ int fd = -EBADF;
@@ -48,10 +48,10 @@ int snapshot_lazy_record_check(const struct snapshot_opts *o)
 	bool found = false;
 
 	/* the daemon writes the record beside the images */
-	if (faccessat(AT_FDCWD, o->images_dir, W_OK, AT_EACCESS) < 0)
+	if (faccessat(AT_FDCWD, images_dir, W_OK, AT_EACCESS) < 0)
 		return log_error_errno(
 		    -errno, "--lazy-pages-record: the image path '%s' is not writable: %m",
-		    o->images_dir);
+		    images_dir);
 	/* a CRIU without the patch would ignore the request: look for its variable's name */
 	if (!file || (fd = open(file, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0)
 		return log_error_errno(

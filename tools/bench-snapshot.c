@@ -26,6 +26,7 @@
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "snapshot/snapshot.h"
 #include "bench.h"
 
 enum {
@@ -229,7 +230,7 @@ static int lazy_model(const struct snap_ctx *c, const char *rt, const char *root
 {
 	static const int s_of[] = {S_BRISK_LAZY_HOT, S_BRISK_LAZY_HOT_RECORD,
 				   S_BRISK_LAZY_HOT_ORDER};
-	_cleanup_free_ char *rec = path_join(img, "brisk-lazy-order");
+	_cleanup_free_ char *rec = path_join(img, SNAPSHOT_LAZY_ORDER_FILE);
 	int r;
 
 	if (!rec)
@@ -384,8 +385,10 @@ int bench_snapshot(const struct bench_opts *o, struct json_object *results)
 			bool up = s == S_BRISK_RESTORE_UP || s == S_BRISK_WARM_UP ||
 				  s == S_BRISK_LAZY_UP || s == S_RUNC_RESTORE_UP ||
 				  s == S_RUNC_WARM_UP;
-			if (up && !c.first_answer)
-				continue;
+			bool model = s == S_BRISK_LAZY_HOT || s == S_BRISK_LAZY_HOT_RECORD ||
+				     s == S_BRISK_LAZY_HOT_ORDER;
+			if ((up || model) && !c.first_answer)
+				continue; /* only bench-app answers these */
 			bool dump = s == S_BRISK_DUMP || s == S_RUNC_DUMP;
 			struct json_object *e =
 			    bench_result(results, "snapshot", scenario, s_name[s], ms[s], runs,
