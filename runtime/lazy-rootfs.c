@@ -28,6 +28,7 @@
 #include "common/log.h"
 #include "common/pidfd.h"
 #include "lazy-rootfs.h"
+#include "sealed-exe.h"
 
 #define FUSE_MAGIC 0x65735546
 #define DEFAULT_CACHE "/var/cache/brisk"
@@ -57,14 +58,12 @@ static int hash_key(const char *a, const char *b, const char *c, size_t n, char 
 /* brisk-imagefs: $BRISK_IMAGEFS, beside this binary, in the build tree, or on PATH. */
 static char *imagefs_binary(void)
 {
-	char self[PATH_MAX], *p;
-	ssize_t n;
+	/* the host's path: we may run from a sealed clone */
+	const char *self = sealed_exe_host_path(), *p;
 
 	if (getenv("BRISK_IMAGEFS"))
 		return strdup(getenv("BRISK_IMAGEFS"));
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
+	if (self) {
 		if ((p = strrchr(self, '/'))) {
 			static const char *const rel[] = {"brisk-imagefs",
 							  "../imagefs/brisk-imagefs"};

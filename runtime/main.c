@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "cli.h"
 #include "commands.h"
+#include "sealed-exe.h"
 #include "state.h"
 
 static const struct command commands[] = {
@@ -145,6 +146,11 @@ static int run(int argc, char **argv)
 			break;
 	if (!c->name)
 		return log_error_errno(-EINVAL, "unknown command '%s'", argv[i]);
+	/* Commands that put a process into a container run from a sealed copy of brisk. */
+	if ((c->run == cmd_create || c->run == cmd_run || c->run == cmd_exec ||
+	     c->run == cmd_restore) &&
+	    (r = sealed_exe_ensure(argv)) < 0)
+		return r;
 	if (g.systemd && access("/run/systemd/system", F_OK) < 0)
 		return log_error_errno(-EOPNOTSUPP, "--systemd-cgroup: systemd is not running on "
 						    "this host (no /run/systemd/system)");

@@ -349,3 +349,95 @@ EOF
 	brisk delete --force "${PFX}c"
 	assert_no_leaks "${PFX}c"
 }
+
+# The CVE-2019-5736 attack through an interpreter: a script whose first line is
+# `#!/proc/self/exe ...` makes the kernel execute, as the script's interpreter, whatever binary
+# the process that execs the script is running: the runtime's. Container A waits for a
+# process whose exe is not busybox, holds it open, lets it exit and reopens it for writing
+# through /proc/self/fd. run_interpreter_attack HOW: HOW is "exec" (brisk exec -d of the
+# script into A) or "init" (the script is the init of a container B in A's pid namespace).
+run_interpreter_attack() {
+	local how=$1
+	cp "$BRISK" "$TEST_DIR/brisk-copy"
+	BRISK=$TEST_DIR/brisk-copy
+	local sum
+	sum=$(sha256sum <"$BRISK")
+	mkdir -p "$TEST_DIR/shared" "$BUNDLE/rootfs/shared"
+	mkfifo "$TEST_DIR/shared/fifo"
+	config ".mounts += [{\"destination\": \"/shared\", \"type\": \"bind\", \"source\": \"$TEST_DIR/shared\", \"options\": [\"rbind\"]}]"
+	# the runtime as the interpreter, held in open() of the fifo by its --log
+	printf '#!/proc/self/exe --log=/shared/fifo\n' >"$TEST_DIR/shared/evil.sh"
+	chmod 755 "$TEST_DIR/shared/evil.sh"
+	cat >"$TEST_DIR/shared/attack.sh" <<'SH'
+i=0
+while [ $i -lt 400 ]; do
+	for p in /proc/[0-9]*; do
+		p=${p#/proc/}
+		[ "$p" = $$ ] && continue
+		t=$(readlink /proc/$p/exe 2>/dev/null) || continue
+		case $t in *busybox*) continue ;; esac
+		( : </proc/$p/exe ) 2>/dev/null || { echo "pid $p ($t): open refused"; continue; }
+		exec 3</proc/$p/exe
+		echo "pid $p: holds $t"
+		cat /shared/fifo >/dev/null &
+		j=0
+		while [ -d /proc/$p ] && [ $j -lt 200 ]; do sleep 0.05; j=$((j + 1)); done
+		if (echo '#!/bin/sh' >/proc/self/fd/3) 2>/dev/null; then
+			echo OVERWRITTEN
+		else
+			echo "write refused"
+		fi
+		exit 0
+	done
+	sleep 0.05
+	i=$((i + 1))
+done
+echo "nothing found"
+SH
+	args sh -c 'sh /shared/attack.sh >/shared/out 2>&1'
+	brisk run -d "${PFX}a" </dev/null >/dev/null 2>&1
+	if [ "$how" = exec ]; then
+		"$BRISK" --root "$STATE_ROOT" exec -d "${PFX}a" /shared/evil.sh || true
+	else
+		local apid
+		apid=$(state_field "${PFX}a" pid)
+		cp -a "$BUNDLE" "$TEST_DIR/b2"
+		BUNDLE=$TEST_DIR/b2
+		config ".linux.namespaces = [.linux.namespaces[] | if .type == \"pid\" then .path = \"/proc/$apid/ns/pid\" else . end]"
+		args /shared/evil.sh
+		(cd "$BUNDLE" && brisk run -d "${PFX}b" </dev/null >/dev/null 2>&1) || true
+	fi
+	local i
+	for i in $(seq 1 150); do
+		[ "$(state_field "${PFX}a" status)" = stopped ] && break
+		sleep 0.1
+	done
+	timeout 2 cat "$TEST_DIR/shared/fifo" >/dev/null 2>&1 || true
+	echo "attacker: $(cat "$TEST_DIR/shared/out")"
+	if [ "$(sha256sum <"$BRISK")" != "$sum" ]; then
+		echo "VULNERABLE: a container overwrote the host's brisk binary through an interpreter"
+		return 1
+	fi
+	# the attack reached the runtime's binary (else this test proves nothing)
+	grep -q "holds" "$TEST_DIR/shared/out"
+	grep -q "write refused" "$TEST_DIR/shared/out"
+}
+
+@test "CVE-2019-5736: a #!/proc/self/exe script run by exec cannot overwrite the host's brisk" {
+	run_interpreter_attack exec
+}
+
+@test "CVE-2019-5736: a #!/proc/self/exe script as the init cannot overwrite the host's brisk" {
+	run_interpreter_attack init
+}
+
+@test "CVE-2019-5736: where brisk may not mount, the interpreter finds a sealed copy" {
+	BRISK_FAULT_TRACE=$TEST_DIR/trace "$BRISK" --root "$STATE_ROOT" list >/dev/null
+	BRISK_FAULT_TRACE=$TEST_DIR/trace brisk create --bundle "$BUNDLE" "${PFX}p" >/dev/null 2>&1 || true
+	brisk delete --force "${PFX}p" >/dev/null 2>&1 || true
+	[ -s "$TEST_DIR/trace" ] || skip "brisk is a release build: no fault injection"
+	rm -f "$TEST_DIR/trace"
+	# the read-only clone fails (as for a rootless brisk): the memfd copy, sealed
+	export BRISK_FAULT=sealed-exe
+	run_interpreter_attack exec
+}
