@@ -218,8 +218,9 @@ static int build_process(struct runtime_ctx *rt, struct exec_args *a, char **arg
 	if ((r = apply_user(proc, a)) < 0)
 		return r;
 	if (a->n_caps) {
-		static const char *const sets[] = {"bounding", "effective", "inheritable",
-						   "permitted", "ambient"};
+		/* Never inheritable nor ambient: a capability there survives the exec of an
+		 * unprivileged program of the container (CVE-2022-29162). */
+		static const char *const sets[] = {"bounding", "effective", "permitted"};
 		struct json_object *caps = sub_object(proc, "capabilities");
 		for (size_t s = 0; s < ELEMENTSOF(sets); s++) {
 			struct json_object *set = sub_array(caps, sets[s]);

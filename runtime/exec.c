@@ -55,6 +55,7 @@ struct exec_job {
 	struct seccomp_prog *seccomp;
 	struct cgroup *cg;
 	int ns_fds[N_NS]; /* -1: the container shares ours */
+	int root_fd;	  /* the init's root directory, O_PATH */
 	int sync[2];
 	int console_fd;
 	int pty_master;
@@ -140,6 +141,13 @@ static int open_namespaces(struct exec_job *j)
 		}
 		j->ns_fds[i] = fd;
 	}
+	/* The root the init runs in: without a mount namespace of its own the container is
+	 * only chrooted, and joining the namespaces would leave us in the host's root. */
+	char root[64];
+	snprintf(root, sizeof(root), "/proc/%d/root", j->st->pid);
+	j->root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (j->root_fd < 0)
+		return log_error_errno(-errno, "open '%s': %m", root);
 	if ((r = proc_start_time(j->st->pid, &t, &zombie)) < 0 || t != j->st->start_time || zombie)
 		return log_error_errno(-ESRCH, "cannot exec: the container's init has exited");
 	return 0;
@@ -197,6 +205,9 @@ static int join_namespaces(struct exec_job *j)
 		    (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
 			return log_error_errno(-errno, "become root in the user namespace: %m");
 	}
+	if (fchdir(j->root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0)
+		return log_error_errno(-errno, "enter the root of the container's init: %m");
+	j->root_fd = safe_close(j->root_fd);
 	return 0;
 }
 
@@ -256,18 +267,10 @@ static _Noreturn void exec_child(struct exec_job *j)
 		_exit(1);
 	if ((r = process_apply_seccomp_late(&pc, &listener)) < 0)
 		goto fail;
+	/* listenerPath is a host path: the runtime, outside, connects to it. */
 	if (listener >= 0) {
-		_cleanup_json_ struct json_object *state = NULL;
-		_cleanup_free_ char *msg = NULL;
-		if (state_to_json(j->st, STATUS_RUNNING, &state) == 0)
-			(void)seccomp_listener_state(j->seccomp, getpid(), state, &msg);
-		r = seccomp_send_listener(seccomp_prog_listener_path(j->seccomp), listener,
-					  msg ? msg : "{}");
-		if (r < 0) {
-			log_error_errno(r, "send the seccomp listener to '%s': %m",
-					seccomp_prog_listener_path(j->seccomp));
-			goto fail;
-		}
+		if ((r = sync_send_fd(j->sync[1], SYNC_SECCOMP, listener)) < 0)
+			_exit(1);
 		safe_close(listener);
 	}
 	r = process_exec(&pc);
@@ -276,6 +279,24 @@ fail:
 		snprintf(errbuf, sizeof(errbuf), "exec: %s", strerror(-r));
 	sync_send(j->sync[1], SYNC_ERROR, r, errbuf);
 	_exit(127);
+}
+
+/* The seccomp agent at listenerPath (a path of the host) gets the notify fd with the state. */
+static int send_listener(struct exec_job *j, int fd)
+{
+	const char *path = seccomp_prog_listener_path(j->seccomp);
+	_cleanup_json_ struct json_object *state = NULL;
+	_cleanup_free_ char *msg = NULL;
+	int r;
+
+	if (fd < 0 || !path)
+		return log_error_errno(-EBADMSG, "the exec process sent no seccomp listener");
+	if ((r = state_to_json(j->st, STATUS_RUNNING, &state)) < 0 ||
+	    (r = seccomp_listener_state(j->seccomp, j->pid, state, &msg)) < 0)
+		return log_error_errno(r, "seccomp listener state: %m");
+	if ((r = seccomp_send_listener(path, fd, msg)) < 0)
+		return log_error_errno(r, "send the seccomp listener to '%s': %m", path);
+	return 0;
 }
 
 /* Until the child says it is about to exec: move it into the cgroup, let it go, take its pty.
@@ -305,6 +326,12 @@ static int parent_handshake(struct exec_job *j)
 			break;
 		case SYNC_CREATED:
 			ready = true;
+			break;
+		case SYNC_SECCOMP:
+			r = send_listener(j, fd);
+			safe_close(fd);
+			if (r < 0)
+				return r;
 			break;
 		default:
 			return log_error_errno(
@@ -349,6 +376,7 @@ static void job_done(struct exec_job *j)
 	safe_close(j->sync[1]);
 	safe_close(j->console_fd);
 	safe_close(j->pty_master);
+	safe_close(j->root_fd);
 	cgroup_free(j->cg);
 	caps_free(j->caps);
 	seccomp_prog_free(j->seccomp);
@@ -359,8 +387,12 @@ static void job_done(struct exec_job *j)
 
 int container_exec(struct runtime_ctx *rt, const struct exec_opts *o)
 {
-	struct exec_job j = {
-	    .rt = rt, .o = o, .sync = {-EBADF, -EBADF}, .console_fd = -EBADF, .pty_master = -EBADF};
+	struct exec_job j = {.rt = rt,
+			     .o = o,
+			     .sync = {-EBADF, -EBADF},
+			     .console_fd = -EBADF,
+			     .pty_master = -EBADF,
+			     .root_fd = -EBADF};
 	sigset_t set;
 	int r;
 

@@ -64,10 +64,29 @@ teardown() { common_teardown; }
 	[ "${lines[0]}" = 1000 ]
 	[ "${lines[1]}" = b ]
 	[ "${lines[2]}" = /tmp ]
-	# CAP_SYS_ADMIN (bit 21) added to all sets, ambient included, so uid 1000 keeps it
-	[ $((0x$(echo "${lines[3]}" | awk '{print $2}') & (1 << 21))) -ne 0 ]
+	# CAP_SYS_ADMIN (bit 21) is not in the inheritable nor the ambient set
+	# (CVE-2022-29162): uid 1000 does not keep it across its exec
+	[ $((0x$(echo "${lines[3]}" | awk '{print $2}') & (1 << 21))) -eq 0 ]
 	[[ "${lines[4]}" == *1 ]]
 	[ "${lines[5]}" = "1000 5" ]
+}
+
+@test "exec: --cap adds to bounding, effective and permitted only, never inheritable or ambient" {
+	config '.process.capabilities = {"bounding": ["CAP_CHOWN"], "effective": ["CAP_CHOWN"], "permitted": ["CAP_CHOWN"]}'
+	args sleep 100
+	brisk run -d c2 </dev/null >/dev/null 2>&1
+	run brisk exec --cap CAP_NET_ADMIN c2 grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status
+	echo "$output"
+	[ "$status" -eq 0 ]
+	local f bit=$((1 << 12))
+	for f in CapPrm CapEff CapBnd; do
+		[ $((0x$(echo "$output" | awk -v f="$f:" '$1 == f {print $2}') & bit)) -ne 0 ]
+	done
+	for f in CapInh CapAmb; do
+		[ $((0x$(echo "$output" | awk -v f="$f:" '$1 == f {print $2}') & bit)) -eq 0 ] ||
+			{ echo "VULNERABLE: exec --cap raised $f"; return 1; }
+	done
+	brisk delete --force c2
 }
 
 @test "exec: the container's seccomp filter applies" {
@@ -180,4 +199,35 @@ teardown() { common_teardown; }
 	[[ "${lines[0]}" =~ ^\ +0\ +100000\ +65536$ ]]
 	[ "${lines[1]}" = 1000 ]
 	[ "${lines[2]}" -ge 86400 ]
+}
+
+@test "exec: the seccomp listener goes to listenerPath on the host, with the exec's pid" {
+	local sock=$TEST_DIR/agent.sock
+	python3 - "$sock" >"$TEST_DIR/agent.out" <<'PY' &
+import array, json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(2)
+s.settimeout(60)
+keep = []
+for _ in range(2):
+    c, _ = s.accept()
+    msg, anc, flags, addr = c.recvmsg(65536, socket.CMSG_SPACE(4))
+    fds = array.array("i")
+    for level, typ, data in anc:
+        fds.frombytes(data[:4])
+    keep.append(c)
+    print(len(fds), json.loads(msg.decode())["pid"], flush=True)
+PY
+	local apid=$! i
+	for i in $(seq 300); do [ -S "$sock" ] && break; sleep 0.1; done
+	config ".linux.seccomp = {\"defaultAction\": \"SCMP_ACT_ALLOW\", \"listenerPath\": \"$sock\", \"syscalls\": [{\"names\": [\"getpgid\"], \"action\": \"SCMP_ACT_NOTIFY\"}]}"
+	args sleep 100
+	brisk run -d c2 </dev/null >/dev/null 2>&1
+	run brisk exec --pid-file "$TEST_DIR/exec.pid" c2 true
+	echo "exec: $status $output"
+	[ "$status" -eq 0 ]
+	wait $apid
+	cat "$TEST_DIR/agent.out"
+	[ "$(sed -n 2p "$TEST_DIR/agent.out")" = "1 $(cat "$TEST_DIR/exec.pid")" ]
+	brisk delete --force c2
 }
