@@ -10,6 +10,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 #include <linux/openat2.h>
+#include <stdint.h>
 
 #include "cleanup.h"
 #include "fs.h"
@@ -408,6 +409,64 @@ static int fds_from(int lowest, unsigned flags)
 int close_fds_from(int lowest)
 {
 	return fds_from(lowest, 0);
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
+}
+
+int close_fds_except(int lowest, const int *keep, size_t n_keep)
+{
+	int sorted[16];
+	size_t n = 0;
+
+	if (n_keep > ELEMENTSOF(sorted))
+		return -E2BIG;
+	for (size_t i = 0; i < n_keep; i++)
+		if (keep[i] >= lowest)
+			sorted[n++] = keep[i];
+	qsort(sorted, n, sizeof(int), cmp_int);
+	for (size_t i = 0; i < n; i++) {
+		if (sorted[i] > lowest &&
+		    syscall(SYS_close_range, (unsigned)lowest, (unsigned)sorted[i] - 1, 0) < 0) {
+			for (int fd = lowest; fd < sorted[i]; fd++)
+				close(fd);
+		}
+		lowest = sorted[i] + 1;
+	}
+	return fds_from(lowest, 0);
+}
+
+#define BITS_PER_LONG (8 * (int)sizeof(long))
+
+int fds_open_bitmap(unsigned long *bits, int max)
+{
+	_cleanup_close_ int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char buf[4096];
+	long n;
+
+	memset(bits, 0, ((size_t)max + BITS_PER_LONG - 1) / BITS_PER_LONG * sizeof(long));
+	if (dfd < 0)
+		return -errno;
+	while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0) {
+		for (long off = 0; off < n;) {
+			struct {
+				uint64_t ino;
+				int64_t off;
+				unsigned short reclen;
+				unsigned char type;
+				char name[];
+			} *de = (void *)(buf + off);
+			int fd;
+
+			off += de->reclen;
+			if (parse_int(de->name, &fd) < 0 || fd == dfd || fd >= max)
+				continue;
+			bits[fd / BITS_PER_LONG] |= 1UL << (fd % BITS_PER_LONG);
+		}
+	}
+	return n < 0 ? -errno : 0;
 }
 
 int cloexec_fds_from(int lowest)

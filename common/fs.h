@@ -38,6 +38,10 @@ int open_in_root(int rootfd, const char *path, int flags, mode_t mode);
 int open_in_root_fallback(int rootfd, const char *path, int flags, mode_t mode);
 /* Close every fd >= LOWEST (close_range, else a /proc/self/fd walk). */
 int close_fds_from(int lowest);
+/* Close every fd >= LOWEST but the (at most 16) fds of KEEP; negative ones are ignored. */
+int close_fds_except(int lowest, const int *keep, size_t n_keep);
+/* A bitmap of the fds open now below MAX (MAX bits, from /proc/self/fd). */
+int fds_open_bitmap(unsigned long *bits, int max);
 /*
  * Mark every fd >= LOWEST close-on-exec (close_range CLOSE_RANGE_CLOEXEC, else a
  * /proc/self/fd walk): before an exec, then clear the flag on the fds the program gets.

@@ -49,6 +49,11 @@ void log_set_level(enum log_level level)
 	log_max = level;
 }
 
+int log_get_fd(void)
+{
+	return log_fd;
+}
+
 enum log_level log_get_level(void)
 {
 	return log_max;

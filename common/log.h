@@ -28,6 +28,8 @@ int log_open(const char *path, enum log_format format);
 void log_close(void);
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
+/* The fd of the log file, or -1 when logging to stderr. */
+int log_get_fd(void);
 /* Prefix for stderr lines ("brisk"); NULL for none. The string must outlive the logger. */
 void log_set_program(const char *name);
 /*

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "cli.h"
 #include "commands.h"
+#include "process.h"
 
 static const struct cli_option create_options[] = {
     CREATE_CLI_OPTIONS,
@@ -42,7 +43,7 @@ int create_option(const struct cli_parsed *p, struct create_opts *o)
 		if (parse_int(p->value, &o->preserve_fds) < 0 || o->preserve_fds < 0)
 			return log_error_errno(-EINVAL, "--preserve-fds: '%s' is not a count",
 					       p->value);
-		return 1;
+		return process_check_preserve_fds(o->preserve_fds) < 0 ? -EBADF : 1;
 	}
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "exec.h"
+#include "process.h"
 
 enum {
 	OPT_PROCESS,
@@ -117,7 +118,7 @@ static int handle(const struct cli_parsed *p, void *userdata)
 		if (parse_int(p->value, &a->o.preserve_fds) < 0 || a->o.preserve_fds < 0)
 			return log_error_errno(-EINVAL, "--preserve-fds: '%s' is not a count",
 					       p->value);
-		break;
+		return process_check_preserve_fds(a->o.preserve_fds);
 	case OPT_IGNORE_PAUSED:
 		a->o.ignore_paused = cli_bool(p);
 		break;

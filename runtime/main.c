@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "cli.h"
 #include "commands.h"
+#include "process.h"
 #include "sealed-exe.h"
 #include "state.h"
 
@@ -125,6 +126,14 @@ static int run(int argc, char **argv)
 	if (i < 0)
 		return i;
 	i++;
+	const struct command *c;
+	for (c = commands; i < argc && c->name; c++)
+		if (strcmp(c->name, argv[i]) == 0)
+			break;
+	/* Before brisk opens anything: the fds its caller passed, which alone --preserve-fds
+	 * may hand to a container. */
+	if (i < argc && (c->run == cmd_create || c->run == cmd_run || c->run == cmd_exec))
+		process_note_inherited_fds();
 	if (g.log_format && log_format_from_string(g.log_format, &fmt) < 0)
 		return log_error_errno(-EINVAL, "unknown --log-format '%s' (text or json)",
 				       g.log_format);
@@ -140,10 +149,6 @@ static int run(int argc, char **argv)
 		usage();
 		return g.help ? 0 : -EINVAL;
 	}
-	const struct command *c;
-	for (c = commands; c->name; c++)
-		if (strcmp(c->name, argv[i]) == 0)
-			break;
 	if (!c->name)
 		return log_error_errno(-EINVAL, "unknown command '%s'", argv[i]);
 	/* Commands that put a process into a container run from a sealed copy of brisk. */

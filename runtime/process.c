@@ -38,6 +38,35 @@ static bool is_executable(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
 }
 
+/* The fds open when brisk started, of its caller: only they may be preserved. */
+#define MAX_PRESERVED 4096
+static unsigned long inherited[MAX_PRESERVED / (8 * sizeof(long))];
+static bool inherited_known;
+
+void process_note_inherited_fds(void)
+{
+	inherited_known = fds_open_bitmap(inherited, MAX_PRESERVED) == 0;
+}
+
+int process_check_preserve_fds(int n)
+{
+	const size_t bits = 8 * sizeof(long);
+
+	if (n > MAX_PRESERVED - 3)
+		return log_error_errno(-EINVAL, "--preserve-fds %d: at most %d fds", n,
+				       MAX_PRESERVED - 3);
+	if (!inherited_known)
+		return n > 0 ? log_error_errno(-EIO, "--preserve-fds: the fds brisk was given are "
+						     "unknown")
+			     : 0;
+	/* An fd that the caller did not pass would be one of brisk's own. */
+	for (int fd = 3; fd < 3 + n; fd++)
+		if (!(inherited[(size_t)fd / bits] & (1UL << ((size_t)fd % bits))))
+			return log_error_errno(
+			    -EBADF, "--preserve-fds %d: fd %d was not passed to brisk", n, fd);
+	return 0;
+}
+
 int process_find_exec(struct process_ctx *c)
 {
 	const char *name = c->p->args[0];

@@ -22,6 +22,10 @@ struct process_ctx {
 	char *exec_path;	/* resolved by process_find_exec */
 };
 
+/* At start, before brisk opens anything: remember the fds its caller passed. */
+void process_note_inherited_fds(void);
+/* --preserve-fds N: fds 3..3+N-1 were all passed by the caller (none is brisk's own). */
+int process_check_preserve_fds(int n);
 /* Resolve args[0] against the process's PATH, in the current root. */
 int process_find_exec(struct process_ctx *c);
 /* Before the user switch: rlimits, oomScoreAdj, ioPriority, scheduler, CPU affinity,

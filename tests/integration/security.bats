@@ -441,3 +441,60 @@ SH
 	export BRISK_FAULT=sealed-exe
 	run_interpreter_attack exec
 }
+
+# --preserve-fds N larger than what the caller passed: fds 3.. would be brisk's own (its
+# state root, a container's state dir), and /proc/self/fd/N/../.. a way to the host.
+@test "--preserve-fds never hands an fd of brisk's own to the container (run, create, exec)" {
+	args sh -c 'ls -l /proc/self/fd/; ls /proc/self/fd/3/../../../bin/busybox && echo ESCAPED'
+	run brisk run --preserve-fds 6 "${PFX}r"
+	echo "run: $status: $output"
+	[[ "$output" != *ESCAPED* ]] || { echo "VULNERABLE: a preserved fd was brisk's own"; return 1; }
+	! echo "$output" | grep -q -- "-> $TEST_DIR" || { echo "VULNERABLE: a preserved fd was brisk's own"; return 1; }
+	[ "$status" -ne 0 ]
+	[[ "$output" =~ "--preserve-fds 6: fd "[0-9]+" was not passed to brisk" ]]
+	assert_no_leaks "${PFX}r"
+	# what the caller did pass still goes through
+	run brisk run --preserve-fds 1 "${PFX}r" 3<"$BUNDLE/config.json"
+	echo "run with fd 3: $status"
+	[[ "$output" == *"3 -> $BUNDLE/config.json"* ]]
+	args sleep 100
+	brisk run -d "${PFX}e" </dev/null >/dev/null 2>&1
+	run brisk exec --preserve-fds 4 "${PFX}e" sh -c 'ls -l /proc/self/fd/'
+	echo "exec: $status: $output"
+	! echo "$output" | grep -q -- "-> $TEST_DIR" || { echo "VULNERABLE: a preserved fd was brisk's own"; return 1; }
+	[ "$status" -ne 0 ]
+	[[ "$output" =~ "fd "[0-9]+" was not passed to brisk" ]]
+}
+
+# A created container's init runs the container's hooks and waits for start: it holds no fd
+# of brisk's (state root, state dir, /dev/null) nor an fd its caller did not preserve.
+@test "a created init holds stdio and the exec fifo only" {
+	args true
+	brisk create "${PFX}c" 4<"$BUNDLE/config.json" </dev/null >/dev/null 2>&1
+	local pid fd t bad=
+	pid=$(state_field "${PFX}c" pid)
+	for fd in /proc/$pid/fd/*; do
+		[ "${fd##*/}" -le 2 ] && continue
+		t=$(readlink "$fd")
+		echo "fd ${fd##*/} -> $t"
+		[ "$t" = "$STATE_ROOT/${PFX}c/exec.fifo" ] || bad=1
+	done
+	[ -z "$bad" ] || { echo "VULNERABLE: the created init holds fds of brisk's or its caller's"; return 1; }
+	brisk delete --force "${PFX}c"
+}
+
+# Without a mount namespace the init is chrooted into the rootfs; exec must enter that root,
+# not the host's.
+@test "exec into a container without a mount namespace runs in the container's root" {
+	config '.linux.namespaces = [.linux.namespaces[] | select(.type != "mount")] | .linux.maskedPaths = [] | .linux.readonlyPaths = [] | .mounts = []'
+	touch "$BUNDLE/rootfs/inside-marker"
+	args sleep 100
+	brisk run -d "${PFX}n" </dev/null >/dev/null 2>&1
+	run brisk exec "${PFX}n" ls /inside-marker
+	echo "exec: $status: $output"
+	[ "$status" -eq 0 ] || { echo "VULNERABLE: exec ran outside the container's root"; return 1; }
+	run brisk exec "${PFX}n" sh -c 'cd /; cd ..; ls /'
+	[[ "$output" == *inside-marker* ]]
+	brisk delete --force "${PFX}n"
+	assert_no_leaks "${PFX}n"
+}
