@@ -225,6 +225,42 @@ static void test_close_fds_and_parse(void **state)
 }
 
 /* MemAvailable: a count of KiB, between 0 and MemTotal */
+static bool fd_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+
+static void test_close_fds_except(void **state)
+{
+	(void)state;
+	int keep[] = {301, 305, -1, 303};
+	unsigned long bits[512 / (8 * sizeof(long))];
+
+	for (int fd = 300; fd < 307; fd++)
+		assert_int_equal(dup2(0, fd), fd);
+	assert_int_equal(fds_open_bitmap(bits, 512), 0);
+	for (int fd = 300; fd < 307; fd++)
+		assert_true(bits[fd / (8 * sizeof(long))] & (1UL << (fd % (8 * sizeof(long)))));
+	assert_false(bits[307 / (8 * sizeof(long))] & (1UL << (307 % (8 * sizeof(long)))));
+	assert_int_equal(close_fds_except(300, keep, ELEMENTSOF(keep)), 0);
+	assert_false(fd_open(300));
+	assert_true(fd_open(301));
+	assert_false(fd_open(302));
+	assert_true(fd_open(303));
+	assert_false(fd_open(304));
+	assert_true(fd_open(305));
+	assert_false(fd_open(306));
+	assert_int_equal(fds_open_bitmap(bits, 512), 0);
+	assert_false(bits[300 / (8 * sizeof(long))] & (1UL << (300 % (8 * sizeof(long)))));
+	/* below LOWEST nothing is touched */
+	assert_true(fd_open(0));
+	close(301);
+	close(303);
+	close(305);
+	int many[17] = {0};
+	assert_int_equal(close_fds_except(300, many, ELEMENTSOF(many)), -E2BIG);
+}
+
 static void test_mem_available(void **state)
 {
 	unsigned long long kib = 0;
@@ -246,6 +282,7 @@ int main(void)
 	    cmocka_unit_test(test_open_in_root),
 	    cmocka_unit_test(test_open_in_root_fallback),
 	    cmocka_unit_test(test_close_fds_and_parse),
+	    cmocka_unit_test(test_close_fds_except),
 	    cmocka_unit_test(test_mem_available),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
