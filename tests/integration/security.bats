@@ -498,3 +498,43 @@ SH
 	brisk delete --force "${PFX}n"
 	assert_no_leaks "${PFX}n"
 }
+
+# A hook that times out is killed with all it started: its process group, and what left the
+# group (setsid) too. A copy of sleep under the test dir tells its processes apart.
+@test "hooks: a timed-out hook's whole tree is killed, a grandchild and a setsid one included" {
+	sl=$TEST_DIR/hook-sleep
+	cp "$(command -v sleep)" "$sl"
+	config ".hooks = {\"createRuntime\": [{\"path\": \"/bin/sh\", \"args\": [\"sh\", \"-c\", \"$sl 37 & sh -c '$sl 39 & wait' & setsid $sl 40 & $sl 38\"], \"timeout\": 1}]}"
+	args true
+	start=$(date +%s)
+	# the hook's processes hold our stderr: were any left, the capture would wait for them
+	run brisk create "${PFX}h"
+	elapsed=$(($(date +%s) - start))
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"timed out after 1 s"* ]]
+	left=$(pgrep -f "^$sl" || true)
+	if [ -n "$left" ]; then
+		ps -o pid,ppid,pgid,sid,args -p "$(echo $left | tr ' ' ,)" || true
+		kill -9 $left
+		false
+	fi
+	[ "$elapsed" -lt 10 ]
+	assert_no_leaks "${PFX}h"
+}
+
+# As with runc, only the hook itself is waited for: a child it leaves in the background
+# (its output closed) is its business, and keeps running.
+@test "hooks: a hook that leaves a background child returns when the hook exits" {
+	sl=$TEST_DIR/hook-sleep
+	cp "$(command -v sleep)" "$sl"
+	config ".hooks = {\"createRuntime\": [{\"path\": \"/bin/sh\", \"args\": [\"sh\", \"-c\", \"$sl 41 >/dev/null 2>&1 &\"], \"timeout\": 20}]}"
+	args true
+	start=$(date +%s)
+	brisk create "${PFX}b" </dev/null >/dev/null 2>&1
+	[ $(($(date +%s) - start)) -lt 10 ]
+	left=$(pgrep -f "^$sl 41")
+	[ -n "$left" ]
+	kill -9 $left
+	brisk delete --force "${PFX}b"
+	assert_no_leaks "${PFX}b"
+}
