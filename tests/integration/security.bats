@@ -365,6 +365,13 @@ run_interpreter_attack() {
 	mkdir -p "$TEST_DIR/shared" "$BUNDLE/rootfs/shared"
 	mkfifo "$TEST_DIR/shared/fifo"
 	config ".mounts += [{\"destination\": \"/shared\", \"type\": \"bind\", \"source\": \"$TEST_DIR/shared\", \"options\": [\"rbind\"]}]"
+	# A dynamically linked brisk (a sanitizer build) runs in the container only with its
+	# loader and libraries: an attacker ships them in the image.
+	local lib
+	for lib in $(ldd "$BRISK" 2>/dev/null | grep -o '/[^ ]*'); do
+		mkdir -p "$BUNDLE/rootfs${lib%/*}"
+		cp -L "$lib" "$BUNDLE/rootfs$lib"
+	done
 	# the runtime as the interpreter, held in open() of the fifo by its --log
 	printf '#!/proc/self/exe --log=/shared/fifo\n' >"$TEST_DIR/shared/evil.sh"
 	chmod 755 "$TEST_DIR/shared/evil.sh"
