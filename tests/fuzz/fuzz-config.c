@@ -7,10 +7,11 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "spec.h"
+#include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+FUZZ_TARGET
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int fuzz_parse(const uint8_t *data, size_t size)
 {
 	static char errbuf[512];
 	_cleanup_json_ struct json_object *doc = NULL;
@@ -18,8 +19,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* errors are expected; formatting them is part of what is fuzzed, printing is not */
 	log_set_capture(errbuf, sizeof(errbuf));
-	if (json_parse((const char *)data, size, &doc) < 0)
-		return 0;
-	(void)spec_parse(doc, &s);
-	return 0;
+	int r = json_parse((const char *)data, size, &doc);
+
+	if (r < 0)
+		return r;
+	return spec_parse(doc, &s);
 }

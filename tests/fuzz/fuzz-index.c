@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz the index reader: open, full check, and every accessor on every inode. Whatever the
  * bytes, nothing may read out of bounds, crash or loop. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "imagefs/imagefs.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static void walk(struct imagefs_index *idx)
 {
@@ -42,20 +42,24 @@ static void walk(struct imagefs_index *idx)
 	}
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_TARGET
+
+int fuzz_parse(const uint8_t *data, size_t size)
 {
 	struct imagefs_index *idx = NULL;
 	/* the reader wants 8-byte alignment, as a mapping gives */
 	void *copy = aligned_alloc(8, size + 8);
+	int r;
 
 	if (!copy)
-		return 0;
+		return -ENOMEM;
 	memcpy(copy, data, size);
-	if (imagefs_index_open_buffer(copy, size, &idx) == 0) {
-		(void)imagefs_index_check(idx);
+	r = imagefs_index_open_buffer(copy, size, &idx);
+	if (r == 0) {
+		r = imagefs_index_check(idx);
 		walk(idx);
 		imagefs_index_free(idx);
 	}
 	free(copy);
-	return 0;
+	return r;
 }

@@ -19,8 +19,7 @@
 #include "common/digest.h"
 #include "common/fs.h"
 #include "imagefs/imagefs-internal.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static char *workdir;
 static int blobs_fd = -EBADF;
@@ -55,7 +54,7 @@ static const char *media_type(const uint8_t *data, size_t size)
 	return "application/vnd.oci.image.layer.v1.tar";
 }
 
-static void convert(struct ifs_layer *l, int staging_fd)
+static int convert(struct ifs_layer *l, int staging_fd)
 {
 	struct ifs_tree t = {0};
 	struct ifs_chunker *c = NULL;
@@ -66,10 +65,10 @@ static void convert(struct ifs_layer *l, int staging_fd)
 	int r;
 
 	/* 4 KiB chunks: the smallest allowed, so small inputs still span several chunks */
-	if (ifs_tree_init(&t) < 0 || ifs_chunker_new(staging_fd, 4096, 1, &c) < 0)
+	if ((r = ifs_tree_init(&t)) < 0 || (r = ifs_chunker_new(staging_fd, 4096, 1, &c)) < 0)
 		goto out;
-	if (ifs_layer_apply(&t, c, blobs_fd, l, &st, false, 1, 2) < 0 ||
-	    ifs_layer_apply(&t, c, blobs_fd, l, &st, false, 2, 2) < 0)
+	if ((r = ifs_layer_apply(&t, c, blobs_fd, l, &st, false, 1, 2)) < 0 ||
+	    (r = ifs_layer_apply(&t, c, blobs_fd, l, &st, false, 2, 2)) < 0)
 		goto out;
 	r = ifs_index_write(&t, c, 4096, &index, &len);
 	if (r == -ENOMEM || r == -EFBIG)
@@ -89,9 +88,12 @@ out:
 	free(index);
 	ifs_chunker_free(c);
 	ifs_tree_done(&t);
+	return r;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_TARGET
+
+int fuzz_parse(const uint8_t *data, size_t size)
 {
 	char hex[DIGEST_HEX_SIZE + 1];
 	struct ifs_layer l = {.size = size};
@@ -109,8 +111,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	staging_fd = openat(blobs_fd, "staging", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (staging_fd < 0)
 		abort();
-	convert(&l, staging_fd);
+	int r = convert(&l, staging_fd);
 	(void)unlinkat(blobs_fd, hex, 0);
 	(void)rm_rf_at(blobs_fd, "staging");
-	return 0;
+	return r;
 }

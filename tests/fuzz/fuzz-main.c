@@ -1,7 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Replay main for fuzz targets in normal builds: runs LLVMFuzzerTestOneInput on every file
- * named on the command line (directories: every file in them), so the corpus and every past
- * crash are tested by `meson test`. */
+/*
+ * Replay main for fuzz targets in normal builds: gives every file named on the command line
+ * (directories: every file in them) to the target's parser, so the corpus and every past
+ * crash are tested by `meson test`. What the parser must say is in the file's name, as in
+ * composefs's should-fail tests:
+ *   bad-*, bad               refused
+ *   crash-*, leak-*, mutated-*, timeout-*   either (a past crash or a random input: it
+ *                            only must not crash, leak or hang)
+ *   anything else            accepted
+ */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -13,7 +20,22 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
+
+enum expect { EXPECT_ACCEPT, EXPECT_REFUSE, EXPECT_EITHER };
+
+static enum expect expect_of(const char *path)
+{
+	const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	static const char *const either[] = {"crash-", "leak-", "mutated-", "timeout-"};
+
+	if (strcmp(name, "bad") == 0 || strncmp(name, "bad-", 4) == 0)
+		return EXPECT_REFUSE;
+	for (size_t i = 0; i < ELEMENTSOF(either); i++)
+		if (strncmp(name, either[i], strlen(either[i])) == 0)
+			return EXPECT_EITHER;
+	return EXPECT_ACCEPT;
+}
 
 static int run_file(int dirfd, const char *path)
 {
@@ -25,8 +47,15 @@ static int run_file(int dirfd, const char *path)
 		fprintf(stderr, "%s: %s\n", path, strerror(-r));
 		return 1;
 	}
-	LLVMFuzzerTestOneInput((const uint8_t *)buf, len);
-	printf("ok %s\n", path);
+	enum expect e = expect_of(path);
+	r = fuzz_parse((const uint8_t *)buf, len);
+	if ((e == EXPECT_REFUSE && r >= 0) || (e == EXPECT_ACCEPT && r < 0)) {
+		printf("FAIL %s: %s, but its name says it must be %s\n", path,
+		       r < 0 ? strerror(-r) : "accepted",
+		       e == EXPECT_REFUSE ? "refused" : "accepted");
+		return 1;
+	}
+	printf("ok %s (%s)\n", path, r < 0 ? "refused" : "accepted");
 	return 0;
 }
 

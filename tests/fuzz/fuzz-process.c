@@ -8,23 +8,27 @@
 #include "common/log.h"
 #include "caps.h"
 #include "spec.h"
+#include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+FUZZ_TARGET
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int fuzz_parse(const uint8_t *data, size_t size)
 {
 	static char errbuf[512];
 	_cleanup_json_ struct json_object *doc = NULL;
 	struct spec_process p;
 
 	log_set_capture(errbuf, sizeof(errbuf));
-	if (json_parse((const char *)data, size, &doc) < 0)
-		return 0;
-	if (spec_parse_process(doc, &p) == 0) {
+	int r = json_parse((const char *)data, size, &doc);
+
+	if (r < 0)
+		return r;
+	r = spec_parse_process(doc, &p);
+	if (r == 0) {
 		_cleanup_(caps_freep) struct caps *c = NULL;
 
-		(void)caps_parse(p.capabilities, &c);
+		r = caps_parse(p.capabilities, &c);
 	}
 	spec_process_done(&p);
-	return 0;
+	return r;
 }

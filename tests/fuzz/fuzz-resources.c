@@ -7,18 +7,20 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "cgroup-internal.h"
+#include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+FUZZ_TARGET
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int fuzz_parse(const uint8_t *data, size_t size)
 {
 	static char errbuf[512];
 	_cleanup_json_ struct json_object *doc = NULL;
 	_cleanup_(cgroup_resources_freep) struct cgroup_resources *r = NULL;
 
 	log_set_capture(errbuf, sizeof(errbuf));
-	if (json_parse((const char *)data, size, &doc) < 0)
-		return 0;
-	(void)cgroup_resources_parse(doc, &r);
-	return 0;
+	int ret = json_parse((const char *)data, size, &doc);
+
+	if (ret < 0)
+		return ret;
+	return cgroup_resources_parse(doc, &r);
 }

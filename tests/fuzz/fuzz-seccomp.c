@@ -6,21 +6,25 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "seccomp-filter.h"
+#include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+FUZZ_TARGET
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int fuzz_parse(const uint8_t *data, size_t size)
 {
 	static char errbuf[512];
 	_cleanup_json_ struct json_object *doc = NULL;
 	_cleanup_(seccomp_prog_freep) struct seccomp_prog *p = NULL;
 
 	log_set_capture(errbuf, sizeof(errbuf));
-	if (json_parse((const char *)data, size, &doc) < 0)
-		return 0;
-	if (seccomp_prog_compile(doc, &p) == 0 && p) {
+	int r = json_parse((const char *)data, size, &doc);
+
+	if (r < 0)
+		return r;
+	r = seccomp_prog_compile(doc, &p);
+	if (r == 0 && p) {
 		(void)seccomp_prog_size(p);
 		(void)seccomp_prog_needs_listener(p);
 	}
-	return 0;
+	return r;
 }

@@ -4,14 +4,16 @@
 #include <stdint.h>
 
 #include "snapshot/snapshot.h"
+#include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+FUZZ_TARGET
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int fuzz_parse(const uint8_t *data, size_t size)
 {
 	struct snapshot_meta *m = NULL;
+	int r = snapshot_meta_parse((const char *)data, size, &m);
 
-	if (snapshot_meta_parse((const char *)data, size, &m) == 0)
+	if (r == 0)
 		snapshot_meta_free(m);
-	return 0;
+	return r;
 }
