@@ -80,19 +80,6 @@ int signal_from_string(const char *s)
 	return -EINVAL;
 }
 
-static int write_id_map(pid_t pid, const char *file, const struct spec_id_map *m, size_t n)
-{
-	char path[64], buf[4096];
-	size_t len = 0;
-
-	for (size_t i = 0; i < n && len < sizeof(buf) - 40; i++)
-		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%u %u %u\n",
-					m[i].container_id, m[i].host_id, m[i].size);
-	buf[len] = '\0';
-	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
-	return write_string_at(AT_FDCWD, path, buf);
-}
-
 /* Namespaces that apply to children only are joined or created here, before clone. */
 static int prepare_parent_namespaces(const struct spec *s)
 {
@@ -301,9 +288,9 @@ static int parent_handshake(struct create_job *j)
 			snprintf(path, sizeof(path), "/proc/%d/setgroups", j->pid);
 			(void)write_string_at(AT_FDCWD, path, "deny");
 		}
-		if ((r = write_id_map(j->pid, "uid_map", s->uid_maps, s->n_uid_maps)) < 0)
+		if ((r = idmap_write(j->pid, "uid_map", s->uid_maps, s->n_uid_maps, false)) < 0)
 			return log_error_errno(r, "write uid_map of the user namespace: %m");
-		if ((r = write_id_map(j->pid, "gid_map", s->gid_maps, s->n_gid_maps)) < 0)
+		if ((r = idmap_write(j->pid, "gid_map", s->gid_maps, s->n_gid_maps, false)) < 0)
 			return log_error_errno(r, "write gid_map of the user namespace: %m");
 	}
 	/* The init sets up its mounts while we make its cgroups: on a v1 host that is a

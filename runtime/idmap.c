@@ -3,24 +3,78 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/fs.h"
+#include "common/log.h"
 #include "idmap.h"
 
-static int write_map(pid_t pid, const char *file, const struct spec_id_map *m, size_t n)
+size_t idmap_text_size(const struct spec_id_map *m, size_t n)
 {
-	char path[64], buf[1024];
 	size_t len = 0;
 
-	for (size_t i = 0; i < n && len < sizeof(buf) - 40; i++)
-		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%u %u %u\n", m[i].host_id,
-					m[i].container_id, m[i].size);
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(NULL, 0, "%u %u %u\n", m[i].container_id, m[i].host_id,
+					m[i].size);
+	return len;
+}
+
+size_t idmap_write_max(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	/* map_write() refuses a write of PAGE_SIZE bytes or more. */
+	return (page > 0 ? (size_t)page : 4096) - 1;
+}
+
+int idmap_check(const struct spec_id_map *m, size_t n, const char *field)
+{
+	size_t len;
+
+	if (n > IDMAP_MAX_EXTENTS)
+		return log_error_errno(
+		    -E2BIG, "config.json: %s: %zu entries, but the kernel takes at most %d", field,
+		    n, IDMAP_MAX_EXTENTS);
+	len = idmap_text_size(m, n);
+	if (len > idmap_write_max())
+		return log_error_errno(
+		    -E2BIG,
+		    "config.json: %s: %zu bytes as the kernel reads them, but it "
+		    "takes at most %zu in its one write",
+		    field, len, idmap_write_max());
+	return 0;
+}
+
+int idmap_write(pid_t pid, const char *file, const struct spec_id_map *m, size_t n, bool reverse)
+{
+	_cleanup_close_ int fd = -EBADF;
+	_cleanup_free_ char *buf = NULL;
+	size_t size = idmap_text_size(m, n) + 1, len = 0;
+	char path[64];
+	ssize_t w;
+
+	if (size - 1 > idmap_write_max() || n > IDMAP_MAX_EXTENTS)
+		return -E2BIG;
+	buf = malloc(size);
+	if (!buf)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%u %u %u\n",
+					reverse ? m[i].host_id : m[i].container_id,
+					reverse ? m[i].container_id : m[i].host_id, m[i].size);
 	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
-	return write_string_at(AT_FDCWD, path, buf);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* The kernel takes one write at offset 0: a second one would fail, so no write_all(). */
+	w = write(fd, buf, len);
+	if (w < 0)
+		return -errno;
+	return (size_t)w == len ? 0 : -EIO;
 }
 
 /* A user namespace holding the mount's mappings: a child unshares one and waits while we
@@ -66,8 +120,8 @@ int idmap_userns_open(const struct spec_mount *m, int *ret_fd)
 	size_t un = m->n_uid_maps ? m->n_uid_maps : m->n_gid_maps;
 	const struct spec_id_map *gm = m->n_gid_maps ? m->gid_maps : m->uid_maps;
 	size_t gn = m->n_gid_maps ? m->n_gid_maps : m->n_uid_maps;
-	if ((r = write_map(pid, "uid_map", um, un)) < 0 ||
-	    (r = write_map(pid, "gid_map", gm, gn)) < 0)
+	if ((r = idmap_write(pid, "uid_map", um, un, true)) < 0 ||
+	    (r = idmap_write(pid, "gid_map", gm, gn, true)) < 0)
 		goto kill;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)

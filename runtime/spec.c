@@ -14,6 +14,7 @@
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "idmap.h"
 #include "spec.h"
 
 #ifndef CLONE_NEWTIME
@@ -271,6 +272,11 @@ static int parse_id_maps(struct json_object *o, const char *key, const char *fie
 			return FIELD_ERR(-EINVAL, field,
 					 "each entry needs containerID, hostID and size (uint32)");
 		}
+	}
+	r = idmap_check(v, n, field);
+	if (r < 0) {
+		free(v);
+		return r;
 	}
 	*ret = v;
 	*ret_n = n;

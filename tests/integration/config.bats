@@ -193,6 +193,40 @@ teardown() { common_teardown; }
 	[ "${lines[1]}" = 0 ]
 }
 
+@test "namespaces: every uid/gid mapping is written, in one write" {
+	# 322 single-id mappings: 4076 bytes, which the kernel takes in its one write
+	maps='[range(0; 322) | {"containerID": ., "hostID": (100000 + .), "size": 1}]'
+	config ".linux.namespaces += [{\"type\": \"user\"}] | .linux.uidMappings = $maps | .linux.gidMappings = $maps"
+	chown -R 100000:100000 "$BUNDLE/rootfs"
+	args sh -c 'wc -l </proc/self/uid_map; wc -l </proc/self/gid_map; tail -n1 /proc/self/uid_map'
+	run brisk run c1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = 322 ]
+	[ "${lines[1]}" = 322 ]
+	[[ "${lines[2]}" =~ ^\ +321\ +100321\ +1$ ]]
+}
+
+@test "namespaces: mappings the kernel cannot take are an error naming the field" {
+	maps='[range(0; 400) | {"containerID": ., "hostID": (100000 + .), "size": 1}]'
+	config ".linux.namespaces += [{\"type\": \"user\"}] | .linux.uidMappings = $maps | .linux.gidMappings = [{\"containerID\": 0, \"hostID\": 100000, \"size\": 65536}]"
+	chown -R 100000:100000 "$BUNDLE/rootfs"
+	args true
+	run brisk run c1
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"linux.uidMappings: 400 entries"*"at most 340"* ]]
+	assert_no_leaks c1
+	# under 340 entries, but with long ids more bytes than the one write takes
+	maps='[range(0; 330) | {"containerID": (1000000000 + .), "hostID": (1000000000 + .), "size": 1}]'
+	config ".linux.gidMappings = $maps | .linux.uidMappings = [{\"containerID\": 0, \"hostID\": 100000, \"size\": 65536}]"
+	run brisk run c1
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"linux.gidMappings: 7920 bytes"* ]]
+	assert_no_leaks c1
+}
+
 @test "namespaces: time namespace with offsets" {
 	config '.linux.namespaces += [{"type": "time"}] | .linux.timeOffsets = {"boottime": {"secs": 86400, "nanosecs": 0}}'
 	host_up=$(cut -d. -f1 /proc/uptime)
@@ -351,6 +385,20 @@ HOOK
 	# the file owned by 1000 on the host shows as 0 through the mapping
 	[ "${lines[0]}" = "0:0" ]
 	[ "$(stat -c %u "$TEST_DIR/idsrc/f")" = 1000 ]
+}
+
+@test "mounts: an idmapped mount takes every mapping" {
+	mkdir -p "$TEST_DIR/idsrc"
+	echo x >"$TEST_DIR/idsrc/f"
+	chown 1149:1149 "$TEST_DIR/idsrc/f"
+	# 150 mappings, over 1 KiB of text: the file's owner is mapped by the last one
+	maps='[range(0; 150) | {"containerID": ., "hostID": (1000 + .), "size": 1}]'
+	config ".mounts += [{\"destination\": \"/idm\", \"type\": \"bind\", \"source\": \"$TEST_DIR/idsrc\", \"options\": [\"bind\", \"idmap\"], \"uidMappings\": $maps, \"gidMappings\": $maps}]"
+	args stat -c "%u:%g" /idm/f
+	run brisk run c1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "149:149" ]
 }
 
 @test "mounts: /sys/fs/cgroup shows the container's own cgroups (cgroup namespace)" {
