@@ -221,13 +221,6 @@ _Noreturn void init_main(struct init_ctx *c)
 	int listener = -1, r;
 
 	log_set_capture(errbuf, sizeof(errbuf));
-	/* Nothing of the runtime's reaches the container, not even before execve (hooks run
-	 * in between): of what the parent had open, we keep stdio, the fds to preserve (the
-	 * caller's alone, checked at start), our sync socket, the exec fifo, the console
-	 * socket and the log file (close-on-exec). */
-	int keep[] = {c->sync_fd, c->fifo_fd, c->console_fd, log_get_fd()};
-	if (close_fds_except(3 + c->preserve_fds, keep, ELEMENTSOF(keep)) < 0)
-		_exit(1);
 	/* Until execve, no process of the container may open our /proc/PID/exe, the host's
 	 * brisk binary (CVE-2019-5736). execve makes the new program dumpable again. In a new
 	 * user namespace that waits for SYNC_GO: until then the parent writes our uid_map,
@@ -241,6 +234,13 @@ _Noreturn void init_main(struct init_ctx *c)
 	if (c->new_userns)
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if ((r = setup_container(c, &pc)) < 0)
+		fail(c, r);
+	/* The container is set up (the user namespaces of idmapped mounts were used): of what
+	 * the parent had open, a created init keeps stdio, the fds to preserve (the caller's
+	 * alone, checked at start), its sync socket, the exec fifo, the console socket and the
+	 * log file (close-on-exec). Hooks run before this close every fd above stdio. */
+	int keep[] = {c->sync_fd, c->fifo_fd, c->console_fd, log_get_fd()};
+	if ((r = close_fds_except(3 + c->preserve_fds, keep, ELEMENTSOF(keep))) < 0)
 		fail(c, r);
 	if ((r = process_apply_seccomp_early(&pc, &listener)) < 0 ||
 	    (r = process_apply_identity(&pc)) < 0)
