@@ -36,6 +36,7 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/mountinfo.h"
 #include "common/pidfd.h"
 #include "lazy-internal.h"
 
@@ -51,24 +52,21 @@
  * a time with 4096 KiB, and its recorded profile grows from 23.8 to 29.3 MiB fetched
  * (docs/BENCHMARKS.md). Found through mountinfo: a stat() of the mount would wait for a
  * daemon not yet serving. */
+static int readahead_of(const struct mountinfo_entry *e, void *userdata)
+{
+	char path[128], kb[16];
+
+	if (strcmp(e->mount_point, userdata) != 0)
+		return 0;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", e->major, e->minor);
+	snprintf(kb, sizeof(kb), "%u", READAHEAD_KB);
+	(void)write_string_at(AT_FDCWD, path, kb);
+	return 0;
+}
+
 static void set_readahead(const char *mountpoint)
 {
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[4096], path[128], kb[16];
-	unsigned maj, min;
-
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		char mp[4096];
-
-		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, mp) != 3 ||
-		    strcmp(mp, mountpoint) != 0)
-			continue;
-		snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
-		snprintf(kb, sizeof(kb), "%u", READAHEAD_KB);
-		(void)write_string_at(AT_FDCWD, path, kb);
-	}
+	(void)mountinfo_foreach("/proc/self/mountinfo", readahead_of, (void *)mountpoint);
 }
 
 /* A restarted server: bring its libfuse session to the state after INIT, then have the kernel

@@ -22,6 +22,7 @@
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/mountinfo.h"
 #include "common/pidfd.h"
 #include "caps.h"
 #include "cgroup.h"
@@ -721,41 +722,48 @@ static int wait_gone(pid_t pid, unsigned long long start_time, int timeout_ms)
 	return pidfd_wait(pfd, timeout_ms);
 }
 
+struct under_dir {
+	const char *dir;
+	size_t len;
+	char **found; /* NULL-terminated */
+	size_t n;
+};
+
+static int collect_under(const struct mountinfo_entry *e, void *userdata)
+{
+	struct under_dir *u = userdata;
+
+	if (strncmp(e->mount_point, u->dir, u->len) != 0 || e->mount_point[u->len] != '/')
+		return 0;
+	char **nf = realloc(u->found, (u->n + 2) * sizeof(*nf));
+	if (!nf)
+		return -ENOMEM;
+	u->found = nf;
+	if (!(u->found[u->n] = strdup(e->mount_point)))
+		return -ENOMEM;
+	u->found[++u->n] = NULL;
+	return 0;
+}
+
 /*
  * Unmount whatever is mounted under the state directory of ID (a restore's root, the masked
  * tmpfs, a lazy image's overlay), deepest first: what a runtime killed half-way left there.
- * Mount points are octal-escaped in mountinfo; ours have no spaces to escape (ids cannot).
  */
 static void umount_state_dir(struct runtime_ctx *rt, const char *id)
 {
 	_cleanup_free_ char *dir = path_join(rt->root, id);
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	_cleanup_strv_free_ char **found = NULL;
-	size_t n = 0, len;
-	char line[4096];
+	struct under_dir u = {.dir = dir, .len = dir ? strlen(dir) : 0};
 
-	if (!dir || !f)
+	if (!dir)
 		return;
-	len = strlen(dir);
-	while (fgets(line, sizeof(line), f)) {
-		char mnt[PATH_MAX];
-
-		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT ... */
-		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
-		    strncmp(mnt, dir, len) != 0 || mnt[len] != '/')
-			continue;
-		char **nf = realloc(found, (n + 2) * sizeof(*nf));
-		if (!nf)
-			return;
-		found = nf;
-		if (!(found[n] = strdup(mnt)))
-			return;
-		found[++n] = NULL;
-	}
+	int r = mountinfo_foreach("/proc/self/mountinfo", collect_under, &u);
+	if (r < 0)
+		log_warning_errno(r, "delete '%s': read the mount table: %m, ignoring", id);
 	/* mountinfo lists parents before children */
-	while (n-- > 0)
-		if (umount2(found[n], MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
-			log_warning("delete '%s': unmount '%s': %m, ignoring", id, found[n]);
+	while (u.n-- > 0)
+		if (umount2(u.found[u.n], MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+			log_warning("delete '%s': unmount '%s': %m, ignoring", id, u.found[u.n]);
+	strv_free(u.found);
 }
 
 int container_delete(struct runtime_ctx *rt, const char *id, bool force)
