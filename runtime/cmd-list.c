@@ -164,6 +164,12 @@ int cmd_ps(struct runtime_ctx *rt, int argc, char **argv)
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return -errno;
 	pid_t child = fork();
+	if (child < 0) {
+		r = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return log_error_errno(r, "fork ps: %m");
+	}
 	if (child == 0) {
 		char *args[64] = {(char *)"ps"};
 		int k = 1;
@@ -190,6 +196,8 @@ int cmd_ps(struct runtime_ctx *rt, int argc, char **argv)
 	/* find the PID column in the header */
 	int col = -1, c = 0;
 	_cleanup_free_ char *hdr = strdup(line);
+	if (!hdr)
+		return log_error_errno(-ENOMEM, "ps: %m");
 	for (char *s2 = NULL, *t = strtok_r(hdr, " \t", &s2); t;
 	     t = strtok_r(NULL, " \t", &s2), c++)
 		if (strcmp(t, "PID") == 0)
@@ -199,6 +207,8 @@ int cmd_ps(struct runtime_ctx *rt, int argc, char **argv)
 	printf("%s\n", line);
 	while ((line = strtok_r(NULL, "\n", &save))) {
 		_cleanup_free_ char *copy = strdup(line);
+		if (!copy)
+			return log_error_errno(-ENOMEM, "ps: %m");
 		char *s2 = NULL, *t = strtok_r(copy, " \t", &s2);
 		for (int k = 0; t && k < col; k++)
 			t = strtok_r(NULL, " \t", &s2);

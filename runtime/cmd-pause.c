@@ -20,7 +20,7 @@ static int set_frozen(struct runtime_ctx *rt, const char *id, bool frozen)
 	if (r < 0)
 		return log_error_errno(r, "load state: %m");
 	if (frozen && status != STATUS_RUNNING && status != STATUS_CREATED)
-		return log_error_errno(-EINVAL, "container not running");
+		return log_error_errno(-ESRCH, "container not running");
 	if (!frozen && status != STATUS_PAUSED)
 		return log_error_errno(-EINVAL, "container not paused");
 	if (!st->cgroup)
