@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* linux.seccomp: compile a profile with libseccomp in the parent, install its BPF in the child. */
 #include <errno.h>
+#include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -394,6 +397,223 @@ static int export_bpf(scmp_filter_ctx ctx, struct seccomp_prog *p)
 	return 0;
 }
 
+/*
+ * ENOSYS for the syscalls a profile is too old to know.
+ *
+ * A profile is a list of the syscalls that existed when it was written. Its default action
+ * (EPERM, say) also hits every syscall added to the kernel since, and libc only falls back
+ * to an older call (clone3 -> clone, faccessat2 -> faccessat) on ENOSYS. So, as runc does,
+ * a syscall whose number is above the highest one the profile names, for that architecture,
+ * gets ENOSYS; the rest go to the filter libseccomp made. Numbers are not handed out in
+ * strict order of age (a syscall may be numbered into an old hole), so this is a guess, the
+ * same one runc makes. A permissive default (ALLOW, LOG, TRACE) or a default that already is
+ * ENOSYS needs none of this. The architectures are those of the filter: the profile's, and
+ * the native one, which libseccomp's filter always holds (runc only looks at the profile's,
+ * so a profile without "architectures" gets no ENOSYS there).
+ *
+ * The stub runs before libseccomp's program:
+ *
+ *	ld arch; for each architecture: jeq AUDIT_ARCH, 0, 1; ja section; then ja filter
+ *	section: ld nr; [s390: jeq #0 -> enosys]; [x86-64: jset X32_BIT -> x32 part];
+ *		 part: jgt #highest, 0, 1; ret ERRNO(ENOSYS); ja filter
+ *
+ * x86-64 and x32 share AUDIT_ARCH_X86_64 and differ by bit 30 of the number, which
+ * libseccomp's x32 numbers include. s390's syscall 0 is the multiplexer that carries the
+ * numbers above the table (its own syscall setup(2) is long gone): an unknown one arrives
+ * as 0, and gets ENOSYS too.
+ */
+#define X32_SYSCALL_BIT 0x40000000u
+#define STUB_MAX 256
+#define ENOSYS_ARCHS_MAX (ELEMENTSOF(arch_table) + 1)
+
+struct enosys_arch {
+	uint32_t audit;		      /* AUDIT_ARCH_* of seccomp_data.arch */
+	int64_t highest, highest_x32; /* -1: none named */
+	bool x86_64;
+};
+
+struct stub {
+	struct sock_filter v[STUB_MAX];
+	size_t n;
+	size_t to_filter[STUB_MAX]; /* the ja instructions whose target is the filter */
+	size_t n_to_filter;
+};
+
+static void emit(struct stub *st, struct sock_filter insn)
+{
+	if (st->n < STUB_MAX)
+		st->v[st->n] = insn;
+	st->n++;
+}
+
+static void emit_ja_filter(struct stub *st)
+{
+	if (st->n_to_filter < STUB_MAX)
+		st->to_filter[st->n_to_filter++] = st->n;
+	emit(st, (struct sock_filter)BPF_STMT(BPF_JMP | BPF_JA, 0));
+}
+
+/* Syscall numbers above HIGHEST: ENOSYS; the others: on to the filter. */
+static void emit_part(struct stub *st, int64_t highest)
+{
+	if (highest < 0) {
+		emit_ja_filter(st);
+		return;
+	}
+	emit(st, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, (uint32_t)highest, 0, 1));
+	emit(st, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS));
+	emit_ja_filter(st);
+}
+
+static void emit_section(struct stub *st, const struct enosys_arch *a)
+{
+	emit(st, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					      offsetof(struct seccomp_data, nr)));
+	if (a->audit == AUDIT_ARCH_S390 || a->audit == AUDIT_ARCH_S390X)
+		/* to the ret of the part below */
+		emit(st, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0));
+	if (!a->x86_64) {
+		emit_part(st, a->highest);
+		return;
+	}
+	/* the x86-64 part is 3 instructions long, or 1 when it only jumps to the filter */
+	emit(st, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, X32_SYSCALL_BIT,
+					      a->highest < 0 ? 1 : 3, 0));
+	emit_part(st, a->highest);
+	emit_part(st, a->highest_x32);
+}
+
+/* The highest number any rule of the profile names on architecture TOKEN; -1 if none. */
+static int64_t highest_syscall(struct json_object *syscalls, uint32_t token)
+{
+	int64_t highest = -1;
+
+	for (size_t i = 0; syscalls && i < json_object_array_length(syscalls); i++) {
+		struct json_object *names;
+
+		if (json_get_array(json_object_array_get_idx(syscalls, i), "names", &names) < 0)
+			continue;
+		for (size_t j = 0; j < json_object_array_length(names); j++) {
+			struct json_object *n = json_object_array_get_idx(names, j);
+			int nr;
+
+			if (!json_object_is_type(n, json_type_string))
+				continue;
+			/* negative: unknown, or a pseudo-syscall that this arch multiplexes */
+			nr = seccomp_syscall_resolve_name_arch(token, json_object_get_string(n));
+			if (nr >= 0 && nr > highest)
+				highest = nr;
+		}
+	}
+	return highest;
+}
+
+static bool is_permissive(uint32_t action)
+{
+	uint32_t kind = action & SECCOMP_RET_ACTION_FULL;
+
+	return action == SCMP_ACT_ALLOW || action == SCMP_ACT_LOG ||
+	       kind == (SCMP_ACT_TRACE(0) & SECCOMP_RET_ACTION_FULL) ||
+	       action == SCMP_ACT_ERRNO(ENOSYS);
+}
+
+/* The filter's architectures (libseccomp's native one and the profile's), by AUDIT_ARCH. */
+static size_t enosys_archs(struct json_object *s, struct enosys_arch *v)
+{
+	struct json_object *archs = NULL, *syscalls = NULL;
+	uint32_t tokens[ENOSYS_ARCHS_MAX];
+	size_t n_tokens = 0, n = 0;
+
+	(void)json_get_array(s, "syscalls", &syscalls);
+	(void)json_get_array(s, "architectures", &archs);
+	tokens[n_tokens++] = seccomp_arch_native();
+	for (size_t i = 0; archs && i < json_object_array_length(archs); i++) {
+		const char *name = json_object_get_string(json_object_array_get_idx(archs, i));
+
+		for (size_t j = 0; name && j < ELEMENTSOF(arch_table); j++)
+			if (strcmp(arch_table[j].name, name) == 0 && n_tokens < ENOSYS_ARCHS_MAX)
+				tokens[n_tokens++] = arch_table[j].token;
+	}
+	for (size_t i = 0; i < n_tokens; i++) {
+		bool x32 = tokens[i] == SCMP_ARCH_X32;
+		uint32_t audit = x32 ? AUDIT_ARCH_X86_64 : tokens[i];
+		int64_t highest = highest_syscall(syscalls, tokens[i]);
+		size_t k;
+
+		for (k = 0; k < n && v[k].audit != audit; k++)
+			;
+		if (k == n)
+			v[n++] = (struct enosys_arch){.audit = audit,
+						      .highest = -1,
+						      .highest_x32 = -1,
+						      .x86_64 = audit == AUDIT_ARCH_X86_64};
+		if (x32)
+			v[k].highest_x32 = highest < 0 ? -1 : (highest | X32_SYSCALL_BIT);
+		else
+			v[k].highest = highest;
+	}
+	return n;
+}
+
+/* Prepend the ENOSYS stub (see above) to P's filter, unless DEFAULT_ACTION needs none. */
+static int add_enosys_stub(struct json_object *s, uint32_t default_action, struct seccomp_prog *p)
+{
+	struct enosys_arch archs[ENOSYS_ARCHS_MAX];
+	_cleanup_free_ struct stub *st = NULL;
+	size_t n_archs, jumps[ENOSYS_ARCHS_MAX], n_jumps = 0, len;
+	struct sock_filter *f;
+
+	if (is_permissive(default_action))
+		return 0;
+	n_archs = enosys_archs(s, archs);
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return log_error_errno(-ENOMEM, "seccomp: %m");
+	emit(st, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					      offsetof(struct seccomp_data, arch)));
+	for (size_t i = 0; i < n_archs; i++) {
+		if (archs[i].highest < 0 && archs[i].highest_x32 < 0) {
+			log_debug("seccomp: the profile names no syscall of arch 0x%x",
+				  archs[i].audit);
+			continue;
+		}
+		emit(st,
+		     (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, archs[i].audit, 0, 1));
+		jumps[n_jumps++] = st->n;
+		emit(st, (struct sock_filter)BPF_STMT(BPF_JMP | BPF_JA, 0));
+	}
+	if (n_jumps == 0)
+		return 0;
+	emit_ja_filter(st);
+	for (size_t i = 0, j = 0; i < n_archs; i++) {
+		if (archs[i].highest < 0 && archs[i].highest_x32 < 0)
+			continue;
+		st->v[jumps[j]].k = (uint32_t)(st->n - jumps[j] - 1);
+		j++;
+		emit_section(st, &archs[i]);
+	}
+	if (st->n > STUB_MAX || st->n_to_filter > STUB_MAX)
+		return log_error_errno(-E2BIG, "seccomp: ENOSYS stub of %zu instructions", st->n);
+	for (size_t i = 0; i < st->n_to_filter; i++)
+		st->v[st->to_filter[i]].k = (uint32_t)(st->n - st->to_filter[i] - 1);
+
+	len = st->n + p->len;
+	if (len > BPF_MAXINSNS)
+		return log_error_errno(-E2BIG,
+				       "seccomp: profile compiles to more than %d BPF "
+				       "instructions",
+				       BPF_MAXINSNS);
+	f = malloc(len * sizeof(*f));
+	if (!f)
+		return log_error_errno(-ENOMEM, "seccomp: %m");
+	memcpy(f, st->v, st->n * sizeof(*f));
+	memcpy(f + st->n, p->filter, p->len * sizeof(*f));
+	free(p->filter);
+	p->filter = f;
+	p->len = (unsigned short)len;
+	return 0;
+}
+
 static int compile_rules(scmp_filter_ctx ctx, struct json_object *s, uint32_t default_action,
 			 struct seccomp_prog *p)
 {
@@ -482,6 +702,9 @@ int seccomp_prog_compile(struct json_object *linux_seccomp, struct seccomp_prog 
 	r = export_bpf(ctx, p);
 	if (r < 0)
 		return r;
+	r = add_enosys_stub(linux_seccomp, default_action, p);
+	if (r < 0)
+		return r;
 	*ret = TAKE_PTR(p);
 	return 0;
 }
@@ -530,6 +753,11 @@ const char *seccomp_prog_listener_metadata(const struct seccomp_prog *p)
 size_t seccomp_prog_size(const struct seccomp_prog *p)
 {
 	return p ? p->len : 0;
+}
+
+const struct sock_filter *seccomp_prog_bpf(const struct seccomp_prog *p)
+{
+	return p ? p->filter : NULL;
 }
 
 static int add_names(struct json_object *o, const char *key, const char *const *names, size_t n,

@@ -15,13 +15,17 @@
 
 /* A compiled BPF program and the SECCOMP_FILTER_FLAG_* to install it with. */
 struct seccomp_prog;
+struct sock_filter;
 
 /*
  * Parse and compile LINUX_SECCOMP (the linux.seccomp object; NULL: no filter, *ret = NULL).
  * Unknown syscall names are skipped with a debug message, as runc does; an unknown action,
  * operator, architecture or flag is an error naming it. SCMP_ACT_NOTIFY needs listenerPath,
  * and, as in runc, is refused as the default action and for write(2), which the runtime
- * itself may call between installing the filter and execve. Logs its errors.
+ * itself may call between installing the filter and execve. Unless the default action is
+ * permissive, a syscall numbered above the highest one the profile names (per architecture)
+ * gets ENOSYS, as in runc, so that libc falls back from syscalls newer than the profile.
+ * Logs its errors.
  */
 int seccomp_prog_compile(struct json_object *linux_seccomp, struct seccomp_prog **ret);
 
@@ -40,6 +44,8 @@ const char *seccomp_prog_listener_path(const struct seccomp_prog *p);
 const char *seccomp_prog_listener_metadata(const struct seccomp_prog *p);
 /* Number of BPF instructions (for tests and debug output). */
 size_t seccomp_prog_size(const struct seccomp_prog *p);
+/* The BPF instructions themselves, seccomp_prog_size() of them (for tests). */
+const struct sock_filter *seccomp_prog_bpf(const struct seccomp_prog *p);
 
 struct seccomp_prog *seccomp_prog_free(struct seccomp_prog *p);
 void seccomp_prog_freep(struct seccomp_prog **p);

@@ -299,6 +299,27 @@ HOOK
 	[[ "$output" == *"rc=1"* ]]
 }
 
+@test "seccomp: a syscall newer than the profile gets ENOSYS, not the default action" {
+	unistd=/usr/include/x86_64-linux-gnu/asm/unistd_64.h
+	[ "$(uname -m)" = x86_64 ] || skip "x86_64 syscall numbers"
+	[ -r "$unistd" ] || skip "no $unistd"
+	command -v perl >/dev/null || skip "no perl"
+	# a profile that knows every syscall up to pidfd_open (434) but acct (163)
+	names=$(awk '$1 == "#define" && $2 ~ /^__NR_/ && $3 <= 434 && $2 != "__NR_acct" {print substr($2, 6)}' "$unistd" | jq -R . | jq -sc .)
+	config ".linux.seccomp = {\"defaultAction\": \"SCMP_ACT_ERRNO\", \"architectures\": [\"SCMP_ARCH_X86_64\"], \"syscalls\": [{\"names\": $names, \"action\": \"SCMP_ACT_ALLOW\"}]}"
+	# the host's perl makes the syscalls
+	ln -s usr/lib "$BUNDLE/rootfs/lib"
+	ln -s usr/lib64 "$BUNDLE/rootfs/lib64"
+	config '.mounts += [{"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]}]'
+	args /usr/bin/perl -e 'for (435, 1000, 163) { syscall($_, 0, 0); print $! + 0, "\n" }'
+	run brisk run c1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = 38 ] # clone3: ENOSYS, so that libc falls back to clone
+	[ "${lines[1]}" = 38 ] # no syscall at all
+	[ "${lines[2]}" = 1 ]  # acct, older than the profile: its default, EPERM
+}
+
 @test "seccomp: an unknown action is a clear error" {
 	config '.linux.seccomp = {"defaultAction": "SCMP_ACT_BOGUS"}'
 	args true

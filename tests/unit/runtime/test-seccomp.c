@@ -5,7 +5,10 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -461,6 +464,261 @@ static void test_notify(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* The highest of the syscalls the ENOSYS profiles below name, and one below it they do not. */
+static long enosys_highest, enosys_below;
+
+static int child_enosys(void)
+{
+	int bad = 0;
+
+	/* The filter answers before the kernel runs anything: these numbers are safe to call. */
+	errno = 0;
+	if (syscall(enosys_highest + 1, 0, 0, 0) != -1 || errno != ENOSYS)
+		bad |= 1;
+	errno = 0;
+	if (syscall(1000, 0, 0, 0) != -1 || errno != ENOSYS)
+		bad |= 2;
+	/* Below the highest, the default action still holds. */
+	errno = 0;
+	if (syscall(enosys_below, 0, 0, 0) != -1 || errno != EPERM)
+		bad |= 4;
+	return bad;
+}
+
+/* A syscall newer than the profile gets ENOSYS (so that libc falls back), not the default. */
+static void test_enosys_above_highest(void **state)
+{
+	(void)state;
+	static const char *const defaults[] = {
+	    "\"SCMP_ACT_ERRNO\"",
+	    "\"SCMP_ACT_KILL_PROCESS\"",
+	};
+
+	enosys_highest = SYS_exit > SYS_exit_group ? SYS_exit : SYS_exit_group;
+	if (SYS_getppid > enosys_highest)
+		enosys_highest = SYS_getppid;
+	enosys_below = enosys_highest - 1;
+	while (enosys_below == SYS_exit || enosys_below == SYS_exit_group ||
+	       enosys_below == SYS_getppid)
+		enosys_below--;
+	for (size_t i = 0; i < ELEMENTSOF(defaults); i++) {
+		char json[512];
+		struct seccomp_prog *p;
+		int status;
+
+		/* under KILL_PROCESS the "below" call dies: leave it out there */
+		snprintf(json, sizeof(json),
+			 "{\"defaultAction\":%s,\"syscalls\":[{\"names\":[\"exit\",\"exit_group\","
+			 "\"getppid\"],\"action\":\"SCMP_ACT_ALLOW\"}%s]}",
+			 defaults[i],
+			 i == 0 ? "" : ",{\"names\":[\"mkdir\"],\"action\":\"SCMP_ACT_ERRNO\"}");
+		print_message("# %s\n", json);
+		p = compile_ok(json);
+		if (i == 1) {
+			long below = enosys_below;
+
+			enosys_below = SYS_mkdir < enosys_highest ? SYS_mkdir : -1;
+			if (enosys_below < 0) {
+				seccomp_prog_free(p);
+				enosys_below = below;
+				continue;
+			}
+			status = run_filtered(p, child_enosys);
+			enosys_below = below;
+		} else {
+			status = run_filtered(p, child_enosys);
+		}
+		seccomp_prog_free(p);
+		print_message("# status 0x%x\n", status);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+}
+
+/* A classic BPF interpreter for the instructions libseccomp and the ENOSYS stub use. */
+static uint32_t bpf_run(const struct seccomp_prog *p, uint32_t arch, uint32_t nr)
+{
+	const struct sock_filter *f = seccomp_prog_bpf(p);
+	struct seccomp_data d = {.nr = (int)nr, .arch = arch};
+	uint32_t a = 0, x = 0, mem[BPF_MEMWORDS] = {0};
+	size_t n = seccomp_prog_size(p);
+
+	for (size_t pc = 0; pc < n; pc++) {
+		const struct sock_filter *i = &f[pc];
+		uint32_t src = BPF_SRC(i->code) == BPF_X ? x : i->k;
+
+		switch (BPF_CLASS(i->code)) {
+		case BPF_LD:
+			if (i->code == (BPF_LD | BPF_W | BPF_ABS)) {
+				assert_true(i->k % 4 == 0 && i->k + 4 <= sizeof(d));
+				memcpy(&a, (const char *)&d + i->k, 4);
+			} else if (i->code == (BPF_LD | BPF_IMM)) {
+				a = i->k;
+			} else if (i->code == (BPF_LD | BPF_MEM)) {
+				a = mem[i->k % BPF_MEMWORDS];
+			} else {
+				fail_msg("opcode 0x%x at %zu", i->code, pc);
+			}
+			break;
+		case BPF_LDX:
+			x = BPF_MODE(i->code) == BPF_MEM ? mem[i->k % BPF_MEMWORDS] : i->k;
+			break;
+		case BPF_ST:
+			mem[i->k % BPF_MEMWORDS] = a;
+			break;
+		case BPF_STX:
+			mem[i->k % BPF_MEMWORDS] = x;
+			break;
+		case BPF_ALU:
+			switch (BPF_OP(i->code)) {
+			case BPF_AND:
+				a &= src;
+				break;
+			case BPF_OR:
+				a |= src;
+				break;
+			default:
+				fail_msg("opcode 0x%x at %zu", i->code, pc);
+			}
+			break;
+		case BPF_JMP:
+			switch (BPF_OP(i->code)) {
+			case BPF_JA:
+				pc += i->k;
+				break;
+			case BPF_JEQ:
+				pc += a == src ? i->jt : i->jf;
+				break;
+			case BPF_JGT:
+				pc += a > src ? i->jt : i->jf;
+				break;
+			case BPF_JGE:
+				pc += a >= src ? i->jt : i->jf;
+				break;
+			case BPF_JSET:
+				pc += (a & src) ? i->jt : i->jf;
+				break;
+			default:
+				fail_msg("opcode 0x%x at %zu", i->code, pc);
+			}
+			break;
+		case BPF_RET:
+			return BPF_RVAL(i->code) == BPF_A ? a : i->k;
+		case BPF_MISC:
+			if (BPF_MISCOP(i->code) == BPF_TAX)
+				x = a;
+			else
+				a = x;
+			break;
+		default:
+			fail_msg("opcode 0x%x at %zu", i->code, pc);
+		}
+	}
+	fail_msg("ran off the end of the program");
+	return 0;
+}
+
+static uint32_t resolve(uint32_t arch, const char *name)
+{
+	int nr = seccomp_syscall_resolve_name_arch(arch, name);
+
+	assert_true(nr >= 0);
+	return (uint32_t)nr;
+}
+
+#define RET_ENOSYS (SECCOMP_RET_ERRNO | ENOSYS)
+#define RET_EPERM (SECCOMP_RET_ERRNO | EPERM)
+
+/* Per architecture, x86-64 and x32 told apart by bit 30. */
+static void test_enosys_per_arch(void **state)
+{
+	(void)state;
+	/* (libseccomp mixes no big-endian architecture with the little-endian native one) */
+	static const uint32_t archs[] = {SCMP_ARCH_X86_64, SCMP_ARCH_X86, SCMP_ARCH_X32,
+					 SCMP_ARCH_AARCH64, SCMP_ARCH_ARM};
+	/* rt_sigaction is 13 on x86-64 but 512 on x32: the two get highests of their own */
+	static const char *const names[] = {"read", "exit_group", "rt_sigaction", "mkdirat"};
+	_cleanup_(seccomp_prog_freep) struct seccomp_prog *p = compile_ok(
+	    "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"architectures\":[\"SCMP_ARCH_X86_64\","
+	    "\"SCMP_ARCH_X86\",\"SCMP_ARCH_X32\",\"SCMP_ARCH_AARCH64\",\"SCMP_ARCH_ARM\"],"
+	    "\"syscalls\":[{\"names\":[\"read\",\"exit_group\",\"rt_sigaction\","
+	    "\"no_such_syscall\"],\"action\":\"SCMP_ACT_ALLOW\"},{\"names\":[\"mkdirat\"],"
+	    "\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":5}]}");
+
+	for (size_t i = 0; i < ELEMENTSOF(archs); i++) {
+		uint32_t audit = archs[i] == SCMP_ARCH_X32 ? AUDIT_ARCH_X86_64 : archs[i];
+		uint32_t nrs[ELEMENTSOF(names)], highest = 0, below;
+		bool named;
+
+		for (size_t j = 0; j < ELEMENTSOF(names); j++) {
+			nrs[j] = resolve(archs[i], names[j]);
+			if (nrs[j] > highest)
+				highest = nrs[j];
+		}
+		print_message("# arch 0x%x: highest 0x%x\n", archs[i], highest);
+		assert_int_equal(bpf_run(p, audit, nrs[0]), SCMP_ACT_ALLOW);
+		assert_int_equal(bpf_run(p, audit, nrs[3]), SECCOMP_RET_ERRNO | 5);
+		assert_int_equal(bpf_run(p, audit, highest + 1), RET_ENOSYS);
+		assert_int_equal(bpf_run(p, audit, highest + 1000), RET_ENOSYS);
+		/* an unnamed syscall below the highest keeps the default */
+		below = highest;
+		do {
+			below--;
+			named = false;
+			for (size_t j = 0; j < ELEMENTSOF(names); j++)
+				named |= nrs[j] == below;
+		} while (named);
+		assert_int_equal(bpf_run(p, audit, below), RET_EPERM);
+	}
+	/* x86-64 numbers above its highest get ENOSYS, x32's below theirs do not */
+	assert_int_equal(bpf_run(p, AUDIT_ARCH_X86_64, 300), RET_ENOSYS);
+	assert_int_equal(bpf_run(p, AUDIT_ARCH_X86_64, 0x40000000u | 300), RET_EPERM);
+	assert_int_equal(bpf_run(p, AUDIT_ARCH_X86_64, 0xffffffffu), RET_ENOSYS);
+	/* an architecture the profile leaves out gets libseccomp's bad-arch action */
+	assert_int_not_equal(bpf_run(p, SCMP_ARCH_RISCV64, 1000), RET_ENOSYS);
+}
+
+/* Only x86-64 in the profile: an x32 number goes to libseccomp, which refuses its ABI. */
+static void test_enosys_x86_64_only(void **state)
+{
+	(void)state;
+	_cleanup_(seccomp_prog_freep) struct seccomp_prog *p = compile_ok(
+	    "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"architectures\":[\"SCMP_ARCH_X86_64\"],"
+	    "\"syscalls\":[{\"names\":[\"read\",\"exit_group\"],\"action\":\"SCMP_ACT_ALLOW\"}]}");
+	uint32_t x32_read = resolve(SCMP_ARCH_X32, "read");
+
+	assert_int_equal(bpf_run(p, AUDIT_ARCH_X86_64, resolve(SCMP_ARCH_X86_64, "read")),
+			 SCMP_ACT_ALLOW);
+	assert_int_equal(bpf_run(p, AUDIT_ARCH_X86_64, 1000), RET_ENOSYS);
+	assert_int_not_equal(bpf_run(p, AUDIT_ARCH_X86_64, x32_read), SCMP_ACT_ALLOW);
+	assert_int_not_equal(bpf_run(p, AUDIT_ARCH_X86_64, x32_read + 1000), RET_ENOSYS);
+}
+
+/* A permissive default, or one that is ENOSYS already, needs no stub. */
+static void test_enosys_not_when_permissive(void **state)
+{
+	(void)state;
+	static const char *const profiles[] = {
+	    "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\"],"
+	    "\"action\":\"SCMP_ACT_ERRNO\"}]}",
+	    "{\"defaultAction\":\"SCMP_ACT_LOG\",\"syscalls\":[{\"names\":[\"read\"],"
+	    "\"action\":\"SCMP_ACT_ERRNO\"}]}",
+	    "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":38,\"syscalls\":"
+	    "[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ALLOW\"}]}",
+	    /* names nothing this architecture knows: nothing to compare with */
+	    "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"frobnicate\"],"
+	    "\"action\":\"SCMP_ACT_ALLOW\"}]}",
+	};
+	static const uint32_t expect[] = {SCMP_ACT_ALLOW, SCMP_ACT_LOG, RET_ENOSYS, RET_EPERM};
+
+	for (size_t i = 0; i < ELEMENTSOF(profiles); i++) {
+		_cleanup_(seccomp_prog_freep) struct seccomp_prog *p = compile_ok(profiles[i]);
+
+		print_message("# %s\n", profiles[i]);
+		assert_int_equal(bpf_run(p, seccomp_arch_native(), 1000), expect[i]);
+	}
+}
+
 static void test_features(void **state)
 {
 	(void)state;
@@ -493,6 +751,10 @@ int main(void)
 	    cmocka_unit_test(test_send_listener),
 	    cmocka_unit_test(test_notify),
 	    cmocka_unit_test(test_features),
+	    cmocka_unit_test(test_enosys_above_highest),
+	    cmocka_unit_test(test_enosys_per_arch),
+	    cmocka_unit_test(test_enosys_x86_64_only),
+	    cmocka_unit_test(test_enosys_not_when_permissive),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
