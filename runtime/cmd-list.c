@@ -36,6 +36,15 @@ static int handle(const struct cli_parsed *p, void *userdata)
 	return 0;
 }
 
+static int by_id(const void *a, const void *b)
+{
+	const char *x = "", *y = "";
+
+	json_get_string(*(struct json_object *const *)a, "id", &x);
+	json_get_string(*(struct json_object *const *)b, "id", &y);
+	return strcmp(x, y);
+}
+
 static int check_format(const char *f)
 {
 	if (strcmp(f, "table") != 0 && strcmp(f, "json") != 0)
@@ -80,6 +89,8 @@ int cmd_list(struct runtime_ctx *rt, int argc, char **argv)
 			json_object_array_add(arr, o);
 		}
 	}
+	/* sorted by id, as runc lists them */
+	json_object_array_sort(arr, by_id);
 	size_t n = json_object_array_length(arr);
 	if (a.quiet) {
 		for (size_t k = 0; k < n; k++) {

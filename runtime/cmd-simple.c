@@ -118,7 +118,10 @@ int cmd_kill(struct runtime_ctx *rt, int argc, char **argv)
 		return log_error_errno(-EINVAL,
 				       "kill: expects a container id and an optional signal");
 	command_log_context("kill", argv[i]);
-	if (argc - i == 2 && (sig = signal_from_string(argv[i + 1])) < 0)
+	/* signal 0, as runc takes it: whether the init is still there */
+	if (argc - i == 2 && strcmp(argv[i + 1], "0") == 0)
+		sig = 0;
+	else if (argc - i == 2 && (sig = signal_from_string(argv[i + 1])) < 0)
 		return log_error_errno(-EINVAL, "unknown signal '%s'", argv[i + 1]);
 	return container_kill(rt, argv[i], sig, a.all);
 }

@@ -316,6 +316,7 @@ static int parent_handshake(struct create_job *j)
 			return log_error_errno(m.error < 0 ? m.error : -EIO, "%s", m.text);
 		case SYNC_PTY:
 			j->pty_master = fd;
+			terminal_clear_onlcr(fd);
 			break;
 		case SYNC_SECCOMP:
 			r = send_listener(j, fd);

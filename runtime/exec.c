@@ -232,7 +232,8 @@ static int child_setup(struct exec_job *j, struct process_ctx *pc, int *listener
 		if ((r = terminal_attach(peer)) < 0)
 			return r;
 	}
-	if ((r = process_find_exec(pc)) < 0 || (r = process_apply_limits(pc)) < 0 ||
+	if ((r = process_prepare_env(pc)) < 0 || (r = process_find_exec(pc)) < 0 ||
+	    (r = process_apply_limits(pc)) < 0 ||
 	    (r = process_apply_seccomp_early(pc, listener)) < 0 ||
 	    (r = process_apply_identity(pc)) < 0)
 		return r;
@@ -323,6 +324,7 @@ static int parent_handshake(struct exec_job *j)
 			return log_error_errno(m.error < 0 ? m.error : -EIO, "%s", m.text);
 		case SYNC_PTY:
 			j->pty_master = fd;
+			terminal_clear_onlcr(fd);
 			break;
 		case SYNC_CREATED:
 			ready = true;

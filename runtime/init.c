@@ -8,6 +8,8 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
+#include <sys/socket.h>
+#include <net/if.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -67,6 +69,22 @@ static int join_namespaces(struct init_ctx *c)
 				return log_error_errno(-errno, "join %s namespace '%s': %m",
 						       spec_namespace_name(ns->type), ns->path);
 		}
+	return 0;
+}
+
+/* A new network namespace starts with its loopback down; runc brings it up. */
+static int loopback_up(void)
+{
+	_cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr = {.ifr_name = "lo"};
+
+	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		return log_error_errno(-errno, "bring up the loopback interface: %m");
+	if (ifr.ifr_flags & IFF_UP)
+		return 0;
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		return log_error_errno(-errno, "bring up the loopback interface: %m");
 	return 0;
 }
 
@@ -166,6 +184,9 @@ static int setup_container(struct init_ctx *c, struct process_ctx *pc)
 		return log_error_errno(-errno, "become root in the user namespace: %m");
 	if ((r = join_namespaces(c)) < 0)
 		return r;
+	const struct spec_namespace *net = spec_find_namespace(s, CLONE_NEWNET);
+	if (net && !net->path && (r = loopback_up()) < 0)
+		return r;
 	if (!c->no_new_keyring && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, c->id) < 0 &&
 	    errno != ENOSYS && errno != EPERM)
 		return log_error_errno(-errno, "join a new session keyring: %m");
@@ -205,7 +226,8 @@ static int setup_container(struct init_ctx *c, struct process_ctx *pc)
 	 * session leader is outside its pid namespace. */
 	if (!s->process.terminal && setsid() < 0 && errno != EPERM)
 		return log_error_errno(-errno, "create a new session: %m");
-	if ((r = process_find_exec(pc)) < 0 || (r = process_apply_limits(pc)) < 0)
+	if ((r = process_prepare_env(pc)) < 0 || (r = process_find_exec(pc)) < 0 ||
+	    (r = process_apply_limits(pc)) < 0)
 		return r;
 	return 0;
 }

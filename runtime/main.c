@@ -114,6 +114,9 @@ static void usage(void)
 		printf("  %-12s %s\n", c->name, c->summary);
 }
 
+/* The command being run, once known. */
+static const struct command *current;
+
 static int run(int argc, char **argv)
 {
 	struct globals g = {.root = "/run/brisk"};
@@ -151,6 +154,7 @@ static int run(int argc, char **argv)
 	}
 	if (!c->name)
 		return log_error_errno(-EINVAL, "unknown command '%s'", argv[i]);
+	current = c;
 	/* Commands that put a process into a container run from a sealed copy of brisk. */
 	if ((c->run == cmd_create || c->run == cmd_run || c->run == cmd_exec ||
 	     c->run == cmd_restore) &&
@@ -207,7 +211,9 @@ int main(int argc, char **argv)
 	 * not dumpable (exec makes itself so): in sanitized builds only, become dumpable again. */
 	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 #endif
+	/* as runc's exec: the runtime's own failure is 255, apart from any status of the
+	 * program */
 	if (r < 0)
-		return 1;
+		return current && current->run == cmd_exec ? 255 : 1;
 	return r;
 }

@@ -6,11 +6,13 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -64,6 +66,79 @@ int process_check_preserve_fds(int n)
 		if (!(inherited[(size_t)fd / bits] & (1UL << ((size_t)fd % bits))))
 			return log_error_errno(
 			    -EBADF, "--preserve-fds %d: fd %d was not passed to brisk", n, fd);
+	return 0;
+}
+
+/* The home directory of UID in the container's /etc/passwd (a regular file, read whole). */
+static char *passwd_home(uid_t uid)
+{
+	_cleanup_close_ int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	_cleanup_free_ char *buf = NULL;
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    read_fd_all(fd, 4 << 20, &buf, NULL) < 0)
+		return NULL;
+	/* name:password:uid:gid:gecos:home:shell */
+	for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *f[7] = {0}, *p = line;
+		size_t n = 0;
+		while (n < ELEMENTSOF(f) && p) {
+			f[n++] = p;
+			p = strchr(p, ':');
+			if (p)
+				*p++ = '\0';
+		}
+		unsigned long long u;
+		if (n >= 6 && parse_uint64(f[2], &u) == 0 && u == uid && f[5][0])
+			return strdup(f[5]);
+	}
+	return NULL;
+}
+
+/* Give the stdio of the process to its user, as runc does, so that it can reopen them
+ * through /proc/self/fd: the owner only (the group may be the mount's own choice), never
+ * /dev/null; where the owner or the group is not ours to change, leave it. */
+static void chown_stdio(uid_t uid)
+{
+	struct stat null, st;
+
+	if (stat("/dev/null", &null) < 0)
+		null.st_rdev = makedev(1, 3);
+	for (int fd = 0; fd < 3; fd++) {
+		if (fstat(fd, &st) < 0 || (S_ISCHR(st.st_mode) && st.st_rdev == null.st_rdev) ||
+		    st.st_uid == uid)
+			continue;
+		if (fchown(fd, uid, st.st_gid) < 0 && errno != EINVAL && errno != EPERM &&
+		    errno != EROFS)
+			log_debug("hand fd %d to uid %u: %m, ignoring", fd, (unsigned)uid);
+	}
+}
+
+int process_prepare_env(struct process_ctx *c)
+{
+	const char *home = env_get(c->p->env, "HOME");
+	size_t n = 0;
+
+	chown_stdio(c->p->uid);
+	if (home && *home)
+		return 0;
+	_cleanup_free_ char *dir = passwd_home(c->p->uid);
+	for (char **e = c->p->env; e && *e; e++)
+		n++;
+	char **env = calloc(n + 2, sizeof(char *));
+	if (!env)
+		return -ENOMEM;
+	size_t k = 0;
+	for (char **e = c->p->env; e && *e; e++)
+		if (strncmp(*e, "HOME=", 5) != 0)
+			env[k++] = *e; /* borrowed from the spec, which outlives the exec */
+	if (asprintf(&env[k], "HOME=%s", dir ? dir : "/") < 0) {
+		free(env);
+		return -ENOMEM;
+	}
+	c->env = env;
 	return 0;
 }
 
@@ -307,8 +382,11 @@ int process_exec(struct process_ctx *c)
 		return log_error_errno(r, "set CPU affinity '%s': %m",
 				       c->p->exec_cpu_affinity_final);
 	/* Only stdio and the preserved fds reach the program (containerd passes its own
-	 * socket at fd 3; CVE-2024-21626 leaked a host directory fd). */
-	close_fds_from(3 + c->preserve_fds);
+	 * socket at fd 3; CVE-2024-21626 leaked a host directory fd). They close at execve
+	 * itself, not before: the exec fifo among them, `start` returns only once the
+	 * program runs, and a signal sent then reaches the program. */
+	if (cloexec_fds_from(3 + c->preserve_fds) < 0)
+		close_fds_from(3 + c->preserve_fds);
 	/* The program starts with default dispositions and nothing blocked. */
 	sigset_t none;
 	sigemptyset(&none);
@@ -316,7 +394,7 @@ int process_exec(struct process_ctx *c)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	char **env = c->p->env ? c->p->env : (char *[]){NULL};
+	char **env = c->env ? c->env : c->p->env ? c->p->env : (char *[]){NULL};
 	/*
 	 * CVE-2019-5736: until execve we are the host's brisk binary, and /proc/self/exe (or a
 	 * path leading to it) would run it inside the container, where a process can then

@@ -20,12 +20,16 @@ struct process_ctx {
 	int preserve_fds;
 	bool setgroups_allowed; /* false in a user namespace with setgroups denied */
 	char *exec_path;	/* resolved by process_find_exec */
+	char **env;		/* the env to exec with, when it differs from p->env */
 };
 
 /* At start, before brisk opens anything: remember the fds its caller passed. */
 void process_note_inherited_fds(void);
 /* --preserve-fds N: fds 3..3+N-1 were all passed by the caller (none is brisk's own). */
 int process_check_preserve_fds(int n);
+/* In the container's root, before the user switch: HOME from the container's /etc/passwd
+ * when the env has none (or an empty one), else "/"; stdio handed to the process's user. */
+int process_prepare_env(struct process_ctx *c);
 /* Resolve args[0] against the process's PATH, in the current root. */
 int process_find_exec(struct process_ctx *c);
 /* Before the user switch: rlimits, oomScoreAdj, ioPriority, scheduler, CPU affinity,

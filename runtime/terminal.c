@@ -54,6 +54,16 @@ int terminal_attach(int peer)
 	return 0;
 }
 
+void terminal_clear_onlcr(int master)
+{
+	struct termios t;
+
+	if (tcgetattr(master, &t) == 0) {
+		t.c_oflag &= ~(tcflag_t)ONLCR;
+		(void)tcsetattr(master, TCSANOW, &t);
+	}
+}
+
 int terminal_connect_console(const char *path, int *ret_fd)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};

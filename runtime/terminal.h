@@ -15,5 +15,7 @@ int terminal_open(const struct spec_process *p, int *ret_master, int *ret_peer, 
 		  size_t name_size);
 /* setsid, make PEER the controlling terminal and stdin, stdout and stderr. */
 int terminal_attach(int peer);
+/* The runtime relays a foreground terminal: no "\r" added before each "\n", as runc's. */
+void terminal_clear_onlcr(int master);
 /* Connect to a --console-socket (a unix stream socket at PATH). */
 int terminal_connect_console(const char *path, int *ret_fd);

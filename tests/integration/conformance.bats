@@ -1,0 +1,135 @@
+#!/usr/bin/env bats
+# Drop-in conformance: what a workload or a tool can tell apart from runc, with runc's
+# behaviour (checked against runc on the same bundle) as the expectation.
+
+load helpers
+
+setup() {
+	common_setup
+	PFX=cf$$x
+}
+teardown() { common_teardown; }
+
+@test "HOME comes from the container's /etc/passwd when the env has none, else /" {
+	config '.process.env = ["PATH=/bin", "HOME="]'
+	args sh -c 'echo "home=$HOME"'
+	run brisk run "${PFX}a"
+	echo "$output"
+	[ "$output" = "home=/root" ]
+	# a user the image does not know
+	config '.process.user = {"uid": 1000, "gid": 1000}'
+	run brisk run "${PFX}b"
+	[ "$output" = "home=/" ]
+	# one the env sets is kept
+	config '.process.user = {"uid": 0, "gid": 0} | .process.env = ["PATH=/bin", "HOME=/x"]'
+	run brisk run "${PFX}c"
+	[ "$output" = "home=/x" ]
+	# exec, --user included
+	config '.process.env = ["PATH=/bin"]'
+	echo "u1:x:1001:1001::/home/u1:/bin/sh" >>"$BUNDLE/rootfs/etc/passwd"
+	args sleep 100
+	brisk run -d "${PFX}d" </dev/null >/dev/null 2>&1
+	run brisk exec "${PFX}d" sh -c 'echo "home=$HOME"'
+	[ "$output" = "home=/root" ]
+	run brisk exec --user 1001 "${PFX}d" sh -c 'echo "home=$HOME"'
+	[ "$output" = "home=/home/u1" ]
+	brisk delete --force "${PFX}d"
+}
+
+@test "the loopback interface of a new network namespace is up" {
+	args cat /sys/class/net/lo/flags
+	run brisk run "${PFX}a"
+	echo "$output"
+	# IFF_UP | IFF_LOOPBACK (0x9), as runc gives it
+	[ "$output" = 0x9 ]
+}
+
+@test "stdio is handed to the container's user, /dev/null is left alone" {
+	config '.process.user = {"uid": 1000, "gid": 1000}'
+	args sh -c 'stat -L -c %u /proc/self/fd/1; stat -L -c %u /proc/self/fd/0'
+	run brisk run "${PFX}a" </dev/null
+	echo "$output"
+	[ "${lines[0]}" = 1000 ]
+	[ "${lines[1]}" = 0 ]
+}
+
+@test "start returns once the exec fifo closes at the program's execve, not before" {
+	command -v strace >/dev/null || skip "strace is not installed"
+	args sleep 100
+	brisk create "${PFX}a" </dev/null >/dev/null 2>&1
+	local pid fifo fd i
+	pid=$(state_field "${PFX}a" pid)
+	for fd in /proc/$pid/fd/*; do
+		[ "$(readlink "$fd")" = "$STATE_ROOT/${PFX}a/exec.fifo" ] && fifo=${fd##*/}
+	done
+	[ -n "$fifo" ]
+	strace -qq -p "$pid" -e trace=close,close_range,execve,execveat -o "$TEST_DIR/trace" &
+	local spid=$!
+	for i in $(seq 100); do
+		[ "$(awk '/^TracerPid/ {print $2}' /proc/$pid/status)" != 0 ] && break
+		sleep 0.05
+	done
+	brisk start "${PFX}a"
+	for i in $(seq 100); do
+		[ "$(readlink /proc/$pid/exe)" = /bin/busybox ] && break
+		sleep 0.05
+	done
+	kill "$spid"
+	wait "$spid" || true
+	cat "$TEST_DIR/trace"
+	# before the exec: no close of the fifo, no close_range that closes it
+	sed '/exec/,$d' "$TEST_DIR/trace" >"$TEST_DIR/before"
+	if grep -E "^close\($fifo\)|^close_range\([0-9]+, [0-9]+, 0\)" "$TEST_DIR/before"; then
+		echo "the exec fifo closed before the program's execve"
+		return 1
+	fi
+	grep -q exec "$TEST_DIR/trace"
+}
+
+@test "a foreground run with a terminal gives the program's newlines as they are" {
+	config '.process.terminal = true'
+	args sh -c 'printf "a\nb\n"'
+	brisk run "${PFX}a" </dev/null >"$TEST_DIR/out"
+	od -c "$TEST_DIR/out"
+	[ "$(od -An -c "$TEST_DIR/out" | tr -d ' \n')" = 'a\nb\n' ]
+}
+
+@test "exec: the runtime's own failure exits 255, as runc's" {
+	args sleep 100
+	brisk run -d "${PFX}a" </dev/null >/dev/null 2>&1
+	run brisk exec "${PFX}a" /no/such/program
+	[ "$status" -eq 255 ]
+	run brisk exec --pid-file "$TEST_DIR/no/such/dir/pid" "${PFX}a" true
+	[ "$status" -eq 255 ]
+	# the program's own status is passed on
+	run brisk exec "${PFX}a" sh -c 'exit 7'
+	[ "$status" -eq 7 ]
+	brisk pause "${PFX}a"
+	run brisk exec "${PFX}a" true
+	[ "$status" -eq 255 ]
+	[[ "$output" == *paused* ]]
+	brisk resume "${PFX}a"
+	brisk delete --force "${PFX}a"
+}
+
+@test "kill ID 0 tells whether the init is there; list is sorted by id" {
+	args sleep 100
+	local id
+	for id in c b a; do
+		brisk run -d "${PFX}$id" </dev/null >/dev/null 2>&1
+	done
+	brisk kill "${PFX}b" 0
+	run brisk list -q
+	echo "$output"
+	[ "$output" = "$(printf '%s\n' "${PFX}a" "${PFX}b" "${PFX}c")" ]
+	run brisk list --format json
+	[ "$(echo "$output" | jq -r '.[].id' | tr '\n' ' ')" = "${PFX}a ${PFX}b ${PFX}c " ]
+	brisk kill "${PFX}b" KILL
+	for id in $(seq 50); do
+		[ "$(state_field "${PFX}b" status)" = stopped ] && break
+		sleep 0.1
+	done
+	run brisk kill "${PFX}b" 0
+	[ "$status" -ne 0 ]
+	for id in a b c; do brisk delete --force "${PFX}$id"; done
+}
