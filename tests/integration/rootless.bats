@@ -117,5 +117,5 @@ uconfig() {
 	done
 	ubrisk delete "rl$$"
 	[ -z "$(ls -A "$STATE_ROOT")" ]
-	! grep -q "$TEST_DIR" /proc/self/mountinfo
+	if grep -q "$TEST_DIR" /proc/self/mountinfo; then echo "unexpected: this matched"; return 1; fi
 }

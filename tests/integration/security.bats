@@ -106,7 +106,7 @@ EOF
 	done
 	cat "$TEST_DIR/shared/out"
 	grep -q "exe refused" "$TEST_DIR/shared/out"
-	! grep -q "exe readable" "$TEST_DIR/shared/out"
+	if grep -q "exe readable" "$TEST_DIR/shared/out"; then echo "unexpected: this matched"; return 1; fi
 }
 
 # CVE-2024-21626: a directory fd of the host leaked into the init becomes a way out through
@@ -117,8 +117,8 @@ EOF
 	[ "$status" -eq 0 ]
 	# only 0-2 (and ls's own directory fd), none to a directory of the host
 	[ "$(echo "$output" | grep -c -- '->')" -le 4 ]
-	! echo "$output" | grep -- '->' | grep -v -e ' [0-3] -> ' | grep -q .
-	! echo "$output" | grep -q "$TEST_DIR"
+	if echo "$output" | grep -- '->' | grep -v -e ' [0-3] -> ' | grep -q .; then echo "unexpected: this matched"; return 1; fi
+	if echo "$output" | grep -q "$TEST_DIR"; then echo "unexpected: this matched"; return 1; fi
 	[ "$(echo "$output" | tail -n 1)" = / ]
 	# The init holds 0-2 only. Looked at from the host while it sleeps: a shell in the
 	# container that lists its own fds holds the pipe of that very pipeline for a moment.
@@ -156,7 +156,7 @@ probe_mount='{"destination": "/mnt", "type": "tmpfs", "source": "brisk-probe", "
 		[ "$(echo "$output" | tail -n 1)" = tmpfs ]
 		# nothing appeared on the host side
 		[ -z "$(ls -A "$TEST_DIR/outside")" ]
-		! grep -q " $TEST_DIR/outside " /proc/self/mountinfo
+		if grep -q " $TEST_DIR/outside " /proc/self/mountinfo; then echo "unexpected: this matched"; return 1; fi
 		assert_no_leaks "${PFX}c"
 	done
 }
@@ -188,7 +188,7 @@ probe_mount='{"destination": "/mnt", "type": "tmpfs", "source": "brisk-probe", "
 	wait "$swapper" || true
 	echo "$ok of 30 runs started"
 	[ -z "$(ls -A "$TEST_DIR/outside")" ]
-	! grep -q " $TEST_DIR/outside " /proc/self/mountinfo
+	if grep -q " $TEST_DIR/outside " /proc/self/mountinfo; then echo "unexpected: this matched"; return 1; fi
 }
 
 @test "maskedPaths and readonlyPaths cannot be undone from inside" {
@@ -220,7 +220,7 @@ probe_mount='{"destination": "/mnt", "type": "tmpfs", "source": "brisk-probe", "
 		echo done'
 	echo "$output"
 	[ "$status" -eq 0 ]
-	! echo "$output" | grep -q written
+	if echo "$output" | grep -q written; then echo "unexpected: this matched"; return 1; fi
 	echo "$output" | grep -q '^/sys ro'
 	echo "$output" | grep -q '^/proc/sys ro'
 	[ "$(cat /proc/sys/kernel/domainname)" != brisk-evil ]

@@ -116,7 +116,7 @@ HOOK
 	extra=$(fd_targets "$bpid")
 	echo "run's own fds: $extra"
 	# the state root (its lock) and anonymous inodes (signalfd, pidfd) only
-	! echo "$extra" | grep -v -e "-> $STATE_ROOT" -e '-> anon_inode:' | grep -q .
+	if echo "$extra" | grep -v -e "-> $STATE_ROOT" -e '-> anon_inode:' | grep -q .; then echo "unexpected: this matched"; return 1; fi
 	[ "$(echo "$extra" | grep -c .)" -le 4 ]
 	wait "$bpid"
 	cat "$TEST_DIR/out"
