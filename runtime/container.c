@@ -441,7 +441,20 @@ static int prepare(struct create_job *j)
 		const struct spec_namespace *ipc = spec_find_namespace(s, CLONE_NEWIPC);
 		json_object_object_foreach(s->sysctl, key, val)
 		{
-			(void)val;
+			const char *v = json_object_get_string(val);
+			/* as runc: the hostname is the hostname field's alone, and a domainname
+			 * given twice must agree */
+			if (strcmp(key, "kernel.hostname") == 0)
+				return log_error_errno(
+				    -EINVAL, "config.json: sysctl 'kernel.hostname' is not "
+					     "allowed: it conflicts with the hostname field");
+			if (strcmp(key, "kernel.domainname") == 0 && s->domainname &&
+			    strcmp(s->domainname, v ? v : "") != 0)
+				return log_error_errno(
+				    -EINVAL,
+				    "config.json: sysctl 'kernel.domainname' = '%s' "
+				    "conflicts with the domainname field '%s'",
+				    v ? v : "", s->domainname);
 			bool ok = (strncmp(key, "net.", 4) == 0 && net) ||
 				  ((strncmp(key, "kernel.msg", 10) == 0 ||
 				    strcmp(key, "kernel.sem") == 0 ||

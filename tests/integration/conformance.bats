@@ -133,3 +133,26 @@ teardown() { common_teardown; }
 	[ "$status" -ne 0 ]
 	for id in a b c; do brisk delete --force "${PFX}$id"; done
 }
+
+@test "sysctl: kernel.hostname is refused, kernel.domainname must agree with domainname" {
+	args true
+	config '.hostname = "h1" | .linux.sysctl = {"kernel.hostname": "h2"}'
+	run brisk run "${PFX}a"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"sysctl 'kernel.hostname' is not allowed"* ]]
+	config 'del(.hostname) | .linux.sysctl = {"kernel.hostname": "h2"}'
+	run brisk run "${PFX}b"
+	[ "$status" -ne 0 ]
+	config '.domainname = "a.b" | .linux.sysctl = {"kernel.domainname": "c.d"}'
+	run brisk run "${PFX}c"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"conflicts with the domainname field 'a.b'"* ]]
+	config '.domainname = "a.b" | .linux.sysctl = {"kernel.domainname": "a.b"}'
+	args cat /proc/sys/kernel/domainname
+	run brisk run "${PFX}d"
+	[ "$status" -eq 0 ]
+	[ "$output" = a.b ]
+	assert_no_leaks "${PFX}a"
+}
