@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
+#include <seccomp.h>
 
 #include "config.h"
 #include "common/cleanup.h"
@@ -105,6 +106,20 @@ static int handle(const struct cli_parsed *p, void *userdata)
 	return 0;
 }
 
+/* As runc and crun print it: the version, the spec, the libraries, and what is built in. */
+static void print_version(void)
+{
+	const struct scmp_version *sv = seccomp_version();
+
+	printf("brisk version %s\nspec: 1.2.0\n", BRISK_VERSION);
+	if (sv)
+		printf("libseccomp: %u.%u.%u\n", sv->major, sv->minor, sv->micro);
+	/* CUDA checkpoints load the driver at run time: built in means the code is there */
+	printf(
+	    "+SECCOMP +CAP +CRIU +APPARMOR +SELINUX +IDMAP +LAZY-IMAGES %cGPU %cFAULT-INJECTION\n",
+	    BRISK_GPU ? '+' : '-', BRISK_FAULT_INJECTION ? '+' : '-');
+}
+
 static void usage(void)
 {
 	cli_print_help("brisk [global options] COMMAND [options] [arguments]",
@@ -145,7 +160,7 @@ static int run(int argc, char **argv)
 	if (g.debug)
 		log_set_level(LOG_LEVEL_DEBUG);
 	if (g.version) {
-		printf("brisk version %s\nspec: 1.2.0\n", BRISK_VERSION);
+		print_version();
 		return 0;
 	}
 	if (g.help || i >= argc) {

@@ -156,3 +156,13 @@ teardown() { common_teardown; }
 	[ "$output" = a.b ]
 	assert_no_leaks "${PFX}a"
 }
+
+@test "--version lists the libraries and the optional features built in" {
+	run "$BRISK" --version
+	echo "$output"
+	[[ "${lines[0]}" == "brisk version "* ]]
+	[[ "$output" == *"spec: 1."* ]]
+	[[ "$output" =~ libseccomp:\ [0-9]+\.[0-9]+\.[0-9]+ ]]
+	[[ "$output" =~ [+-]GPU ]]
+	[[ "$output" == *"+SECCOMP"* ]]
+}
