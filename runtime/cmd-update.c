@@ -219,7 +219,15 @@ int cmd_update(struct runtime_ctx *rt, int argc, char **argv)
 			       "Change the cgroup limits of a running container.", opts);
 		return 0;
 	}
-	if (argc - i != 1)
+	/* flags after the id too, as runc takes them */
+	if (argc - i > 1) {
+		int j = cli_parse("update", argc - i - 1, argv + i + 1, opts, handle, &a);
+		if (j < 0)
+			return j;
+		if (j != argc - i - 1)
+			return log_error_errno(-EINVAL, "update: expects exactly one container id");
+	}
+	if (argc - i < 1)
 		return log_error_errno(-EINVAL, "update: expects exactly one container id");
 	command_log_context("update", argv[i]);
 	if (a.rdt)

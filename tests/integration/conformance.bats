@@ -166,3 +166,15 @@ teardown() { common_teardown; }
 	[[ "$output" =~ [+-]GPU ]]
 	[[ "$output" == *"+SECCOMP"* ]]
 }
+
+@test "update takes its flags after the id too" {
+	args sleep 100
+	brisk run -d "${PFX}a" </dev/null >/dev/null 2>&1
+	brisk update "${PFX}a" --pids-limit 55
+	local pids
+	pids=$(grep -E ':pids:' "/proc/$(state_field "${PFX}a" pid)/cgroup" | cut -d: -f3)
+	[ "$(cat "/sys/fs/cgroup/pids$pids/pids.max")" = 55 ]
+	run brisk update "${PFX}a" "${PFX}b"
+	[ "$status" -ne 0 ]
+	brisk delete --force "${PFX}a"
+}
