@@ -122,18 +122,20 @@ char *log_format_record(enum log_format format, enum log_level level, const char
 	char tbuf[64];
 	char *out = NULL;
 
-	format_time(ts, tbuf, sizeof(tbuf));
-	if (format == LOG_FORMAT_JSON) {
-		_cleanup_free_ char *esc = json_escape(msg);
+	/* quoted and escaped in both: a message with a quote or a newline stays one record
+	 * (logrus's text format quotes the same way) */
+	_cleanup_free_ char *esc = json_escape(msg);
 
-		if (!esc)
-			return NULL;
+	format_time(ts, tbuf, sizeof(tbuf));
+	if (!esc)
+		return NULL;
+	if (format == LOG_FORMAT_JSON) {
 		if (asprintf(&out, "{\"level\":\"%s\",\"msg\":%s,\"time\":\"%s\"}",
 			     level_names[level], esc, tbuf) < 0)
 			return NULL;
 	} else {
-		if (asprintf(&out, "time=\"%s\" level=%s msg=\"%s\"", tbuf, level_names[level],
-			     msg) < 0)
+		if (asprintf(&out, "time=\"%s\" level=%s msg=%s", tbuf, level_names[level], esc) <
+		    0)
 			return NULL;
 	}
 	return out;

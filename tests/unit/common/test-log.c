@@ -100,6 +100,21 @@ static void test_appends(void **state)
 	assert_non_null(strstr(buf, "level=warning"));
 }
 
+/* A quote or a newline in a text record is escaped: the record stays one logfmt line. */
+static void test_text_escapes(void **state)
+{
+	(void)state;
+	assert_int_equal(truncate(logpath, 0), 0);
+	assert_int_equal(log_open(logpath, LOG_FORMAT_TEXT), 0);
+	log_set_level(LOG_LEVEL_WARNING);
+	log_warning("say \"hi\"\nnext");
+	log_close();
+	_cleanup_free_ char *buf = read_log();
+	assert_non_null(strstr(buf, "msg=\"say \\\"hi\\\"\\nnext\"\n"));
+	/* one line: its only newline ends it */
+	assert_ptr_equal(strchr(buf, '\n'), buf + strlen(buf) - 1);
+}
+
 static void test_return_values(void **state)
 {
 	(void)state;
@@ -145,7 +160,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_json_line_decodes), cmocka_unit_test(test_appends),
 	    cmocka_unit_test(test_return_values),     cmocka_unit_test(test_parsers),
-	    cmocka_unit_test(test_format_record),
+	    cmocka_unit_test(test_format_record),     cmocka_unit_test(test_text_escapes),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
