@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "cleanup.h"
 #include "fs.h"
@@ -58,36 +60,126 @@ char *json_escape(const char *s)
 	return out;
 }
 
-/* json-c accepts single-quoted strings even in strict mode; JSON has none. */
-static bool has_single_quote_outside_string(const char *buf, size_t len)
+/* Whether the integer literal T[N] (an optional '-', then digits) is beyond 64 bits. */
+static bool integer_out_of_range(const char *t, size_t n)
 {
-	bool in_string = false;
+	bool neg = n > 0 && t[0] == '-';
+	const char *limit = neg ? "9223372036854775808" : "18446744073709551615";
+	size_t limit_len = strlen(limit);
 
-	for (size_t i = 0; i < len; i++) {
-		if (in_string) {
-			if (buf[i] == '\\')
+	if (neg) {
+		t++;
+		n--;
+	}
+	while (n > 1 && t[0] == '0') {
+		t++;
+		n--;
+	}
+	return n > limit_len || (n == limit_len && memcmp(t, limit, n) > 0);
+}
+
+static bool is_number_char(char c)
+{
+	return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+}
+
+/*
+ * One pass over a JSON text for what json-c gets wrong without a word:
+ *  - it takes single-quoted strings, even in strict mode (JSON has none): -EINVAL;
+ *  - it cuts an object key at a \u0000 ({"ab\u0000c": 1} has the key "ab"): -EINVAL;
+ *  - it clamps an integer beyond 64 bits to INT64_MIN or UINT64_MAX, and 0.16 keeps nothing
+ *    that tells a clamped one from the real thing (later versions refuse the whole text in
+ *    strict mode, naming nothing). Each such literal is copied to OUT with ".0" after it, so
+ *    that it parses as a double: no getter of an integer takes it, and the caller's error
+ *    names the field.
+ * Returns the number of those literals (each 2 bytes more in OUT), or -EINVAL. OUT, when not
+ * NULL, has room for LEN + 2 * that number bytes.
+ */
+static ssize_t scan_text(const char *buf, size_t len, char *out)
+{
+	size_t o = 0;
+	ssize_t n_big = 0;
+
+#define COPY(p, n)                                 \
+	do {                                       \
+		if (out)                           \
+			memcpy(out + o, (p), (n)); \
+		o += (n);                          \
+	} while (0)
+
+	for (size_t i = 0; i < len;) {
+		if (buf[i] == '\'')
+			return -EINVAL;
+		if (buf[i] == '"') {
+			size_t start = i++;
+			bool nul = false;
+
+			while (i < len && buf[i] != '"') {
+				if (buf[i] == '\\' && i + 1 < len) {
+					if (buf[i + 1] == 'u' && i + 6 <= len &&
+					    memcmp(buf + i + 2, "0000", 4) == 0)
+						nul = true;
+					i++;
+				}
 				i++;
-			else if (buf[i] == '"')
-				in_string = false;
-		} else if (buf[i] == '"') {
-			in_string = true;
-		} else if (buf[i] == '\'') {
-			return true;
+			}
+			if (i < len)
+				i++;
+			if (nul) {
+				size_t k = i;
+
+				while (k < len && strchr(" \t\r\n", buf[k]))
+					k++;
+				if (k < len && buf[k] == ':')
+					return -EINVAL;
+			}
+			COPY(buf + start, i - start);
+		} else if (buf[i] == '-' || (buf[i] >= '0' && buf[i] <= '9')) {
+			size_t start = i;
+			bool integer = true;
+
+			while (i < len && is_number_char(buf[i])) {
+				if (buf[i] == '.' || buf[i] == 'e' || buf[i] == 'E')
+					integer = false;
+				i++;
+			}
+			COPY(buf + start, i - start);
+			if (integer && integer_out_of_range(buf + start, i - start)) {
+				COPY(".0", 2);
+				n_big++;
+			}
+		} else {
+			COPY(buf + i, 1);
+			i++;
 		}
 	}
-	return false;
+#undef COPY
+	return n_big;
 }
 
 int json_parse(const char *buf, size_t len, struct json_object **ret)
 {
+	_cleanup_free_ char *copy = NULL;
 	struct json_tokener *tok;
 	struct json_object *o;
+	ssize_t n_big;
 	size_t off;
 
 	if (len > INT_MAX)
 		return -EFBIG;
-	if (has_single_quote_outside_string(buf, len))
-		return -EINVAL;
+	n_big = scan_text(buf, len, NULL);
+	if (n_big < 0)
+		return (int)n_big;
+	if (n_big > 0) {
+		if (len + 2 * (size_t)n_big > INT_MAX)
+			return -EFBIG;
+		copy = malloc(len + 2 * (size_t)n_big);
+		if (!copy)
+			return -ENOMEM;
+		(void)scan_text(buf, len, copy);
+		buf = copy;
+		len += 2 * (size_t)n_big;
+	}
 	tok = json_tokener_new();
 	if (!tok)
 		return -ENOMEM;
@@ -152,6 +244,20 @@ int json_get_array(struct json_object *o, const char *key, struct json_object **
 	return get_typed(o, key, json_type_array, ret);
 }
 
+int json_as_string(struct json_object *v, const char **ret)
+{
+	const char *s;
+
+	if (!json_object_is_type(v, json_type_string))
+		return -EINVAL;
+	s = json_object_get_string(v);
+	/* A C string would end at the first NUL: "tr\u0000ue" is not "tr". */
+	if ((size_t)json_object_get_string_len(v) != strlen(s))
+		return -EILSEQ;
+	*ret = s;
+	return 0;
+}
+
 int json_get_string(struct json_object *o, const char *key, const char **ret)
 {
 	struct json_object *v;
@@ -159,8 +265,7 @@ int json_get_string(struct json_object *o, const char *key, const char **ret)
 
 	if (r < 0)
 		return r;
-	*ret = json_object_get_string(v);
-	return 0;
+	return json_as_string(v, ret);
 }
 
 int json_get_bool(struct json_object *o, const char *key, bool *ret)
@@ -243,11 +348,12 @@ int json_to_strv(struct json_object *array, char ***ret)
 	if (!v)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		struct json_object *e = json_object_array_get_idx(array, i);
+		const char *s;
+		int r = json_as_string(json_object_array_get_idx(array, i), &s);
 
-		if (!json_object_is_type(e, json_type_string))
-			return -EINVAL;
-		v[i] = strdup(json_object_get_string(e));
+		if (r < 0)
+			return r;
+		v[i] = strdup(s);
 		if (!v[i])
 			return -ENOMEM;
 	}

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * JSON helpers over json-c. Getters return 0 and set *ret, -ENOENT when the key is
- * absent (or null), -EINVAL when it has the wrong type or range; *ret is untouched on error.
+ * absent (or null), -EINVAL when it has the wrong type or range, -EILSEQ for a string that
+ * holds a NUL (a C string cannot); *ret is untouched on error. An integer literal beyond
+ * 64 bits is out of range for every integer getter, never clamped.
  */
 #pragma once
 
@@ -22,7 +24,10 @@ static inline void json_putp(struct json_object **o)
 /* Quote and escape S as a JSON string literal; NULL on OOM. */
 char *json_escape(const char *s);
 
-/* Parse exactly one JSON value from BUF[LEN]; trailing non-space or truncation is -EINVAL. */
+/*
+ * Parse exactly one JSON value from BUF[LEN]; trailing non-space or truncation is -EINVAL,
+ * and so are single-quoted strings and an object key with a \u0000 in it.
+ */
 int json_parse(const char *buf, size_t len, struct json_object **ret);
 /* Read and parse a file (relative to DIRFD); -errno of the read, or -EINVAL for bad JSON. */
 int json_parse_file_at(int dirfd, const char *path, struct json_object **ret);
@@ -30,13 +35,16 @@ int json_parse_file_at(int dirfd, const char *path, struct json_object **ret);
 int json_get_object(struct json_object *o, const char *key, struct json_object **ret);
 int json_get_array(struct json_object *o, const char *key, struct json_object **ret);
 int json_get_string(struct json_object *o, const char *key, const char **ret);
+/* V itself as a string: -EINVAL if it is none, -EILSEQ if it holds a NUL. */
+int json_as_string(struct json_object *v, const char **ret);
 int json_get_bool(struct json_object *o, const char *key, bool *ret);
 int json_get_int64(struct json_object *o, const char *key, int64_t *ret);
 int json_get_uint64(struct json_object *o, const char *key, uint64_t *ret);
 int json_get_int(struct json_object *o, const char *key, int *ret);
 int json_get_uint32(struct json_object *o, const char *key, uint32_t *ret);
 
-/* Copy a JSON array of strings into a NULL-terminated vector (freed with strv_free). */
+/* Copy a JSON array of strings into a NULL-terminated vector (freed with strv_free); a string
+ * with a NUL in it is -EILSEQ. */
 int json_to_strv(struct json_object *array, char ***ret);
 
 /* Serialise compactly; the string is owned by O. */

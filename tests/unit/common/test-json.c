@@ -113,6 +113,72 @@ static void test_strv(void **state)
 	assert_int_equal(json_to_strv(NULL, &w), -EINVAL);
 }
 
+/* json-c clamps an integer beyond 64 bits to the nearest end: a getter must refuse it. */
+static void test_out_of_range_integers(void **state)
+{
+	(void)state;
+	_cleanup_json_ struct json_object *o =
+	    parse("{\"big\":184467440737095516150,\"above\":18446744073709551616,"
+		  "\"neg\":-92233720368547758080,\"below\":-9223372036854775809,"
+		  "\"max\":18446744073709551615,\"min\":-9223372036854775808,"
+		  "\"s\":\"184467440737095516150\",\"a\":[{\"x\":99999999999999999999999}]}");
+	struct json_object *a = NULL;
+	uint64_t u64 = 7;
+	int64_t i64 = 7;
+	uint32_t u32 = 7;
+	const char *s = NULL;
+	int i = 7;
+
+	assert_int_equal(json_get_uint64(o, "big", &u64), -EINVAL);
+	assert_int_equal(json_get_uint64(o, "above", &u64), -EINVAL);
+	assert_int_equal(json_get_int64(o, "big", &i64), -EINVAL);
+	assert_int_equal(json_get_int(o, "big", &i), -EINVAL);
+	assert_int_equal(json_get_uint32(o, "big", &u32), -EINVAL);
+	assert_int_equal(json_get_int64(o, "neg", &i64), -EINVAL);
+	assert_int_equal(json_get_int64(o, "below", &i64), -EINVAL);
+	assert_int_equal(json_get_uint64(o, "neg", &u64), -EINVAL);
+	assert_true(u64 == 7 && i64 == 7 && u32 == 7 && i == 7);
+	assert_int_equal(json_get_array(o, "a", &a), 0);
+	assert_int_equal(json_get_uint64(json_object_array_get_idx(a, 0), "x", &u64), -EINVAL);
+	/* the ends themselves are fine, and so is a number in a string */
+	assert_int_equal(json_get_uint64(o, "max", &u64), 0);
+	assert_true(u64 == UINT64_MAX);
+	assert_int_equal(json_get_int64(o, "min", &i64), 0);
+	assert_true(i64 == INT64_MIN);
+	assert_int_equal(json_get_string(o, "s", &s), 0);
+	assert_string_equal(s, "184467440737095516150");
+}
+
+/* A C string ends at a NUL: a string that holds one is refused, not cut short. */
+static void test_nul_in_strings(void **state)
+{
+	(void)state;
+	_cleanup_json_ struct json_object *o =
+	    parse("{\"s\":\"tr\\u0000ue\",\"t\":\"\\u0000\",\"escaped\":\"a\\\\u0000b\","
+		  "\"v\":[\"a\",\"b\\u0000c\"]}");
+	_cleanup_strv_free_ char **v = NULL;
+	struct json_object *a = NULL;
+	const char *s = NULL;
+	struct json_object *o2 = (struct json_object *)0x1;
+
+	assert_int_equal(json_get_string(o, "s", &s), -EILSEQ);
+	assert_int_equal(json_get_string(o, "t", &s), -EILSEQ);
+	assert_null(s);
+	/* a backslash, then "u0000": no NUL at all */
+	assert_int_equal(json_get_string(o, "escaped", &s), 0);
+	assert_string_equal(s, "a\\u0000b");
+	assert_int_equal(json_get_array(o, "v", &a), 0);
+	assert_int_equal(json_to_strv(a, &v), -EILSEQ);
+	assert_null(v);
+	assert_int_equal(json_as_string(json_object_array_get_idx(a, 0), &s), 0);
+	assert_string_equal(s, "a");
+	assert_int_equal(json_as_string(json_object_array_get_idx(a, 1), &s), -EILSEQ);
+	assert_int_equal(json_as_string(o, &s), -EINVAL);
+	/* json-c would cut a key at its NUL: such a document is refused whole */
+	assert_int_equal(json_parse("{\"a\\u0000b\":1}", 14, &o2), -EINVAL);
+	assert_ptr_equal(o2, (struct json_object *)0x1);
+}
+
 static void test_escape_roundtrip(void **state)
 {
 	(void)state;
@@ -146,9 +212,14 @@ static void test_parse_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_ok),	     cmocka_unit_test(test_parse_rejects_bad),
-	    cmocka_unit_test(test_getters),	     cmocka_unit_test(test_strv),
-	    cmocka_unit_test(test_escape_roundtrip), cmocka_unit_test(test_parse_file),
+	    cmocka_unit_test(test_parse_ok),
+	    cmocka_unit_test(test_parse_rejects_bad),
+	    cmocka_unit_test(test_getters),
+	    cmocka_unit_test(test_strv),
+	    cmocka_unit_test(test_escape_roundtrip),
+	    cmocka_unit_test(test_parse_file),
+	    cmocka_unit_test(test_out_of_range_integers),
+	    cmocka_unit_test(test_nul_in_strings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
