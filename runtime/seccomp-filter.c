@@ -276,9 +276,11 @@ static int add_rule(scmp_filter_ctx ctx, struct json_object *rule, uint32_t defa
 		struct json_object *n = json_object_array_get_idx(names, i);
 		const char *name;
 
-		if (!json_object_is_type(n, json_type_string))
-			return log_error_errno(-EINVAL, "seccomp: syscall name is not a string");
-		name = json_object_get_string(n);
+		r = json_as_string(n, &name);
+		if (r < 0)
+			return log_error_errno(r, "seccomp: syscall name %s",
+					       r == -EILSEQ ? "contains a NUL byte"
+							    : "is not a string");
 		if (action == SCMP_ACT_NOTIFY) {
 			if (!p->listener_path)
 				return log_error_errno(-EINVAL,
@@ -309,12 +311,14 @@ static int add_architectures(scmp_filter_ctx ctx, struct json_object *archs)
 {
 	for (size_t i = 0; i < json_object_array_length(archs); i++) {
 		struct json_object *a = json_object_array_get_idx(archs, i);
-		const char *name = json_object_get_string(a);
 		const struct arch_name *found = NULL;
-		int r;
+		const char *name;
+		int r = json_as_string(a, &name);
 
-		if (!json_object_is_type(a, json_type_string))
-			return log_error_errno(-EINVAL, "seccomp: architecture is not a string");
+		if (r < 0)
+			return log_error_errno(r, "seccomp: architecture %s",
+					       r == -EILSEQ ? "contains a NUL byte"
+							    : "is not a string");
 		for (size_t j = 0; j < ELEMENTSOF(arch_table); j++)
 			if (strcmp(arch_table[j].name, name) == 0)
 				found = &arch_table[j];
@@ -333,11 +337,14 @@ static int parse_flags(struct json_object *flags, unsigned int *ret)
 
 	for (size_t i = 0; i < json_object_array_length(flags); i++) {
 		struct json_object *o = json_object_array_get_idx(flags, i);
-		const char *name = json_object_get_string(o);
+		const char *name;
 		size_t j;
+		int r = json_as_string(o, &name);
 
-		if (!json_object_is_type(o, json_type_string))
-			return log_error_errno(-EINVAL, "seccomp: flag is not a string");
+		if (r < 0)
+			return log_error_errno(r, "seccomp: flag %s",
+					       r == -EILSEQ ? "contains a NUL byte"
+							    : "is not a string");
 		for (j = 0; j < ELEMENTSOF(flag_table); j++)
 			if (strcmp(flag_table[j].name, name) == 0)
 				break;
@@ -494,13 +501,13 @@ static int64_t highest_syscall(struct json_object *syscalls, uint32_t token)
 		if (json_get_array(json_object_array_get_idx(syscalls, i), "names", &names) < 0)
 			continue;
 		for (size_t j = 0; j < json_object_array_length(names); j++) {
-			struct json_object *n = json_object_array_get_idx(names, j);
+			const char *name;
 			int nr;
 
-			if (!json_object_is_type(n, json_type_string))
+			if (json_as_string(json_object_array_get_idx(names, j), &name) < 0)
 				continue;
 			/* negative: unknown, or a pseudo-syscall that this arch multiplexes */
-			nr = seccomp_syscall_resolve_name_arch(token, json_object_get_string(n));
+			nr = seccomp_syscall_resolve_name_arch(token, name);
 			if (nr >= 0 && nr > highest)
 				highest = nr;
 		}
@@ -528,8 +535,9 @@ static size_t enosys_archs(struct json_object *s, struct enosys_arch *v)
 	(void)json_get_array(s, "architectures", &archs);
 	tokens[n_tokens++] = seccomp_arch_native();
 	for (size_t i = 0; archs && i < json_object_array_length(archs); i++) {
-		const char *name = json_object_get_string(json_object_array_get_idx(archs, i));
+		const char *name = NULL;
 
+		(void)json_as_string(json_object_array_get_idx(archs, i), &name);
 		for (size_t j = 0; name && j < ELEMENTSOF(arch_table); j++)
 			if (strcmp(arch_table[j].name, name) == 0 && n_tokens < ENOSYS_ARCHS_MAX)
 				tokens[n_tokens++] = arch_table[j].token;

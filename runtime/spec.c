@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -21,7 +23,34 @@
 #define CLONE_NEWTIME 0x00000080
 #endif
 
-#define FIELD_ERR(r, field, what) log_error_errno(r, "config.json: %s: %s", field, what)
+/* A string with a NUL in it (-EILSEQ) is refused for that, whatever else FIELD must be. */
+#define FIELD_ERR(r, field, what)                        \
+	log_error_errno(r, "config.json: %s: %s", field, \
+			(r) == -EILSEQ ? "must not contain a NUL byte" : (what))
+
+#define UINT32_RANGE "must be an integer in 0..4294967295"
+#define UINT64_RANGE "must be an integer in 0..18446744073709551615"
+#define INT64_RANGE "must be an integer in -9223372036854775808..9223372036854775807"
+
+/* The error for a required FIELD: absent (R is -ENOENT), or not WHAT. */
+static int required_err(int r, const char *field, const char *what)
+{
+	if (r == -ENOENT)
+		return FIELD_ERR(-EINVAL, field, "is required");
+	return FIELD_ERR(r, field, what);
+}
+
+/* FIELD_ERR with a field name made by printf (an index in it, "process.rlimits[2].hard"). */
+_printf_(3, 4) static int field_errf(int r, const char *what, const char *fmt, ...)
+{
+	char field[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(field, sizeof(field), fmt, ap);
+	va_end(ap);
+	return required_err(r, field, what);
+}
 
 static const struct {
 	const char *name;
@@ -249,6 +278,20 @@ static int get_strv(struct json_object *o, const char *key, const char *field, c
 	return 0;
 }
 
+/* Every value of the object O (annotations, sysctl) is a string, and holds no NUL. */
+static int check_string_map(struct json_object *o, const char *field)
+{
+	json_object_object_foreach(o, key, v)
+	{
+		const char *s;
+		int r = json_as_string(v, &s);
+
+		if (r < 0)
+			return field_errf(r, "must be a string", "%s['%s']", field, key);
+	}
+	return 0;
+}
+
 static int parse_id_maps(struct json_object *o, const char *key, const char *field,
 			 struct spec_id_map **ret, size_t *ret_n)
 {
@@ -265,12 +308,15 @@ static int parse_id_maps(struct json_object *o, const char *key, const char *fie
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *e = json_object_array_get_idx(a, i);
-		if (json_get_uint32(e, "containerID", &v[i].container_id) < 0 ||
-		    json_get_uint32(e, "hostID", &v[i].host_id) < 0 ||
-		    json_get_uint32(e, "size", &v[i].size) < 0) {
-			free(v);
-			return FIELD_ERR(-EINVAL, field,
-					 "each entry needs containerID, hostID and size (uint32)");
+		static const char *const keys[] = {"containerID", "hostID", "size"};
+		uint32_t *dst[] = {&v[i].container_id, &v[i].host_id, &v[i].size};
+
+		for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
+			r = json_get_uint32(e, keys[k], dst[k]);
+			if (r < 0) {
+				free(v);
+				return field_errf(r, UINT32_RANGE, "%s[%zu].%s", field, i, keys[k]);
+			}
 		}
 	}
 	r = idmap_check(v, n, field);
@@ -301,8 +347,9 @@ static int parse_rlimits(struct json_object *o, struct spec_process *p)
 		const char *type;
 		struct spec_rlimit *l = &p->rlimits[i];
 
-		if (json_get_string(e, "type", &type) < 0)
-			return FIELD_ERR(-EINVAL, "process.rlimits", "each entry needs a type");
+		r = json_get_string(e, "type", &type);
+		if (r < 0)
+			return field_errf(r, "must be a string", "process.rlimits[%zu].type", i);
 		l->resource = spec_rlimit_from_name(type);
 		if (l->resource < 0)
 			return log_error_errno(
@@ -312,11 +359,12 @@ static int parse_rlimits(struct json_object *o, struct spec_process *p)
 				return log_error_errno(
 				    -EINVAL, "config.json: process.rlimits: '%s' given twice",
 				    type);
-		if (json_get_uint64(e, "soft", &l->soft) < 0 ||
-		    json_get_uint64(e, "hard", &l->hard) < 0)
-			return log_error_errno(
-			    -EINVAL, "config.json: process.rlimits: '%s' needs soft and hard",
-			    type);
+		if ((r = json_get_uint64(e, "soft", &l->soft)) < 0)
+			return field_errf(r, UINT64_RANGE, "process.rlimits[%zu] ('%s').soft", i,
+					  type);
+		if ((r = json_get_uint64(e, "hard", &l->hard)) < 0)
+			return field_errf(r, UINT64_RANGE, "process.rlimits[%zu] ('%s').hard", i,
+					  type);
 		p->n_rlimits++;
 	}
 	return 0;
@@ -335,17 +383,17 @@ static int parse_user(struct json_object *o, struct spec_process *p)
 	if (json_get_uint32(u, "uid", &v) == 0)
 		p->uid = v;
 	else if (json_object_object_get_ex(u, "uid", NULL))
-		return FIELD_ERR(-EINVAL, "process.user.uid", "must be a uint32");
+		return FIELD_ERR(-EINVAL, "process.user.uid", UINT32_RANGE);
 	if (json_get_uint32(u, "gid", &v) == 0)
 		p->gid = v;
 	else if (json_object_object_get_ex(u, "gid", NULL))
-		return FIELD_ERR(-EINVAL, "process.user.gid", "must be a uint32");
+		return FIELD_ERR(-EINVAL, "process.user.gid", UINT32_RANGE);
 	r = json_get_uint32(u, "umask", &v);
 	if (r == 0) {
 		p->has_umask = true;
 		p->umask = v & 0777;
 	} else if (r != -ENOENT)
-		return FIELD_ERR(r, "process.user.umask", "must be a uint32");
+		return FIELD_ERR(r, "process.user.umask", UINT32_RANGE);
 	r = json_get_array(u, "additionalGids", &a);
 	if (r == 0) {
 		size_t n = json_object_array_length(a);
@@ -356,8 +404,8 @@ static int parse_user(struct json_object *o, struct spec_process *p)
 			struct json_object *e = json_object_array_get_idx(a, i);
 			int64_t g = json_object_get_int64(e);
 			if (!json_object_is_type(e, json_type_int) || g < 0 || g > UINT32_MAX)
-				return FIELD_ERR(-EINVAL, "process.user.additionalGids",
-						 "must be an array of uint32");
+				return field_errf(-EINVAL, UINT32_RANGE,
+						  "process.user.additionalGids[%zu]", i);
 			p->additional_gids[i] = (gid_t)g;
 		}
 		p->n_additional_gids = n;
@@ -375,10 +423,16 @@ int spec_parse_process(struct json_object *o, struct spec_process *p)
 	r = json_get_bool(o, "terminal", &p->terminal);
 	if (r < 0 && r != -ENOENT)
 		return FIELD_ERR(r, "process.terminal", "must be a boolean");
-	if (json_get_object(o, "consoleSize", &sub) == 0) {
+	r = json_get_object(o, "consoleSize", &sub);
+	if (r < 0 && r != -ENOENT)
+		return FIELD_ERR(r, "process.consoleSize", "must be an object");
+	if (r == 0) {
 		uint32_t h = 0, w = 0;
-		if (json_get_uint32(sub, "height", &h) < 0 || json_get_uint32(sub, "width", &w) < 0)
-			return FIELD_ERR(-EINVAL, "process.consoleSize", "needs height and width");
+
+		if ((r = json_get_uint32(sub, "height", &h)) < 0)
+			return required_err(r, "process.consoleSize.height", UINT32_RANGE);
+		if ((r = json_get_uint32(sub, "width", &w)) < 0)
+			return required_err(r, "process.consoleSize.width", UINT32_RANGE);
 		p->console_height = h;
 		p->console_width = w;
 	}
@@ -419,12 +473,15 @@ int spec_parse_process(struct json_object *o, struct spec_process *p)
 		return r;
 	if ((r = dup_string(o, "selinuxLabel", "process.selinuxLabel", &p->selinux_label)) < 0)
 		return r;
-	if (json_get_object(o, "ioPriority", &sub) == 0) {
+	r = json_get_object(o, "ioPriority", &sub);
+	if (r < 0 && r != -ENOENT)
+		return FIELD_ERR(r, "process.ioPriority", "must be an object");
+	if (r == 0) {
 		const char *cls;
 		static const char *const classes[] = {"", "IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE",
 						      "IOPRIO_CLASS_IDLE"};
-		if (json_get_string(sub, "class", &cls) < 0)
-			return FIELD_ERR(-EINVAL, "process.ioPriority.class", "is required");
+		if ((r = json_get_string(sub, "class", &cls)) < 0)
+			return required_err(r, "process.ioPriority.class", "must be a string");
 		for (int i = 1; i < 4; i++)
 			if (strcmp(cls, classes[i]) == 0)
 				p->io_priority_class = i;
@@ -442,7 +499,10 @@ int spec_parse_process(struct json_object *o, struct spec_process *p)
 	r = json_get_object(o, "scheduler", &p->scheduler);
 	if (r < 0 && r != -ENOENT)
 		return FIELD_ERR(r, "process.scheduler", "must be an object");
-	if (json_get_object(o, "execCPUAffinity", &sub) == 0) {
+	r = json_get_object(o, "execCPUAffinity", &sub);
+	if (r < 0 && r != -ENOENT)
+		return FIELD_ERR(r, "process.execCPUAffinity", "must be an object");
+	if (r == 0) {
 		if ((r = dup_string(sub, "initial", "process.execCPUAffinity.initial",
 				    &p->exec_cpu_affinity_initial)) < 0)
 			return r;
@@ -592,8 +652,8 @@ static int parse_namespaces(struct json_object *lx, struct spec *s)
 		struct json_object *e = json_object_array_get_idx(a, i);
 		const char *type;
 
-		if (json_get_string(e, "type", &type) < 0)
-			return FIELD_ERR(-EINVAL, "linux.namespaces[].type", "is required");
+		if ((r = json_get_string(e, "type", &type)) < 0)
+			return field_errf(r, "must be a string", "linux.namespaces[%zu].type", i);
 		int t = spec_namespace_from_name(type);
 		if (t < 0)
 			return log_error_errno(
@@ -634,29 +694,39 @@ static int parse_devices(struct json_object *lx, struct spec *s)
 		if (!d->path || d->path[0] != '/')
 			return FIELD_ERR(-EINVAL, "linux.devices[].path",
 					 "must be an absolute path");
-		if (json_get_string(e, "type", &type) < 0 || strlen(type) != 1 ||
-		    !strchr("cbup", type[0]))
-			return log_error_errno(
-			    -EINVAL, "config.json: linux.devices '%s': type must be c, b, u or p",
-			    d->path);
+		r = json_get_string(e, "type", &type);
+		if (r < 0 && r != -EILSEQ)
+			r = -EINVAL;
+		if (r < 0 || strlen(type) != 1 || !strchr("cbup", type[0]))
+			return field_errf(r < 0 ? r : -EINVAL, "must be c, b, u or p",
+					  "linux.devices[%zu] ('%s').type", i, d->path);
 		d->type = type[0];
-		if (d->type != 'p' && (json_get_int64(e, "major", &d->major) < 0 ||
-				       json_get_int64(e, "minor", &d->minor) < 0))
-			return log_error_errno(
-			    -EINVAL,
-			    "config.json: linux.devices '%s': major and minor are required",
-			    d->path);
-		if (json_get_uint32(e, "fileMode", &v) == 0) {
-			d->has_mode = true;
-			d->mode = v & 07777;
+		if (d->type != 'p') {
+			if ((r = json_get_int64(e, "major", &d->major)) < 0)
+				return field_errf(r, INT64_RANGE, "linux.devices[%zu] ('%s').major",
+						  i, d->path);
+			if ((r = json_get_int64(e, "minor", &d->minor)) < 0)
+				return field_errf(r, INT64_RANGE, "linux.devices[%zu] ('%s').minor",
+						  i, d->path);
 		}
-		if (json_get_uint32(e, "uid", &v) == 0) {
-			d->has_uid = true;
-			d->uid = v;
-		}
-		if (json_get_uint32(e, "gid", &v) == 0) {
-			d->has_gid = true;
-			d->gid = v;
+		static const char *const ids[] = {"fileMode", "uid", "gid"};
+		for (size_t k = 0; k < ELEMENTSOF(ids); k++) {
+			r = json_get_uint32(e, ids[k], &v);
+			if (r == -ENOENT)
+				continue;
+			if (r < 0)
+				return field_errf(r, UINT32_RANGE, "linux.devices[%zu] ('%s').%s",
+						  i, d->path, ids[k]);
+			if (k == 0) {
+				d->has_mode = true;
+				d->mode = v & 07777;
+			} else if (k == 1) {
+				d->has_uid = true;
+				d->uid = v;
+			} else {
+				d->has_gid = true;
+				d->gid = v;
+			}
 		}
 	}
 	return 0;
@@ -696,18 +766,30 @@ static int parse_linux(struct json_object *doc, struct spec *s)
 	    (r = get_strv(lx, "readonlyPaths", "linux.readonlyPaths", &s->readonly_paths)) < 0 ||
 	    (r = dup_string(lx, "mountLabel", "linux.mountLabel", &s->mount_label)) < 0)
 		return r;
-	if (json_get_object(lx, "timeOffsets", &sub) == 0) {
+	r = json_get_object(lx, "timeOffsets", &sub);
+	if (r < 0 && r != -ENOENT)
+		return FIELD_ERR(r, "linux.timeOffsets", "must be an object");
+	if (r == 0) {
 		static const char *const clocks[] = {"monotonic", "boottime"};
 		for (int c = 0; c < 2; c++) {
 			struct json_object *off;
-			if (json_get_object(sub, clocks[c], &off) < 0)
-				continue;
-			json_get_int64(off, "secs", &s->time_offsets[c][0]);
 			int64_t ns = 0;
-			json_get_int64(off, "nanosecs", &ns);
-			if (ns < 0 || ns >= 1000000000)
-				return FIELD_ERR(-EINVAL, "linux.timeOffsets",
-						 "nanosecs must be 0..999999999");
+
+			r = json_get_object(sub, clocks[c], &off);
+			if (r == -ENOENT)
+				continue;
+			if (r < 0)
+				return field_errf(r, "must be an object", "linux.timeOffsets.%s",
+						  clocks[c]);
+			r = json_get_int64(off, "secs", &s->time_offsets[c][0]);
+			if (r < 0 && r != -ENOENT)
+				return field_errf(r, INT64_RANGE, "linux.timeOffsets.%s.secs",
+						  clocks[c]);
+			r = json_get_int64(off, "nanosecs", &ns);
+			if ((r < 0 && r != -ENOENT) || ns < 0 || ns >= 1000000000)
+				return field_errf(r < 0 ? r : -EINVAL,
+						  "must be an integer in 0..999999999",
+						  "linux.timeOffsets.%s.nanosecs", clocks[c]);
 			s->time_offsets[c][1] = ns;
 		}
 		s->has_time_offsets = true;
@@ -718,17 +800,24 @@ static int parse_linux(struct json_object *doc, struct spec *s)
 	r = json_get_object(lx, "sysctl", &s->sysctl);
 	if (r < 0 && r != -ENOENT)
 		return FIELD_ERR(r, "linux.sysctl", "must be an object");
+	if (r == 0 && (r = check_string_map(s->sysctl, "linux.sysctl")) < 0)
+		return r;
 	r = json_get_object(lx, "seccomp", &s->seccomp);
 	if (r < 0 && r != -ENOENT)
 		return FIELD_ERR(r, "linux.seccomp", "must be an object");
-	if (json_get_string(lx, "rootfsPropagation", &str) == 0 &&
-	    parse_propagation(str, &s->rootfs_propagation) < 0)
+	r = json_get_string(lx, "rootfsPropagation", &str);
+	if (r < 0 && r != -ENOENT)
+		return FIELD_ERR(r, "linux.rootfsPropagation", "must be a string");
+	if (r == 0 && parse_propagation(str, &s->rootfs_propagation) < 0)
 		return log_error_errno(
 		    -EINVAL, "config.json: linux.rootfsPropagation: unknown value '%s'", str);
-	if (json_get_object(lx, "personality", &sub) == 0) {
+	r = json_get_object(lx, "personality", &sub);
+	if (r < 0 && r != -ENOENT)
+		return FIELD_ERR(r, "linux.personality", "must be an object");
+	if (r == 0) {
 		const char *domain;
-		if (json_get_string(sub, "domain", &domain) < 0)
-			return FIELD_ERR(-EINVAL, "linux.personality.domain", "is required");
+		if ((r = json_get_string(sub, "domain", &domain)) < 0)
+			return required_err(r, "linux.personality.domain", "must be a string");
 		if (strcmp(domain, "LINUX") == 0)
 			s->personality = PER_LINUX;
 		else if (strcmp(domain, "LINUX32") == 0)
@@ -785,6 +874,8 @@ int spec_parse(struct json_object *doc, struct spec **ret)
 	r = json_get_object(doc, "annotations", &s->annotations);
 	if (r < 0 && r != -ENOENT)
 		return FIELD_ERR(r, "annotations", "must be an object");
+	if (r == 0 && (r = check_string_map(s->annotations, "annotations")) < 0)
+		return r;
 	*ret = TAKE_PTR(s);
 	return 0;
 }

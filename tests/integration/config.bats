@@ -82,6 +82,36 @@ teardown() { common_teardown; }
 	assert_no_leaks c1
 }
 
+@test "config: an integer beyond 64 bits or a string with a NUL is an error naming the field" {
+	args true
+	cp "$BUNDLE/config.json" "$TEST_DIR/good.json"
+	# jq would turn the literal into a float: it is put in as text
+	config '.process.rlimits = [{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": 424242}]'
+	sed -i 's/424242/184467440737095516150/' "$BUNDLE/config.json"
+	grep -q 184467440737095516150 "$BUNDLE/config.json"
+	run brisk run c1
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"process.rlimits[0] ('RLIMIT_NOFILE').hard: must be an integer in 0..18446744073709551615"* ]]
+	assert_no_leaks c1
+	cp "$TEST_DIR/good.json" "$BUNDLE/config.json"
+	config '.linux.uidMappings = [{"containerID": 0, "hostID": 424242, "size": 1}]'
+	sed -i 's/424242/-92233720368547758080/' "$BUNDLE/config.json"
+	run brisk run c1
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"linux.uidMappings[0].hostID: must be an integer in 0..4294967295"* ]]
+
+	for f in '.hostname' '.process.args[0]' '.process.env[0]' '.annotations.a' '.linux.sysctl["kernel.domainname"]'; do
+		cp "$TEST_DIR/good.json" "$BUNDLE/config.json"
+		config "$f = \"tr\\u0000ue\""
+		grep -q 'tr\\u0000ue' "$BUNDLE/config.json"
+		run brisk run c1
+		[ "$status" -ne 0 ]
+		[[ "$output" == *"must not contain a NUL byte"* ]]
+		assert_no_leaks c1
+	done
+	[[ "$output" == *"linux.sysctl['kernel.domainname']: must not contain a NUL byte"* ]]
+}
+
 @test "hostname and domainname" {
 	config '.hostname = "box1" | .domainname = "example.test"'
 	args sh -c 'hostname; cat /proc/sys/kernel/domainname'

@@ -161,6 +161,27 @@ static void test_compile_errors(void **state)
 	}
 }
 
+/* "mkdir\u0000x" is no name for mkdir: a NUL in a name, arch or flag is refused. */
+static void test_nul_in_names(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+	    "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"mkdir\\u0000x\"],"
+	    "\"action\":\"SCMP_ACT_ERRNO\"}]}",
+	    "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":"
+	    "[\"SCMP_ARCH_X86_64\\u0000\"]}",
+	    "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"flags\":[\"SECCOMP_FILTER_FLAG_LOG\\u0000\"]}",
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		struct seccomp_prog *p = NULL;
+
+		print_message("# %s\n", bad[i]);
+		assert_int_equal(compile(bad[i], &p), -EILSEQ);
+		assert_null(p);
+	}
+}
+
 static void test_unknown_syscalls_skipped(void **state)
 {
 	(void)state;
@@ -744,6 +765,7 @@ int main(void)
 	    cmocka_unit_test(test_compile_null),
 	    cmocka_unit_test(test_compile_errors),
 	    cmocka_unit_test(test_unknown_syscalls_skipped),
+	    cmocka_unit_test(test_nul_in_names),
 	    cmocka_unit_test(test_errno_rules),
 	    cmocka_unit_test(test_default_errno),
 	    cmocka_unit_test(test_kill_and_trap),
