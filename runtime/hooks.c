@@ -42,7 +42,7 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The parent pid of process PID from DIRFD (an open /proc), or -errno. */
+/* The parent pid of process PID, read through PROC_FD (an open /proc), or -errno. */
 static pid_t read_ppid(int proc_fd, const char *pid)
 {
 	char path[NAME_MAX + sizeof("/stat")], buf[256], *p;
