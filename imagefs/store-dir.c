@@ -3,7 +3,10 @@
  * "dir:PATH": an OCI-layout-like directory: PATH/oci-layout, PATH/blobs/sha256/<hex> and
  * PATH/index.json listing the tagged manifests. Blobs appear only by rename() of a complete,
  * fsynced file staged in PATH/.tmp-XXXXXX, so a reader never sees a partial blob; index.json
- * is replaced atomically. Concurrent writers to the same tag: the last rename wins.
+ * is replaced atomically. Writers (convert, push, pull, profile, push-snapshot) change index.json
+ * under an flock of PATH/index.json.lock, read, change and rename it under it, so that two writers
+ * never lose each other's tags; readers need no lock. Concurrent writers to the same tag: the
+ * last one wins. The same lock orders the creation of staging directories against their sweep.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -36,6 +39,22 @@ struct dir_store {
 static struct dir_store *D(struct imagefs_store *s)
 {
 	return s->priv;
+}
+
+#define LOCK_FILE "index.json.lock"
+
+/* An fd holding the store's writer lock (exclusive flock of LOCK_FILE), or -errno. */
+static int lock_store(struct dir_store *ds)
+{
+	_cleanup_close_ int fd =
+	    openat(ds->fd, LOCK_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return TAKE_FD(fd);
 }
 
 static int dir_has_blob(struct imagefs_store *s, const struct digest *d)
@@ -226,20 +245,23 @@ static int dir_staging_dir(struct imagefs_store *s, char **ret_path)
 {
 	struct dir_store *ds = D(s);
 	_cleanup_free_ char *p = path_join(ds->path, ".tmp-XXXXXX");
-	_cleanup_close_ int fd = -EBADF;
+	_cleanup_close_ int fd = -EBADF, lock = -EBADF;
 	int *nl;
 
 	if (!p)
 		return -ENOMEM;
-	if (!ds->swept)
-		sweep_stale_staging(ds);
 	nl = realloc(ds->staging_fds, (ds->n_staging + 1) * sizeof(*nl));
 	if (!nl)
 		return -ENOMEM;
 	ds->staging_fds = nl;
+	/* a sweeper holds the store's lock: it never takes a directory between its mkdtemp and
+	 * its flock */
+	if ((lock = lock_store(ds)) < 0)
+		return lock;
+	if (!ds->swept)
+		sweep_stale_staging(ds);
 	if (!mkdtemp(p))
 		return -errno;
-	/* between mkdtemp and flock a sweeper could take it: then it is gone, and we fail */
 	fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || flock(fd, LOCK_SH | LOCK_NB) < 0) {
 		int r = -errno;
@@ -278,6 +300,10 @@ static int dir_put_manifest(struct imagefs_store *s, const char *tag, const char
 	(void)rm_rf_at(AT_FDCWD, dir);
 	if (r < 0)
 		return r;
+	/* read, change and replace index.json as one step against every other writer */
+	_cleanup_close_ int lock = lock_store(D(s));
+	if (lock < 0)
+		return lock;
 	if ((r = read_layout_index(s, &index)) < 0)
 		return r;
 	if (json_get_array(index, "manifests", &ms) < 0)
