@@ -2,12 +2,13 @@
 /*
  * brisk-imagefs: mount a lazy image.
  *   brisk-imagefs mount --store STORE --cache DIR [options] REF MOUNTPOINT
- *   brisk-imagefs umount MOUNTPOINT
+ *   brisk-imagefs umount MOUNTPOINT   (only a brisk-imagefs mount)
  *   brisk-imagefs stats MOUNTPOINT    (the daemon's counters, JSON)
  * STORE: dir:PATH or registry:HOST[:PORT]/REPO; REF: a tag or sha256:HEX (the index digest).
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,12 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/mountinfo.h"
 #include "imagefs/imagefs.h"
+
+/* what mount.c gives its mounts: fsname=brisk-imagefs, subtype=brisk */
+#define MOUNT_SOURCE "brisk-imagefs"
+#define MOUNT_FSTYPE "fuse.brisk"
 
 static void usage(FILE *f)
 {
@@ -24,7 +30,7 @@ static void usage(FILE *f)
 	      "           [--record-profile FILE] [--no-prefetch] [--pid-file FILE] [--log FILE]\n"
 	      "           [--stats FILE]"
 	      "           [--debug] REF MOUNTPOINT\n"
-	      "       brisk-imagefs umount MOUNTPOINT\n"
+	      "       brisk-imagefs umount MOUNTPOINT    (a brisk-imagefs mount, nothing else)\n"
 	      "       brisk-imagefs stats MOUNTPOINT\n"
 	      "STORE: dir:PATH | registry:HOST[:PORT]/REPO; REF: TAG | sha256:HEX\n",
 	      f);
@@ -126,6 +132,71 @@ static int cmd_mount(int argc, char **argv)
 	return imagefs_mount(&o, argv[optind + 1]);
 }
 
+struct mount_find {
+	const char *path;
+	bool found, ours;
+};
+
+/* The last entry of a mount point is the mount on top, the one umount removes. */
+static int find_mount(const struct mountinfo_entry *e, void *userdata)
+{
+	struct mount_find *f = userdata;
+
+	if (strcmp(e->mount_point, f->path) == 0) {
+		f->found = true;
+		f->ours = strcmp(e->fstype, MOUNT_FSTYPE) == 0 && strcmp(e->source, MOUNT_SOURCE) == 0;
+	}
+	return 0;
+}
+
+/* MOUNTPOINT as the mount table writes it: its parent resolved, itself not looked at (a stat of
+ * a mount whose daemon is stuck would hang, and one whose daemon died fails). */
+static int mountpoint_path(const char *mountpoint, char **ret)
+{
+	_cleanup_free_ char *copy = strdup(mountpoint);
+	char parent[PATH_MAX];
+	const char *base;
+	size_t n;
+
+	if (!copy)
+		return -ENOMEM;
+	n = strlen(copy);
+	while (n > 1 && copy[n - 1] == '/')
+		copy[--n] = '\0';
+	char *slash = strrchr(copy, '/');
+	base = slash ? slash + 1 : copy;
+	if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+		if (!realpath(copy, parent))
+			return -errno;
+		return (*ret = strdup(parent)) ? 0 : -ENOMEM;
+	}
+	if (slash)
+		*slash = '\0';
+	if (!realpath(!slash ? "." : slash == copy ? "/" : copy, parent))
+		return -errno;
+	if (asprintf(ret, "%s%s%s", parent, strcmp(parent, "/") == 0 ? "" : "/", base) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Unmount MOUNTPOINT only when it is a brisk-imagefs mount: not a tmpfs, a bind mount or
+ * anything else a mistyped path names. */
+static int cmd_umount(const char *mountpoint)
+{
+	_cleanup_free_ char *path = NULL;
+	int r;
+
+	if ((r = mountpoint_path(mountpoint, &path)) < 0)
+		return log_error_errno(r, "mountpoint '%s': %m", mountpoint);
+	struct mount_find f = {.path = path};
+	if ((r = mountinfo_foreach("/proc/self/mountinfo", find_mount, &f)) < 0)
+		return log_error_errno(r, "read the mount table: %m");
+	if (!f.ours)
+		return log_error_errno(-EINVAL, "'%s' is not a brisk-imagefs mount%s", mountpoint,
+				       f.found ? "" : " (nothing is mounted there)");
+	return imagefs_umount(path);
+}
+
 int main(int argc, char **argv)
 {
 	int r;
@@ -138,7 +209,7 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "mount") == 0) {
 		r = cmd_mount(argc - 1, argv + 1);
 	} else if (strcmp(argv[1], "umount") == 0 && argc == 3) {
-		r = imagefs_umount(argv[2]);
+		r = cmd_umount(argv[2]);
 	} else if (strcmp(argv[1], "stats") == 0 && argc == 3) {
 		_cleanup_free_ char *json = NULL;
 		r = imagefs_mount_stats(argv[2], &json);
