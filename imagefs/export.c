@@ -5,6 +5,11 @@
  * bytes are written. Everything is created with *at() calls below directory fds opened
  * with O_NOFOLLOW, and the index is a checked tree, so nothing lands outside the target, and
  * the target appears complete or not at all (export_atomic()).
+ *
+ * An image is untrusted: unless asked (keep_special), what would give it power on the host is
+ * left out: character and block devices are not created, setuid and setgid bits of files are
+ * cleared (a directory's setgid, which only passes its group on, stays) and security.capability
+ * xattrs are not set. FIFOs, sockets and symlinks (created, never followed) stay.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +34,8 @@ struct export
 	char **link_paths; /* inode -> path of its first name, for nlink > 1 */
 	void *cbuf, *dbuf;
 	size_t cbuf_size;
+	bool keep_special;
+	struct imagefs_export_stats st; /* what was left out */
 };
 
 int ifs_read_chunk(struct imagefs_store *s, const struct imagefs_index *idx,
@@ -95,6 +102,10 @@ static int set_xattrs(struct export *e, uint32_t ino, int fd, const char *proc_p
 			return r;
 		memcpy(buf, name, name_len);
 		buf[name_len] = '\0';
+		if (!e->keep_special && strcmp(buf, "security.capability") == 0) {
+			e->st.capabilities++;
+			continue;
+		}
 		r = fd >= 0 ? fsetxattr(fd, buf, v, vlen, 0)
 			    : lsetxattr(proc_path, buf, v, vlen, 0);
 		if (r < 0)
@@ -107,11 +118,16 @@ static int set_meta(struct export *e, const struct imagefs_stat *st, int dfd, co
 		    int fd)
 {
 	struct timespec ts[2] = {st->mtime, st->mtime};
+	mode_t mode = st->mode & 07777;
 	char proc[64 + 256];
 	int r;
 
+	if (!e->keep_special && !S_ISDIR(st->mode) && (mode & (S_ISUID | S_ISGID))) {
+		mode &= ~(mode_t)(S_ISUID | S_ISGID);
+		e->st.setid++;
+	}
 	if (fd >= 0) {
-		if (fchown(fd, st->uid, st->gid) < 0 || fchmod(fd, st->mode & 07777) < 0)
+		if (fchown(fd, st->uid, st->gid) < 0 || fchmod(fd, mode) < 0)
 			return -errno;
 		if ((r = set_xattrs(e, st->ino, fd, NULL)) < 0)
 			return r;
@@ -119,7 +135,7 @@ static int set_meta(struct export *e, const struct imagefs_stat *st, int dfd, co
 	}
 	if (fchownat(dfd, name, st->uid, st->gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	if (!S_ISLNK(st->mode) && fchmodat(dfd, name, st->mode & 07777, 0) < 0)
+	if (!S_ISLNK(st->mode) && fchmodat(dfd, name, mode, 0) < 0)
 		return -errno;
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dfd, name);
 	if ((r = set_xattrs(e, st->ino, -1, proc)) < 0)
@@ -137,6 +153,10 @@ static int export_entry(struct export *e, int dfd, const char *path, const char 
 
 	if ((r = imagefs_index_getattr(e->idx, ino, &st)) < 0)
 		return r;
+	if (!e->keep_special && (S_ISCHR(st.mode) || S_ISBLK(st.mode))) {
+		e->st.devices++;
+		return 0;
+	}
 	if (asprintf(&sub, "%s%s%s", path, *path ? "/" : "", name) < 0)
 		return -ENOMEM;
 	if (!S_ISDIR(st.mode) && st.nlink > 1) {
@@ -213,11 +233,12 @@ static int export_dir(struct export *e, uint32_t dir, int dfd, const char *path)
 }
 
 /* Export IDX into the new directory PATH (a sibling of the target, renamed by the caller). */
-static int export_into(struct imagefs_store *s, struct imagefs_index *idx, const char *path)
+static int export_into(struct imagefs_store *s, struct imagefs_index *idx, const char *path,
+		       bool keep_special, struct imagefs_export_stats *ret_stats)
 {
 	_cleanup_close_ int fd = -EBADF;
 	struct imagefs_stat st;
-	struct export e = {.s = s};
+	struct export e = {.s = s, .keep_special = keep_special};
 	int r;
 
 	fd = open(path, O_DIRECTORY | O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -241,6 +262,8 @@ static int export_into(struct imagefs_store *s, struct imagefs_index *idx, const
 	free(e.link_paths);
 	free(e.cbuf);
 	free(e.dbuf);
+	if (r >= 0 && ret_stats)
+		*ret_stats = e.st;
 	return r;
 }
 
@@ -263,7 +286,8 @@ static int check_target(const char *path)
  * (every file fsynced), so PATH either appears whole or not at all: a failed export (a
  * missing blob, a corrupt chunk, a full disk) leaves nothing.
  */
-static int export_atomic(struct imagefs_store *s, const char *path, bool snapshot)
+static int export_atomic(struct imagefs_store *s, const char *path, bool snapshot,
+			 bool keep_special, struct imagefs_export_stats *ret_stats)
 {
 	_cleanup_(imagefs_index_freep) struct imagefs_index *idx = NULL;
 	_cleanup_free_ char *copy = strdup(path), *tmp = NULL;
@@ -292,7 +316,7 @@ static int export_atomic(struct imagefs_store *s, const char *path, bool snapsho
 	}
 	if (!mkdtemp(tmp))
 		return log_error_errno(-errno, "create a directory beside '%s': %m", path);
-	r = export_into(s, idx, tmp);
+	r = export_into(s, idx, tmp, keep_special, ret_stats);
 	if (r >= 0 && rename(tmp, path) < 0)
 		r = -errno;
 	if (r < 0) {
@@ -302,12 +326,13 @@ static int export_atomic(struct imagefs_store *s, const char *path, bool snapsho
 	return 0;
 }
 
-int imagefs_export(struct imagefs_store *s, const char *path)
+int imagefs_export(struct imagefs_store *s, const char *path,
+		   const struct imagefs_export_options *opts, struct imagefs_export_stats *ret_stats)
 {
-	return export_atomic(s, path, false);
+	return export_atomic(s, path, false, opts && opts->keep_special, ret_stats);
 }
 
 int imagefs_export_snapshot(struct imagefs_store *s, const char *path)
 {
-	return export_atomic(s, path, true);
+	return export_atomic(s, path, true, false, NULL);
 }

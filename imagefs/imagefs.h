@@ -192,11 +192,27 @@ int imagefs_convert(const char *src, struct imagefs_store *dest,
 int imagefs_snapshot_dir_check(const char *dir);
 /* Copy the image SRC names (index, packs, manifest) into DST, skipping blobs DST has; tag DST. */
 int imagefs_copy(struct imagefs_store *src, struct imagefs_store *dst, struct digest *ret_index);
+struct imagefs_export_options {
+	/* create device nodes, keep setuid/setgid bits and security.capability as the image
+	 * has them; by default an image is untrusted and they are left out */
+	bool keep_special;
+	uint64_t reserved[7];
+};
+
+/* What an export left out of an untrusted image. */
+struct imagefs_export_stats {
+	uint64_t devices;     /* character and block devices not created */
+	uint64_t setid;	      /* files whose setuid or setgid bit was cleared */
+	uint64_t capabilities; /* security.capability xattrs not set */
+};
+
 /* Materialise the tree into the empty (or missing) directory PATH, atomically: a failed
- * export leaves nothing. */
-int imagefs_export(struct imagefs_store *s, const char *path);
-/* The same for a snapshot (a checkpoint's image directory, converted from snapshot:DIR):
- * -EMEDIUMTYPE when the reference names an image. */
+ * export leaves nothing. OPTS may be NULL (the defaults); RET_STATS may be NULL. */
+int imagefs_export(struct imagefs_store *s, const char *path,
+		   const struct imagefs_export_options *opts, struct imagefs_export_stats *ret_stats);
+/* The same for a snapshot (a checkpoint's image directory, converted from snapshot:DIR), with
+ * the defaults (no device node, setuid/setgid bit or file capability): -EMEDIUMTYPE when the
+ * reference names an image. */
 int imagefs_export_snapshot(struct imagefs_store *s, const char *path);
 /* Check every blob and chunk digest and the index structure. */
 int imagefs_verify(struct imagefs_store *s, FILE *out);

@@ -5,7 +5,7 @@
  *   brisk-image push|pull SRC DEST
  *   brisk-image inspect [--tree] REF
  *   brisk-image verify REF
- *   brisk-image export REF DIR
+ *   brisk-image export [--keep-special] REF DIR
  *   brisk-image profile REF FILE    store an access profile (brisk-imagefs --record-profile)
  *   brisk-image push-snapshot [convert options] DIR DEST   a checkpoint's image directory
  *   brisk-image pull-snapshot REF DIR
@@ -38,7 +38,10 @@ static void usage(FILE *f)
 	      "  push SRC DEST | pull SRC DEST    copy an image between stores\n"
 	      "  inspect [--tree] REF\n"
 	      "  verify REF\n"
-	      "  export REF DIR\n"
+	      "  export [--keep-special] REF DIR\n"
+	      "      write the image's tree into DIR (missing or empty), atomically; the image is\n"
+	      "      untrusted: by default device nodes, setuid/setgid bits and file capabilities\n"
+	      "      are left out, --keep-special keeps them\n"
 	      "  profile REF FILE    store an access profile beside the image\n"
 	      "  push-snapshot [convert options] DIR DEST\n"
 	      "      store a checkpoint (brisk checkpoint --image-path DIR) as content:\n"
@@ -197,14 +200,34 @@ static int cmd_verify(int argc, char **argv)
 
 static int cmd_export(int argc, char **argv, bool snapshot)
 {
+	static const struct option longopts[] = {{"keep-special", no_argument, NULL, 'k'}, {}};
 	_cleanup_(imagefs_store_freep) struct imagefs_store *s = NULL;
-	int r;
+	struct imagefs_export_options o = {0};
+	struct imagefs_export_stats st = {0};
+	int c, r;
 
-	if (argc != 3)
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c != 'k')
+			return -EINVAL;
+		if (snapshot)
+			return log_error_errno(-EINVAL, "%s takes no --keep-special", argv[0]);
+		o.keep_special = true;
+	}
+	if (argc - optind != 2)
 		return log_error_errno(-EINVAL, "%s needs REF and DIR", argv[0]);
-	if ((r = open_store(argv[1], &s)) < 0)
+	if ((r = open_store(argv[optind], &s)) < 0)
 		return r;
-	return snapshot ? imagefs_export_snapshot(s, argv[2]) : imagefs_export(s, argv[2]);
+	if (snapshot)
+		return imagefs_export_snapshot(s, argv[optind + 1]);
+	if ((r = imagefs_export(s, argv[optind + 1], &o, &st)) < 0)
+		return r;
+	if (st.devices || st.setid || st.capabilities)
+		fprintf(stderr,
+			"left out of '%s': %llu device nodes, the setuid/setgid bits of %llu files, "
+			"%llu file capabilities (--keep-special keeps them)\n",
+			argv[optind + 1], (unsigned long long)st.devices,
+			(unsigned long long)st.setid, (unsigned long long)st.capabilities);
+	return 0;
 }
 
 static int cmd_profile(int argc, char **argv)

@@ -68,9 +68,10 @@ umoci_unpack() { # LAYOUT DEST
 	"$B" verify dir:"$T/store:bb"
 }
 
+# exports compared with umoci keep what an untrusted image's export leaves out by default
 @test "synthetic layers (whiteouts, opaque, hard links, xattrs, devices, sparse): export equals umoci" {
 	"$B" convert oci:"$T/syn" dir:"$T/store:syn"
-	"$B" export dir:"$T/store:syn" "$T/syn-out"
+	"$B" export --keep-special dir:"$T/store:syn" "$T/syn-out"
 	umoci_unpack "$T/syng" "$T/syn-umoci"
 	python3 "$HERE/treecmp.py" "$T/syn-umoci/rootfs" "$T/syn-out"
 	[ ! -e "$T/syn-out/gone" ]
@@ -103,7 +104,7 @@ umoci_unpack() { # LAYOUT DEST
 	run "$B" convert oci:"$T/syng" dir:"$T/dd:two"
 	[ "$status" -eq 0 ]
 	[[ "$output" =~ "0.0 MiB packed in 0 new blobs" ]]
-	"$B" export dir:"$T/dd:two" "$T/dd-out"
+	"$B" export --keep-special dir:"$T/dd:two" "$T/dd-out"
 	python3 "$HERE/treecmp.py" "$T/syn-out" "$T/dd-out"
 }
 
@@ -174,7 +175,7 @@ start_registry() {
 		cmp "$f" "$T/rs/blobs/sha256/$(basename "$f")"
 	done
 	# export straight from the registry: every chunk is a Range GET
-	"$B" export registry:127.0.0.1:$port/brisk/syn:v1 "$T/reg-out"
+	"$B" export --keep-special registry:127.0.0.1:$port/brisk/syn:v1 "$T/reg-out"
 	"$B" verify "registry:127.0.0.1:$port/brisk/syn@$d"
 	kill "$REG_PID"
 	python3 "$HERE/treecmp.py" "$T/syn-out" "$T/reg-out"
@@ -208,7 +209,7 @@ start_registry() {
 @test "debian minbase + python3 (debootstrap): export equals umoci unpack, python3 runs" {
 	debian_image
 	"$B" convert --no-progress oci:"$DEB" dir:"$T/deb:py"
-	"$B" export dir:"$T/deb:py" "$T/deb-out"
+	"$B" export --keep-special dir:"$T/deb:py" "$T/deb-out"
 	umoci_unpack "$DEB" "$T/deb-umoci"
 	python3 "$HERE/treecmp.py" "$T/deb-umoci/rootfs" "$T/deb-out"
 	"$B" verify dir:"$T/deb:py"
@@ -274,7 +275,7 @@ start_registry() {
 		cmp "$f" "$T/ta/blobs/sha256/$(basename "$f")"
 	done
 	# lazy Range reads carry the token too
-	"$B" export "$ref" "$T/ta-out"
+	"$B" export --keep-special "$ref" "$T/ta-out"
 	python3 "$HERE/treecmp.py" "$T/syn-out" "$T/ta-out"
 	stats=$(curl -sf "http://127.0.0.1:$port/stats")
 	stop_test_registry
