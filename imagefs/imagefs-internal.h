@@ -125,6 +125,11 @@ _Static_assert(sizeof(struct ifs_xattr) == 24, "xattr layout");
 
 /* Byte order of names (dirents, xattrs): memcmp of the common prefix, then the shorter first. */
 int ifs_name_cmp(const char *a, size_t alen, const char *b, size_t blen);
+/* Why the last imagefs_index_open_*() or imagefs_index_check() of this thread refused an index
+ * with -EUCLEAN: which field of which record ("inode 7: link count (nlink) 3 where ..."). */
+const char *ifs_index_error(void);
+/* Record that account (printf-style) and return -EUCLEAN. */
+int ifs_index_bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- hash map (open addressing, linear probing) --------------------------------------- */
 
@@ -215,7 +220,8 @@ int ifs_tree_unlink(struct ifs_tree *t, struct ifs_bnode *dir, const char *name)
 /* Opaque directory: remove the entries of DIR that lower layers created. */
 void ifs_tree_make_opaque(struct ifs_tree *t, struct ifs_bnode *dir);
 /* Normalize a tar entry name: strip "./" and trailing "/", collapse "//". -EINVAL for absolute
- * paths and ".." components; "" is the root. */
+ * paths and ".." components, -ENAMETOOLONG for a component of more than 255 bytes; "" is the
+ * root. */
 int ifs_path_normalize(const char *in, char **ret);
 
 /* ---- chunk writer (dedup, compression, spool, packs) ---------------------------------- */
@@ -373,7 +379,8 @@ int ifs_store_registry_open(struct imagefs_store *s, const char *ref);
 int ifs_store_manifest_index(struct imagefs_store *s, const char *tag, struct digest *ret);
 /* Fetch index D, check its digest and structure, open it. */
 /* The index in FD (a file), checked: its bytes against D, then its structure. -EBADMSG when
- * the bytes are not D's, -errno else; logs nothing. */
+ * the bytes are not D's, -EUCLEAN when their structure is wrong (ifs_index_error() says how),
+ * -errno else; logs nothing. */
 int ifs_index_from_fd(int fd, const struct digest *d, struct imagefs_index **ret);
 bool ifs_store_is_remote(const struct imagefs_store *s);
 int ifs_store_load_index(struct imagefs_store *s, const struct digest *d,

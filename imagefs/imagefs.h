@@ -60,7 +60,8 @@ enum {
 /* Open an index held in memory (not copied: DATA must outlive the index) or mapped from FD.
  * Only the header is checked here; every accessor checks what it reads against the file size,
  * so a crafted index cannot make them read out of bounds. imagefs_index_check() does the full
- * structural validation (sorted entries, a tree without cycles, consistent link counts). */
+ * structural validation (sorted entries, a tree without cycles, consistent link counts).
+ * A structural fault, of the header or found by the check, is -EUCLEAN. */
 int imagefs_index_open_buffer(const void *data, size_t size, struct imagefs_index **ret);
 int imagefs_index_open_fd(int fd, struct imagefs_index **ret);
 struct imagefs_index *imagefs_index_free(struct imagefs_index *idx);

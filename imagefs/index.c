@@ -5,6 +5,8 @@
  * the header declares, and the header's sections against the file size, so a crafted index
  * can return wrong answers but never read outside the file. imagefs_index_check() proves the
  * rest (sorted entries, a tree, consistent counts) and is run on every index brisk-image opens.
+ * A header that cannot be read is -EUCLEAN, with its account in ifs_index_error(); the
+ * accessors return -EBADMSG.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -40,15 +42,18 @@ int ifs_name_cmp(const char *a, size_t alen, const char *b, size_t blen)
 	return alen < blen ? -1 : alen > blen ? 1 : 0;
 }
 
-static int section(const struct imagefs_index *idx, const struct ifs_section *s, size_t rec,
-		   const void **ret, uint64_t *ret_n)
+static int section(const struct imagefs_index *idx, const char *name,
+		   const struct ifs_section *s, size_t rec, const void **ret, uint64_t *ret_n)
 {
 	uint64_t bytes;
 
 	if (s->off % 8 || s->off < sizeof(struct ifs_header) || s->off > idx->size)
-		return -EBADMSG;
+		return ifs_index_bad("header: %s section offset %llu (8-aligned, after the header, "
+				     "inside the %zu bytes)",
+				     name, (unsigned long long)s->off, idx->size);
 	if (__builtin_mul_overflow(s->count, (uint64_t)rec, &bytes) || bytes > idx->size - s->off)
-		return -EBADMSG;
+		return ifs_index_bad("header: %s section of %llu records past the end of the file",
+				     name, (unsigned long long)s->count);
 	*ret = idx->data + s->off;
 	*ret_n = s->count;
 	return 0;
@@ -61,43 +66,59 @@ static int index_init(struct imagefs_index *idx)
 	int r;
 
 	if (idx->size < sizeof(*h) || (uintptr_t)idx->data % 8)
-		return -EBADMSG;
+		return ifs_index_bad("%zu bytes: smaller than the header", idx->size);
 	if (memcmp(h->magic, IFS_MAGIC, 8) != 0)
-		return -EBADMSG;
+		return ifs_index_bad("header: magic is not %s", IFS_MAGIC);
 	if (h->version != IFS_FORMAT_VERSION)
 		return -EPROTONOSUPPORT;
-	if (h->header_size != sizeof(*h) || h->file_size != idx->size || h->flags != 0)
-		return -EBADMSG;
+	if (h->header_size != sizeof(*h))
+		return ifs_index_bad("header: header size %u, not %zu", h->header_size, sizeof(*h));
+	if (h->file_size != idx->size)
+		return ifs_index_bad("header: file size %llu, but the file has %zu bytes",
+				     (unsigned long long)h->file_size, idx->size);
+	if (h->flags != 0)
+		return ifs_index_bad("header: unknown flags 0x%x", h->flags);
 	if (h->chunk_size == 0 || h->chunk_size > IFS_MAX_CHUNK_SIZE)
-		return -EBADMSG;
+		return ifs_index_bad("header: chunk size %u (1 to %u)", h->chunk_size,
+				     IFS_MAX_CHUNK_SIZE);
 	idx->hdr = h;
-	if ((r = section(idx, &h->inodes, sizeof(struct ifs_inode), &p, &idx->n_inodes)) < 0)
+	if ((r = section(idx, "inodes", &h->inodes, sizeof(struct ifs_inode), &p,
+			 &idx->n_inodes)) < 0)
 		return r;
 	idx->inodes = p;
-	if ((r = section(idx, &h->dirents, sizeof(struct ifs_dirent), &p, &idx->n_dirents)) < 0)
+	if ((r = section(idx, "dirents", &h->dirents, sizeof(struct ifs_dirent), &p,
+			 &idx->n_dirents)) < 0)
 		return r;
 	idx->dirents = p;
-	if ((r = section(idx, &h->chunk_refs, sizeof(struct ifs_chunk_ref), &p, &idx->n_refs)) < 0)
+	if ((r = section(idx, "chunk_refs", &h->chunk_refs, sizeof(struct ifs_chunk_ref), &p,
+			 &idx->n_refs)) < 0)
 		return r;
 	idx->refs = p;
-	if ((r = section(idx, &h->chunks, sizeof(struct ifs_chunk), &p, &idx->n_chunks)) < 0)
+	if ((r = section(idx, "chunks", &h->chunks, sizeof(struct ifs_chunk), &p,
+			 &idx->n_chunks)) < 0)
 		return r;
 	idx->chunks = p;
-	if ((r = section(idx, &h->blobs, sizeof(struct ifs_blob), &p, &idx->n_blobs)) < 0)
+	if ((r = section(idx, "blobs", &h->blobs, sizeof(struct ifs_blob), &p, &idx->n_blobs)) <
+	    0)
 		return r;
 	idx->blobs = p;
-	if ((r = section(idx, &h->xattrs, sizeof(struct ifs_xattr), &p, &idx->n_xattrs)) < 0)
+	if ((r = section(idx, "xattrs", &h->xattrs, sizeof(struct ifs_xattr), &p,
+			 &idx->n_xattrs)) < 0)
 		return r;
 	idx->xattrs = p;
-	if ((r = section(idx, &h->strings, 1, &p, &idx->n_strings)) < 0)
+	if ((r = section(idx, "strings", &h->strings, 1, &p, &idx->n_strings)) < 0)
 		return r;
 	idx->strings = p;
-	if (idx->n_inodes == 0 || idx->n_inodes > UINT32_MAX || h->root != IMAGEFS_ROOT_INO)
-		return -EBADMSG;
+	if (idx->n_inodes == 0 || idx->n_inodes > UINT32_MAX)
+		return ifs_index_bad("header: %llu inodes (1 to 2^32 - 1)",
+				     (unsigned long long)idx->n_inodes);
+	if (h->root != IMAGEFS_ROOT_INO)
+		return ifs_index_bad("header: root inode %u, not 0", h->root);
 	if (idx->n_chunks > UINT32_MAX || idx->n_blobs > UINT32_MAX || idx->n_xattrs > UINT32_MAX)
-		return -EBADMSG;
+		return ifs_index_bad("header: more than 2^32 - 1 chunks, blobs or xattrs");
 	if (!S_ISDIR(idx->inodes[0].mode))
-		return -EBADMSG;
+		return ifs_index_bad("inode 0 (the root): not a directory (mode 0%o)",
+				     idx->inodes[0].mode);
 	return 0;
 }
 
@@ -129,7 +150,8 @@ int imagefs_index_open_fd(int fd, struct imagefs_index **ret)
 		return -EBADFD;
 	if (st.st_size < (off_t)sizeof(struct ifs_header) ||
 	    (uint64_t)st.st_size > IFS_MAX_INDEX_SIZE)
-		return -EBADMSG;
+		return ifs_index_bad("%llu bytes: no index has that size",
+				     (unsigned long long)st.st_size);
 	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;

@@ -389,6 +389,11 @@ static int run_archive(struct apply *ap, struct archive *a)
 			return log_error_errno(
 			    r, "layer %s: entry '%s': absolute path or '..' component", ap->dstr,
 			    raw);
+		if (r == -ENAMETOOLONG)
+			return log_error_errno(r,
+					       "layer %s: entry '%s': a name in its path is longer "
+					       "than 255 bytes",
+					       ap->dstr, raw);
 		if (r < 0)
 			return r;
 		r = apply_entry(ap, a, e, path, &what);
@@ -396,6 +401,11 @@ static int run_archive(struct apply *ap, struct archive *a)
 			return log_error_errno(r,
 					       "layer %s: entry '%s': hardlink target '%s' is "
 					       "absolute or has a '..' component",
+					       ap->dstr, raw, archive_entry_hardlink(e));
+		if (r == -ENAMETOOLONG && strcmp(what, "hardlink target") == 0)
+			return log_error_errno(r,
+					       "layer %s: entry '%s': hardlink target '%s': a name "
+					       "in its path is longer than 255 bytes",
 					       ap->dstr, raw, archive_entry_hardlink(e));
 		if (r == -ENOENT && strcmp(what, "hardlink target") == 0)
 			return log_error_errno(r,

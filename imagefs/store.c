@@ -312,6 +312,8 @@ int ifs_store_load_index(struct imagefs_store *s, const struct digest *d,
 		return log_error_errno(r, "index %s: %s", ds, ifs_store_strerror(s, r));
 	if ((r = ifs_index_from_fd(fd, d, ret)) == -EBADMSG)
 		return log_error_errno(r, "index %s: content does not match its digest", ds);
+	if (r == -EUCLEAN)
+		return log_error_errno(r, "index %s: not a valid index: %s", ds, ifs_index_error());
 	if (r < 0)
 		return log_error_errno(r, "index %s: not a valid index: %m", ds);
 	return 0;

@@ -285,6 +285,9 @@ int ifs_path_normalize(const char *in, char **ret)
 
 		if (len == 2 && p[0] == '.' && p[1] == '.')
 			return -EINVAL;
+		/* no filesystem, and no index, has longer names */
+		if (len > 255)
+			return -ENAMETOOLONG;
 		if (len > 0 && !(len == 1 && p[0] == '.')) {
 			if (o)
 				out[o++] = '/';

@@ -252,7 +252,8 @@ static void test_cycle(void **state)
 			break;
 		}
 	assert_int_equal(imagefs_index_open_buffer(w.buf, w.len, &idx), 0);
-	assert_int_equal(imagefs_index_check(idx), -EBADMSG);
+	assert_int_equal(imagefs_index_check(idx), -EUCLEAN);
+	assert_non_null(strstr(ifs_index_error(), "directory inode"));
 	teardown_build();
 }
 
