@@ -2,7 +2,10 @@
 /*
  * Chunks while converting: each new chunk is hashed, looked up (dedup across files, layers
  * and, through ifs_chunker_add_known(), the images already in the store), compressed with zstd
- * when that saves space, and appended to an unlinked spool file. Only once the tree is final
+ * when that saves space, and appended to an unlinked spool file. An index in the store is only
+ * a claim about its packs (it may have been pushed by anyone): a chunk it names is reused the
+ * first time only after its bytes are read from the store, decoded and found to match the digest,
+ * and its pack found to have the size the index gives it; otherwise the chunk is stored anew. Only once the tree is final
  * are the chunks that survived (whiteouts delete files) copied into pack blobs, in inode
  * order, so a directory's small files sit next to each other and one Range read fetches them.
  */
@@ -16,6 +19,7 @@
 
 #include "common/cleanup.h"
 #include "common/fs.h"
+#include "common/log.h"
 #include "imagefs-internal.h"
 
 struct out_blob {
@@ -25,6 +29,8 @@ struct out_blob {
 };
 
 struct ifs_chunker {
+	struct imagefs_store *store; /* where known chunks are (ifs_chunker_add_known) */
+	void *dbuf;		     /* a decoded chunk of the store, to check it */
 	int spool_fd;
 	int dirfd; /* staging: packs are written here */
 	uint64_t spool_end;
@@ -112,6 +118,7 @@ struct ifs_chunker *ifs_chunker_free(struct ifs_chunker *c)
 	safe_close(c->spool_fd);
 	safe_close(c->pack_fd);
 	free(c->cbuf);
+	free(c->dbuf);
 	ZSTD_freeCCtx(c->cctx);
 	digest_ctx_free(c->pack_ctx);
 	free(c->chunks);
@@ -154,6 +161,44 @@ static void *find(const struct ifs_chunker *c, const uint8_t *digest)
 	return ifs_hmap_get(&c->map, digest_hash(digest), chunk_eq, &k);
 }
 
+/* The pack BLOB of the store has SIZE bytes: its last byte can be read, and nothing after it. */
+static int blob_size_ok(struct ifs_chunker *c, const struct digest *blob, uint64_t size)
+{
+	uint8_t b;
+	int r;
+
+	if (size == 0)
+		return -EBADMSG;
+	if ((r = imagefs_store_read_range(c->store, blob, size - 1, 1, &b)) < 0)
+		return r == -ERANGE ? -EBADMSG : r;
+	r = imagefs_store_read_range(c->store, blob, size, 1, &b);
+	return r == -ERANGE ? 0 : r < 0 ? r : -EBADMSG;
+}
+
+/* Chunk CH, known from an index of the store, is there as it claims: 0, -EBADMSG when its bytes
+ * (or its pack's size) are not what the index says, -errno when they cannot be read. */
+static int verify_known(struct ifs_chunker *c, struct ifs_bchunk *ch)
+{
+	struct imagefs_chunk ic = {
+	    .digest = ch->digest,
+	    .size = ch->size,
+	    .compressed_size = ch->csize,
+	    .compression = ch->compression,
+	};
+	int r;
+
+	if (ch->size > c->chunk_size || ch->csize > c->cbuf_size)
+		return -EBADMSG;
+	if (!c->dbuf && !(c->dbuf = malloc(c->chunk_size)))
+		return -ENOMEM;
+	if ((r = blob_size_ok(c, &ch->blob, ch->blob_size)) < 0)
+		return r;
+	if ((r = imagefs_store_read_range(c->store, &ch->blob, ch->blob_off, ch->csize, c->cbuf)) <
+	    0)
+		return r;
+	return imagefs_chunk_decode(&ic, c->cbuf, c->dbuf);
+}
+
 int ifs_chunker_add(struct ifs_chunker *c, const void *data, size_t len, uint32_t *ret_chunk)
 {
 	struct ifs_bchunk *ch;
@@ -168,9 +213,27 @@ int ifs_chunker_add(struct ifs_chunker *c, const void *data, size_t len, uint32_
 		return -EINVAL;
 	if ((r = digest_buffer(data, len, &d)) < 0)
 		return r;
+	ch = NULL;
 	if ((v = find(c, d.bytes))) {
-		*ret_chunk = (uint32_t)((uintptr_t)v - 1);
-		return 0;
+		n = (uint32_t)((uintptr_t)v - 1);
+		ch = &c->chunks[n];
+		if (!ch->in_store || ch->verified) {
+			*ret_chunk = n;
+			return 0;
+		}
+		/* the first reuse of a chunk of the store: its bytes there must be D's */
+		if ((r = verify_known(c, ch)) == 0) {
+			ch->verified = true;
+			*ret_chunk = n;
+			return 0;
+		}
+		if (r == -ENOMEM)
+			return r;
+		char ds[DIGEST_STRING_SIZE];
+		log_debug("chunk %s of the store: %s; stored anew", digest_format(&d, ds),
+			  r == -EBADMSG ? "not what its index says" : strerror(-r));
+		/* this entry becomes a chunk of our own, spooled below */
+		ch->in_store = false;
 	}
 	size_t z = ZSTD_compressCCtx(c->cctx, c->cbuf, c->cbuf_size, data, len, c->level);
 	/* keep the compressed form only when it saves more than 1/32 */
@@ -184,7 +247,7 @@ int ifs_chunker_add(struct ifs_chunker *c, const void *data, size_t len, uint32_
 		return -errno;
 	if ((size_t)w != outlen)
 		return -EIO;
-	if ((r = new_chunk(c, d.bytes, &ch, &n)) < 0)
+	if (!ch && (r = new_chunk(c, d.bytes, &ch, &n)) < 0)
 		return r;
 	ch->size = (uint32_t)len;
 	ch->csize = (uint32_t)outlen;
@@ -195,7 +258,8 @@ int ifs_chunker_add(struct ifs_chunker *c, const void *data, size_t len, uint32_
 	return 0;
 }
 
-int ifs_chunker_add_known(struct ifs_chunker *c, const struct imagefs_index *idx)
+int ifs_chunker_add_known(struct ifs_chunker *c, struct imagefs_store *s,
+			  const struct imagefs_index *idx)
 {
 	uint32_t n = imagefs_index_chunk_count(idx);
 	struct imagefs_chunk ic;
@@ -203,6 +267,7 @@ int ifs_chunker_add_known(struct ifs_chunker *c, const struct imagefs_index *idx
 	uint32_t num;
 	int r;
 
+	c->store = s;
 	for (uint32_t i = 0; i < n; i++) {
 		if ((r = imagefs_index_chunk(idx, i, &ic)) < 0)
 			return r;

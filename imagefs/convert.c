@@ -42,10 +42,32 @@ static void staging_rmp(char **dir)
 	}
 }
 
-/* Make the chunks of the images already tagged in the store reusable. */
+/* Index D of the store, its digest and structure checked; logs nothing. */
+static int load_index(struct imagefs_store *s, const struct digest *d, void **ret_data,
+		      struct imagefs_index **ret)
+{
+	_cleanup_(imagefs_index_freep) struct imagefs_index *idx = NULL;
+	_cleanup_free_ void *data = NULL;
+	size_t len;
+	int r;
+
+	if ((r = imagefs_store_read_blob(s, d, IFS_MAX_INDEX_SIZE, &data, &len)) < 0)
+		return r;
+	if ((r = imagefs_index_open_buffer(data, len, &idx)) < 0 ||
+	    (r = imagefs_index_check(idx)) < 0)
+		return r;
+	*ret = TAKE_PTR(idx);
+	*ret_data = TAKE_PTR(data);
+	return 0;
+}
+
+/* Make the chunks of the images already tagged in the store reusable (each is checked against
+ * its digest in the store before it is reused: ifs_chunker_add()). A bad image of the store only
+ * costs dedup, whatever is wrong with it. */
 static int load_known(struct imagefs_store *dest, struct ifs_chunker *c)
 {
 	_cleanup_free_ struct digest *ds = NULL;
+	char dstr[DIGEST_STRING_SIZE];
 	size_t n = 0;
 	int r;
 
@@ -53,14 +75,38 @@ static int load_known(struct imagefs_store *dest, struct ifs_chunker *c)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_(imagefs_index_freep) struct imagefs_index *idx = NULL;
+		_cleanup_free_ void *data = NULL;
 
-		if (ifs_store_load_index(dest, &ds[i], &idx) < 0)
-			continue; /* logged; a broken old image only costs dedup */
+		r = load_index(dest, &ds[i], &data, &idx);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0) {
+			log_warning("index %s of the store: %s; its chunks are not reused, ignoring",
+				    digest_format(&ds[i], dstr),
+				    r == -EBADMSG   ? "content does not match its digest"
+				    : r == -EUCLEAN ? ifs_index_error()
+						    : ifs_store_strerror(dest, r));
+			continue;
+		}
 		if (imagefs_index_chunk_size(idx) != ifs_chunker_chunk_size(c))
 			continue;
-		if ((r = ifs_chunker_add_known(c, idx)) < 0)
+		if ((r = ifs_chunker_add_known(c, dest, idx)) < 0)
 			return r;
 	}
+	return 0;
+}
+
+/* What convert wrote must pass the check every reader runs: a refusal here is a bug of ours,
+ * said before the store gets an image no one can open. */
+static int check_written(const void *index, size_t index_len)
+{
+	_cleanup_(imagefs_index_freep) struct imagefs_index *idx = NULL;
+	int r;
+
+	if ((r = imagefs_index_open_buffer(index, index_len, &idx)) < 0 ||
+	    (r = imagefs_index_check(idx)) < 0)
+		return log_error_errno(r, "build index: it fails its own check: %s",
+				       r == -EUCLEAN ? ifs_index_error() : strerror(-r));
 	return 0;
 }
 
@@ -148,6 +194,8 @@ int imagefs_convert(const char *src, struct imagefs_store *dest,
 	}
 	if ((r = ifs_index_write(&t, c, o.chunk_size, &index, &index_len)) < 0)
 		return log_error_errno(r, "build index: %m");
+	if ((r = check_written(index, index_len)) < 0)
+		return r;
 	for (uint32_t i = 0; i < ifs_chunker_count(c); i++) {
 		struct ifs_bchunk *ch = ifs_chunker_get(c, i);
 

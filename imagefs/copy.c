@@ -73,6 +73,10 @@ int imagefs_copy(struct imagefs_store *src, struct imagefs_store *dst, struct di
 		if ((r = copy_blob(src, dst, &bd, size)) < 0)
 			return r;
 	}
+	/* the index is only a claim about its packs: the destination takes it once every chunk it
+	 * names is there with the bytes of its digest (read from whichever store is local) */
+	if ((r = ifs_verify_chunks(ifs_store_is_remote(dst) ? src : dst, idx, NULL)) < 0)
+		return r;
 	if ((r = copy_blob(src, dst, &d, imagefs_index_size(idx))) < 0)
 		return r;
 	if ((r = ifs_store_put_image(dst, tag, &d, idx)) < 0)

@@ -234,6 +234,7 @@ struct ifs_bchunk {
 	uint32_t csize;
 	uint32_t compression;
 	bool in_store; /* already in a pack blob of the store (dedup against other images) */
+	bool verified; /* in_store: its bytes there were read and match its digest */
 	bool placed;
 	uint64_t spool_off;
 	struct digest blob;
@@ -245,10 +246,13 @@ struct ifs_bchunk {
 
 int ifs_chunker_new(int spool_dirfd, uint32_t chunk_size, int level, struct ifs_chunker **ret);
 struct ifs_chunker *ifs_chunker_free(struct ifs_chunker *c);
-/* Add the chunk DATA[LEN]; *RET_CHUNK is its number (deduplicated). */
+/* Add the chunk DATA[LEN]; *RET_CHUNK is its number (deduplicated). A chunk known from an index
+ * of the store is reused only once its bytes there, read and decoded, match its digest (and its
+ * pack has the size the index says); else DATA is stored anew. */
 int ifs_chunker_add(struct ifs_chunker *c, const void *data, size_t len, uint32_t *ret_chunk);
-/* Make the chunks of IDX (stored in its packs) known for dedup. */
-int ifs_chunker_add_known(struct ifs_chunker *c, const struct imagefs_index *idx);
+/* Make the chunks of IDX, stored in its packs in S, known for dedup. */
+int ifs_chunker_add_known(struct ifs_chunker *c, struct imagefs_store *s,
+			  const struct imagefs_index *idx);
 struct ifs_bchunk *ifs_chunker_get(struct ifs_chunker *c, uint32_t n);
 uint32_t ifs_chunker_count(const struct ifs_chunker *c);
 uint32_t ifs_chunker_chunk_size(const struct ifs_chunker *c);
@@ -388,6 +392,11 @@ int ifs_store_load_index(struct imagefs_store *s, const struct digest *d,
 /* Put the image manifest (config + index + packs) for IDX under TAG. */
 int ifs_store_put_image(struct imagefs_store *s, const char *tag, const struct digest *index_digest,
 			const struct imagefs_index *idx);
+/* Read every chunk of IDX from S, decode it and check it against its digest: 0 (*RET_BYTES,
+ * which may be NULL, their bytes), or a logged -EBADMSG naming the first chunk whose bytes do
+ * not match, -errno when one cannot be read. */
+int ifs_verify_chunks(struct imagefs_store *s, const struct imagefs_index *idx,
+		      uint64_t *ret_bytes);
 /* Read chunk C of IDX from the store and decode it into DST (digest checked). */
 int ifs_read_chunk(struct imagefs_store *s, const struct imagefs_index *idx,
 		   const struct imagefs_chunk *c, void *cbuf, size_t cbuf_size, void *dst);
