@@ -44,7 +44,8 @@ void cgroup_layout_done(struct cgroup_layout *l)
 	*l = (struct cgroup_layout){0};
 }
 
-static int add(struct cgroup_layout *l, const char *controllers, const char *mount, const char *own)
+static int add(struct cgroup_layout *l, const char *controllers, const char *mount, const char *own,
+	       bool own_outside)
 {
 	struct cgroup_layout_hier *h;
 
@@ -63,6 +64,7 @@ static int add(struct cgroup_layout *l, const char *controllers, const char *mou
 		free(h->mount);
 		return -ENOMEM;
 	}
+	h->own_outside = own_outside;
 	l->n++;
 	return 0;
 }
@@ -88,9 +90,10 @@ static int filter_controllers(const char *opts, char **ret)
 
 /*
  * The caller's own cgroup in the hierarchy of CONTROLLERS ("" for cgroup2), from
- * /proc/self/cgroup, relative to the mount's root MNT_ROOT.
+ * /proc/self/cgroup, relative to the mount's root MNT_ROOT. *RET_OUTSIDE: the caller's cgroup
+ * is not below MNT_ROOT (or not listed), and *RET is not where the caller is.
  */
-static int own_cgroup(const char *controllers, const char *mnt_root, char **ret)
+static int own_cgroup(const char *controllers, const char *mnt_root, char **ret, bool *ret_outside)
 {
 	_cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
 	_cleanup_free_ char *line = NULL;
@@ -108,15 +111,27 @@ static int own_cgroup(const char *controllers, const char *mnt_root, char **ret)
 		if (strcmp(c + 1, controllers) != 0)
 			continue;
 		size_t n = strlen(mnt_root);
+		bool outside = false;
 
-		if (strcmp(mnt_root, "/") != 0 && strncmp(p, mnt_root, n) == 0 &&
-		    (p[n] == '/' || !p[n]))
-			p += n;
+		if (strcmp(mnt_root, "/") != 0) {
+			/* "/.." and below: the mount's root is above our cgroup namespace's */
+			if (strncmp(p, mnt_root, n) == 0 && (p[n] == '/' || !p[n]) &&
+			    strncmp(mnt_root, "/..", 3) != 0)
+				p += n;
+			else
+				outside = true;
+		}
 		*ret = strdup(*p ? p : "/");
-		return *ret ? 0 : -ENOMEM;
+		if (!*ret)
+			return -ENOMEM;
+		*ret_outside = outside;
+		return 0;
 	}
 	*ret = strdup("/");
-	return *ret ? 0 : -ENOMEM;
+	if (!*ret)
+		return -ENOMEM;
+	*ret_outside = true;
+	return 0;
 }
 
 /* Mountinfo: "id parent maj:min root mountpoint opts [tags] - fstype source superopts". */
@@ -143,6 +158,7 @@ static int from_mountinfo(const char *root, struct cgroup_layout *l)
 		     (mnt[rootlen] != '/' || strchr(mnt + rootlen + 1, '/'))))
 			continue;
 		_cleanup_free_ char *ctrls = NULL, *own = NULL;
+		bool outside = false;
 
 		if (strcmp(fstype, "cgroup2") == 0) {
 			if (!(ctrls = strdup("")))
@@ -158,9 +174,9 @@ static int from_mountinfo(const char *root, struct cgroup_layout *l)
 				continue;
 			l->has_v1 = true;
 		}
-		if ((r = own_cgroup(ctrls, mnt_root, &own)) < 0)
+		if ((r = own_cgroup(ctrls, mnt_root, &own, &outside)) < 0)
 			return r;
-		if ((r = add(l, ctrls, mnt, own)) < 0)
+		if ((r = add(l, ctrls, mnt, own, outside)) < 0)
 			return r;
 	}
 	return 0;
@@ -174,7 +190,7 @@ static int from_directory(const char *root, struct cgroup_layout *l)
 
 	if (cg_exists(root, "cgroup.controllers")) {
 		l->mode = CGROUP_MODE_V2;
-		return add(l, "", root, "/");
+		return add(l, "", root, "/", false);
 	}
 	if (!(d = opendir(root)))
 		return -errno;
@@ -192,7 +208,7 @@ static int from_directory(const char *root, struct cgroup_layout *l)
 			continue;
 		if (cg_exists(p, "cgroup.controllers")) {
 			l->has_unified = true;
-			if ((r = add(l, "", p, "/")) < 0)
+			if ((r = add(l, "", p, "/", false)) < 0)
 				return r;
 			continue;
 		}
@@ -207,7 +223,7 @@ static int from_directory(const char *root, struct cgroup_layout *l)
 		if (!*ctrls)
 			continue;
 		l->has_v1 = true;
-		if ((r = add(l, ctrls, p, "/")) < 0)
+		if ((r = add(l, ctrls, p, "/", false)) < 0)
 			return r;
 	}
 	return 0;

@@ -10,6 +10,9 @@ struct cgroup_layout_hier {
 	char *controllers; /* "" for cgroup2 */
 	char *mount;
 	char *own; /* the caller's cgroup in it ("/" for a tree that is not mounted) */
+	/* the caller's cgroup is not below the mount's root (a cgroup namespace rooted lower,
+	 * a mount of another subtree): OWN is then not where the caller is */
+	bool own_outside;
 };
 
 struct cgroup_layout {

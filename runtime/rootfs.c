@@ -18,6 +18,7 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "cgroup-layout.h"
 #include "rootfs.h"
 
 static int mount_setattr_fd(int fd, unsigned flags, uint64_t set, uint64_t clr)
@@ -180,19 +181,27 @@ static int do_bind(const struct spec_mount *m, const char *target)
 	return 0;
 }
 
-/* Flags of a bind mount apply only through a remount of the new mount itself. */
-static int remount_bind(const struct spec_mount *m, const char *target)
+/* Flags of a bind mount apply only through a remount of the new mount itself. Logs nothing. */
+static int remount_bind_flags(const char *target, unsigned long flags)
 {
-	unsigned long f = MS_REMOUNT | MS_BIND | (m->flags & REMOUNT_MASK);
+	unsigned long f = MS_REMOUNT | MS_BIND | (flags & REMOUNT_MASK);
 
-	if (!(m->flags & REMOUNT_MASK))
+	if (!(flags & REMOUNT_MASK))
 		return 0;
 	if (FAULT_OR("mount", mount(NULL, target, NULL, f, NULL)) < 0) {
 		/* In a user namespace, remounting must keep the locked flags. */
 		if (errno != EPERM || mount(NULL, target, NULL, f | locked_flags(target), NULL) < 0)
-			return log_error_errno(-errno, "remount '%s' with its options: %m",
-					       m->destination);
+			return -errno;
 	}
+	return 0;
+}
+
+static int remount_bind(const struct spec_mount *m, const char *target)
+{
+	int r = remount_bind_flags(target, m->flags);
+
+	if (r < 0)
+		return log_error_errno(r, "remount '%s' with its options: %m", m->destination);
 	return 0;
 }
 
@@ -231,23 +240,66 @@ static bool is_cgroup_mount(const struct spec_mount *m)
 }
 
 /*
+ * One hierarchy H of the host on SUB (a /proc/self/fd path). In a cgroup namespace of its own
+ * the container mounts the hierarchy, which shows its cgroup as the root. Without one, a mount
+ * would show the host's root: release_agent (CVE-2022-0492) and the cgroup of every other
+ * container. The container's own cgroup is bound there instead, with the mount's flags, as runc
+ * does; so it is too where a user namespace may not mount the hierarchy. Logs nothing.
+ */
+static int mount_hierarchy(const struct rootfs_ctx *c, const struct spec_mount *m,
+			   const struct cgroup_layout_hier *h, const char *sub)
+{
+	unsigned long flags = m->flags & ~MS_REMOUNT;
+	const char *type = *h->controllers ? "cgroup" : "cgroup2";
+	_cleanup_free_ char *src = NULL;
+
+	if (spec_find_namespace(c->spec, CLONE_NEWCGROUP)) {
+		if (FAULT_OR("mount", mount(type, sub, type, flags,
+					    *h->controllers ? h->controllers : m->data)) == 0)
+			return 0;
+		if (errno != EPERM)
+			return -errno;
+	}
+	/* Our cgroup is not below the host's mount of it (a cgroup namespace rooted above the
+	 * mount's root): the bind would show more than the container's own. */
+	if (h->own_outside)
+		return -EPERM;
+	if (!(src = path_join(h->mount, h->own)))
+		return -ENOMEM;
+	if (FAULT_OR("mount", mount(src, sub, NULL, MS_BIND | MS_REC, NULL)) < 0)
+		return -errno;
+	return remount_bind_flags(sub, flags);
+}
+
+/*
  * /sys/fs/cgroup in the container. A cgroup2 host (or a "cgroup2" mount) gets the unified
- * hierarchy; a v1 or hybrid host gets what runc gives: a tmpfs with one cgroup v1 mount
- * per hierarchy of the host, which in the container's cgroup namespace shows its own
- * cgroup as the root, and the co-mount symlinks (cpu -> cpu,cpuacct).
+ * hierarchy; a v1 or hybrid host gets what runc gives: a tmpfs with one cgroup mount per
+ * hierarchy of the host, and the co-mount symlinks (cpu -> cpu,cpuacct). Each shows the
+ * container's own cgroup as its root (see mount_hierarchy).
  */
 static int mount_cgroup(struct rootfs_ctx *c, const struct spec_mount *m, const char *target)
 {
-	unsigned long flags = m->flags & ~MS_REMOUNT;
-	_cleanup_fclose_ FILE *f = NULL;
-	char *line = NULL;
-	size_t n = 0;
-	int r = 0;
+	_cleanup_(cgroup_layout_done) struct cgroup_layout l = {0};
+	const struct cgroup_layout_hier *unified = NULL;
+	int r;
 
-	if (strcmp(m->type, "cgroup2") == 0 ||
-	    access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0) {
-		if (FAULT_OR("mount", mount("cgroup2", target, "cgroup2", flags, m->data)) < 0)
-			return log_error_errno(-errno, "mount cgroup2 on '%s': %m", m->destination);
+	if ((r = cgroup_layout_read("/sys/fs/cgroup", &l)) < 0)
+		return log_error_errno(r, "list the host's cgroup hierarchies for '%s': %m",
+				       m->destination);
+	for (size_t i = 0; i < l.n; i++)
+		if (!*l.h[i].controllers)
+			unified = &l.h[i];
+	if (strcmp(m->type, "cgroup2") == 0 || l.mode == CGROUP_MODE_V2) {
+		/* A v1 host's empty cgroup2 hierarchy, if asked for, is mounted as it is. */
+		if (!unified) {
+			if (FAULT_OR("mount", mount("cgroup2", target, "cgroup2",
+						    m->flags & ~MS_REMOUNT, m->data)) < 0)
+				return log_error_errno(-errno, "mount cgroup2 on '%s': %m",
+						       m->destination);
+			return 0;
+		}
+		if ((r = mount_hierarchy(c, m, unified, target)) < 0)
+			return log_error_errno(r, "mount cgroup2 on '%s': %m", m->destination);
 		return 0;
 	}
 	if (FAULT_OR("mount", mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
@@ -256,62 +308,39 @@ static int mount_cgroup(struct rootfs_ctx *c, const struct spec_mount *m, const 
 	/* reopen: TARGET names the directory under the new tmpfs */
 	_cleanup_close_ int dfd = open_in_root(c->rootfd, m->destination, O_PATH | O_DIRECTORY, 0);
 	char base[64];
+	if (dfd < 0)
+		return log_error_errno(dfd, "reopen '%s' after mounting: %m", m->destination);
 	fd_path(dfd, base);
-	f = fopen("/proc/self/mountinfo", "re");
-	if (dfd < 0 || !f)
-		return log_error_errno(-errno, "list the host's cgroup hierarchies: %m");
-	while (getline(&line, &n, f) > 0) {
-		/* ... mountpoint ... - fstype source superoptions */
-		char mp[512], fstype[64], opts[512];
-		char *dash = strstr(line, " - ");
-		if (!dash || sscanf(line, "%*s %*s %*s %*s %511s", mp) != 1 ||
-		    sscanf(dash + 3, "%63s %*s %511s", fstype, opts) != 2)
-			continue;
-		if (strncmp(mp, "/sys/fs/cgroup/", 15) != 0 || strchr(mp + 15, '/'))
-			continue;
-		const char *name = mp + 15;
-		if (strcmp(fstype, "cgroup2") == 0) {
-			if (mkdirat(dfd, name, 0755) < 0 && errno != EEXIST)
-				continue;
-			char sub[600];
-			snprintf(sub, sizeof(sub), "%s/%s", base, name);
-			(void)mount("cgroup2", sub, "cgroup2", flags, NULL);
-			continue;
-		}
-		if (strcmp(fstype, "cgroup") != 0)
-			continue;
-		/* the controllers (and name=) among the super options */
-		char data[512] = "";
-		for (char *save = NULL, *o = strtok_r(opts, ",", &save); o;
-		     o = strtok_r(NULL, ",", &save))
-			if (strcmp(o, "rw") != 0 && strcmp(o, "ro") != 0)
-				snprintf(data + strlen(data), sizeof(data) - strlen(data), "%s%s",
-					 *data ? "," : "", o);
+	for (size_t i = 0; i < l.n; i++) {
+		const struct cgroup_layout_hier *h = &l.h[i];
+		const char *name = strrchr(h->mount, '/') + 1;
+		char sub[600];
+
 		if (mkdirat(dfd, name, 0755) < 0 && errno != EEXIST)
 			return log_error_errno(-errno, "mkdir '%s/%s': %m", m->destination, name);
-		char sub[600];
 		snprintf(sub, sizeof(sub), "%s/%s", base, name);
-		/* No cgroup v1 mount in a user namespace (rootless): the host's hierarchy, bound,
-		 * as runc does there. */
-		if (FAULT_OR("mount", mount("cgroup", sub, "cgroup", flags, data)) < 0 &&
-		    (errno != EPERM || mount(mp, sub, NULL, MS_BIND | MS_REC, NULL) < 0)) {
-			r = log_error_errno(-errno, "mount cgroup '%s' on '%s/%s': %m", data,
-					    m->destination, name);
-			break;
+		r = mount_hierarchy(c, m, h, sub);
+		/* the cgroup2 side of a hybrid host is a courtesy, as its cgroup is */
+		if (r < 0 && h == unified) {
+			log_warning_errno(r, "mount cgroup2 on '%s/%s': %m, ignoring",
+					  m->destination, name);
+			continue;
 		}
+		if (r < 0)
+			return log_error_errno(r, "mount cgroup '%s' on '%s/%s': %m",
+					       h->controllers, m->destination, name);
 		/* co-mounted controllers: cpu -> cpu,cpuacct */
 		if (strchr(name, ','))
 			for (char *save = NULL, *ctl = strtok_r(strdupa(name), ",", &save); ctl;
 			     ctl = strtok_r(NULL, ",", &save))
 				(void)symlinkat(name, dfd, ctl);
 	}
-	free(line);
-	if (r == 0 && (flags & MS_RDONLY) &&
+	if ((m->flags & MS_RDONLY) &&
 	    FAULT_OR("mount", mount(NULL, base, NULL,
 				    MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
 				    "mode=755")) < 0)
 		return log_error_errno(-errno, "remount '%s' read-only: %m", m->destination);
-	return r;
+	return 0;
 }
 
 static int mount_one(struct rootfs_ctx *c, const struct spec_mount *m)

@@ -545,3 +545,32 @@ SH
 	brisk delete --force "${PFX}b"
 	assert_no_leaks "${PFX}b"
 }
+
+# Without a cgroup namespace, /sys/fs/cgroup of a v1 or hybrid host must show the container's
+# own cgroup in each hierarchy, bound there as runc does, never the root of the host's
+# hierarchy: that root holds release_agent (CVE-2022-0492) and the cgroups of every container.
+@test "cgroup v1 without a cgroup namespace: /sys/fs/cgroup shows only the container's own cgroups" {
+	[ -d /sys/fs/cgroup/pids ] && [ ! -e /sys/fs/cgroup/cgroup.controllers ] ||
+		skip "needs a cgroup v1 or hybrid host with a pids hierarchy"
+	local h
+	# a sibling of the container's cgroup in every hierarchy: it must stay out of sight
+	for h in $(awk '($9 == "cgroup" || $9 == "cgroup2") && $5 ~ "^/sys/fs/cgroup/" {print $5}' /proc/self/mountinfo); do
+		mkdir -p "$h/$CGROUP_PARENT/${PFX}sibling"
+	done
+	config '.linux.namespaces |= map(select(.type != "cgroup")) | .linux.resources.pids = {"limit": 77}'
+	in_container '
+		echo "max $(cat /sys/fs/cgroup/pids/pids.max)"
+		for f in /sys/fs/cgroup/*/release_agent; do [ -e "$f" ] && echo "host root: $f"; done
+		find /sys/fs/cgroup -maxdepth 3 -name "*sibling*" | sed "s/^/sibling: /"
+		echo 1 2>/dev/null >/sys/fs/cgroup/pids/pids.max && echo "written: pids.max"
+		echo done'
+	echo "status $status: $output"
+	[ "$status" -eq 0 ]
+	if echo "$output" | grep -Eq '^(host root|sibling|written):'; then
+		echo "VULNERABLE: the container sees (or writes) the host's cgroup tree at /sys/fs/cgroup"
+		return 1
+	fi
+	echo "$output" | grep -qx 'max 77'
+	[ "$(echo "$output" | tail -n 1)" = done ]
+	assert_no_leaks "${PFX}c"
+}
