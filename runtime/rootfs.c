@@ -343,6 +343,40 @@ static int mount_cgroup(struct rootfs_ctx *c, const struct spec_mount *m, const 
 	return 0;
 }
 
+/*
+ * The host's /sys, bound where sysfs cannot be mounted, gets the flags the spec gave sysfs
+ * (ro, nosuid, nodev, noexec): on the bind itself, and on what the host has mounted below
+ * /sys (its cgroup hierarchies among them), which a fresh sysfs would not have shown.
+ */
+static int restrict_sysfs_bind(struct rootfs_ctx *c, const struct spec_mount *m)
+{
+	_cleanup_close_ int mfd = open_in_root(c->rootfd, m->destination, O_PATH, 0);
+	uint64_t set = 0;
+	char target[64];
+	int r;
+
+	if (mfd < 0)
+		return log_error_errno(mfd, "reopen '%s' after mounting: %m", m->destination);
+	fd_path(mfd, target);
+	if ((r = remount_bind(m, target)) < 0)
+		return r;
+	if (m->flags & MS_RDONLY)
+		set |= MOUNT_ATTR_RDONLY;
+	if (m->flags & MS_NOSUID)
+		set |= MOUNT_ATTR_NOSUID;
+	if (m->flags & MS_NODEV)
+		set |= MOUNT_ATTR_NODEV;
+	if (m->flags & MS_NOEXEC)
+		set |= MOUNT_ATTR_NOEXEC;
+	if (set && (r = mount_setattr_fd(mfd, AT_RECURSIVE, set, 0)) == -ENOSYS)
+		log_warning_errno(r, "set the options of '%s' on the mounts below it: %m, ignoring",
+				  m->destination);
+	else if (r < 0)
+		return log_error_errno(r, "set the options of '%s' on the mounts below it: %m",
+				       m->destination);
+	return 0;
+}
+
 static int mount_one(struct rootfs_ctx *c, const struct spec_mount *m)
 {
 	_cleanup_close_ int fd = -EBADF;
@@ -379,8 +413,8 @@ static int mount_one(struct rootfs_ctx *c, const struct spec_mount *m)
 				struct spec_mount b = *m;
 				b.source = (char *)"/sys";
 				b.kind = MOUNT_BIND | MOUNT_RECURSIVE;
-				r = do_bind(&b, target);
-				if (r < 0)
+				if ((r = do_bind(&b, target)) < 0 ||
+				    (r = restrict_sysfs_bind(c, m)) < 0)
 					return r;
 			} else {
 				return log_error_errno(r, "mount '%s' (%s) on '%s': %m",

@@ -574,3 +574,24 @@ SH
 	[ "$(echo "$output" | tail -n 1)" = done ]
 	assert_no_leaks "${PFX}c"
 }
+
+# In a user namespace without a network namespace of its own, sysfs cannot be mounted and the
+# host's /sys is bound instead: the bind, and what it carries below it, keeps the spec's
+# ro,nosuid,nodev,noexec.
+@test "the sysfs bind of a user namespace without a network namespace keeps ro,nosuid,nodev,noexec" {
+	config '.linux.namespaces = [.linux.namespaces[] | select(.type != "network")] + [{"type": "user"}] | .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}] | .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]'
+	chown -R 100000:100000 "$BUNDLE/rootfs"
+	in_container 'awk "\$5 == \"/sys\" || \$5 ~ \"^/sys/\" {print \$5, \$6}" /proc/self/mountinfo'
+	echo "status $status: $output"
+	[ "$status" -eq 0 ]
+	local sys
+	sys=$(echo "$output" | awk '$1 == "/sys" {print $2}')
+	[ -n "$sys" ]
+	if echo "$output" | awk '$2 !~ /^ro(,|$)/' | grep -q . ||
+		! echo ",$sys," | grep -q ',nosuid,' || ! echo ",$sys," | grep -q ',nodev,' ||
+		! echo ",$sys," | grep -q ',noexec,'; then
+		echo "VULNERABLE: the host's /sys is bound without the mount's ro,nosuid,nodev,noexec"
+		return 1
+	fi
+	assert_no_leaks "${PFX}c"
+}
