@@ -6,12 +6,14 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <sched.h>
 #include <unistd.h>
+#include <linux/magic.h>
 #include <linux/mount.h>
 
 #include "common/fault.h"
@@ -343,6 +345,103 @@ static int mount_cgroup(struct rootfs_ctx *c, const struct spec_mount *m, const 
 	return 0;
 }
 
+static bool is_fs(const struct spec_mount *m, const char *type)
+{
+	return !(m->kind & MOUNT_BIND) && m->type && strcmp(m->type, type) == 0;
+}
+
+/*
+ * proc and sysfs go on a directory of the rootfs, never where a symlink there points
+ * (CVE-2019-16884, CVE-2019-19921): a rootfs could so have them land where a later mount
+ * shadows /proc/self/attr, or out of reach of maskedPaths. Refused, as runc does. The last
+ * component is opened without following it, so that the mount goes on what was checked.
+ */
+static int open_special_target(struct rootfs_ctx *c, const struct spec_mount *m, int *ret_fd)
+{
+	_cleanup_close_ int fd = open_in_root(c->rootfd, m->destination, O_PATH | O_NOFOLLOW, 0);
+	struct stat st;
+	int r;
+
+	if (fd == -ENOENT) {
+		if ((r = mkdir_in_root(c->rootfd, m->destination, false)) < 0)
+			return log_error_errno(r, "create mount point '%s' in '%s': %m",
+					       m->destination, c->rootfs);
+		fd = open_in_root(c->rootfd, m->destination, O_PATH | O_NOFOLLOW, 0);
+	}
+	if (fd < 0)
+		return log_error_errno(fd, "open mount point '%s' in '%s': %m", m->destination,
+				       c->rootfs);
+	if (fstat(fd, &st) < 0)
+		return log_error_errno(-errno, "stat mount point '%s': %m", m->destination);
+	if (S_ISLNK(st.st_mode))
+		return log_error_errno(-ELOOP,
+				       "mount %s on '%s': it is a symlink in the rootfs, refused",
+				       m->type, m->destination);
+	if (!S_ISDIR(st.st_mode))
+		return log_error_errno(
+		    -ENOTDIR, "mount %s on '%s': it is not a directory in the rootfs, refused",
+		    m->type, m->destination);
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+/* The only mounts inside /proc runc lets through: the files lxcfs emulates. */
+static const char *const proc_files_allowed[] = {
+    "/proc/cpuinfo", "/proc/diskstats",
+    "/proc/meminfo", "/proc/stat",
+    "/proc/swaps",   "/proc/uptime",
+    "/proc/loadavg", "/proc/slabinfo",
+    "/proc/net/dev", "/proc/sys/kernel/ns_last_pid",
+};
+
+static bool is_procfs(const char *path)
+{
+	struct statfs sf;
+
+	return path && statfs(path, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
+}
+
+/*
+ * A mount must not land on or inside the container's /proc, whatever symlinks of the rootfs
+ * led it there (CVE-2019-19921): it could fake /proc/self/attr for the LSM, or undo
+ * maskedPaths. As runc: only proc itself (or a bind of a procfs) on /proc, and lxcfs's files.
+ * FD is the opened mount point; its path, every symlink resolved, says where it lies.
+ */
+static int check_proc_target(struct rootfs_ctx *c, const struct spec_mount *m, int fd)
+{
+	char link[64], root[PATH_MAX], path[PATH_MAX];
+	ssize_t n, rn;
+	const char *rel;
+
+	fd_path(c->rootfd, link);
+	if ((rn = readlink(link, root, sizeof(root) - 1)) < 0)
+		return log_error_errno(-errno, "resolve rootfs '%s': %m", c->rootfs);
+	root[rn] = '\0';
+	fd_path(fd, link);
+	if ((n = readlink(link, path, sizeof(path) - 1)) < 0)
+		return log_error_errno(-errno, "resolve mount point '%s': %m", m->destination);
+	path[n] = '\0';
+	if (strcmp(root, "/") == 0)
+		rel = path;
+	else if (strncmp(path, root, (size_t)rn) == 0 && (path[rn] == '/' || !path[rn]))
+		rel = path + rn;
+	else
+		return 0;
+	if (strcmp(rel, "/proc") == 0) {
+		if (is_fs(m, "proc") || ((m->kind & MOUNT_BIND) && is_procfs(m->source)))
+			return 0;
+	} else if (strncmp(rel, "/proc/", 6) == 0) {
+		for (size_t i = 0; i < ELEMENTSOF(proc_files_allowed); i++)
+			if (strcmp(rel, proc_files_allowed[i]) == 0)
+				return 0;
+	} else {
+		return 0;
+	}
+	return log_error_errno(
+	    -EPERM, "mount %s on '%s': it lands on '%s', in the container's /proc, refused",
+	    m->type && strcmp(m->type, "none") != 0 ? m->type : "bind", m->destination, rel);
+}
+
 /*
  * The host's /sys, bound where sysfs cannot be mounted, gets the flags the spec gave sysfs
  * (ro, nosuid, nodev, noexec): on the bind itself, and on what the host has mounted below
@@ -391,7 +490,11 @@ static int mount_one(struct rootfs_ctx *c, const struct spec_mount *m)
 					       m->source, m->destination);
 		is_file = !S_ISDIR(st.st_mode);
 	}
-	if ((r = open_target(c, m->destination, is_file, &fd)) < 0)
+	if (is_fs(m, "proc") || is_fs(m, "sysfs"))
+		r = open_special_target(c, m, &fd);
+	else
+		r = open_target(c, m->destination, is_file, &fd);
+	if (r < 0 || (r = check_proc_target(c, m, fd)) < 0)
 		return r;
 	fd_path(fd, target);
 	if (m->kind & MOUNT_IDMAP) {

@@ -595,3 +595,51 @@ SH
 	fi
 	assert_no_leaks "${PFX}c"
 }
+
+# CVE-2019-16884 / CVE-2019-19921 class: a rootfs whose /proc (or /sys) is a symlink must not get
+# proc (or sysfs) mounted wherever the link points, where a later mount could fake
+# /proc/self/attr or hide maskedPaths. Refused, as runc does, naming the destination; nothing
+# of the container is left.
+@test "a proc or sysfs mount whose destination is a symlink is refused" {
+	local dest
+	mkdir -p "$BUNDLE/rootfs/elsewhere"
+	for dest in /proc /sys; do
+		rm -rf "${BUNDLE:?}/rootfs$dest"
+		ln -s /elsewhere "$BUNDLE/rootfs$dest"
+		args true
+		run brisk run "${PFX}c"
+		echo "$dest: status $status: $output"
+		if [ "$status" -eq 0 ]; then
+			echo "VULNERABLE: $dest, a symlink in the rootfs, was followed and mounted over"
+			return 1
+		fi
+		[[ "$output" == *"'$dest'"* ]]
+		[[ "$output" == *symlink* ]]
+		assert_no_leaks "${PFX}c"
+		rm "$BUNDLE/rootfs$dest"
+		mkdir "$BUNDLE/rootfs$dest"
+	done
+}
+
+# CVE-2019-19921: a mount whose destination leads, through a symlink of the rootfs, into the
+# container's /proc could shadow /proc/self/attr (the LSM label) or undo maskedPaths. Refused,
+# as runc does; a bind over one of the files lxcfs emulates (/proc/uptime) stays allowed.
+@test "a mount that lands inside /proc through a symlink of the rootfs is refused" {
+	ln -s /proc/self/attr "$BUNDLE/rootfs/attr"
+	config ".mounts += [{\"destination\": \"/attr\", \"type\": \"tmpfs\", \"source\": \"brisk-probe\", \"options\": [\"size=64k\"]}]"
+	in_container 'grep -c brisk-probe /proc/self/mountinfo'
+	echo "status $status: $output"
+	if [ "$status" -eq 0 ]; then
+		echo "VULNERABLE: a tmpfs went over /proc/self/attr through the rootfs symlink /attr"
+		return 1
+	fi
+	[[ "$output" == *"'/attr'"* ]]
+	[[ "$output" == *"/proc"* ]]
+	assert_no_leaks "${PFX}c"
+	echo 4242.00 4242.00 >"$TEST_DIR/uptime"
+	config "del(.mounts[] | select(.destination == \"/attr\")) | .mounts += [{\"destination\": \"/proc/uptime\", \"type\": \"bind\", \"source\": \"$TEST_DIR/uptime\", \"options\": [\"bind\", \"ro\"]}]"
+	in_container 'cat /proc/uptime'
+	echo "lxcfs-style bind: status $status: $output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "4242.00 4242.00" ]
+}
