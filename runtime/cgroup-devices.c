@@ -80,7 +80,9 @@ static int cmp_rules(const void *x, const void *y)
 int cgroup_devices_emulate(const struct cgroup_device_rule *rules, size_t n,
 			   struct cgroup_dev_state *ret)
 {
-	struct cgroup_dev_state s = {.default_allow = true};
+	/* Deny all to start with, as runc: rules that never allow everything are an allow-list,
+	 * and a device no rule allows stays denied (the kernel's new v1 cgroup would allow it). */
+	struct cgroup_dev_state s = {.default_allow = false};
 	int r;
 
 	for (size_t i = 0; i < n; i++) {

@@ -162,8 +162,9 @@ static struct json_object *device_rule(bool allow, const char *type, int64_t maj
 
 /*
  * The device rules the cgroup gets: the spec's own, then the devices every container
- * needs (null, zero, full, random, urandom, tty, ptmx, pts, tun; mknod of anything), then
- * one allow rule for each node of linux.devices, in runc's order.
+ * needs (null, zero, full, random, urandom, tty, ptmx, pts, tun; mknod of anything), in
+ * runc's order. A node of linux.devices gets no rule of its own: as with runc, only
+ * linux.resources.devices lets it be used, and a device it denies stays denied.
  */
 int container_effective_resources(const struct spec *s, struct json_object **ret)
 {
@@ -192,13 +193,6 @@ int container_effective_resources(const struct spec *s, struct json_object **ret
 	for (size_t i = 0; i < ELEMENTSOF(defaults); i++)
 		json_object_array_add(devs, device_rule(true, defaults[i].type, defaults[i].major,
 							defaults[i].minor, defaults[i].access));
-	for (size_t i = 0; i < s->n_devices; i++) {
-		const struct spec_device *d = &s->devices[i];
-		if (d->type == 'p')
-			continue;
-		json_object_array_add(
-		    devs, device_rule(true, d->type == 'b' ? "b" : "c", d->major, d->minor, "rwm"));
-	}
 	*ret = res;
 	return 0;
 }

@@ -643,3 +643,30 @@ SH
 	[ "$status" -eq 0 ]
 	[ "$output" = "4242.00 4242.00" ]
 }
+
+# linux.devices makes the node; linux.resources.devices alone decides whether it may be used
+# (as runc). A denied device must stay denied.
+@test "a device of linux.devices that linux.resources.devices denies stays unusable" {
+	[ -c /dev/fuse ] || skip "no /dev/fuse on this host"
+	local fuse='{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438}'
+	local rules
+	# allowed by all but this device; denied by all; no rule at all (runc: only its defaults)
+	for rules in '[{"allow": true, "access": "rwm"}, {"allow": false, "type": "c", "major": 10, "minor": 229, "access": "rwm"}]' \
+		'[{"allow": false, "access": "rwm"}]' null; do
+		config ".linux.devices = [$fuse] | .linux.resources.devices = $rules | if .linux.resources.devices == null then del(.linux.resources.devices) else . end"
+		in_container '[ -c /dev/fuse ] && echo node; (exec 3<>/dev/fuse) 2>/dev/null && echo opened; echo done'
+		echo "$rules -> status $status: $output"
+		[ "$status" -eq 0 ]
+		if echo "$output" | grep -qx opened; then
+			echo "VULNERABLE: /dev/fuse of linux.devices opens although linux.resources.devices denies it"
+			return 1
+		fi
+		echo "$output" | grep -qx node
+		assert_no_leaks "${PFX}c"
+	done
+	# allowed by a rule: usable
+	config ".linux.resources.devices += [{\"allow\": true, \"type\": \"c\", \"major\": 10, \"minor\": 229, \"access\": \"rw\"}]"
+	in_container '(exec 3<>/dev/fuse) && echo opened'
+	echo "allowed -> status $status: $output"
+	[ "$output" = opened ]
+}

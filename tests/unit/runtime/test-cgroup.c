@@ -373,6 +373,21 @@ static void test_v1_devices(void **state)
 	assert_string_equal(written("/devices/c1/devices.deny"), "c 5:1 wm|b 8:0 r");
 	assert_string_equal(written("/devices/c1/devices.allow"), "c 1:3 w");
 	assert_int_equal(cgroup_destroy(cg), 0);
+
+	/* allow rules alone are an allow-list too (runc), not the kernel's allow-all */
+	_cleanup_(cgroup_freep) struct cgroup *cg2 = NULL;
+
+	n_writes = 0;
+	assert_int_equal(
+	    new_cg("/c2",
+		   "{\"devices\":[{\"allow\":true,\"type\":\"c\",\"major\":1,\"minor\":3,"
+		   "\"access\":\"rwm\"}]}",
+		   &cg2),
+	    0);
+	assert_int_equal(cgroup_enter(cg2, 0), 0);
+	assert_string_equal(written("/devices/c2/devices.deny"), "a *:* rwm");
+	assert_string_equal(written("/devices/c2/devices.allow"), "c 1:3 rwm");
+	assert_int_equal(cgroup_destroy(cg2), 0);
 }
 
 static void test_v2_resources(void **state)
@@ -870,10 +885,24 @@ static void test_bpf_program(void **state)
 	assert_int_equal(run_prog(p, n, 'b', W, 1, 3), 1);
 	free(p);
 	p = NULL;
-	/* no rules at all: allow everything (the kernel default) */
+	/* no rules at all: deny everything, as runc (not the kernel's allow-all) */
 	assert_int_equal(cgroup_devices_bpf_build(NULL, 0, &p, &n), 0);
 	assert_int_equal(n, 8);
-	assert_int_equal(run_prog(p, n, 'c', R, 1, 1), 1);
+	assert_int_equal(run_prog(p, n, 'c', R, 1, 1), 0);
+	free(p);
+	p = NULL;
+
+	/* only allow rules: an allow-list, everything else denied */
+	_cleanup_json_ struct json_object *res3 =
+	    parse("{\"devices\":[{\"allow\":true,\"type\":\"c\",\"major\":1,\"minor\":3,"
+		  "\"access\":\"rwm\"}]}");
+	_cleanup_(cgroup_resources_freep) struct cgroup_resources *r3 = NULL;
+
+	assert_int_equal(cgroup_resources_parse(res3, &r3), 0);
+	assert_int_equal(cgroup_devices_bpf_build(r3->devices, r3->n_devices, &p, &n), 0);
+	assert_int_equal(run_prog(p, n, 'c', R | W, 1, 3), 1);
+	assert_int_equal(run_prog(p, n, 'c', R, 10, 229), 0);
+	assert_int_equal(run_prog(p, n, 'b', M, 8, 0), 0);
 }
 
 int main(void)
