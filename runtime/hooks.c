@@ -18,8 +18,17 @@
 #include "common/fault.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "hooks.h"
+
+extern char **environ;
+
+/* What a hook runs with besides its own path, args and env. */
+struct hook_exec {
+	int cwd_fd;	  /* -1: the runtime's current directory */
+	char *const *env; /* for a hook that gives no env; never NULL */
+};
 
 /* How a hook ended, as the supervisor tells the runtime. */
 enum hook_end {
@@ -171,11 +180,14 @@ static struct hook_result wait_hook(pid_t hook, int sigfd, int timeout_s)
 	}
 }
 
-static _noreturn_ void exec_hook(const struct spec_hook *h, int stdin_fd, const sigset_t *mask)
+static _noreturn_ void exec_hook(const struct spec_hook *h, const struct hook_exec *x, int stdin_fd,
+				 const sigset_t *mask)
 {
 	char *const default_args[] = {h->path, NULL};
 
 	sigprocmask(SIG_SETMASK, mask, NULL);
+	if (x->cwd_fd >= 0 && fchdir(x->cwd_fd) < 0)
+		_exit(127);
 	/* Its own session and process group, which kill_tree() kills as one. */
 	setsid();
 	/* dup2() onto itself would keep O_CLOEXEC */
@@ -185,7 +197,9 @@ static _noreturn_ void exec_hook(const struct spec_hook *h, int stdin_fd, const 
 	/* A hook's stdout must not corrupt what the caller reads from ours. */
 	dup2(STDERR_FILENO, STDOUT_FILENO);
 	close_fds_from(3);
-	execve(h->path, h->args ? h->args : default_args, h->env ? h->env : (char *[]){NULL});
+	/* As Go's exec.Cmd that runc uses: no env given is the environment of the runtime (or,
+	 * for the init's hooks, what it is given), an empty one is empty. */
+	execve(h->path, h->args ? h->args : default_args, h->env ? h->env : x->env);
 	_exit(127);
 }
 
@@ -194,7 +208,8 @@ static _noreturn_ void exec_hook(const struct spec_hook *h, int stdin_fd, const 
  * its timeout and, when the hook times out or the supervisor is told to stop, kills the
  * hook's whole tree. Its result goes to RESULT_FD. Runs after fork: no allocation, no log.
  */
-static _noreturn_ void supervise(const struct spec_hook *h, int stdin_fd, int result_fd)
+static _noreturn_ void supervise(const struct spec_hook *h, const struct hook_exec *x, int stdin_fd,
+				 int result_fd)
 {
 	static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 	struct hook_result res = {HOOK_FAILED, 0};
@@ -223,7 +238,7 @@ static _noreturn_ void supervise(const struct spec_hook *h, int stdin_fd, int re
 		goto out;
 	}
 	if (hook == 0)
-		exec_hook(h, stdin_fd, &old);
+		exec_hook(h, x, stdin_fd, &old);
 	/* The hook alone holds the read end: the runtime's write fails once it is gone. */
 	close(stdin_fd);
 	res = wait_hook(hook, sigfd, h->timeout);
@@ -234,7 +249,8 @@ out:
 	_exit(0);
 }
 
-static int run_one(const struct spec_hook *h, const char *state_json, char *why, size_t n)
+static int run_one(const struct spec_hook *h, const struct hook_exec *x, const char *state_json,
+		   char *why, size_t n)
 {
 	_cleanup_close_ int result_fd = -EBADF;
 	struct hook_result res;
@@ -266,7 +282,7 @@ static int run_one(const struct spec_hook *h, const char *state_json, char *why,
 	if (pid == 0) {
 		close(pipefd[1]);
 		close(resfd[0]);
-		supervise(h, pipefd[0], resfd[1]);
+		supervise(h, x, pipefd[0], resfd[1]);
 	}
 	safe_close(pipefd[0]);
 	safe_close(resfd[1]);
@@ -315,13 +331,44 @@ static int run_one(const struct spec_hook *h, const char *state_json, char *why,
 	return 0;
 }
 
-int hooks_run(const struct spec_hooks *hooks, const char *kind, const char *state_json)
+int hooks_run_in(const struct spec_hooks *hooks, const char *kind, const char *state_json,
+		 const char *cwd, char *const *env)
 {
+	_cleanup_close_ int cwd_fd = -EBADF;
+	struct hook_exec x = {.cwd_fd = -1, .env = env ? env : environ};
+
+	if (!hooks->n)
+		return 0;
+	if (cwd) {
+		cwd_fd = open(cwd, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (cwd_fd < 0)
+			return log_error_errno(-errno, "%s hook '%s': directory '%s': %m", kind,
+					       hooks->v[0].path, cwd);
+		x.cwd_fd = cwd_fd;
+	}
 	for (size_t i = 0; i < hooks->n; i++) {
 		char why[128] = "";
-		int r = run_one(&hooks->v[i], state_json, why, sizeof(why));
+		int r = run_one(&hooks->v[i], &x, state_json, why, sizeof(why));
 		if (r < 0)
 			return log_error_errno(r, "%s hook '%s' %s", kind, hooks->v[i].path, why);
 	}
 	return 0;
+}
+
+int hooks_run(const struct spec_hooks *hooks, const char *kind, const char *state_json)
+{
+	_cleanup_json_ struct json_object *state = NULL;
+	const char *bundle = NULL;
+
+	if (!hooks->n)
+		return 0;
+	/* runc's create and run work from the bundle (crun's hooks all run there); a bundle
+	 * that is gone by delete leaves the runtime's own directory. */
+	if (json_parse(state_json, strlen(state_json), &state) == 0 &&
+	    json_get_string(state, "bundle", &bundle) == 0 && access(bundle, X_OK) < 0) {
+		log_debug_errno(-errno, "%s hooks: bundle '%s': %m, running them where we are",
+				kind, bundle);
+		bundle = NULL;
+	}
+	return hooks_run_in(hooks, kind, state_json, bundle, NULL);
 }

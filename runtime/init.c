@@ -203,7 +203,9 @@ static int setup_container(struct init_ctx *c, struct process_ctx *pc)
 	if (m.type != SYNC_HOOKS_DONE)
 		_exit(1); /* the parent failed and reports why */
 	memcpy(state_json, m.text, sizeof(state_json));
-	if ((r = hooks_run(&s->hooks[HOOK_CREATE_CONTAINER], "createContainer", state_json)) < 0)
+	/* In the rootfs (runc's cwd here), with the runtime's environment. */
+	if ((r = hooks_run_in(&s->hooks[HOOK_CREATE_CONTAINER], "createContainer", state_json,
+			      c->rootfs, NULL)) < 0)
 		return r;
 	if (!own_mounts) {
 		if (chroot(c->rootfs) < 0 || chdir("/") < 0)
@@ -285,8 +287,10 @@ _Noreturn void init_main(struct init_ctx *c)
 	if (!c->no_fifo && wait_for_start(c) < 0)
 		_exit(1);
 	if (c->spec->hooks[HOOK_START_CONTAINER].n) {
-		/* The state the hooks see, with our pid as the runtime sees it. */
-		r = hooks_run(&c->spec->hooks[HOOK_START_CONTAINER], "startContainer", state_json);
+		/* The state the hooks see, with our pid as the runtime sees it; in the process's
+		 * cwd, with its env (HOME included), as runc and crun. */
+		r = hooks_run_in(&c->spec->hooks[HOOK_START_CONTAINER], "startContainer",
+				 state_json, NULL, pc.env);
 		if (r < 0)
 			_exit(1);
 	}

@@ -178,3 +178,62 @@ teardown() { common_teardown; }
 	[ "$status" -ne 0 ]
 	brisk delete --force "${PFX}a"
 }
+
+# hooks_bundle OUT: every kind of hook writes its cwd and env to OUT/KIND (startContainer's
+# into the rootfs); one prestart hook gives an env of its own
+hooks_bundle() {
+	local out=$1 h=$BUNDLE/rootfs/hook.sh
+	printf '#!/bin/sh\n{ echo "cwd=$(pwd)"; env; } >"$1"\n' >"$h"
+	chmod 755 "$h"
+	config ".process.cwd = \"/tmp\" | .process.env = [\"PATH=/bin\", \"FOO=bar\"] | .hooks = {
+		prestart: [{path: \"$h\", args: [\"h\", \"$out/prestart\"]},
+			   {path: \"$h\", args: [\"h\", \"$out/own\"], env: [\"A=1\"]}],
+		createRuntime: [{path: \"$h\", args: [\"h\", \"$out/createRuntime\"]}],
+		createContainer: [{path: \"$h\", args: [\"h\", \"$out/createContainer\"]}],
+		startContainer: [{path: \"/hook.sh\", args: [\"h\", \"/startContainer\"]}],
+		poststart: [{path: \"$h\", args: [\"h\", \"$out/poststart\"]}],
+		poststop: [{path: \"$h\", args: [\"h\", \"$out/poststop\"]}]}"
+}
+
+# check_hooks OUT: where each hook ran and what env it got, as runc gives them
+check_hooks() {
+	local out=$1 k
+	for k in prestart createRuntime poststart poststop; do
+		echo "$k:"; cat "$out/$k"
+		# the runtime's hooks: in the bundle, with the runtime's environment
+		grep -qx "cwd=$BUNDLE" "$out/$k"
+		grep -qx "HOOKS_TEST=runtime-env" "$out/$k"
+	done
+	grep -qx "A=1" "$out/own"
+	if grep -q HOOKS_TEST "$out/own"; then
+		echo "a hook with an env of its own got the runtime's"
+		return 1
+	fi
+	# createContainer: in the rootfs, before pivot_root
+	cat "$out/createContainer"
+	grep -qx "cwd=$BUNDLE/rootfs" "$out/createContainer"
+	# startContainer: in the process's cwd, with its env
+	cat "$BUNDLE/rootfs/startContainer"
+	grep -qx "cwd=/tmp" "$BUNDLE/rootfs/startContainer"
+	grep -qx "FOO=bar" "$BUNDLE/rootfs/startContainer"
+	grep -qx "HOME=/root" "$BUNDLE/rootfs/startContainer"
+	if grep -q HOOKS_TEST "$BUNDLE/rootfs/startContainer"; then
+		echo "startContainer hook got the runtime's environment"
+		return 1
+	fi
+}
+
+@test "hooks: the runtime's environment when they give none, startContainer the process's, each in runc's cwd" {
+	mkdir "$TEST_DIR/out" "$TEST_DIR/elsewhere"
+	hooks_bundle "$TEST_DIR/out"
+	args true
+	cd "$TEST_DIR/elsewhere"
+	HOOKS_TEST=runtime-env brisk run -b "$BUNDLE" "${PFX}a"
+	check_hooks "$TEST_DIR/out"
+	if command -v runc >/dev/null; then
+		rm -rf "$TEST_DIR/out" "$BUNDLE/rootfs/startContainer"
+		mkdir "$TEST_DIR/out"
+		HOOKS_TEST=runtime-env runc --root "$TEST_DIR/runc" run -b "$BUNDLE" "${PFX}r"
+		check_hooks "$TEST_DIR/out"
+	fi
+}
