@@ -272,6 +272,14 @@ static int remove_created(struct cgroup *cg)
 	return r;
 }
 
+/* Let go of the directories that were there before: they are not ours to remove. */
+static void forget_joined(struct cgroup *cg)
+{
+	for (size_t i = 0; i < cg->n_hiers; i++)
+		if (!cg->hiers[i].created)
+			cg->hiers[i].active = false;
+}
+
 static int move_pid(struct cgroup *cg, pid_t pid)
 {
 	int r;
@@ -294,12 +302,53 @@ static int move_pid(struct cgroup *cg, pid_t pid)
 	return 0;
 }
 
+/* H is frozen or freezing: v1 freezer.state, or cgroup2's cgroup.freeze and cgroup.events
+ * (which also tells a cgroup frozen by a parent). */
+static bool hier_frozen(const struct cgroup_hier *h)
+{
+	_cleanup_free_ char *s = NULL;
+	const char *p;
+	uint64_t v;
+
+	if (cgroup_hier_has(h, "freezer"))
+		return cg_read(h->path, "freezer.state", &s) >= 0 && strncmp(s, "THAWED", 6) != 0;
+	if (*h->controllers)
+		return false;
+	if (cg_read_u64(h->path, "cgroup.freeze", &v) >= 0 && v == 1)
+		return true;
+	return cg_read(h->path, "cgroup.events", &s) >= 0 && (p = strstr(s, "frozen ")) &&
+	       p[7] == '1';
+}
+
+/*
+ * A process moved into a frozen cgroup stops there: a cgroupsPath naming one (or one below a
+ * frozen parent) would hold the container's init frozen before it ran, and its runtime waiting
+ * for it. Refused before anything joins, as runc does: whoever froze it is to thaw it.
+ */
+static int refuse_frozen(struct cgroup *cg)
+{
+	for (size_t i = 0; i < cg->n_hiers; i++) {
+		const struct cgroup_hier *h = &cg->hiers[i];
+
+		if (h->active && hier_frozen(h))
+			return log_error_errno(-EBUSY,
+					       "cgroup '%s' is frozen: thaw it, or name another "
+					       "cgroupsPath",
+					       h->path);
+	}
+	return 0;
+}
+
 int cgroup_enter(struct cgroup *cg, pid_t pid)
 {
 	int r;
 
 	if ((r = cg->ops->create(cg)) < 0)
 		goto out_remove;
+	if ((r = refuse_frozen(cg)) < 0) {
+		forget_joined(cg);
+		goto out_remove;
+	}
 	if ((r = cg->ops->apply(cg, cg->resources, true)) < 0)
 		goto out_remove;
 	/* PID may be in some of them now: the caller kills it, then calls cgroup_destroy (an
@@ -402,8 +451,16 @@ int cgroup_kill_all(struct cgroup *cg, int sig)
 	size_t n = 0;
 	int r;
 
-	if (sig == SIGKILL && (r = cg->ops->kill(cg, sig)) != -EOPNOTSUPP)
+	if (sig == SIGKILL && (r = cg->ops->kill(cg, sig)) != -EOPNOTSUPP) {
+		bool frozen = false;
+
+		/* A task frozen by a v1 freezer (a hybrid host's cgroup.kill goes through
+		 * cgroup2) dies only once thawed. */
+		if (r >= 0 && cg->mode != CGROUP_MODE_V2 && cgroup_is_frozen(cg, &frozen) >= 0 &&
+		    frozen)
+			(void)cgroup_freeze(cg, false);
 		return r;
+	}
 	/* Frozen, nobody can fork a child we would miss. */
 	if (cgroup_freeze(cg, true) >= 0)
 		thaw = true;

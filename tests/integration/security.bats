@@ -670,3 +670,42 @@ SH
 	echo "allowed -> status $status: $output"
 	[ "$output" = opened ]
 }
+
+# A pre-existing cgroup named by linux.cgroupsPath that is frozen (v1 freezer.state FROZEN, or
+# cgroup.freeze 1 on cgroup2) would hold the container's init frozen forever: refused at
+# create, as runc does, and nothing is left behind.
+@test "a frozen cgroup named by cgroupsPath is refused, not joined" {
+	local kind dir frozen=0
+	for kind in v1 v2; do
+		if [ "$kind" = v1 ]; then
+			dir=/sys/fs/cgroup/freezer
+			[ -d "$dir" ] && [ ! -e /sys/fs/cgroup/cgroup.controllers ] || continue
+		else
+			dir=$(awk '$9 == "cgroup2" && $5 ~ "^/sys/fs/cgroup" {print $5; exit}' /proc/self/mountinfo)
+			[ -n "$dir" ] && [ -e "$dir/cgroup.procs" ] || continue
+		fi
+		dir=$dir/$CGROUP_PARENT/${PFX}frozen
+		mkdir -p "$dir"
+		if [ "$kind" = v1 ]; then echo FROZEN >"$dir/freezer.state"; else echo 1 >"$dir/cgroup.freeze"; fi
+		frozen=$((frozen + 1))
+		config ".linux.cgroupsPath = \"/$CGROUP_PARENT/${PFX}frozen\" | .process.args = [\"true\"]"
+		# a file, not a pipe, takes the output: a frozen init would hold a pipe open
+		status=0
+		timeout -s KILL 20 "$BRISK" --root "$STATE_ROOT" run "${PFX}f$kind" \
+			</dev/null >"$TEST_DIR/frozen.out" 2>&1 || status=$?
+		output=$(cat "$TEST_DIR/frozen.out")
+		echo "$kind: status $status: $output"
+		# let whatever hangs go, so that the teardown can remove it
+		if [ "$kind" = v1 ]; then echo THAWED >"$dir/freezer.state"; else echo 0 >"$dir/cgroup.freeze"; fi
+		if [ "$status" -eq 137 ] || [ "$status" -eq 0 ]; then
+			echo "VULNERABLE: the container joined the frozen $kind cgroup $dir"
+			return 1
+		fi
+		[[ "$output" == *frozen* ]]
+		[ -z "$(cat "$dir/cgroup.procs")" ]
+		assert_no_leaks "${PFX}f$kind"
+		# the cgroup that was there is left as it was
+		rmdir "$dir"
+	done
+	[ "$frozen" -gt 0 ] || skip "no freezer on this host"
+}

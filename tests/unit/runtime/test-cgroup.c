@@ -759,6 +759,39 @@ static void test_v1_freeze_and_stats(void **state)
 	assert_int_equal(cgroup_destroy(cg), 0);
 }
 
+/* A frozen cgroup is refused before anything joins it, and what was there before stays. */
+static void test_frozen_refused(void **state)
+{
+	_cleanup_(cgroup_freep) struct cgroup *cg = NULL, *cg2 = NULL;
+
+	(void)state;
+	layout_hybrid();
+	/* v1: freezer.state of a cgroup that was there */
+	mk("freezer/pre/c1");
+	put("freezer/pre/c1/freezer.state", "FROZEN\n");
+	assert_int_equal(new_cg("/pre/c1", NULL, &cg), 0);
+	assert_int_equal(cgroup_enter(cg, 0), -EBUSY);
+	assert_true(exists("freezer/pre/c1"));
+	assert_false(exists("memory/pre"));
+	assert_false(exists("unified/pre"));
+	assert_int_equal(cgroup_destroy(cg), 0);
+	assert_true(exists("freezer/pre/c1"));
+
+	/* cgroup2: frozen by a parent, as cgroup.events tells */
+	mk("unified/pre/c2");
+	put("unified/pre/c2/cgroup.events", "populated 0\nfrozen 1\n");
+	assert_int_equal(new_cg("/pre/c2", NULL, &cg2), 0);
+	assert_int_equal(cgroup_enter(cg2, 0), -EBUSY);
+	assert_true(exists("unified/pre/c2"));
+	assert_false(exists("freezer/pre/c2"));
+	assert_int_equal(cgroup_destroy(cg2), 0);
+	cg2 = cgroup_free(cg2);
+	put("unified/pre/c2/cgroup.events", "populated 0\nfrozen 0\n");
+	assert_int_equal(new_cg("/pre/c2", NULL, &cg2), 0);
+	assert_int_equal(cgroup_enter(cg2, 0), 0);
+	assert_int_equal(cgroup_destroy(cg2), 0);
+}
+
 static void test_v2_stats(void **state)
 {
 	_cleanup_(cgroup_freep) struct cgroup *cg = NULL;
@@ -922,6 +955,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_default_path_and_serialize, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_relative_path_cleaning, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_v1_freeze_and_stats, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_frozen_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_v2_stats, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rootless, setup, teardown),
 	    cmocka_unit_test(test_bpf_program),
