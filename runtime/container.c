@@ -471,9 +471,11 @@ static int prepare(struct create_job *j)
 	if (!s->has_process)
 		return log_error_errno(-EINVAL,
 				       "config.json: process is required to create a container");
+	/* Without SELinux there is no label to give the mounts: crun ignores it, as podman and
+	 * CRI-O expect (runc passes context= to the kernel, which refuses it on tmpfs). */
 	if (s->mount_label && *s->mount_label && access("/sys/fs/selinux/enforce", F_OK) < 0)
-		return log_error_errno(
-		    -EOPNOTSUPP, "linux.mountLabel is set but SELinux is not enabled on this host");
+		log_debug("linux.mountLabel '%s': SELinux is not enabled, ignoring",
+			  s->mount_label);
 	if (spec_find_namespace(s, CLONE_NEWUSER) && !spec_find_namespace(s, CLONE_NEWUSER)->path &&
 	    (!s->n_uid_maps || !s->n_gid_maps))
 		return log_error_errno(

@@ -237,3 +237,24 @@ check_hooks() {
 		check_hooks "$TEST_DIR/out"
 	fi
 }
+
+@test "linux.mountLabel is ignored without SELinux; process.selinuxLabel is refused, as runc" {
+	[ ! -e /sys/fs/selinux/enforce ] || skip "SELinux is enabled here"
+	args true
+	config '.linux.mountLabel = "system_u:object_r:container_file_t:s0:c1,c2"'
+	run brisk run "${PFX}a"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	config 'del(.linux.mountLabel) | .process.selinuxLabel = "system_u:system_r:container_t:s0"'
+	run brisk run "${PFX}b"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"SELinux is not enabled"* ]]
+	if command -v runc >/dev/null; then
+		run runc --root "$TEST_DIR/runc" run "${PFX}r"
+		echo "runc: $output"
+		[ "$status" -ne 0 ]
+		[[ "$output" == *"selinux is disabled"* ]]
+	fi
+	assert_nothing_left
+}
