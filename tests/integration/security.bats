@@ -709,3 +709,24 @@ SH
 	done
 	[ "$frozen" -gt 0 ] || skip "no freezer on this host"
 }
+
+# delete --force of a container whose cgroup was frozen from outside before it started must
+# not hang: on a hybrid host the kill goes through cgroup2's cgroup.kill, and a task frozen by
+# the v1 freezer dies only once thawed.
+@test "delete --force of a created container frozen by the v1 freezer leaves nothing" {
+	[ -d /sys/fs/cgroup/freezer ] && [ ! -e /sys/fs/cgroup/cgroup.controllers ] ||
+		skip "needs a cgroup v1 freezer"
+	local state=/sys/fs/cgroup/freezer/$CGROUP_PARENT/${PFX}z/freezer.state start
+	args sleep 100
+	brisk create "${PFX}z" </dev/null >/dev/null 2>&1
+	echo FROZEN >"$state"
+	start=$SECONDS
+	run brisk delete --force "${PFX}z"
+	echo "status $status after $((SECONDS - start)) s: $output"
+	# whatever is left can go now
+	echo THAWED 2>/dev/null >"$state" || true
+	[ "$status" -eq 0 ]
+	[ $((SECONDS - start)) -lt 5 ]
+	[[ "$output" != *"did not exit"* ]]
+	assert_no_leaks "${PFX}z"
+}
