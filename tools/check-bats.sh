@@ -14,7 +14,12 @@ awk '
 		if (!/^[[:space:]]*}/) { print pending; bad = 1 }
 		pending = ""
 	}
-	/^[[:space:]]+! / && !/\|\|/ { pending = FILENAME ":" FNR ": " $0; next }
+	# a statement of its own: not a condition (if/while, a line ending in then/do) nor a
+	# part of a list or pipeline that goes on over lines
+	/^[[:space:]]+! / && !/\|\|/ && !/(then|do|&&|\||\\)[[:space:]]*$/ && !cont {
+		pending = FILENAME ":" FNR ": " $0
+	}
+	!/^[[:space:]]*(#.*)?$/ { cont = /(\|\||&&|\||\\|[[:space:]]if|[[:space:]]while)[[:space:]]*$/ }
 	END { exit bad }' "${files[@]}"
 r=$?
 [ $r = 0 ] && echo "bats negations: ok (${#files[@]} files)"
