@@ -245,8 +245,9 @@ static bool is_cgroup_mount(const struct spec_mount *m)
  * One hierarchy H of the host on SUB (a /proc/self/fd path). In a cgroup namespace of its own
  * the container mounts the hierarchy, which shows its cgroup as the root. Without one, a mount
  * would show the host's root: release_agent (CVE-2022-0492) and the cgroup of every other
- * container. The container's own cgroup is bound there instead, with the mount's flags, as runc
- * does; so it is too where a user namespace may not mount the hierarchy. Logs nothing.
+ * container. The container's own cgroup is bound there instead, as runc does; so it is too where
+ * a user namespace may not mount the hierarchy. Returns 1 for a bind, which the caller remounts
+ * with the mount's flags through a path that reaches the new mount. Logs nothing.
  */
 static int mount_hierarchy(const struct rootfs_ctx *c, const struct spec_mount *m,
 			   const struct cgroup_layout_hier *h, const char *sub)
@@ -270,7 +271,7 @@ static int mount_hierarchy(const struct rootfs_ctx *c, const struct spec_mount *
 		return -ENOMEM;
 	if (FAULT_OR("mount", mount(src, sub, NULL, MS_BIND | MS_REC, NULL)) < 0)
 		return -errno;
-	return remount_bind_flags(sub, flags);
+	return 1;
 }
 
 /*
@@ -300,7 +301,19 @@ static int mount_cgroup(struct rootfs_ctx *c, const struct spec_mount *m, const 
 						       m->destination);
 			return 0;
 		}
-		if ((r = mount_hierarchy(c, m, unified, target)) < 0)
+		if ((r = mount_hierarchy(c, m, unified, target)) > 0) {
+			/* TARGET names the directory under the bind: reopen to reach it */
+			_cleanup_close_ int mfd =
+			    open_in_root(c->rootfd, m->destination, O_PATH | O_DIRECTORY, 0);
+			char mnt[64];
+
+			if (mfd < 0)
+				return log_error_errno(mfd, "reopen '%s' after mounting: %m",
+						       m->destination);
+			fd_path(mfd, mnt);
+			r = remount_bind_flags(mnt, m->flags);
+		}
+		if (r < 0)
 			return log_error_errno(r, "mount cgroup2 on '%s': %m", m->destination);
 		return 0;
 	}
@@ -321,7 +334,9 @@ static int mount_cgroup(struct rootfs_ctx *c, const struct spec_mount *m, const 
 		if (mkdirat(dfd, name, 0755) < 0 && errno != EEXIST)
 			return log_error_errno(-errno, "mkdir '%s/%s': %m", m->destination, name);
 		snprintf(sub, sizeof(sub), "%s/%s", base, name);
-		r = mount_hierarchy(c, m, h, sub);
+		/* SUB goes through the tmpfs's directory: it reaches the new mount */
+		if ((r = mount_hierarchy(c, m, h, sub)) > 0)
+			r = remount_bind_flags(sub, m->flags);
 		/* the cgroup2 side of a hybrid host is a courtesy, as its cgroup is */
 		if (r < 0 && h == unified) {
 			log_warning_errno(r, "mount cgroup2 on '%s/%s': %m, ignoring",

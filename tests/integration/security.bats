@@ -730,3 +730,28 @@ SH
 	[[ "$output" != *"did not exit"* ]]
 	assert_no_leaks "${PFX}z"
 }
+
+# The same for a cgroup2 mount (a cgroup2 host's /sys/fs/cgroup, or a "cgroup2" mount on a
+# hybrid one): without a cgroup namespace, the container's own cgroup is bound there, read-only.
+@test "cgroup2 without a cgroup namespace: /sys/fs/cgroup shows only the container's own cgroup" {
+	local h
+	h=$(awk '$9 == "cgroup2" && ($5 == "/sys/fs/cgroup" || $5 == "/sys/fs/cgroup/unified") {print $5; exit}' /proc/self/mountinfo)
+	[ -n "$h" ] || skip "no cgroup2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified"
+	mkdir -p "$h/$CGROUP_PARENT/${PFX}sibling"
+	config '.linux.namespaces |= map(select(.type != "cgroup")) | .mounts |= map(if .destination == "/sys/fs/cgroup" then .type = "cgroup2" | .source = "cgroup2" else . end)'
+	in_container '
+		awk "\$5 == \"/sys/fs/cgroup\" {print \"options\", \$6}" /proc/self/mountinfo
+		find /sys/fs/cgroup -maxdepth 2 -name "*sibling*" | sed "s/^/sibling: /"
+		[ -n "$(cat /sys/fs/cgroup/cgroup.procs)" ] && [ -z "$(grep -vx "[1-9][0-9]*" /sys/fs/cgroup/cgroup.procs)" ] || echo "procs: not ours"
+		echo 1 2>/dev/null >/sys/fs/cgroup/cgroup.freeze && echo "written: cgroup.freeze"
+		echo done'
+	echo "status $status: $output"
+	[ "$status" -eq 0 ]
+	if echo "$output" | grep -Eq '^(sibling|written|procs):'; then
+		echo "VULNERABLE: the container sees (or writes) the host's cgroup2 tree at /sys/fs/cgroup"
+		return 1
+	fi
+	echo "$output" | grep -q '^options ro,'
+	[ "$(echo "$output" | tail -n 1)" = done ]
+	assert_no_leaks "${PFX}c"
+}
