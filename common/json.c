@@ -336,6 +336,61 @@ int json_get_uint32(struct json_object *o, const char *key, uint32_t *ret)
 	return 0;
 }
 
+bool json_key_matches_field(const char *key, const char *name)
+{
+	const unsigned char *k = (const unsigned char *)key;
+
+	for (const char *n = name; *n; n++) {
+		char c = (char)(*n >= 'A' && *n <= 'Z' ? *n - 'A' + 'a' : *n);
+
+		if (k[0] < 0x80) {
+			char kc = (char)(k[0] >= 'A' && k[0] <= 'Z' ? k[0] - 'A' + 'a' : k[0]);
+			if (kc != c)
+				return false; /* the key's end included */
+			k++;
+		} else if (c == 'k' && k[0] == 0xe2 && k[1] == 0x84 && k[2] == 0xaa) {
+			k += 3;
+		} else if (c == 's' && k[0] == 0xc5 && k[1] == 0xbf) {
+			k += 2;
+		} else {
+			return false;
+		}
+	}
+	return !*k;
+}
+
+/* A copy of the first key of O that matches field NAME, or NULL (none, or out of memory). */
+static char *first_match(struct json_object *o, const char *name, bool *ret_oom)
+{
+	json_object_object_foreach(o, key, val)
+	{
+		(void)val;
+		if (json_key_matches_field(key, name)) {
+			char *k = strdup(key);
+
+			*ret_oom = !k;
+			return k;
+		}
+	}
+	return NULL;
+}
+
+int json_object_set_field(struct json_object *o, const char *name, struct json_object *v)
+{
+	bool oom = false;
+	char *key;
+
+	while ((key = first_match(o, name, &oom))) {
+		json_object_object_del(o, key);
+		free(key);
+	}
+	if (oom || json_object_object_add(o, name, v) < 0) {
+		json_object_put(v);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int json_to_strv(struct json_object *array, char ***ret)
 {
 	size_t n;

@@ -43,6 +43,16 @@ int json_get_uint64(struct json_object *o, const char *key, uint64_t *ret);
 int json_get_int(struct json_object *o, const char *key, int *ret);
 int json_get_uint32(struct json_object *o, const char *key, uint32_t *ret);
 
+/*
+ * Whether object key KEY names the struct field NAME (ASCII) as Go's encoding/json matches
+ * them, which runc decodes config.json with: letters in either case, and the two non-ASCII
+ * letters that Unicode folds onto ASCII ones, U+212A KELVIN SIGN as k and U+017F LONG S as s.
+ */
+bool json_key_matches_field(const char *key, const char *name);
+/* Make V (a reference, taken over) O's value for field NAME, under that key alone: every key
+ * that matches NAME goes. 0, or -ENOMEM (V is put). */
+int json_object_set_field(struct json_object *o, const char *name, struct json_object *v);
+
 /* Copy a JSON array of strings into a NULL-terminated vector (freed with strv_free); a string
  * with a NUL in it is -EILSEQ. */
 int json_to_strv(struct json_object *array, char ***ret);

@@ -420,6 +420,8 @@ int spec_parse_process(struct json_object *o, struct spec_process *p)
 	int r;
 
 	memset(p, 0, sizeof(*p));
+	if ((r = spec_fold_process_keys(o)) < 0)
+		return r;
 	r = json_get_bool(o, "terminal", &p->terminal);
 	if (r < 0 && r != -ENOENT)
 		return FIELD_ERR(r, "process.terminal", "must be a boolean");
@@ -841,6 +843,8 @@ int spec_parse(struct json_object *doc, struct spec **ret)
 		return -ENOMEM;
 	if (!json_object_is_type(doc, json_type_object))
 		return log_error_errno(-EINVAL, "config.json: not a JSON object");
+	if ((r = spec_fold_keys(doc)) < 0)
+		return r;
 	s->json = json_object_get(doc);
 	if ((r = dup_string(doc, "ociVersion", "ociVersion", &s->oci_version)) < 0)
 		return r;

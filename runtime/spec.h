@@ -135,6 +135,14 @@ struct spec {
 	bool has_intel_rdt;
 };
 
+/*
+ * Give every key of DOC that names a runtime-spec field case-insensitively (as Go's decoder
+ * in runc matches them) that field's spelling, and device rule access strings the r, w, m
+ * they name (spec-keys.c). spec_parse() does this first; spec_parse_process() does the
+ * second for a process object.
+ */
+int spec_fold_keys(struct json_object *doc);
+int spec_fold_process_keys(struct json_object *process);
 /* Parse a config.json document; errors name the field ("process.args: ..."). */
 int spec_parse(struct json_object *doc, struct spec **ret);
 int spec_load(const char *bundle, struct spec **ret);

@@ -258,3 +258,53 @@ check_hooks() {
 	fi
 	assert_nothing_left
 }
+
+# keys_run RUNTIME...: run the keys test's container, print what it saw
+keys_run() {
+	"$@" run "${PFX}k" 2>&1
+}
+
+@test "config keys match case-insensitively, as Go's decoder in runc; device access as runc takes it" {
+	[ -c /dev/loop-control ] || skip "no /dev/loop-control"
+	local cpu='cat /sys/fs/cgroup/cpu/cpu.shares 2>/dev/null || cat /sys/fs/cgroup/cpu.weight'
+	args sh -c "$cpu; (exec 3</lc) && echo opened-r; (exec 3>/lc) && echo opened-w; echo \$FOO"
+	config '.Process = (.process | .Args = .args | .Env = (.env + ["FOO=folded"])
+			    | del(.args, .env)) | del(.process)
+		| .mounts += [{"Destination": "/lc", "Type": "bind", "source": "/dev/loop-control",
+			       "Options": ["bind"]}]
+		| .Linux.Resources = {"CPU": {"Shares": 512},
+			"Devices": [{"allow": false, "access": "rwm"},
+				    {"Allow": true, "type": "c", "Major": 10, "minor": 237,
+				     "Access": "rwa"}]}'
+	local want
+	# cpu.shares 512 on a v1 hierarchy, its cpu.weight on v2
+	run keys_run brisk
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == 512 || "${lines[0]}" == 20 ]]
+	[ "${lines[1]}" = opened-r ]
+	[ "${lines[2]}" = opened-w ]
+	[ "${lines[3]}" = folded ]
+	want=$output
+	if command -v runc >/dev/null; then
+		run keys_run runc --root "$TEST_DIR/runc"
+		echo "runc: $output"
+		[ "$output" = "$want" ]
+	fi
+	# access naming none of r, w, m: refused, naming the rule
+	config '.Linux.Resources.Devices[1].Access = "x"'
+	run brisk run "${PFX}x"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"linux.resources.devices[1].access: 'x'"* ]]
+	# exec --process: the same folding
+	config '.Linux.Resources.Devices[1].Access = "rw" | .Process.Args = ["sleep", "100"]'
+	brisk run -d "${PFX}e" </dev/null >/dev/null 2>&1
+	echo '{"Args": ["sh", "-c", "echo $BAR"], "Env": ["BAR=exec-folded"], "CWD": "/"}' \
+		>"$TEST_DIR/proc.json"
+	run brisk exec -p "$TEST_DIR/proc.json" "${PFX}e"
+	echo "$output"
+	[ "$output" = exec-folded ]
+	brisk delete --force "${PFX}e"
+	assert_nothing_left
+}

@@ -209,6 +209,48 @@ static void test_parse_file(void **state)
 	assert_int_equal(json_parse_file_at(AT_FDCWD, path, &o), -ENOENT);
 }
 
+static void test_key_matches_field(void **state)
+{
+	(void)state;
+	assert_true(json_key_matches_field("cpu", "cpu"));
+	assert_true(json_key_matches_field("CPU", "cpu"));
+	assert_true(json_key_matches_field("readOnlyPaths", "readonlyPaths"));
+	/* what Unicode folds onto k and s */
+	assert_true(json_key_matches_field("\u212Aernel", "kernel"));
+	assert_true(json_key_matches_field("\u017Fhares", "shares"));
+	assert_false(json_key_matches_field("\u212A", "s"));
+	assert_false(json_key_matches_field("cp", "cpu"));
+	assert_false(json_key_matches_field("cpus", "cpu"));
+	assert_false(json_key_matches_field("", "cpu"));
+	assert_false(json_key_matches_field("c_u", "cpu"));
+	assert_false(json_key_matches_field("\xc3\xa9", "e"));
+}
+
+static void test_set_field(void **state)
+{
+	(void)state;
+	_cleanup_json_ struct json_object *o =
+	    parse("{\"CPU\": {\"shares\": 5}, \"cpu\": 1, \"\u212Aernel\": 2, \"pids\": 3}");
+	struct json_object *cpu;
+	int64_t v;
+
+	/* every key that names the field goes; the value is under the field's own name */
+	assert_int_equal(json_get_object(o, "CPU", &cpu), 0);
+	assert_int_equal(json_object_set_field(o, "cpu", json_object_get(cpu)), 0);
+	assert_int_equal(json_get_object(o, "cpu", &cpu), 0);
+	assert_int_equal(json_get_int64(cpu, "shares", &v), 0);
+	assert_int_equal(v, 5);
+	assert_false(json_object_object_get_ex(o, "CPU", NULL));
+	assert_int_equal(json_object_set_field(o, "kernel", json_object_new_int(7)), 0);
+	assert_int_equal(json_get_int64(o, "kernel", &v), 0);
+	assert_int_equal(v, 7);
+	assert_int_equal(json_object_object_length(o), 3);
+	/* a null value, as absent */
+	assert_int_equal(json_object_set_field(o, "pids", NULL), 0);
+	assert_true(json_object_object_get_ex(o, "pids", NULL));
+	assert_int_equal(json_get_int64(o, "pids", &v), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -220,6 +262,8 @@ int main(void)
 	    cmocka_unit_test(test_parse_file),
 	    cmocka_unit_test(test_out_of_range_integers),
 	    cmocka_unit_test(test_nul_in_strings),
+	    cmocka_unit_test(test_key_matches_field),
+	    cmocka_unit_test(test_set_field),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
