@@ -16,6 +16,7 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/mountinfo.h"
 #include "cgroup-internal.h"
 #include "cgroup-layout.h"
 
@@ -134,52 +135,52 @@ static int own_cgroup(const char *controllers, const char *mnt_root, char **ret,
 	return 0;
 }
 
-/* Mountinfo: "id parent maj:min root mountpoint opts [tags] - fstype source superopts". */
-static int from_mountinfo(const char *root, struct cgroup_layout *l)
+struct layout_scan {
+	const char *root;
+	size_t rootlen;
+	struct cgroup_layout *l;
+};
+
+/* One cgroup or cgroup2 mount at ROOT or directly below it. */
+static int layout_entry(const struct mountinfo_entry *e, void *userdata)
 {
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	_cleanup_free_ char *line = NULL;
-	size_t cap = 0, rootlen = strlen(root);
+	struct layout_scan *sc = userdata;
+	struct cgroup_layout *l = sc->l;
+	const char *mnt = e->mount_point;
+	size_t rootlen = sc->rootlen;
+	_cleanup_free_ char *ctrls = NULL, *own = NULL;
+	bool outside = false;
 	int r;
 
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		char mnt_root[4096], mnt[4096], fstype[64], super[1024];
-		char *dash = strstr(line, " - ");
-
-		if (!dash || sscanf(line, "%*s %*s %*s %4095s %4095s", mnt_root, mnt) != 2 ||
-		    sscanf(dash + 3, "%63s %*s %1023s", fstype, super) != 2)
-			continue;
-		if (strcmp(fstype, "cgroup") != 0 && strcmp(fstype, "cgroup2") != 0)
-			continue;
-		if (strncmp(mnt, root, rootlen) != 0 ||
-		    (mnt[rootlen] != '\0' &&
-		     (mnt[rootlen] != '/' || strchr(mnt + rootlen + 1, '/'))))
-			continue;
-		_cleanup_free_ char *ctrls = NULL, *own = NULL;
-		bool outside = false;
-
-		if (strcmp(fstype, "cgroup2") == 0) {
-			if (!(ctrls = strdup("")))
-				return -ENOMEM;
-			if (mnt[rootlen] == '\0')
-				l->mode = CGROUP_MODE_V2;
-			else
-				l->has_unified = true;
-		} else {
-			if ((r = filter_controllers(super, &ctrls)) < 0)
-				return r;
-			if (!*ctrls)
-				continue;
-			l->has_v1 = true;
-		}
-		if ((r = own_cgroup(ctrls, mnt_root, &own, &outside)) < 0)
+	if (strcmp(e->fstype, "cgroup") != 0 && strcmp(e->fstype, "cgroup2") != 0)
+		return 0;
+	if (strncmp(mnt, sc->root, rootlen) != 0 ||
+	    (mnt[rootlen] != '\0' && (mnt[rootlen] != '/' || strchr(mnt + rootlen + 1, '/'))))
+		return 0;
+	if (strcmp(e->fstype, "cgroup2") == 0) {
+		if (!(ctrls = strdup("")))
+			return -ENOMEM;
+		if (mnt[rootlen] == '\0')
+			l->mode = CGROUP_MODE_V2;
+		else
+			l->has_unified = true;
+	} else {
+		if ((r = filter_controllers(e->super_options, &ctrls)) < 0)
 			return r;
-		if ((r = add(l, ctrls, mnt, own, outside)) < 0)
-			return r;
+		if (!*ctrls)
+			return 0;
+		l->has_v1 = true;
 	}
-	return 0;
+	if ((r = own_cgroup(ctrls, e->root, &own, &outside)) < 0)
+		return r;
+	return add(l, ctrls, mnt, own, outside);
+}
+
+static int from_mountinfo(const char *root, struct cgroup_layout *l)
+{
+	struct layout_scan sc = {.root = root, .rootlen = strlen(root), .l = l};
+
+	return mountinfo_foreach("/proc/self/mountinfo", layout_entry, &sc);
 }
 
 static int from_directory(const char *root, struct cgroup_layout *l)
