@@ -366,9 +366,11 @@ static int parse_unified(struct json_object *o, struct cgroup_resources *res)
 		if (!*key || strchr(key, '/') || key[0] == '.' || !strchr(key, '.'))
 			return log_error_errno(-EINVAL, "invalid linux.resources.unified key '%s'",
 					       key);
-		if (!json_object_is_type(v, json_type_string))
+		const char *val;
+		/* a string, whole: a NUL would cut what is written to the file */
+		if (json_as_string(v, &val) < 0)
 			return bad("unified", key);
-		if (!(e->key = strdup(key)) || !(e->value = strdup(json_object_get_string(v))))
+		if (!(e->key = strdup(key)) || !(e->value = strdup(val)))
 			return -ENOMEM;
 		res->n_unified++;
 	}
@@ -477,7 +479,7 @@ static int parse_all(struct json_object *o, struct cgroup_resources *res)
 		if ((r = check_keys(sub, "pids", pkeys)) < 0)
 			return r;
 		r = json_get_int64(sub, "limit", &res->pids_limit);
-		if (r == -EINVAL)
+		if (r < 0 && r != -ENOENT)
 			return bad("pids", "limit");
 		/* Any negative limit means "max", as in runc. */
 		if (res->pids_limit < 0)
