@@ -29,7 +29,8 @@ static int copy_blob(struct imagefs_store *src, struct imagefs_store *dst, const
 			     : 0;
 	if ((r = ifs_staging_open(dst, &dir, &name, &fd)) < 0)
 		return log_error_errno(r, "staging: %m");
-	if ((r = src->ops->get_blob(src, d, fd)) < 0) {
+	/* a registry that sends more than the index says stops at once, not at the disk's end */
+	if ((r = ifs_store_get_blob(src, d, size, fd)) < 0) {
 		log_error_errno(r, "fetch blob %s: %s", ds, ifs_store_strerror(src, r));
 		goto out;
 	}

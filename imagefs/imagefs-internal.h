@@ -3,6 +3,7 @@
  * operations share. Only imagefs/ and its tests include this. */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -340,7 +341,7 @@ struct ifs_store_ops {
 	int (*has_blob)(struct imagefs_store *s, const struct digest *d);
 	int (*read_range)(struct imagefs_store *s, const struct digest *d, uint64_t off, size_t len,
 			  void *buf);
-	/* Write the whole blob to FD. */
+	/* Write the whole blob to FD: through ifs_store_get_blob(), which bounds its size. */
 	int (*get_blob)(struct imagefs_store *s, const struct digest *d, int fd);
 	/* Store the file NAME in DIRFD (size SIZE, digest D, checked by the caller). May consume
 	 * the file (rename). */
@@ -365,6 +366,13 @@ struct imagefs_store {
 	/* the zstd copy of index INDEX_ZSTD_OF, when the manifest that named it names one */
 	bool has_index_zstd;
 	struct digest index_zstd_of, index_zstd;
+	/* the sizes that manifest declares for them (0: none declared) */
+	uint64_t index_size, index_zstd_size;
+	/* the most bytes the blob get_blob is fetching may have (0: no bound); set by
+	 * ifs_store_get_blob() for the length of the call */
+	uint64_t blob_max;
+	/* transfers in progress stop (-ECANCELED) once this is true; NULL: never */
+	const atomic_bool *cancel;
 	void *priv;
 	/* the store's own account of its last failure ("registry 'URL': PUT PATH: HTTP 500
 	 * (CODE: message)"), or empty */
@@ -387,6 +395,9 @@ int ifs_store_manifest_index(struct imagefs_store *s, const char *tag, struct di
  * -errno else; logs nothing. */
 int ifs_index_from_fd(int fd, const struct digest *d, struct imagefs_index **ret);
 bool ifs_store_is_remote(const struct imagefs_store *s);
+/* The whole blob D into FD (a file), at most MAX bytes (its declared size; 0: no bound): a
+ * registry stops reading past it, and -EFBIG is returned. Logs nothing. */
+int ifs_store_get_blob(struct imagefs_store *s, const struct digest *d, uint64_t max, int fd);
 int ifs_store_load_index(struct imagefs_store *s, const struct digest *d,
 			 struct imagefs_index **ret);
 /* Put the image manifest (config + index + packs) for IDX under TAG. */

@@ -10,6 +10,15 @@
  * Credentials: the store options (brisk-image's BRISK_REGISTRY_AUTH), else the user's auth
  * files (registry-auth.c). HTTPS unless asked otherwise, or for loopback hosts. A failure
  * leaves the registry's own words (status, error code and message) in s->error.
+ *
+ * Bounds, against a registry that is slow, broken or hostile: every transfer (the token's
+ * included) has a connect timeout (the store's timeout_ms, default 30 s), stops when slower than
+ * MIN_SPEED bytes/s for that long, and follows at most MAX_REDIRECTS redirects. A request has a
+ * deadline that covers its token request and its retry: the timeout for a Range read or a small
+ * request (manifest, token, HEAD), and one more second per ALLOWED_SPEED bytes for a whole blob
+ * (by the size the caller expects) or an upload. A blob larger than the caller expects stops at
+ * once. A token realm reached by HTTPS is never left for HTTP. Transfers stop when s->cancel is
+ * set (a mount going away).
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -20,6 +29,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -30,6 +40,10 @@
 
 #define MAX_SMALL (4u << 20)
 #define MAX_ERROR_BODY (64u << 10)
+#define DEFAULT_TIMEOUT_MS 30000u   /* the store options' timeout_ms of 0 */
+#define MIN_SPEED 1024L		    /* bytes/s; slower than this for the timeout: stop */
+#define ALLOWED_SPEED (64ull << 10) /* bytes/s a large request's deadline allows for */
+#define MAX_REDIRECTS 8L
 
 struct reg {
 	char *origin; /* scheme://host[:port] */
@@ -38,6 +52,7 @@ struct reg {
 	char *token;
 	char *user, *pass; /* NULL: anonymous */
 	bool basic;
+	uint64_t deadline_ms; /* of the request under way, CLOCK_MONOTONIC; 0: none */
 	CURL *curl;
 	char curl_err[CURL_ERROR_SIZE];
 };
@@ -136,11 +151,17 @@ static size_t on_body(char *p, size_t size, size_t n, void *data)
 		return len;
 	}
 	if (r->q->out_fd >= 0 && code >= 200 && code < 300) {
+		/* more than the blob's declared size: stop now, not at the disk's end */
+		if (r->q->max && r->len + len > r->q->max) {
+			r->overflow = true;
+			return 0;
+		}
 		int e = write_all(r->q->out_fd, p, len);
 		if (e < 0) {
 			r->err = e;
 			return 0;
 		}
+		r->len += len;
 		return len;
 	}
 	size_t max = code >= 200 && code < 300 ? r->q->max : MAX_ERROR_BODY;
@@ -187,6 +208,97 @@ _printf_(2, 3) static void set_error(struct imagefs_store *s, const char *fmt, .
 	va_end(ap);
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static unsigned timeout_ms(const struct imagefs_store *s)
+{
+	return s->opts.timeout_ms ? s->opts.timeout_ms : DEFAULT_TIMEOUT_MS;
+}
+
+/* How long request Q may take in all, its token request and its retry included; 0: no
+ * deadline (a blob whose size nobody knows: the speed limit still bounds each wait). */
+static uint64_t budget_ms(const struct imagefs_store *s, const struct req *q)
+{
+	uint64_t bytes = 0;
+
+	if (q->range)
+		return timeout_ms(s); /* the lazy reader's budget: it retries */
+	if (q->in_fd >= 0)
+		bytes = q->in_size;
+	else if (q->out_fd >= 0 && !q->max)
+		return 0;
+	else if (q->out_fd >= 0)
+		bytes = q->max;
+	else if (q->body)
+		bytes = q->body_len;
+	return timeout_ms(s) + bytes * 1000 / ALLOWED_SPEED;
+}
+
+static int on_progress(void *arg, curl_off_t dl_total, curl_off_t dl_now, curl_off_t ul_total,
+		       curl_off_t ul_now)
+{
+	const struct imagefs_store *s = arg;
+
+	(void)dl_total, (void)dl_now, (void)ul_total, (void)ul_now;
+	return atomic_load(s->cancel) ? 1 : 0;
+}
+
+/* The bounds of a transfer on C (see the top of the file): -ETIMEDOUT when the request's
+ * deadline has passed already, -ECANCELED when the store is cancelled. */
+static int set_bounds(struct imagefs_store *s, CURL *c)
+{
+	struct reg *g = R(s);
+	long t = (long)timeout_ms(s);
+
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, t);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, MIN_SPEED);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (t + 999) / 1000);
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, MAX_REDIRECTS);
+	if (g->deadline_ms) {
+		uint64_t now = now_ms();
+
+		if (now >= g->deadline_ms)
+			return -ETIMEDOUT;
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(g->deadline_ms - now));
+	}
+	if (s->cancel) {
+		if (atomic_load(s->cancel))
+			return -ECANCELED;
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, s);
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	}
+	return 0;
+}
+
+/* A failed transfer as -errno: a timeout (the deadline or the speed limit), a cancel, else an
+ * I/O error. */
+static int curl_errno(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		return -ETIMEDOUT;
+	case CURLE_ABORTED_BY_CALLBACK:
+		return -ECANCELED;
+	case CURLE_FILESIZE_EXCEEDED:
+		return -EFBIG;
+	default:
+		return -EIO;
+	}
+}
+
+static const char *bound_text(int e)
+{
+	return e == -ETIMEDOUT ? "no answer before the deadline" : "cancelled";
+}
+
 /* The path of URL, without the query (upload URLs carry long state there). */
 static const char *url_path(const char *url, char *buf, size_t size)
 {
@@ -197,6 +309,8 @@ static const char *url_path(const char *url, char *buf, size_t size)
 	return buf;
 }
 
+/* The token a Bearer CHALLENGE asks for, from its realm, into g->token: -EACCES when the realm
+ * refuses it (or is refused), -ETIMEDOUT, -ECANCELED, -EIO when the transfer fails. */
 static int fetch_token(struct imagefs_store *s, const char *challenge, bool is_write)
 {
 	struct reg *g = R(s);
@@ -204,17 +318,21 @@ static int fetch_token(struct imagefs_store *s, const char *challenge, bool is_w
 	_cleanup_free_ char *service = ifs_challenge_param(challenge, "service");
 	_cleanup_free_ char *scope = ifs_challenge_param(challenge, "scope");
 	_cleanup_free_ char *url = NULL, *own_scope = NULL;
+	char err[CURL_ERROR_SIZE] = "", why[160];
 	struct resp r = {0};
+	char *tok = NULL;
+	CURLcode cc;
+	bool https;
 	CURL *c;
-	int ret = -EACCES;
+	int ret;
 
 	if (!realm) {
 		set_error(s, "a Bearer challenge without a realm");
 		return -EACCES;
 	}
+	https = strncasecmp(realm, "https://", 8) == 0;
 	/* the credentials go to the realm: never in clear text for a registry reached by HTTPS */
-	if (g->user && strncmp(g->origin, "https://", 8) == 0 &&
-	    strncmp(realm, "https://", 8) != 0) {
+	if (g->user && strncmp(g->origin, "https://", 8) == 0 && !https) {
 		set_error(s, "token realm '%s' is not HTTPS: credentials not sent", realm);
 		return -EACCES;
 	}
@@ -233,46 +351,70 @@ static int fetch_token(struct imagefs_store *s, const char *challenge, bool is_w
 		url = NULL;
 	curl_free(es);
 	curl_free(esc);
-	struct req q = {.method = "GET", .url = url, .out_fd = -1, .max = 1 << 20};
+	struct req q = {.method = "GET", .url = url, .in_fd = -1, .out_fd = -1, .max = 1 << 20};
 	r.curl = c;
 	r.q = &q;
-	if (url) {
-		curl_easy_setopt(c, CURLOPT_URL, url);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
-		if (s->opts.insecure_tls)
-			curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-		if (g->user) {
-			curl_easy_setopt(c, CURLOPT_USERNAME, g->user);
-			curl_easy_setopt(c, CURLOPT_PASSWORD, g->pass);
-		}
-		CURLcode cc = curl_easy_perform(c);
-		char why[160];
-		if (cc != CURLE_OK) {
-			set_error(s, "token from '%s': %s", realm, curl_easy_strerror(cc));
-		} else {
-			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-			ifs_registry_error_text(r.buf, r.len, why, sizeof(why));
-			char *tok = NULL;
-			if (r.status != 200)
-				set_error(s, "token from '%s': HTTP %ld%s%s%s%s", realm, r.status,
-					  why[0] ? " (" : "", why, why[0] ? ")" : "",
-					  r.status == 401 && !g->user
-					      ? "; no credentials for this registry: set "
-						"BRISK_REGISTRY_AUTH=USER:PASSWORD or log in "
-						"with podman, skopeo or docker"
-					      : "");
-			else if (!r.buf || (ret = ifs_token_parse(r.buf, r.len, &tok)) < 0)
-				set_error(s, "token from '%s': no token in the answer", realm);
-			if (tok) {
-				free(g->token);
-				g->token = tok;
-			}
-			ret = tok ? 0 : ret == -ENOMEM ? ret : -EACCES;
-		}
+	if (!url) {
+		ret = -ENOMEM;
+		goto out;
 	}
+	/* its own deadline is what is left of the request's: the token counts against it */
+	if ((ret = set_bounds(s, c)) < 0) {
+		set_error(s, "token from '%s': %s", realm, bound_text(ret));
+		goto out;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+	/* a realm reached by HTTPS is not left for HTTP: credentials go there, a token returns */
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, https ? "https" : "https,http");
+	if (s->opts.insecure_tls) {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (g->user) {
+		curl_easy_setopt(c, CURLOPT_USERNAME, g->user);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, g->pass);
+	}
+	cc = curl_easy_perform(c);
+	if (cc == CURLE_UNSUPPORTED_PROTOCOL && https) {
+		set_error(s, "token from '%s': redirected to a URL that is not HTTPS, not followed",
+			  realm);
+		ret = -EACCES;
+		goto out;
+	}
+	if (r.err) {
+		ret = r.err;
+		set_error(s, "token from '%s': %s", realm, strerror(-ret));
+		goto out;
+	}
+	if (cc != CURLE_OK) {
+		set_error(s, "token from '%s': %s", realm, err[0] ? err : curl_easy_strerror(cc));
+		ret = r.overflow ? -EACCES : curl_errno(cc);
+		goto out;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+	ifs_registry_error_text(r.buf, r.len, why, sizeof(why));
+	ret = -EACCES;
+	if (r.status != 200)
+		set_error(s, "token from '%s': HTTP %ld%s%s%s%s", realm, r.status,
+			  why[0] ? " (" : "", why, why[0] ? ")" : "",
+			  r.status == 401 && !g->user
+			      ? "; no credentials for this registry: set "
+				"BRISK_REGISTRY_AUTH=USER:PASSWORD or log in "
+				"with podman, skopeo or docker"
+			      : "");
+	else if (!r.buf || (ret = ifs_token_parse(r.buf, r.len, &tok)) < 0)
+		set_error(s, "token from '%s': no token in the answer", realm);
+	if (tok) {
+		free(g->token);
+		g->token = tok;
+	}
+	ret = tok ? 0 : ret == -ENOMEM ? ret : -EACCES;
+out:
 	curl_easy_cleanup(c);
 	resp_done(&r);
 	return ret;
@@ -283,12 +425,18 @@ static int perform(struct imagefs_store *s, const struct req *q, struct resp *r)
 	struct reg *g = R(s);
 	_cleanup_free_ char *auth = NULL;
 	struct curl_slist *h = NULL;
-	char line[256];
+	char line[256], path[256];
 	CURLcode cc;
 	CURL *c = g->curl;
+	int e;
 
 	curl_easy_reset(c);
 	*r = (struct resp){.curl = c, .q = q};
+	if ((e = set_bounds(s, c)) < 0) {
+		set_error(s, "%s %s: %s", q->method, url_path(q->url, path, sizeof(path)),
+			  bound_text(e));
+		return e;
+	}
 	curl_easy_setopt(c, CURLOPT_URL, q->url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https,http");
@@ -305,12 +453,8 @@ static int perform(struct imagefs_store *s, const struct req *q, struct resp *r)
 	}
 	if (strcmp(q->method, "GET") == 0 || strcmp(q->method, "HEAD") == 0)
 		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	if (q->range && s->opts.timeout_ms) {
-		/* the lazy reader retries a slow or stalled read rather than hang on it */
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)s->opts.timeout_ms);
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)s->opts.timeout_ms);
-	}
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (q->out_fd >= 0 && q->max)
+		curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)q->max);
 	if (strcmp(q->method, "HEAD") == 0)
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	if (strcmp(q->method, "POST") == 0) {
@@ -358,15 +502,24 @@ static int perform(struct imagefs_store *s, const struct req *q, struct resp *r)
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 	if (r->refused)
 		return -EPROTONOSUPPORT;
+	url_path(q->url, path, sizeof(path));
+	if (r->overflow || cc == CURLE_FILESIZE_EXCEEDED) {
+		bool ok = r->status >= 200 && r->status < 300;
+
+		set_error(s, "%s %s: HTTP %ld with more than the %llu bytes expected", q->method,
+			  path, r->status, (unsigned long long)(ok ? q->max : MAX_ERROR_BODY));
+		log_debug("%s", s->error);
+		return -EFBIG;
+	}
 	if (r->err)
 		return r->err;
 	if (cc != CURLE_OK) {
-		char path[256];
-
-		set_error(s, "%s %s: %s", q->method, url_path(q->url, path, sizeof(path)),
-			  g->curl_err[0] ? g->curl_err : curl_easy_strerror(cc));
+		set_error(s, "%s %s: %s", q->method, path,
+			  cc == CURLE_ABORTED_BY_CALLBACK ? "cancelled"
+			  : g->curl_err[0]		  ? g->curl_err
+							  : curl_easy_strerror(cc));
 		log_debug("%s", s->error);
-		return r->overflow ? -EFBIG : -EIO;
+		return curl_errno(cc);
 	}
 	return 0;
 }
@@ -375,10 +528,13 @@ static int perform(struct imagefs_store *s, const struct req *q, struct resp *r)
 static int request(struct imagefs_store *s, const struct req *q, struct resp *r)
 {
 	struct reg *g = R(s);
+	uint64_t budget = budget_ms(s, q);
 	char path[256], why[200];
 	int e;
 
 	s->error[0] = '\0';
+	/* one deadline for all of it: the token's request and the retry count against it */
+	g->deadline_ms = budget ? now_ms() + budget : 0;
 	for (int attempt = 0;; attempt++) {
 		if (q->out_fd >= 0 &&
 		    (ftruncate(q->out_fd, 0) < 0 || lseek(q->out_fd, 0, SEEK_SET) < 0))
@@ -390,8 +546,12 @@ static int request(struct imagefs_store *s, const struct req *q, struct resp *r)
 		if (r->status != 401 || attempt > 0 || !r->challenge)
 			break;
 		if (strncasecmp(r->challenge, "Bearer ", 7) == 0) {
-			if (fetch_token(s, r->challenge, q->is_write) < 0)
+			if ((e = fetch_token(s, r->challenge, q->is_write)) == -EACCES)
 				break;
+			if (e < 0) {
+				log_debug("%s", s->error);
+				return e;
+			}
 		} else if (strncasecmp(r->challenge, "Basic", 5) == 0 && g->user) {
 			g->basic = true;
 		} else {
@@ -498,7 +658,7 @@ static int reg_get_blob(struct imagefs_store *s, const struct digest *d, int fd)
 
 	if ((e = blob_url(s, d, &url)) < 0)
 		return e;
-	struct req q = {.method = "GET", .url = url, .in_fd = -1, .out_fd = fd};
+	struct req q = {.method = "GET", .url = url, .in_fd = -1, .out_fd = fd, .max = s->blob_max};
 	return request(s, &q, &r);
 }
 

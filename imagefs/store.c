@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -120,7 +121,7 @@ int imagefs_store_read_blob(struct imagefs_store *s, const struct digest *d, siz
 	fd = open(getenv("TMPDIR") ?: "/var/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	if ((r = s->ops->get_blob(s, d, fd)) < 0)
+	if ((r = ifs_store_get_blob(s, d, max, fd)) < 0)
 		return r;
 	if (lseek(fd, 0, SEEK_SET) < 0)
 		return -errno;
@@ -135,11 +136,13 @@ int imagefs_store_read_blob(struct imagefs_store *s, const struct digest *d, siz
 	return 0;
 }
 
-/* The digest of the first layer of media type MT: -EBADMSG, -EMEDIUMTYPE when there is none. */
-static int manifest_layer(const char *json, size_t len, const char *mt, struct digest *ret)
+/* The digest of the first layer of media type MT, and the size it declares (0: none or not a
+ * positive integer): -EBADMSG, -EMEDIUMTYPE when there is none. */
+static int manifest_layer(const char *json, size_t len, const char *mt, struct digest *ret,
+			  uint64_t *ret_size)
 {
 	_cleanup_json_ struct json_object *m = NULL;
-	struct json_object *layers;
+	struct json_object *layers, *sz;
 	const char *t, *dg;
 
 	if (json_parse(json, len, &m) < 0 || json_get_array(m, "layers", &layers) < 0)
@@ -147,21 +150,31 @@ static int manifest_layer(const char *json, size_t len, const char *mt, struct d
 	for (size_t i = 0; i < json_object_array_length(layers); i++) {
 		struct json_object *l = json_object_array_get_idx(layers, i);
 
-		if (json_get_string(l, "mediaType", &t) == 0 && strcmp(t, mt) == 0 &&
-		    json_get_string(l, "digest", &dg) == 0)
-			return digest_parse(dg, ret) < 0 ? -EBADMSG : 0;
+		if (json_get_string(l, "mediaType", &t) < 0 || strcmp(t, mt) != 0 ||
+		    json_get_string(l, "digest", &dg) < 0)
+			continue;
+		if (digest_parse(dg, ret) < 0)
+			return -EBADMSG;
+		if (ret_size) {
+			int64_t v = json_object_object_get_ex(l, "size", &sz) &&
+					    json_object_is_type(sz, json_type_int)
+					? json_object_get_int64(sz)
+					: 0;
+			*ret_size = v > 0 ? (uint64_t)v : 0;
+		}
+		return 0;
 	}
 	return -EMEDIUMTYPE;
 }
 
 int ifs_manifest_index(const char *json, size_t len, struct digest *ret)
 {
-	return manifest_layer(json, len, IFS_MEDIA_INDEX, ret);
+	return manifest_layer(json, len, IFS_MEDIA_INDEX, ret, NULL);
 }
 
 int ifs_manifest_index_zstd(const char *json, size_t len, struct digest *ret)
 {
-	int r = manifest_layer(json, len, IFS_MEDIA_INDEX_ZSTD, ret);
+	int r = manifest_layer(json, len, IFS_MEDIA_INDEX_ZSTD, ret, NULL);
 
 	return r == -EMEDIUMTYPE ? -ENOENT : r;
 }
@@ -179,9 +192,10 @@ int ifs_store_manifest_index(struct imagefs_store *s, const char *tag, struct di
 
 	if ((r = s->ops->get_manifest(s, tag, &json, &len)) < 0)
 		return r;
-	if ((r = ifs_manifest_index(json, len, ret)) < 0)
+	if ((r = manifest_layer(json, len, IFS_MEDIA_INDEX, ret, &s->index_size)) < 0)
 		return r;
-	s->has_index_zstd = ifs_manifest_index_zstd(json, len, &s->index_zstd) == 0;
+	s->has_index_zstd = manifest_layer(json, len, IFS_MEDIA_INDEX_ZSTD, &s->index_zstd,
+					   &s->index_zstd_size) == 0;
 	s->index_zstd_of = *ret;
 	return 0;
 }
@@ -231,6 +245,12 @@ static int tmp_file(void)
 	return fd < 0 ? -errno : fd;
 }
 
+/* At most the size a manifest declares (if any) and at most the index's limit. */
+static uint64_t bound(uint64_t declared)
+{
+	return declared && declared < IFS_MAX_INDEX_SIZE ? declared : IFS_MAX_INDEX_SIZE;
+}
+
 /* Blob ZD, zstd-compressed, decompressed into FD (at most IFS_MAX_INDEX_SIZE bytes). */
 static int get_zstd_blob(struct imagefs_store *s, const struct digest *zd, int fd)
 {
@@ -246,7 +266,8 @@ static int get_zstd_blob(struct imagefs_store *s, const struct digest *zd, int f
 		return cfd;
 	if (!out)
 		return -ENOMEM;
-	if ((r = s->ops->get_blob(s, zd, cfd)) < 0)
+	/* the size the manifest declares, or the index's limit (it is no larger compressed) */
+	if ((r = ifs_store_get_blob(s, zd, bound(s->index_zstd_size), cfd)) < 0)
 		return r;
 	if (fstat(cfd, &st) < 0)
 		return -errno;
@@ -299,16 +320,21 @@ int ifs_store_load_index(struct imagefs_store *s, const struct digest *d,
 		return log_error_errno(fd, "temp file: %m");
 	/* a registry image's manifest names a zstd copy of its index (3.4x smaller for the
 	 * Python image): fetched instead, and its bytes checked against D all the same */
-	if (s->has_index_zstd && digest_equal(&s->index_zstd_of, d)) {
+	bool named = digest_equal(&s->index_zstd_of, d);
+	if (s->has_index_zstd && named) {
 		if ((r = get_zstd_blob(s, &s->index_zstd, fd)) >= 0 &&
 		    (r = ifs_index_from_fd(fd, d, ret)) == 0)
 			return 0;
+		/* a registry too slow for the copy is as slow for the index: not twice the wait */
+		if (r == -ETIMEDOUT || r == -ECANCELED)
+			return log_error_errno(r, "index %s: its zstd copy: %s", ds,
+					       ifs_store_strerror(s, r));
 		log_debug("index %s: its zstd copy: %s; fetching the index itself", ds,
-			  strerror(-r));
+			  ifs_store_strerror(s, r));
 		if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)
 			return -errno;
 	}
-	if ((r = s->ops->get_blob(s, d, fd)) < 0)
+	if ((r = ifs_store_get_blob(s, d, bound(named ? s->index_size : 0), fd)) < 0)
 		return log_error_errno(r, "index %s: %s", ds, ifs_store_strerror(s, r));
 	if ((r = ifs_index_from_fd(fd, d, ret)) == -EBADMSG)
 		return log_error_errno(r, "index %s: content does not match its digest", ds);
@@ -322,6 +348,29 @@ int ifs_store_load_index(struct imagefs_store *s, const struct digest *d,
 bool ifs_store_is_remote(const struct imagefs_store *s)
 {
 	return s->ops->remote;
+}
+
+int ifs_store_get_blob(struct imagefs_store *s, const struct digest *d, uint64_t max, int fd)
+{
+	struct stat st;
+	int r;
+
+	s->blob_max = max;
+	r = s->ops->get_blob(s, d, fd);
+	s->blob_max = 0;
+	if (r < 0)
+		return r;
+	/* a store that does not stop at the bound (a directory's file) */
+	if (!max)
+		return 0;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size > max) {
+		snprintf(s->error, sizeof(s->error), "blob of %llu bytes where %llu were expected",
+			 (unsigned long long)st.st_size, (unsigned long long)max);
+		return -EFBIG;
+	}
+	return 0;
 }
 
 int imagefs_store_open_index(struct imagefs_store *s, struct digest *ret_digest,
