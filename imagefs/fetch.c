@@ -13,12 +13,16 @@
  * jobs before prefetch jobs, and never lets prefetch take every worker. A job's bytes are
  * decoded and each chunk's digest checked before any of it is published; a failed read or a
  * digest mismatch is retried with exponential backoff a bounded number of times (each read
- * bounded by the store's timeout), then the job's chunks go back to absent and their waiting
- * readers get -EIO. Published chunks are served from memory until written to the cache, which
- * a writer thread does in batches (a flush wait per chunk would otherwise hold a worker for
- * milliseconds per small file while readers and queued jobs wait for workers).
+ * bounded by the store's timeout, the requests it makes for a token included), then the job's
+ * chunks go back to absent, so that a later read fetches them again, and their waiting readers
+ * get -EIO. When the mount goes away, readers stop waiting and the transfers under way stop.
+ * Published chunks are served from memory until written to the cache, which a writer thread
+ * does in batches (a flush wait per chunk would otherwise hold a worker for milliseconds per
+ * small file while readers and queued jobs wait for workers).
  */
+#define FUSE_USE_VERSION 35
 #include <errno.h>
+#include <fuse_lowlevel.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +226,19 @@ static void probe(struct ifs_fs *fs, const uint32_t *chunks, size_t n)
 	}
 }
 
+/* Wait for a chunk to leave CHUNK_PENDING, under fs->lock: false once the FUSE session has
+ * ended (the mount is gone; the fetch may take its whole timeout yet, and the server's exit
+ * waits for this request). */
+static bool wait_changed(struct ifs_fs *fs)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += 1;
+	pthread_cond_timedwait(&fs->changed, &fs->lock, &ts);
+	return !fs->pt.se || !fuse_session_exited(fs->pt.se);
+}
+
 int ifs_fs_ensure(struct ifs_fs *fs, const uint32_t *chunks, size_t n)
 {
 	double t0 = now_ms();
@@ -231,15 +248,20 @@ int ifs_fs_ensure(struct ifs_fs *fs, const uint32_t *chunks, size_t n)
 	probe(fs, chunks, n);
 	pthread_mutex_lock(&fs->lock);
 	for (int round = 0; round < 3; round++) {
-		bool again = false;
+		bool again = false, gone = false;
 
 		if ((r = plan(fs, chunks, n, true)) < 0)
 			break;
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n && !gone; i++)
 			while (fs->state[chunks[i]] == CHUNK_PENDING && !fs->stopping) {
-				pthread_cond_wait(&fs->changed, &fs->lock);
 				waited = true;
+				if ((gone = !wait_changed(fs)))
+					break;
 			}
+		if (gone) {
+			r = -EIO;
+			break;
+		}
 		for (size_t i = 0; i < n && r == 0; i++) {
 			if (fs->state[chunks[i]] != CHUNK_ABSENT)
 				continue;
@@ -538,7 +560,7 @@ static bool run_job(struct ifs_fs *fs, struct imagefs_store *s, struct ifs_job *
 			ifs_membuf_unref(TAKE_PTR(bufs[i]));
 		log_debug("fetch chunks %u-%u, attempt %u: %s", first + done, last, attempt + 1,
 			  strerror(-r));
-		if (attempt >= fs->retries || fs->stopping)
+		if (attempt >= fs->retries || atomic_load(&fs->cancel))
 			break;
 		fs->stats.retries++;
 		/* 100 ms, 200 ms, 400 ms, ... at most 2 s */
@@ -570,8 +592,8 @@ static bool run_job(struct ifs_fs *fs, struct imagefs_store *s, struct ifs_job *
 		fs->stats.prefetched_chunks += n;
 	if (r < 0) {
 		fs->stats.failures++;
-		log_warning_errno(r, "fetch of chunks %u-%u failed after %u attempts: %m",
-				  first + done, last, fs->retries + 1);
+		log_warning_errno(r, "fetch of chunks %u-%u failed after %u attempts: %s",
+				  first + done, last, fs->retries + 1, ifs_store_strerror(s, r));
 	}
 	t1 = now_ms();
 	if (queued) {
@@ -738,6 +760,8 @@ static void *worker(void *arg)
 
 	if ((r = imagefs_store_open(fs->store_spec, &fs->sopts, &s)) < 0)
 		log_error_errno(r, "open store '%s' in a fetch worker: %m", fs->store_spec);
+	else
+		s->cancel = &fs->cancel;
 	pthread_mutex_lock(&fs->lock);
 	while (!fs->stopping) {
 		struct ifs_job *j = pop(&fs->demand, &fs->demand_tail);
@@ -818,11 +842,11 @@ int ifs_fs_new(struct imagefs_index *idx, const struct digest *index_digest,
 	}
 	pthread_mutex_init(&fs->lock, NULL);
 	pthread_mutex_init(&fs->rec_lock, NULL);
-	pthread_cond_init(&fs->changed, NULL);
 	pthread_cond_init(&fs->work, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&fs->changed, &ca);
 	pthread_cond_init(&fs->write_work, &ca);
 	pthread_condattr_destroy(&ca);
 	*ret = TAKE_PTR(fs);
@@ -845,6 +869,7 @@ int ifs_fs_start(struct ifs_fs *fs)
 	if (!fs->workers)
 		return -ENOMEM;
 	fs->workers_done = false;
+	atomic_store(&fs->cancel, false);
 	/* a mount is busy from its start: its first requests are on their way */
 	ifs_fs_busy(fs);
 	if ((r = -pthread_create(&fs->writer, NULL, writer, fs)) < 0)
@@ -862,6 +887,7 @@ void ifs_fs_stop(struct ifs_fs *fs)
 {
 	pthread_mutex_lock(&fs->lock);
 	fs->stopping = true;
+	atomic_store(&fs->cancel, true);
 	pthread_cond_broadcast(&fs->work);
 	pthread_cond_broadcast(&fs->changed);
 	pthread_mutex_unlock(&fs->lock);

@@ -163,6 +163,7 @@ struct ifs_fs {
 	struct ifs_job *demand, *demand_tail, *prefetch, *prefetch_tail; /* protected by lock */
 	unsigned running_prefetch;					 /* protected by lock */
 	bool stopping;							 /* protected by lock */
+	atomic_bool cancel; /* set with stopping: the workers' transfers stop (store->cancel) */
 	pthread_t *workers;
 	unsigned n_workers;
 	pthread_t prefetcher;
