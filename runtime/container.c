@@ -786,8 +786,11 @@ int container_delete(struct runtime_ctx *rt, const char *id, bool force)
 
 	r = container_load(rt, id, &st, &status);
 	if (r == -ENOENT) {
-		/* A create killed half-way leaves a directory without state: --force removes it. */
+		/* A create killed half-way leaves a directory without state, and maybe part of a
+		 * lazy rootfs: --force removes them. */
 		if (force && state_check_id(id) == 0) {
+			if ((r = lazy_rootfs_forget(rt->root, id)) < 0)
+				log_warning_errno(r, "delete '%s': its lazy rootfs: %m, ignoring", id);
 			umount_state_dir(rt, id);
 			(void)rm_rf_at(rt->rootfd, id);
 			return 0;
@@ -797,6 +800,7 @@ int container_delete(struct runtime_ctx *rt, const char *id, bool force)
 	if (r < 0 && !force)
 		return log_error_errno(r, "load state of '%s': %m", id);
 	if (r < 0) {
+		(void)lazy_rootfs_forget(rt->root, id);
 		umount_state_dir(rt, id);
 		return rm_rf_at(rt->rootfd, id);
 	}

@@ -31,3 +31,7 @@ int lazy_rootfs_resolve(const char *state_root, const char *id, struct json_obje
  * remove the private layer, drop the image reference and unmount the image when it was the
  * last. */
 int lazy_rootfs_release(struct json_object *extra);
+/* Undo what a lazy_rootfs_setup() of container ID under STATE_ROOT left when it was killed
+ * before its caller saved EXTRA: found from the id alone (nothing there: 0). For `delete --force`
+ * of a container without state. */
+int lazy_rootfs_forget(const char *state_root, const char *id);
