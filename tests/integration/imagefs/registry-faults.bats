@@ -153,7 +153,7 @@ no_temp_left() {
 	[ "$status" -eq 1 ]
 	[[ "$output" =~ "GET /v2/brisk/bb/manifests/bb: " ]]
 	[ "$ms" -lt 8000 ]
-	! mountpoint -q "$M"
+	run ! mountpoint -q "$M"
 	# brisk-image has the default bound, 30 s
 	start=$(now_ms)
 	run timeout 120 "$B" inspect "$REF"
@@ -176,7 +176,7 @@ no_temp_left() {
 	[ "$status" -eq 1 ]
 	[[ "$output" =~ "GET /v2/brisk/bb/blobs/sha256:" ]]
 	[ "$ms" -lt 8000 ]
-	! mountpoint -q "$M"
+	run ! mountpoint -q "$M"
 	no_temp_left
 	# once the registry recovers, the same mount works
 	fault ok
@@ -195,7 +195,7 @@ no_temp_left() {
 		echo "mount, length $length: $ms ms: $output"
 		[ "$status" -eq 1 ]
 		[[ "$output" =~ "GET /v2/brisk/bb/blobs/sha256:".*"bytes" ]]
-		! mountpoint -q "$M"
+		run ! mountpoint -q "$M"
 		start=$(now_ms)
 		run timeout 120 "$B" inspect "$REF"
 		ms2=$(($(now_ms) - start))
