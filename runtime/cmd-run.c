@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "cli.h"
 #include "commands.h"
+#include "notify-socket.h"
 #include "relay.h"
 
 enum { OPT_DETACH, OPT_KEEP };
@@ -75,7 +76,11 @@ int cmd_run(struct runtime_ctx *rt, int argc, char **argv)
 		(void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	if ((r = container_create(rt, &a.o, &c)) < 0)
 		return r;
-	_cleanup_close_ int pty = c.pty_master;
+	_cleanup_close_ int pty = c.pty_master, notify = -EBADF;
+	if ((r = notify_socket_listen(rt, a.o.id, &notify)) < 0) {
+		(void)container_delete(rt, a.o.id, true);
+		return r;
+	}
 	sigset_t set;
 	relay_signal_set(&set);
 	if (!a.detach)
@@ -84,8 +89,14 @@ int cmd_run(struct runtime_ctx *rt, int argc, char **argv)
 		(void)container_delete(rt, a.o.id, true);
 		return r;
 	}
-	if (a.detach)
+	/* READY= passed on: before we return with --detach (as runc, whatever came of it),
+	 * else beside the relay, with MAINPID ours */
+	if (a.detach) {
+		(void)notify_socket_forward(rt, a.o.id, notify, 0);
 		return 0;
+	}
+	(void)notify_socket_forward_child(rt, a.o.id, notify);
+	notify = safe_close(notify);
 	int status = relay_wait(c.pid, pty);
 	if (!a.keep)
 		(void)container_delete(rt, a.o.id, true);

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "cli.h"
 #include "commands.h"
+#include "notify-socket.h"
 
 void command_log_context(const char *cmd, const char *id)
 {
@@ -47,12 +48,16 @@ int parse_id_only(const char *cmd, const char *usage, int argc, char **argv, con
 
 int cmd_start(struct runtime_ctx *rt, int argc, char **argv)
 {
+	_cleanup_close_ int notify = -EBADF;
 	const char *id;
 	int r = parse_id_only("start", "brisk start ID", argc, argv, &id);
 
 	if (r != 0)
 		return r < 0 ? r : 0;
-	return container_start(rt, id);
+	/* with NOTIFY_SOCKET: listening before the program runs, its READY= passed on */
+	if ((r = notify_socket_listen(rt, id, &notify)) < 0 || (r = container_start(rt, id)) < 0)
+		return r;
+	return notify_socket_forward(rt, id, notify, 0);
 }
 
 int cmd_state(struct runtime_ctx *rt, int argc, char **argv)

@@ -31,6 +31,7 @@
 #include "idmap.h"
 #include "init.h"
 #include "lazy-rootfs.h"
+#include "notify-socket.h"
 #include "seccomp-filter.h"
 #include "spec.h"
 #include "sync.h"
@@ -212,6 +213,7 @@ struct create_job {
 	pid_t pid;
 	int pty_master;
 	bool userns;
+	int listen_fds; /* socket activation's, passed before the preserved ones */
 };
 
 /* The seccomp agent at listenerPath gets the notify fd with the container's state. */
@@ -359,7 +361,7 @@ static int spawn_init(struct create_job *j)
 	    .setgroups_denied = j->rt->rootless && (flags & CLONE_NEWUSER),
 	    .no_pivot = j->o->no_pivot,
 	    .no_new_keyring = j->o->no_new_keyring,
-	    .preserve_fds = j->o->preserve_fds,
+	    .preserve_fds = j->o->preserve_fds + j->listen_fds,
 	    .caps = j->caps,
 	    .seccomp = j->seccomp,
 	};
@@ -589,6 +591,8 @@ int container_create(struct runtime_ctx *rt, const struct create_opts *o, struct
 		goto out;
 	}
 	if ((r = spec_load(o->bundle, &j.spec)) < 0 || (r = make_state_dir(&j)) < 0 ||
+	    (r = listen_fds_prepare(j.spec, o->preserve_fds, &j.listen_fds)) < 0 ||
+	    (r = notify_socket_prepare(j.spec, rt->root, o->id, j.dirfd)) < 0 ||
 	    (r = prepare(&j)) < 0 || (r = spawn_init(&j)) < 0 || (r = parent_handshake(&j)) < 0 ||
 	    (r = finish(&j)) < 0) {
 		job_undo(&j);

@@ -308,3 +308,142 @@ keys_run() {
 	brisk delete --force "${PFX}e"
 	assert_nothing_left
 }
+
+@test "socket activation: LISTEN_FDS fds go to the container's process at 3.., LISTEN_PID=1, as runc" {
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	args sh -c 'echo "$LISTEN_FDS $LISTEN_PID"; for f in 3 4 5; do readlink /proc/self/fd/$f; done'
+	cat >"$TEST_DIR/activate.py" <<'PY'
+import os, socket, sys
+# two listening sockets at 3 and 4, /dev/null at 5 (for --preserve-fds 1), then the runtime,
+# with LISTEN_PID its pid, as systemd starts a socket-activated service
+for i in range(2):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(os.path.join(sys.argv[1], "act%d.sock" % i))
+    s.listen()
+    os.dup2(s.fileno(), 3 + i)
+os.dup2(os.open("/dev/null", os.O_RDONLY), 5)
+for fd in (3, 4, 5):
+    os.set_inheritable(fd, True)
+os.environ["LISTEN_FDS"] = "2"
+os.environ["LISTEN_PID"] = str(os.getpid())
+os.execvp(sys.argv[2], sys.argv[2:])
+PY
+	config ".linux.cgroupsPath = \"/$CGROUP_PARENT/${PFX}a\" | .process.env += [\"LISTEN_PID=7\"]"
+	run python3 "$TEST_DIR/activate.py" "$TEST_DIR" "$BRISK" --root "$STATE_ROOT" run --preserve-fds 1 "${PFX}a"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "2 1" ]
+	[[ "${lines[1]}" == socket:* ]]
+	[[ "${lines[2]}" == socket:* ]]
+	[ "${lines[3]}" = /dev/null ]
+	if command -v runc >/dev/null; then
+		rm -f "$TEST_DIR"/act*.sock
+		run python3 "$TEST_DIR/activate.py" "$TEST_DIR" runc --root "$TEST_DIR/runc" run \
+			--preserve-fds 1 "${PFX}r"
+		echo "runc: $output"
+		[ "${lines[0]}" = "2 1" ]
+		[[ "${lines[1]}" == socket:* ]]
+		[[ "${lines[2]}" == socket:* ]]
+	fi
+	# LISTEN_PID of another process: the fds are not ours to pass
+	rm -f "$TEST_DIR"/act*.sock
+	config '.process.env -= ["LISTEN_PID=7"]'
+	run env LISTEN_FDS=2 LISTEN_PID=1 "$BRISK" --root "$STATE_ROOT" run "${PFX}b"
+	echo "$output"
+	[ "${lines[0]}" = " " ]
+	assert_nothing_left
+}
+
+# notify_listen SOCK OUT: a receiver of sd_notify on the host, as systemd: each datagram a
+# line of OUT ("+fd" when it came with one); it closes the fd of BARRIER=1 and stops there
+notify_listen() {
+	cat >"$TEST_DIR/listen.py" <<'PY'
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(30)
+with open(sys.argv[2], "w") as out:
+    while True:
+        msg, fds, _, _ = socket.recv_fds(s, 4096, 4)
+        for fd in fds:
+            os.close(fd)
+        out.write(msg.decode().rstrip("\n") + (" +fd" if fds else "") + "\n")
+        out.flush()
+        if msg.startswith(b"BARRIER"):
+            break
+PY
+	python3 "$TEST_DIR/listen.py" "$1" "$2" </dev/null >/dev/null 2>&1 &
+	LISTENER=$!
+	local i
+	for i in $(seq 50); do
+		[ -S "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+@test "NOTIFY_SOCKET: the container's READY=1 reaches the caller's socket with MAINPID, as runc" {
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	[ -L /lib ] && [ -x /usr/bin/python3 ] || skip "needs a merged /usr with python3"
+	# the host's python in the container, to send as sd_notify does
+	ln -s usr/lib "$BUNDLE/rootfs/lib"
+	ln -s usr/lib64 "$BUNDLE/rootfs/lib64"
+	cat >"$BUNDLE/rootfs/notify.sh" <<'EOF2'
+echo "$NOTIFY_SOCKET"
+sleep 0.5
+/usr/bin/python3 -c 'import os, socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.connect(os.environ["NOTIFY_SOCKET"])
+s.send(b"READY=1\nSTATUS=up")'
+sleep 2
+EOF2
+	args sh /notify.sh
+	config '.mounts += [{"destination": "/usr", "type": "bind", "source": "/usr",
+			     "options": ["rbind", "ro"]}]'
+	local sock=$TEST_DIR/host.sock pid
+	# run -d returns once the container is ready
+	notify_listen "$sock" "$TEST_DIR/out"
+	NOTIFY_SOCKET=$sock brisk run -d "${PFX}a" </dev/null >"$TEST_DIR/a.out"
+	pid=$(state_field "${PFX}a" pid)
+	wait "$LISTENER"
+	cat "$TEST_DIR/a.out" "$TEST_DIR/out"
+	[ "$(cat "$TEST_DIR/out")" = "$(printf 'READY=1\nMAINPID=%s\nBARRIER=1 +fd' "$pid")" ]
+	brisk delete --force "${PFX}a"
+	# create, then start, each with NOTIFY_SOCKET: the container's socket is at
+	# /run/notify/notify.sock
+	rm -f "$sock"
+	notify_listen "$sock" "$TEST_DIR/out"
+	NOTIFY_SOCKET=$sock brisk create "${PFX}b" </dev/null >"$TEST_DIR/b.out"
+	NOTIFY_SOCKET=$sock brisk start "${PFX}b"
+	pid=$(state_field "${PFX}b" pid)
+	wait "$LISTENER"
+	cat "$TEST_DIR/b.out" "$TEST_DIR/out"
+	[ "$(head -1 "$TEST_DIR/b.out")" = /run/notify/notify.sock ]
+	[ "$(cat "$TEST_DIR/out")" = "$(printf 'READY=1\nMAINPID=%s\nBARRIER=1 +fd' "$pid")" ]
+	brisk delete --force "${PFX}b"
+	# a foreground run stays the main process
+	rm -f "$sock"
+	notify_listen "$sock" "$TEST_DIR/out"
+	config ".linux.cgroupsPath = \"/$CGROUP_PARENT/${PFX}c\""
+	NOTIFY_SOCKET=$sock "$BRISK" --root "$STATE_ROOT" run "${PFX}c" </dev/null >/dev/null 2>&1 &
+	pid=$!
+	wait "$LISTENER"
+	wait "$pid"
+	cat "$TEST_DIR/out"
+	[ "$(cat "$TEST_DIR/out")" = "$(printf 'READY=1\nMAINPID=%s\nBARRIER=1 +fd' "$pid")" ]
+	if command -v runc >/dev/null; then
+		rm -f "$sock"
+		notify_listen "$sock" "$TEST_DIR/out"
+		# (runc waits for READY=1 at the start of a datagram, its init alive or a zombie)
+		NOTIFY_SOCKET=$sock timeout 20 runc --root "$TEST_DIR/runc" run -d "${PFX}r" \
+			</dev/null >/dev/null
+		pid=$(runc --root "$TEST_DIR/runc" state "${PFX}r" | jq -r .pid)
+		sleep 0.5
+		kill "$LISTENER" 2>/dev/null || true
+		runc --root "$TEST_DIR/runc" delete --force "${PFX}r"
+		cat "$TEST_DIR/out"
+		# runc 1.1 sends no BARRIER=1 (1.2 and later do)
+		[ "$(head -2 "$TEST_DIR/out")" = "$(printf 'READY=1\nMAINPID=%s' "$pid")" ]
+	fi
+	assert_nothing_left
+}
