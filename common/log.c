@@ -162,16 +162,17 @@ int log_internalv(enum log_level level, int error, const char *fmt, va_list ap)
 		errno = abs(error);
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
-	if (msg && log_prefix && !capture_buf) {
+	if (msg && log_prefix && !(capture_buf && level == LOG_LEVEL_ERROR)) {
 		char *full;
 		if (asprintf(&full, "%s: %s", log_prefix, msg) >= 0) {
 			free(msg);
 			msg = full;
 		}
 	}
-	if (msg && capture_buf) {
-		if (level == LOG_LEVEL_ERROR)
-			snprintf(capture_buf, capture_size, "%s", msg);
+	/* A child's error goes to its parent, which logs it once with its context; what is not
+	 * an error (a step that failed, ignoring) is logged where the parent would log it. */
+	if (msg && capture_buf && level == LOG_LEVEL_ERROR) {
+		snprintf(capture_buf, capture_size, "%s", msg);
 	} else if (msg) {
 		if (log_fd >= 0) {
 			struct timespec ts;

@@ -115,6 +115,26 @@ static void test_text_escapes(void **state)
 	assert_ptr_equal(strchr(buf, '\n'), buf + strlen(buf) - 1);
 }
 
+/* A forked child captures its errors for its parent; its warnings are logged as usual. */
+static void test_capture_keeps_warnings(void **state)
+{
+	(void)state;
+	char cap[128];
+
+	assert_int_equal(truncate(logpath, 0), 0);
+	assert_int_equal(log_open(logpath, LOG_FORMAT_TEXT), 0);
+	log_set_level(LOG_LEVEL_WARNING);
+	log_set_capture(cap, sizeof(cap));
+	log_warning("step failed, ignoring");
+	log_error("the real error");
+	log_set_capture(NULL, 0);
+	log_close();
+	assert_string_equal(cap, "the real error");
+	_cleanup_free_ char *buf = read_log();
+	assert_non_null(strstr(buf, "step failed, ignoring"));
+	assert_null(strstr(buf, "the real error"));
+}
+
 static void test_return_values(void **state)
 {
 	(void)state;
