@@ -178,9 +178,10 @@ static void test_format_record(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_json_line_decodes), cmocka_unit_test(test_appends),
-	    cmocka_unit_test(test_return_values),     cmocka_unit_test(test_parsers),
-	    cmocka_unit_test(test_format_record),     cmocka_unit_test(test_text_escapes),
+	    cmocka_unit_test(test_json_line_decodes),	   cmocka_unit_test(test_appends),
+	    cmocka_unit_test(test_return_values),	   cmocka_unit_test(test_parsers),
+	    cmocka_unit_test(test_format_record),	   cmocka_unit_test(test_text_escapes),
+	    cmocka_unit_test(test_capture_keeps_warnings),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
