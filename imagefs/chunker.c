@@ -5,9 +5,10 @@
  * when that saves space, and appended to an unlinked spool file. An index in the store is only
  * a claim about its packs (it may have been pushed by anyone): a chunk it names is reused the
  * first time only after its bytes are read from the store, decoded and found to match the digest,
- * and its pack found to have the size the index gives it; otherwise the chunk is stored anew. Only once the tree is final
- * are the chunks that survived (whiteouts delete files) copied into pack blobs, in inode
- * order, so a directory's small files sit next to each other and one Range read fetches them.
+ * and its pack found to have the size the index gives it; otherwise the chunk is stored anew. Only
+ * once the tree is final are the chunks that survived (whiteouts delete files) copied into pack
+ * blobs, in inode order, so a directory's small files sit next to each other and one Range read
+ * fetches them.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -81,11 +81,12 @@ static int load_known(struct imagefs_store *dest, struct ifs_chunker *c)
 		if (r == -ENOMEM)
 			return r;
 		if (r < 0) {
-			log_warning("index %s of the store: %s; its chunks are not reused, ignoring",
-				    digest_format(&ds[i], dstr),
-				    r == -EBADMSG   ? "content does not match its digest"
-				    : r == -EUCLEAN ? ifs_index_error()
-						    : ifs_store_strerror(dest, r));
+			log_warning(
+			    "index %s of the store: %s; its chunks are not reused, ignoring",
+			    digest_format(&ds[i], dstr),
+			    r == -EBADMSG   ? "content does not match its digest"
+			    : r == -EUCLEAN ? ifs_index_error()
+					    : ifs_store_strerror(dest, r));
 			continue;
 		}
 		if (imagefs_index_chunk_size(idx) != ifs_chunker_chunk_size(c))

@@ -327,7 +327,8 @@ static int export_atomic(struct imagefs_store *s, const char *path, bool snapsho
 }
 
 int imagefs_export(struct imagefs_store *s, const char *path,
-		   const struct imagefs_export_options *opts, struct imagefs_export_stats *ret_stats)
+		   const struct imagefs_export_options *opts,
+		   struct imagefs_export_stats *ret_stats)
 {
 	return export_atomic(s, path, false, opts && opts->keep_special, ret_stats);
 }

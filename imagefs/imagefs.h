@@ -202,15 +202,16 @@ struct imagefs_export_options {
 
 /* What an export left out of an untrusted image. */
 struct imagefs_export_stats {
-	uint64_t devices;     /* character and block devices not created */
-	uint64_t setid;	      /* files whose setuid or setgid bit was cleared */
+	uint64_t devices;      /* character and block devices not created */
+	uint64_t setid;	       /* files whose setuid or setgid bit was cleared */
 	uint64_t capabilities; /* security.capability xattrs not set */
 };
 
 /* Materialise the tree into the empty (or missing) directory PATH, atomically: a failed
  * export leaves nothing. OPTS may be NULL (the defaults); RET_STATS may be NULL. */
 int imagefs_export(struct imagefs_store *s, const char *path,
-		   const struct imagefs_export_options *opts, struct imagefs_export_stats *ret_stats);
+		   const struct imagefs_export_options *opts,
+		   struct imagefs_export_stats *ret_stats);
 /* The same for a snapshot (a checkpoint's image directory, converted from snapshot:DIR), with
  * the defaults (no device node, setuid/setgid bit or file capability): -EMEDIUMTYPE when the
  * reference names an image. */

@@ -68,8 +68,9 @@ static int check_xattrs(const struct imagefs_index *idx, uint32_t ino)
 		if (r == 0)
 			return 0;
 		if (name_len == 0 || name_len > 255 || memchr(name, '\0', name_len))
-			return ifs_index_bad("inode %u: xattr %u: name of %zu bytes (1-255, no NUL)",
-					     ino, i, name_len);
+			return ifs_index_bad(
+			    "inode %u: xattr %u: name of %zu bytes (1-255, no NUL)", ino, i,
+			    name_len);
 		if (prev && ifs_name_cmp(prev, prev_len, name, name_len) >= 0)
 			return ifs_index_bad("inode %u: xattr %u: names not sorted", ino, i);
 		prev = name;
@@ -98,9 +99,10 @@ static int check_file(const struct imagefs_index *idx, const struct imagefs_stat
 		if ((r = imagefs_index_file_chunk(idx, st->ino, i, &c)) < 0)
 			return bad_access(r, "chunk ref of inode", st->ino);
 		if (c.file_offset < end)
-			return ifs_index_bad("inode %u: chunk ref %u: file offset %llu overlaps the "
-					     "one before (refs are sorted, not overlapping)",
-					     st->ino, i, (unsigned long long)c.file_offset);
+			return ifs_index_bad(
+			    "inode %u: chunk ref %u: file offset %llu overlaps the "
+			    "one before (refs are sorted, not overlapping)",
+			    st->ino, i, (unsigned long long)c.file_offset);
 		if (c.file_offset > st->size || c.size > st->size - c.file_offset)
 			return ifs_index_bad("inode %u: chunk ref %u: bytes %llu+%u past the file "
 					     "size %llu",
@@ -122,24 +124,26 @@ static int check_chunks(const struct imagefs_index *idx)
 		if ((r = imagefs_index_chunk(idx, i, &c)) < 0)
 			return bad_access(r, "chunk", i);
 		if (c.size == 0 || c.size > imagefs_index_chunk_size(idx))
-			return ifs_index_bad("chunk %u: size %u (1 to the chunk size %u)", i, c.size,
-					     imagefs_index_chunk_size(idx));
+			return ifs_index_bad("chunk %u: size %u (1 to the chunk size %u)", i,
+					     c.size, imagefs_index_chunk_size(idx));
 		if (c.compressed_size == 0)
 			return ifs_index_bad("chunk %u: compressed size 0", i);
 		if (c.compression > IMAGEFS_COMPRESSION_ZSTD)
 			return ifs_index_bad("chunk %u: unknown compression %u", i, c.compression);
 		if (c.compression == IMAGEFS_COMPRESSION_NONE && c.compressed_size != c.size)
-			return ifs_index_bad("chunk %u: uncompressed, but compressed size %u is not "
-					     "its size %u",
-					     i, c.compressed_size, c.size);
+			return ifs_index_bad(
+			    "chunk %u: uncompressed, but compressed size %u is not "
+			    "its size %u",
+			    i, c.compressed_size, c.size);
 		if ((r = imagefs_index_blob(idx, c.blob, NULL, &bsize)) < 0)
 			return ifs_index_bad("chunk %u: blob %u does not exist (%u blobs)", i,
 					     c.blob, imagefs_index_blob_count(idx));
 		if (c.blob_offset > bsize || c.compressed_size > bsize - c.blob_offset)
-			return ifs_index_bad("chunk %u: bytes %llu+%u past the end of blob %u (%llu "
-					     "bytes)",
-					     i, (unsigned long long)c.blob_offset, c.compressed_size,
-					     c.blob, (unsigned long long)bsize);
+			return ifs_index_bad(
+			    "chunk %u: bytes %llu+%u past the end of blob %u (%llu "
+			    "bytes)",
+			    i, (unsigned long long)c.blob_offset, c.compressed_size, c.blob,
+			    (unsigned long long)bsize);
 	}
 	return 0;
 }
@@ -161,9 +165,10 @@ static int check_dir(const struct imagefs_index *idx, uint32_t dir, uint32_t *li
 		if (r == 0)
 			break;
 		if (!name_ok(name, len))
-			return ifs_index_bad("directory inode %u: entry %llu: name of %zu bytes is not "
-					     "a file name (1-255 bytes, no '/' or NUL, not . or ..)",
-					     dir, (unsigned long long)pos, len);
+			return ifs_index_bad(
+			    "directory inode %u: entry %llu: name of %zu bytes is not "
+			    "a file name (1-255 bytes, no '/' or NUL, not . or ..)",
+			    dir, (unsigned long long)pos, len);
 		if (prev && ifs_name_cmp(prev, prev_len, name, len) >= 0)
 			return ifs_index_bad("directory inode %u: entry %llu: names not sorted or "
 					     "not unique",
@@ -235,9 +240,10 @@ int imagefs_index_check(struct imagefs_index *idx)
 		switch (st.mode & S_IFMT) {
 		case S_IFDIR:
 			if (st.nlink != 2 + subdirs[i])
-				return ifs_index_bad("directory inode %u: link count (nlink) %u where "
-						     "it has %u subdirectories (2 + subdirectories)",
-						     i, st.nlink, subdirs[i]);
+				return ifs_index_bad(
+				    "directory inode %u: link count (nlink) %u where "
+				    "it has %u subdirectories (2 + subdirectories)",
+				    i, st.nlink, subdirs[i]);
 			break;
 		case S_IFREG:
 			if ((r = check_file(idx, &st)) < 0)
@@ -249,9 +255,10 @@ int imagefs_index_check(struct imagefs_index *idx)
 		case S_IFIFO:
 		case S_IFSOCK:
 			if (st.nlink != links[i])
-				return ifs_index_bad("inode %u: link count (nlink) %u where %u entries "
-						     "name it",
-						     i, st.nlink, links[i]);
+				return ifs_index_bad(
+				    "inode %u: link count (nlink) %u where %u entries "
+				    "name it",
+				    i, st.nlink, links[i]);
 			break;
 		default:
 			return ifs_index_bad("inode %u: unknown file type in mode 0%o", i, st.mode);
@@ -263,9 +270,10 @@ int imagefs_index_check(struct imagefs_index *idx)
 			if ((r = imagefs_index_readlink(idx, i, &t, &len)) < 0)
 				return bad_access(r, "symlink target of inode", i);
 			if (len == 0 || len != st.size || memchr(t, '\0', len))
-				return ifs_index_bad("symlink inode %u: target of %zu bytes (size field "
-						     "%llu; not empty, no NUL)",
-						     i, len, (unsigned long long)st.size);
+				return ifs_index_bad(
+				    "symlink inode %u: target of %zu bytes (size field "
+				    "%llu; not empty, no NUL)",
+				    i, len, (unsigned long long)st.size);
 		}
 		if ((r = check_xattrs(idx, i)) < 0)
 			return r;

@@ -42,8 +42,8 @@ int ifs_name_cmp(const char *a, size_t alen, const char *b, size_t blen)
 	return alen < blen ? -1 : alen > blen ? 1 : 0;
 }
 
-static int section(const struct imagefs_index *idx, const char *name,
-		   const struct ifs_section *s, size_t rec, const void **ret, uint64_t *ret_n)
+static int section(const struct imagefs_index *idx, const char *name, const struct ifs_section *s,
+		   size_t rec, const void **ret, uint64_t *ret_n)
 {
 	uint64_t bytes;
 
@@ -82,8 +82,8 @@ static int index_init(struct imagefs_index *idx)
 		return ifs_index_bad("header: chunk size %u (1 to %u)", h->chunk_size,
 				     IFS_MAX_CHUNK_SIZE);
 	idx->hdr = h;
-	if ((r = section(idx, "inodes", &h->inodes, sizeof(struct ifs_inode), &p,
-			 &idx->n_inodes)) < 0)
+	if ((r = section(idx, "inodes", &h->inodes, sizeof(struct ifs_inode), &p, &idx->n_inodes)) <
+	    0)
 		return r;
 	idx->inodes = p;
 	if ((r = section(idx, "dirents", &h->dirents, sizeof(struct ifs_dirent), &p,
@@ -94,16 +94,15 @@ static int index_init(struct imagefs_index *idx)
 			 &idx->n_refs)) < 0)
 		return r;
 	idx->refs = p;
-	if ((r = section(idx, "chunks", &h->chunks, sizeof(struct ifs_chunk), &p,
-			 &idx->n_chunks)) < 0)
-		return r;
-	idx->chunks = p;
-	if ((r = section(idx, "blobs", &h->blobs, sizeof(struct ifs_blob), &p, &idx->n_blobs)) <
+	if ((r = section(idx, "chunks", &h->chunks, sizeof(struct ifs_chunk), &p, &idx->n_chunks)) <
 	    0)
 		return r;
+	idx->chunks = p;
+	if ((r = section(idx, "blobs", &h->blobs, sizeof(struct ifs_blob), &p, &idx->n_blobs)) < 0)
+		return r;
 	idx->blobs = p;
-	if ((r = section(idx, "xattrs", &h->xattrs, sizeof(struct ifs_xattr), &p,
-			 &idx->n_xattrs)) < 0)
+	if ((r = section(idx, "xattrs", &h->xattrs, sizeof(struct ifs_xattr), &p, &idx->n_xattrs)) <
+	    0)
 		return r;
 	idx->xattrs = p;
 	if ((r = section(idx, "strings", &h->strings, 1, &p, &idx->n_strings)) < 0)

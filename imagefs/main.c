@@ -144,7 +144,8 @@ static int find_mount(const struct mountinfo_entry *e, void *userdata)
 
 	if (strcmp(e->mount_point, f->path) == 0) {
 		f->found = true;
-		f->ours = strcmp(e->fstype, MOUNT_FSTYPE) == 0 && strcmp(e->source, MOUNT_SOURCE) == 0;
+		f->ours =
+		    strcmp(e->fstype, MOUNT_FSTYPE) == 0 && strcmp(e->source, MOUNT_SOURCE) == 0;
 	}
 	return 0;
 }

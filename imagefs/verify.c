@@ -38,11 +38,11 @@ static int verify_blob(struct imagefs_store *s, const struct digest *d, uint64_t
 	return 0;
 }
 
-int ifs_verify_chunks(struct imagefs_store *s, const struct imagefs_index *idx,
-		      uint64_t *ret_bytes)
+int ifs_verify_chunks(struct imagefs_store *s, const struct imagefs_index *idx, uint64_t *ret_bytes)
 {
 	size_t cbuf_size = ZSTD_compressBound(imagefs_index_chunk_size(idx));
-	_cleanup_free_ void *cbuf = malloc(cbuf_size), *dbuf = malloc(imagefs_index_chunk_size(idx));
+	_cleanup_free_ void *cbuf = malloc(cbuf_size),
+			    *dbuf = malloc(imagefs_index_chunk_size(idx));
 	char ds[DIGEST_STRING_SIZE], bs[DIGEST_STRING_SIZE];
 	struct imagefs_chunk c;
 	struct digest bd;
@@ -64,8 +64,8 @@ int ifs_verify_chunks(struct imagefs_store *s, const struct imagefs_index *idx,
 					       "not match its digest",
 					       i, ds, bs, (unsigned long long)c.blob_offset);
 		if (r < 0)
-			return log_error_errno(r, "chunk %u (%s, in pack %s at %llu): %s", i, ds, bs,
-					       (unsigned long long)c.blob_offset,
+			return log_error_errno(r, "chunk %u (%s, in pack %s at %llu): %s", i, ds,
+					       bs, (unsigned long long)c.blob_offset,
 					       ifs_store_strerror(s, r));
 		bytes += c.size;
 	}

@@ -794,7 +794,8 @@ int container_delete(struct runtime_ctx *rt, const char *id, bool force)
 		 * lazy rootfs: --force removes them. */
 		if (force && state_check_id(id) == 0) {
 			if ((r = lazy_rootfs_forget(rt->root, id)) < 0)
-				log_warning_errno(r, "delete '%s': its lazy rootfs: %m, ignoring", id);
+				log_warning_errno(r, "delete '%s': its lazy rootfs: %m, ignoring",
+						  id);
 			umount_state_dir(rt, id);
 			(void)rm_rf_at(rt->rootfd, id);
 			return 0;

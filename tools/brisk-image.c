@@ -222,11 +222,12 @@ static int cmd_export(int argc, char **argv, bool snapshot)
 	if ((r = imagefs_export(s, argv[optind + 1], &o, &st)) < 0)
 		return r;
 	if (st.devices || st.setid || st.capabilities)
-		fprintf(stderr,
-			"left out of '%s': %llu device nodes, the setuid/setgid bits of %llu files, "
-			"%llu file capabilities (--keep-special keeps them)\n",
-			argv[optind + 1], (unsigned long long)st.devices,
-			(unsigned long long)st.setid, (unsigned long long)st.capabilities);
+		fprintf(
+		    stderr,
+		    "left out of '%s': %llu device nodes, the setuid/setgid bits of %llu files, "
+		    "%llu file capabilities (--keep-special keeps them)\n",
+		    argv[optind + 1], (unsigned long long)st.devices, (unsigned long long)st.setid,
+		    (unsigned long long)st.capabilities);
 	return 0;
 }
 
