@@ -131,7 +131,7 @@ struct imagefs_store_options {
 	bool insecure_tls; /* skip TLS verification */
 	const char *username; /* registry credentials (Basic, or to obtain a Bearer token) */
 	const char *password;
-	unsigned timeout_ms; /* registries: bound on one Range read (0: none) */
+	unsigned timeout_ms; /* registries: bound on each request, token included (0: 30 s) */
 	unsigned reserved32;
 	uint64_t reserved[7];
 };
@@ -229,7 +229,7 @@ struct imagefs_mount_options {
 	uint64_t cache_size;	    /* bytes; 0: 10 GiB */
 	unsigned fetch_threads;	    /* parallel range reads; 0: 8 */
 	unsigned retries;	    /* attempts after the first failed fetch of a chunk */
-	unsigned timeout_ms;	    /* one range read; 0: 30 s */
+	unsigned timeout_ms;	    /* each registry request; 0: 30 s */
 	const char *record_profile; /* append first-touch ranges to this file */
 	const char *pid_file;	    /* the supervisor's pid */
 	const char *log_file;	    /* the daemon's log (default: none) */
