@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/fs.h"
@@ -444,6 +445,15 @@ int cgroup_get_pids(struct cgroup *cg, pid_t **ret, size_t *ret_n)
 	return 0;
 }
 
+/* Some directory of CG is still there (something outside may have removed them all). */
+static bool any_left(const struct cgroup *cg)
+{
+	for (size_t i = 0; i < cg->n_hiers; i++)
+		if (cg->hiers[i].active && access(cg->hiers[i].path, F_OK) == 0)
+			return true;
+	return false;
+}
+
 int cgroup_kill_all(struct cgroup *cg, int sig)
 {
 	_cleanup_free_ pid_t *pids = NULL;
@@ -451,6 +461,9 @@ int cgroup_kill_all(struct cgroup *cg, int sig)
 	size_t n = 0;
 	int r;
 
+	/* Gone already: no process can be in it, and no file of it can be written. */
+	if (!any_left(cg))
+		return 0;
 	if (sig == SIGKILL && (r = cg->ops->kill(cg, sig)) != -EOPNOTSUPP) {
 		bool frozen = false;
 

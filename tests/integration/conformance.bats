@@ -447,3 +447,33 @@ EOF2
 	fi
 	assert_nothing_left
 }
+
+@test "delete --force: cgroup directories already gone is quiet; host pid namespace, init gone: its cgroup's processes are killed" {
+	config 'del(.linux.namespaces[] | select(.type == "pid"))'
+	args sh -c 'sleep 1000 & exec sleep 1001'
+	brisk run -d "${PFX}a" </dev/null >/dev/null 2>&1
+	local init left
+	init=$(state_field "${PFX}a" pid)
+	kill -9 "$init"
+	wait_status "${PFX}a" stopped
+	left=$(pgrep -f '^sleep 1000$' | while read -r p; do grep -l "$CGROUP_PARENT/${PFX}a" "/proc/$p/cgroup"; done) || true
+	[ -n "$left" ]
+	run brisk delete --force "${PFX}a"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	sleep 0.2
+	left=$(pgrep -f '^sleep 1000$' | while read -r p; do grep -l "$CGROUP_PARENT/${PFX}a" "/proc/$p/cgroup" 2>/dev/null; done) || true
+	if [ -n "$left" ]; then echo "left: $left"; return 1; fi
+	assert_no_leaks "${PFX}a"
+	# the cgroups removed under it: delete --force says nothing at error level
+	args sleep 1000
+	brisk run -d "${PFX}b" </dev/null >/dev/null 2>&1
+	kill -9 "$(state_field "${PFX}b" pid)"
+	wait_status "${PFX}b" stopped
+	find /sys/fs/cgroup -depth -type d -path "*/$CGROUP_PARENT/${PFX}b*" -exec rmdir {} \;
+	run brisk delete --force "${PFX}b"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	assert_no_leaks "${PFX}b"
+}
