@@ -367,6 +367,81 @@ int cgroup_add_pid(struct cgroup *cg, pid_t pid)
 	return move_pid(cg, pid);
 }
 
+static int sub_path(const char *base, const char *sub, char **ret)
+{
+	for (const char *p = sub; *p;) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return -EINVAL;
+		p += n;
+		p += strspn(p, "/");
+	}
+	*ret = path_join(base, sub);
+	return *ret ? 0 : -ENOMEM;
+}
+
+/* Point H at SUB below the container's directory; ONLY_IF_THERE: keep it where SUB is missing. */
+static int hier_use_sub(struct cgroup_hier *h, const char *sub, bool only_if_there)
+{
+	_cleanup_free_ char *p = NULL;
+	int r;
+
+	if ((r = sub_path(h->path, sub, &p)) < 0)
+		return r;
+	if (only_if_there && access(p, F_OK) < 0)
+		return 0;
+	free(h->path);
+	h->path = TAKE_PTR(p);
+	/* not ours: cgroup_destroy must never remove it */
+	h->created = (free(h->created), NULL);
+	return 0;
+}
+
+static int use_sub_in(struct cgroup *cg, const char *spec, const char *ctrls_end,
+		      const char *sub)
+{
+	_cleanup_free_ char *ctrls = strndup(spec, ctrls_end - spec);
+	char *save = NULL;
+	int r;
+
+	if (!ctrls)
+		return -ENOMEM;
+	for (char *c = strtok_r(ctrls, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
+		struct cgroup_hier *h = cg->mode == CGROUP_MODE_V2 ? NULL : cgroup_find_hier(cg, c);
+
+		if (!h || !h->active)
+			return log_error_errno(-EINVAL, "--cgroup '%s': unknown controller '%s'",
+					       spec, c);
+		if ((r = hier_use_sub(h, sub, false)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+int cgroup_use_sub(struct cgroup *cg, const char *spec)
+{
+	const char *colon = strchr(spec, ':');
+	const char *sub = colon ? colon + 1 : spec;
+	int r = 0;
+
+	if (!*sub || strspn(sub, "/") == strlen(sub))
+		return log_error_errno(-EINVAL, "--cgroup '%s': no path", spec);
+	if (colon && colon != spec)
+		r = use_sub_in(cg, spec, colon, sub);
+	for (size_t i = 0; (!colon || colon == spec) && i < cg->n_hiers && r >= 0; i++) {
+		struct cgroup_hier *h = &cg->hiers[i];
+		/* a hybrid host's cgroup2 holds no controller: there if made, else as it is */
+		bool hybrid_v2 = cg->mode != CGROUP_MODE_V2 && !*h->controllers;
+
+		if (h->active)
+			r = hier_use_sub(h, sub, hybrid_v2);
+	}
+	if (r == -EINVAL)
+		return log_error_errno(r, "--cgroup '%s': '%s' is not a sub-cgroup path", spec, sub);
+	return r;
+}
+
 /* What `update` changed, kept for the state file: sections merged key by key, arrays replaced. */
 static int merge_resources(struct cgroup *cg, struct json_object *update)
 {

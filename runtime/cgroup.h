@@ -40,6 +40,9 @@ int cgroup_new(const struct cgroup_opts *opts, struct cgroup **ret);
 int cgroup_enter(struct cgroup *cg, pid_t pid);
 /* Move PID into the existing cgroup, every hierarchy (`exec`). Logs its errors. */
 int cgroup_add_pid(struct cgroup *cg, pid_t pid);
+/* `exec --cgroup [CONTROLLER[,CONTROLLER...]:]PATH`: later cgroup_add_pid() calls move into the
+ * existing PATH below the container's cgroup, in CONTROLLERs' hierarchies (all without). */
+int cgroup_use_sub(struct cgroup *cg, const char *spec);
 /* `update`: apply the limits that RESOURCES sets, leaving the others as they are. */
 int cgroup_update(struct cgroup *cg, struct json_object *resources);
 int cgroup_freeze(struct cgroup *cg, bool frozen);

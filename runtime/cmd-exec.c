@@ -52,7 +52,8 @@ static const struct cli_option exec_options[] = {
     {"process-label", 0, true, OPT_LABEL, "LABEL SELinux label"},
     {"preserve-fds", 0, true, OPT_PRESERVE, "N pass fds 3..3+N-1 to the process"},
     {"ignore-paused", 0, false, OPT_IGNORE_PAUSED, "exec even if the container is paused"},
-    {"cgroup", 0, true, OPT_CGROUP, "SUBCGROUP not supported"},
+    {"cgroup", 0, true, OPT_CGROUP,
+     "[CONTROLLER[,CONTROLLER...]:]PATH run in this existing sub-cgroup (repeatable)"},
     CLI_HELP_OPTION,
     {0},
 };
@@ -60,8 +61,8 @@ static const struct cli_option exec_options[] = {
 struct exec_args {
 	struct exec_opts o;
 	const char *process_file, *cwd, *user, *apparmor, *label;
-	const char *env[64], *gids[64], *caps[64];
-	size_t n_env, n_gids, n_caps;
+	const char *env[64], *gids[64], *caps[64], *cgroups[64];
+	size_t n_env, n_gids, n_caps, n_cgroups;
 	bool tty, nnp, help;
 };
 
@@ -123,7 +124,11 @@ static int handle(const struct cli_parsed *p, void *userdata)
 		a->o.ignore_paused = cli_bool(p);
 		break;
 	case OPT_CGROUP:
-		return log_error_errno(-EOPNOTSUPP, "exec: --cgroup is not supported");
+		if (push(a->cgroups, &a->n_cgroups, p->value, "--cgroup") < 0)
+			return -E2BIG;
+		a->o.cgroups = a->cgroups;
+		a->o.n_cgroups = a->n_cgroups;
+		break;
 	case CLI_HELP:
 		a->help = true;
 		break;

@@ -175,6 +175,11 @@ static int prepare(struct exec_job *j)
 		return r;
 	if (j->st->cgroup && (r = cgroup_deserialize(j->st->cgroup, &j->cg)) < 0)
 		return r;
+	if (o->n_cgroups && !j->cg)
+		return log_error_errno(-EINVAL, "exec --cgroup: container '%s' has no cgroup", o->id);
+	for (size_t i = 0; i < o->n_cgroups; i++)
+		if ((r = cgroup_use_sub(j->cg, o->cgroups[i])) < 0)
+			return r;
 	if ((r = open_namespaces(j)) < 0)
 		return r;
 	/* A user namespace that denies setgroups denies it to us too. */

@@ -14,6 +14,9 @@ struct exec_opts {
 	bool detach;
 	bool ignore_paused;
 	int preserve_fds;
+	/* `--cgroup [CONTROLLER[,CONTROLLER...]:]PATH`: sub-cgroups of the container's to run in */
+	const char *const *cgroups;
+	size_t n_cgroups;
 };
 
 /* A deep copy of the container's config.json "process", the base of `exec ID ARGS...`. */

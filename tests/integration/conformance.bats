@@ -477,3 +477,42 @@ EOF2
 	[ -z "$output" ]
 	assert_no_leaks "${PFX}b"
 }
+
+@test "exec --cgroup [CONTROLLER:]PATH runs in an existing sub-cgroup of the container's, as runc" {
+	config 'del(.linux.namespaces[] | select(.type == "cgroup"))'
+	args sleep 1000
+	brisk run -d "${PFX}a" </dev/null >/dev/null 2>&1
+	local d
+	for d in $(find /sys/fs/cgroup -maxdepth 4 -type d -path "*/$CGROUP_PARENT/${PFX}a"); do
+		mkdir "$d/sub"
+		# a new v1 cpuset takes no task until given cpus and mems (runc's too)
+		if [ -f "$d/cpuset.cpus" ]; then
+			cat "$d/cpuset.cpus" >"$d/sub/cpuset.cpus"
+			cat "$d/cpuset.mems" >"$d/sub/cpuset.mems"
+		fi
+	done
+	run brisk exec --cgroup sub "${PFX}a" cat /proc/self/cgroup
+	echo "$output"
+	[ "$status" -eq 0 ]
+	if echo "$output" | grep "/$CGROUP_PARENT/${PFX}a\$"; then echo "not in sub"; return 1; fi
+	echo "$output" | grep -q "/$CGROUP_PARENT/${PFX}a/sub\$"
+	if [ -d "/sys/fs/cgroup/memory/$CGROUP_PARENT/${PFX}a" ]; then
+		mkdir "/sys/fs/cgroup/memory/$CGROUP_PARENT/${PFX}a/m"
+		run brisk exec --cgroup memory:m "${PFX}a" cat /proc/self/cgroup
+		echo "$output"
+		[ "$status" -eq 0 ]
+		echo "$output" | grep -q ":memory:/$CGROUP_PARENT/${PFX}a/m\$"
+		echo "$output" | grep -q ":pids:/$CGROUP_PARENT/${PFX}a\$"
+		run brisk exec --cgroup nosuch:m "${PFX}a" true
+		[ "$status" -ne 0 ]
+		[[ "$output" == *"unknown controller 'nosuch'"* ]]
+	fi
+	run brisk exec --cgroup ../x "${PFX}a" true
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"not a sub-cgroup path"* ]]
+	run brisk exec --cgroup missing "${PFX}a" true
+	[ "$status" -ne 0 ]
+	brisk delete --force "${PFX}a"
+	assert_no_leaks "${PFX}a"
+}
