@@ -38,6 +38,7 @@
 #define RUN_MAX (8u << 20)	     /* compressed bytes of one range request */
 #define NEIGHBOUR_MIN (512u << 10)   /* a run grows over following chunks up to this, */
 #define MAX_CACHED_FDS 4096	     /* or twice what was asked; fds kept open per mount */
+#define PROBE_WINDOW 64		     /* cache files a probe opens and reads ahead at once */
 #define GAP_MAX 4		     /* chunks not asked for that a run may span */
 #define PF_RUN_MAX (4u << 20)	     /* compressed bytes of one prefetch range request */
 #define PF_GAP_MAX (256u << 10)	     /* bytes not asked for that a prefetch run may span */
@@ -193,37 +194,86 @@ void ifs_fs_busy(struct ifs_fs *fs)
 	atomic_store_explicit(&fs->busy_ms, (uint64_t)now_ms(), memory_order_relaxed);
 }
 
-/* Chunks another mount (or an earlier one) cached are found on first use. */
+/* Chunks another mount (or an earlier one) cached are found on first use, and checked before
+ * any of their bytes is served (cache.c). The cache files of up to PROBE_WINDOW chunks are opened
+ * and read ahead at once, then checked one by one: the disk reads them together. */
 static void probe(struct ifs_fs *fs, const uint32_t *chunks, size_t n)
 {
 	uint32_t count = imagefs_index_chunk_count(fs->idx);
-	struct imagefs_chunk c;
+	struct {
+		uint32_t k;
+		int fd;
+		struct imagefs_chunk c;
+	} w[PROBE_WINDOW];
 
-	for (size_t i = 0; i < n; i++) {
-		uint32_t k = chunks[i];
-		int fd = -EBADF;
-		bool absent;
+	for (size_t i = 0; i < n;) {
+		size_t m = 0;
 
-		if (k >= count)
-			continue;
-		pthread_mutex_lock(&fs->lock);
-		absent = fs->state[k] == CHUNK_ABSENT && !fs->failed[k];
-		pthread_mutex_unlock(&fs->lock);
-		if (!absent || !chunk_get(fs, k, &c) ||
-		    ifs_cache_get(fs->cache, &c.digest, c.size, &fd) < 0)
-			continue;
-		pthread_mutex_lock(&fs->lock);
-		if (fs->state[k] == CHUNK_ABSENT) {
-			fs->state[k] = CHUNK_CACHED;
-			fs->stats.cache_hits++;
-			if (fs->fds[k] < 0 && fs->open_fds < MAX_CACHED_FDS) {
-				fs->fds[k] = TAKE_FD(fd);
-				fs->open_fds++;
-			}
+		for (; i < n && m < PROBE_WINDOW; i++) {
+			uint32_t k = chunks[i];
+			bool absent;
+
+			if (k >= count)
+				continue;
+			pthread_mutex_lock(&fs->lock);
+			absent = fs->state[k] == CHUNK_ABSENT && !fs->failed[k];
+			pthread_mutex_unlock(&fs->lock);
+			if (!absent || !chunk_get(fs, k, &w[m].c) ||
+			    ifs_cache_peek(fs->cache, &w[m].c.digest, w[m].c.size, &w[m].fd) < 0)
+				continue;
+			w[m++].k = k;
 		}
-		pthread_mutex_unlock(&fs->lock);
-		safe_close(fd);
+		for (size_t j = 0; j < m; j++) {
+			_cleanup_close_ int fd = w[j].fd;
+			uint32_t k = w[j].k;
+
+			if (ifs_cache_check(fs->cache, &w[j].c.digest, w[j].c.size, fd) < 0)
+				continue; /* a bad entry is gone: fetched again */
+			pthread_mutex_lock(&fs->lock);
+			if (fs->state[k] == CHUNK_ABSENT) {
+				fs->state[k] = CHUNK_CACHED;
+				fs->stats.cache_hits++;
+				if (fs->fds[k] < 0 && fs->open_fds < MAX_CACHED_FDS) {
+					fs->fds[k] = TAKE_FD(fd);
+					fs->open_fds++;
+				}
+			}
+			pthread_mutex_unlock(&fs->lock);
+		}
 	}
+}
+
+void ifs_fs_hint(struct ifs_fs *fs, uint32_t k)
+{
+	struct imagefs_chunk c;
+	int fd = -EBADF;
+	bool ours, ok;
+
+	if (k >= imagefs_index_chunk_count(fs->idx) || !chunk_get(fs, k, &c))
+		return;
+	/* pending while it is checked: a read that comes meanwhile waits for the check, not
+	 * does it again */
+	pthread_mutex_lock(&fs->lock);
+	ours = fs->state[k] == CHUNK_ABSENT && !fs->failed[k] && !fs->stopping;
+	if (ours)
+		fs->state[k] = CHUNK_PENDING;
+	pthread_mutex_unlock(&fs->lock);
+	if (!ours)
+		return;
+	ok = ifs_cache_peek(fs->cache, &c.digest, c.size, &fd) == 0 &&
+	     ifs_cache_check(fs->cache, &c.digest, c.size, fd) == 0;
+	pthread_mutex_lock(&fs->lock);
+	fs->state[k] = ok ? CHUNK_CACHED : CHUNK_ABSENT;
+	if (ok) {
+		fs->stats.cache_hits++;
+		if (fs->fds[k] < 0 && fs->open_fds < MAX_CACHED_FDS) {
+			fs->fds[k] = TAKE_FD(fd);
+			fs->open_fds++;
+		}
+	}
+	pthread_cond_broadcast(&fs->changed);
+	pthread_mutex_unlock(&fs->lock);
+	safe_close(fd);
 }
 
 /* Wait for a chunk to leave CHUNK_PENDING, under fs->lock: false once the FUSE session has
@@ -968,7 +1018,8 @@ char *ifs_fs_stats_json(struct ifs_fs *fs)
 		"{\"requests\":{%s},\"range_reads\":%llu,\"fetched_bytes\":%llu,"
 		"\"fetched_chunks\":%llu,\"prefetched_chunks\":%llu,\"retries\":%llu,"
 		"\"failures\":%llu,\"cache_hits\":%llu,\"read_bytes\":%llu,\"evicted\":%llu,"
-		"\"passthrough_opens\":%llu,\"waits\":%llu,\"wait_ms\":%llu,"
+		"\"cache_checked\":%llu,\"cache_dropped\":%llu,\"passthrough_opens\":%llu,"
+		"\"waits\":%llu,\"wait_ms\":%llu,"
 		"\"listed_dirs\":%llu,\"index_cached\":%s}",
 		req, (unsigned long long)fs->stats.range_reads,
 		(unsigned long long)fs->stats.fetched_bytes,
@@ -977,6 +1028,8 @@ char *ifs_fs_stats_json(struct ifs_fs *fs)
 		(unsigned long long)fs->stats.retries, (unsigned long long)fs->stats.failures,
 		(unsigned long long)fs->stats.cache_hits, (unsigned long long)fs->stats.read_bytes,
 		(unsigned long long)ifs_cache_evicted(fs->cache),
+		(unsigned long long)ifs_cache_checked(fs->cache),
+		(unsigned long long)ifs_cache_dropped(fs->cache),
 		(unsigned long long)fs->stats.passthrough_opens,
 		(unsigned long long)fs->stats.waits, (unsigned long long)(fs->stats.wait_us / 1000),
 		(unsigned long long)fs->stats.listed_dirs, fs->index_cached ? "true" : "false") < 0)

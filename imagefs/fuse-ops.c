@@ -28,6 +28,7 @@ _Static_assert(sizeof(fuse_ino_t) >= sizeof(uint64_t), "fuse_ino_t holds index i
 
 #define TIMEOUT 1e9 /* seconds: the image is immutable */
 #define MAX_READ_CHUNKS 64
+#define LOOKUP_HINT_MAX (128u << 10) /* the largest file whose check a lookup starts */
 
 /* Read replies are copied into the worker's own buffer and written in one go. libfuse splices
  * an fd-backed reply only when it fits its pipe (pipe-max-size, 1 MiB by default, header
@@ -107,6 +108,19 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->time_gran = 1;
 }
 
+/* A small file looked up is usually opened next: the check of its cached bytes (cache.c), which
+ * its open would wait for, is done now, after the lookup's reply and before the open comes. */
+static void lookup_hint(struct ifs_fs *fs, uint32_t ino)
+{
+	struct imagefs_chunk c;
+	uint32_t n;
+
+	if (imagefs_index_file_chunk_count(fs->idx, ino, &n) < 0 || n != 1 ||
+	    imagefs_index_file_chunk(fs->idx, ino, 0, &c) < 0 || c.size > LOOKUP_HINT_MAX)
+		return;
+	ifs_fs_hint(fs, c.chunk);
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct ifs_fs *fs = FS(req);
@@ -128,6 +142,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return (void)fuse_reply_err(req, -r);
 	ifs_profile_note_name(fs, dir, ino, name, strlen(name));
 	fuse_reply_entry(req, &e);
+	lookup_hint(fs, ino);
 }
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)

@@ -32,10 +32,22 @@ struct ifs_cache;
 
 int ifs_cache_open(const char *dir, uint64_t cap, struct ifs_cache **ret);
 struct ifs_cache *ifs_cache_free(struct ifs_cache *c);
-/* A read-only fd of the cached chunk D of SIZE bytes (IFS_CACHE_ANY_SIZE: whatever its size),
- * -ENOENT when absent. Marks it used. */
+/* A read-only fd of the cached chunk D of SIZE bytes, -ENOENT when absent. Marks it used. The
+ * first time this process opens it, its bytes are hashed: an entry that is not D's is removed
+ * and -ENOENT returned. With IFS_CACHE_ANY_SIZE, whatever its size, and not checked: the
+ * caller checks what it reads (an index). */
 #define IFS_CACHE_ANY_SIZE UINT64_MAX
 int ifs_cache_get(struct ifs_cache *c, const struct digest *d, uint64_t size, int *ret_fd);
+/* ifs_cache_get() in two steps, so that the reads of many entries overlap: an fd of the entry
+ * (its bytes read ahead), not checked; then its check (free once done by this process), which
+ * must pass before any of its bytes is served: -ENOENT when the entry was bad and is removed. */
+int ifs_cache_peek(struct ifs_cache *c, const struct digest *d, uint64_t size, int *ret_fd);
+int ifs_cache_check(struct ifs_cache *c, const struct digest *d, uint64_t size, int fd);
+/* The same for the whole-file entry KEY (ifs_cache_put_file) of regular file INO of IDX, of SIZE
+ * bytes: checked against the digests of INO's chunks (and zeros between them). Unless CHECK, an
+ * entry not checked yet by this process is not (that can take a while) and -EAGAIN returned. */
+int ifs_cache_get_whole(struct ifs_cache *c, const struct digest *key, uint64_t size,
+			const struct imagefs_index *idx, uint32_t ino, bool check, int *ret_fd);
 /* Drop entry D (found bad by the caller). */
 void ifs_cache_remove(struct ifs_cache *c, const struct digest *d);
 /* Add a chunk whose digest the caller checked. It appears complete or not at all (an unnamed
@@ -50,6 +62,9 @@ struct ifs_cache_part {
 int ifs_cache_put_file(struct ifs_cache *c, const struct digest *key, uint64_t size,
 		       const struct ifs_cache_part *parts, size_t n);
 uint64_t ifs_cache_evicted(struct ifs_cache *c);
+/* Entries this process hashed before using them, and those it found bad and removed. */
+uint64_t ifs_cache_checked(struct ifs_cache *c);
+uint64_t ifs_cache_dropped(struct ifs_cache *c);
 
 struct ifs_cache_item {
 	const struct digest *digest;
@@ -215,6 +230,9 @@ void ifs_fs_stop(struct ifs_fs *fs);
 int ifs_fs_ensure(struct ifs_fs *fs, const uint32_t *chunks, size_t n);
 /* A request or a fetch: the cache writer waits for a quiet moment. */
 void ifs_fs_busy(struct ifs_fs *fs);
+/* Chunk K is about to be read: when it is in the cache, check it there now (a read meanwhile
+ * waits for that check). Nothing is fetched. */
+void ifs_fs_hint(struct ifs_fs *fs, uint32_t k);
 /* Queue background fetches of the chunks (absent ones only). */
 void ifs_fs_prefetch(struct ifs_fs *fs, const uint32_t *chunks, size_t n);
 /* Queue background fetches of CHUNKS, listed in the order they will be wanted: neighbours in a
@@ -251,6 +269,9 @@ extern const struct fuse_custom_io ifs_fuse_io;
 void ifs_pt_open(struct ifs_fs *fs, struct fuse_req *req, uint32_t ino);
 void ifs_pt_release(struct ifs_fs *fs, struct fuse_req *req, uint32_t ino);
 void ifs_pt_init(struct ifs_fs *fs, struct fuse_session *se, bool recording);
+/* INO is about to be opened (an access profile says so): a whole-file entry of it in the cache
+ * is checked now, in the background, so that its open can be passed through. */
+void ifs_pt_prepare(struct ifs_fs *fs, uint32_t ino);
 void ifs_pt_free(struct ifs_fs *fs);
 
 /* ---- fuse-ops.c --------------------------------------------------------------------------- */

@@ -224,7 +224,8 @@ static void assemble(struct ifs_fs *fs, uint32_t ino)
 
 	if (layout(fs, ino, &size, &chunk, &key) != 2)
 		return;
-	if (ifs_cache_get(fs->cache, &key, size, &fd) == 0) {
+	/* present: checked here, off the path of the open that asked for it */
+	if (ifs_cache_get_whole(fs->cache, &key, size, fs->idx, ino, true, &fd) == 0) {
 		safe_close(fd);
 		r = 0;
 		goto done;
@@ -294,6 +295,30 @@ static void queue_whole(struct ifs_fs *fs, uint32_t ino)
 	pthread_cond_signal(&fs->pt.queued);
 }
 
+void ifs_pt_prepare(struct ifs_fs *fs, uint32_t ino)
+{
+	struct digest key;
+	uint64_t size;
+	uint32_t chunk;
+	int fd = -EBADF;
+
+	if (!fs->pt.se || fs->pt.recording || layout(fs, ino, &size, &chunk, &key) != 2)
+		return;
+	/* only an entry that is there and not checked yet: none is made for a file not read */
+	if (ifs_cache_get_whole(fs->cache, &key, size, fs->idx, ino, false, &fd) != -EAGAIN) {
+		safe_close(fd);
+		return;
+	}
+	pthread_mutex_lock(&fs->pt.lock);
+	if (!fs->pt.inodes)
+		fs->pt.inodes = calloc(imagefs_index_inode_count(fs->idx), sizeof(*fs->pt.inodes));
+	if (fs->pt.inodes && fs->pt.inodes[ino].whole == PT_WHOLE_UNKNOWN) {
+		fs->pt.inodes[ino].whole = PT_WHOLE_WANTED;
+		queue_whole(fs, ino);
+	}
+	pthread_mutex_unlock(&fs->pt.lock);
+}
+
 /* A read-only fd of the one cache file that holds INO's bytes, or -ENOENT. A single chunk is
  * fetched when absent (the open is followed by reads); a whole-file entry is only looked up,
  * and marked wanted when missing. Called with INO marked opening, unlocked. */
@@ -321,7 +346,10 @@ static int backing_fd(struct ifs_fs *fs, uint32_t ino, bool *ret_close)
 		pthread_mutex_lock(&fs->pt.lock);
 		bool look = pi->whole != PT_WHOLE_QUEUED;
 		pthread_mutex_unlock(&fs->pt.lock);
-		if (look && ifs_cache_get(fs->cache, &key, size, &fd) == 0) {
+		/* a whole-file entry not checked by this process yet is checked (and else
+		 * made) by the assembler: this open reads through us */
+		if (look &&
+		    ifs_cache_get_whole(fs->cache, &key, size, fs->idx, ino, false, &fd) == 0) {
 			pthread_mutex_lock(&fs->pt.lock);
 			pi->whole = PT_WHOLE_PRESENT;
 			pthread_mutex_unlock(&fs->pt.lock);

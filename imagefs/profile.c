@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,7 +132,8 @@ struct wanted {
 	uint8_t *seen; /* per chunk */
 	char **dirs;   /* the directories of the profile's files, first touched first */
 	size_t n_dirs, cap_dirs;
-	uint8_t *dir_seen; /* per inode */
+	uint8_t *dir_seen;  /* per inode */
+	uint8_t *file_seen; /* per inode */
 };
 
 /* Note the directory of PATH (INO), once. */
@@ -173,6 +175,11 @@ static void prefetch_line(struct ifs_fs *fs, char *line, struct wanted *w)
 	    imagefs_index_file_chunk_find(fs->idx, ino, off, &pos) < 0)
 		return;
 	want_dir(w, dir, line + consumed);
+	/* a file of several chunks may be one entry in the cache: checked ahead of its open */
+	if (count > 1 && !w->file_seen[ino]) {
+		w->file_seen[ino] = 1;
+		ifs_pt_prepare(fs, ino);
+	}
 	for (; pos < count; pos++) {
 		if (imagefs_index_file_chunk(fs->idx, ino, pos, &c) < 0 ||
 		    c.file_offset >= off + len)
@@ -227,6 +234,19 @@ static void warm_dirs(struct ifs_fs *fs, char **dirs, size_t n)
 	log_debug("access profile: %zu of %zu directories listed", listed, n);
 }
 
+struct warm_job {
+	struct ifs_fs *fs;
+	struct wanted *w;
+};
+
+static void *warm_dirs_thread(void *arg)
+{
+	struct warm_job *j = arg;
+
+	warm_dirs(j->fs, j->w->dirs, j->w->n_dirs);
+	return NULL;
+}
+
 static void *prefetcher(void *arg)
 {
 	struct ifs_fs *fs = arg;
@@ -255,17 +275,27 @@ static void *prefetcher(void *arg)
 	if (!copy)
 		return NULL;
 	struct wanted w = {.seen = calloc(imagefs_index_chunk_count(fs->idx) + 1, 1),
-			   .dir_seen = calloc(imagefs_index_inode_count(fs->idx) + 1, 1)};
-	if (w.seen && w.dir_seen) {
+			   .dir_seen = calloc(imagefs_index_inode_count(fs->idx) + 1, 1),
+			   .file_seen = calloc(imagefs_index_inode_count(fs->idx) + 1, 1)};
+	if (w.seen && w.dir_seen && w.file_seen) {
 		for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line;
 		     line = strtok_r(NULL, "\n", &save)) {
 			if (fs->stopping)
 				break;
 			prefetch_line(fs, line, &w);
 		}
+		/* the directories are listed meanwhile: with a warm cache, queueing reads and
+		 * checks every cached chunk of the profile first, and the start's lookups come at
+		 * once */
+		struct warm_job wj = {fs, &w};
+		pthread_t t;
+		bool listing = pthread_create(&t, NULL, warm_dirs_thread, &wj) == 0;
 		ifs_fs_prefetch_ordered(fs, w.ks, w.n);
 		log_debug("access profile: queued");
-		warm_dirs(fs, w.dirs, w.n_dirs);
+		if (listing)
+			pthread_join(t, NULL);
+		else
+			warm_dirs(fs, w.dirs, w.n_dirs);
 	}
 	for (size_t i = 0; i < w.n_dirs; i++)
 		free(w.dirs[i]);
@@ -273,6 +303,7 @@ static void *prefetcher(void *arg)
 	free(w.ks);
 	free(w.seen);
 	free(w.dir_seen);
+	free(w.file_seen);
 	return NULL;
 }
 
