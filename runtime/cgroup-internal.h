@@ -139,6 +139,7 @@ struct cgroup {
 	char *path; /* cleaned linux.cgroupsPath: "/a/b" absolute, "a/b" relative */
 	char *id;
 	bool rootless;
+	char *realtime_policy; /* see cgroup_opts */
 	struct cgroup_hier *hiers;
 	size_t n_hiers;
 	struct json_object *resources_json; /* as given, for the state file */

@@ -5,6 +5,7 @@
  * sees the container there). Controllers that exist only in cgroup2 on a hybrid host (often
  * hugetlb) are driven there, the v2 way.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,6 +192,105 @@ static int v1_cpu_rt(const char *dir, const struct cgroup_resources *r)
 	return 0;
 }
 
+static int read_i64(const char *dir, const char *file, int64_t *ret)
+{
+	_cleanup_free_ char *s = NULL;
+	char *end;
+	int r = cg_read(dir, file, &s);
+
+	if (r < 0)
+		return r;
+	errno = 0;
+	*ret = strtoll(s, &end, 10);
+	return errno || end == s ? -EINVAL : 0;
+}
+
+/* The realtime time PARENT has that none of its children but SELF holds, in SELF's period. */
+static int rt_free(const char *parent, const char *self, int64_t period, int64_t *ret)
+{
+	_cleanup_closedir_ DIR *d = opendir(parent);
+	int64_t rt, pp, free_us;
+	struct dirent *de;
+	int r;
+
+	if (!d)
+		return -errno;
+	if ((r = read_i64(parent, "cpu.rt_runtime_us", &rt)) < 0 ||
+	    (r = read_i64(parent, "cpu.rt_period_us", &pp)) < 0)
+		return r;
+	if (pp <= 0)
+		return -EINVAL;
+	/* -1: no limit (the root's with kernel.sched_rt_runtime_us = -1) */
+	free_us = rt < 0 ? period : rt * period / pp;
+	while ((de = readdir(d)) && free_us > 0) {
+		_cleanup_free_ char *sib = NULL;
+		int64_t srt, sp;
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		if (!(sib = path_join(parent, de->d_name)))
+			return -ENOMEM;
+		if (strcmp(sib, self) == 0 || read_i64(sib, "cpu.rt_runtime_us", &srt) < 0 ||
+		    read_i64(sib, "cpu.rt_period_us", &sp) < 0 || srt <= 0 || sp <= 0)
+			continue;
+		free_us -= srt * period / sp;
+	}
+	*ret = free_us;
+	return 0;
+}
+
+/*
+ * A SCHED_FIFO/SCHED_RR process needs realtime time in its cpu cgroup, and a new v1 cgroup has
+ * none: give each directory from the top down to the container's, where it has none, what its
+ * parent has left.
+ */
+static int v1_rt_budget(struct cgroup *cg)
+{
+	struct cgroup_hier *h = cgroup_find_hier(cg, "cpu");
+	_cleanup_free_ char *p = NULL;
+	size_t top;
+
+	if (!h || !h->active || !cg_exists(h->path, "cpu.rt_runtime_us"))
+		return 0;
+	if (!(p = strdup(h->path)))
+		return -ENOMEM;
+	top = strlen(h->mount);
+	for (size_t end = top + 1; end <= strlen(h->path); end++) {
+		int64_t cur, period, free_us = 0;
+		char *slash;
+		int k;
+
+		if (h->path[end] != '/' && h->path[end] != '\0')
+			continue;
+		p[end] = '\0';
+		slash = strrchr(p, '/');
+		if (read_i64(p, "cpu.rt_runtime_us", &cur) < 0 ||
+		    read_i64(p, "cpu.rt_period_us", &period) < 0 || cur != 0 || !slash) {
+			p[end] = h->path[end];
+			continue;
+		}
+		*slash = '\0';
+		k = rt_free(slash == p ? "/" : p, h->path, period, &free_us);
+		*slash = '/';
+		if (k >= 0 && free_us <= 0)
+			return log_error_errno(
+			    -EPERM,
+			    "process.scheduler: policy '%s' needs realtime cpu time, and the parent "
+			    "of cgroup '%s' has none left to give (linux.resources.cpu.realtimeRuntime)",
+			    cg->realtime_policy, p);
+		if (k >= 0)
+			k = cg_writef(p, "cpu.rt_runtime_us", "%lld", (long long)free_us);
+		if (k < 0)
+			return log_error_errno(
+			    k,
+			    "process.scheduler: policy '%s' needs realtime cpu time, and cgroup "
+			    "'%s' gets none from its parent (linux.resources.cpu.realtimeRuntime): %m",
+			    cg->realtime_policy, p);
+		p[end] = h->path[end];
+	}
+	return 0;
+}
+
 static int v1_cpu(const char *dir, const struct cgroup_resources *r)
 {
 	bool period_pending = false;
@@ -333,6 +433,8 @@ static int v1_apply(struct cgroup *cg, const struct cgroup_resources *r, bool en
 	const char *d;
 	int k;
 
+	if (entering && cg->realtime_policy && !r->cpu_rt_runtime && (k = v1_rt_budget(cg)) < 0)
+		return k;
 	if ((k = apply_one(cg, "cpuset", "cpuset", v1_cpuset, r, entering)) < 0 ||
 	    (k = apply_one(cg, "cpu", "cpu", v1_cpu, r, entering)) < 0 ||
 	    (k = apply_one(cg, "memory", "memory", v1_memory, r, entering)) < 0 ||

@@ -228,6 +228,8 @@ int cgroup_new(const struct cgroup_opts *opts, struct cgroup **ret)
 	if (!(cg = calloc(1, sizeof(*cg))))
 		return -ENOMEM;
 	cg->rootless = opts->rootless;
+	if (opts->realtime_policy && !(cg->realtime_policy = strdup(opts->realtime_policy)))
+		return -ENOMEM;
 	if (!(cg->root = strdup(opts->root ? opts->root : DEFAULT_ROOT)) ||
 	    !(cg->id = strdup(opts->id)))
 		return -ENOMEM;
@@ -760,6 +762,7 @@ struct cgroup *cgroup_free(struct cgroup *cg)
 	free(cg->root);
 	free(cg->path);
 	free(cg->id);
+	free(cg->realtime_policy);
 	if (cg->resources_json)
 		json_object_put(cg->resources_json);
 	cgroup_resources_free(cg->resources);

@@ -27,6 +27,9 @@ struct cgroup_opts {
 	struct json_object *resources;
 	/* failures to create cgroups are warnings, not errors */
 	bool rootless;
+	/* process.scheduler's policy when it is SCHED_FIFO or SCHED_RR, else NULL: on v1 the
+	 * cpu cgroup then needs realtime time, taken from its parent's when resources set none */
+	const char *realtime_policy;
 };
 
 enum cgroup_mode {

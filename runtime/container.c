@@ -495,6 +495,10 @@ static int prepare(struct create_job *j)
 				 .id = o->id,
 				 .resources = res,
 				 .rootless = j->rt->rootless};
+	const char *policy = NULL;
+	if (s->process.scheduler && json_get_string(s->process.scheduler, "policy", &policy) == 0 &&
+	    (strcmp(policy, "SCHED_FIFO") == 0 || strcmp(policy, "SCHED_RR") == 0))
+		co.realtime_policy = policy;
 	if ((r = cgroup_new(&co, &j->cg)) < 0)
 		return r;
 	for (size_t i = 0; i < s->n_mounts; i++)

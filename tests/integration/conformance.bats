@@ -516,3 +516,34 @@ EOF2
 	brisk delete --force "${PFX}a"
 	assert_no_leaks "${PFX}a"
 }
+
+@test "process.scheduler SCHED_FIFO/SCHED_RR on a v1 host: the cpu cgroup gets realtime time from its parent" {
+	[ -f /sys/fs/cgroup/cpu/cpu.rt_runtime_us ] || skip "no v1 cpu controller with realtime groups"
+	local root
+	root=$(cat /sys/fs/cgroup/cpu/cpu.rt_runtime_us)
+	[ "$root" -gt 0 ] || skip "the root cpu cgroup has no realtime time"
+	config '.process.scheduler = {"policy": "SCHED_FIFO", "priority": 10}'
+	# field 41 of stat: the policy (1 SCHED_FIFO, 2 SCHED_RR)
+	args sh -c 'cut -d" " -f41 /proc/self/stat'
+	run brisk run "${PFX}a"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = 1 ]
+	config '.process.scheduler = {"policy": "SCHED_RR", "priority": 5}'
+	args sh -c 'cut -d" " -f41 /proc/self/stat; cat /sys/fs/cgroup/cpu/cpu.rt_runtime_us 2>/dev/null || true'
+	run brisk run "${PFX}b"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = 2 ]
+	assert_no_leaks "${PFX}b"
+	# a parent with no realtime time to give: an error that names the field
+	local top=/sys/fs/cgroup/cpu/$CGROUP_PARENT
+	mkdir "$top" "$top/hog"
+	echo 1000 >"$top/cpu.rt_runtime_us"
+	echo 1000 >"$top/hog/cpu.rt_runtime_us"
+	run brisk run "${PFX}c"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"process.scheduler"*"realtimeRuntime"* ]]
+	assert_no_leaks "${PFX}c"
+}
