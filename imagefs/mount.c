@@ -50,8 +50,8 @@
  * for each chunk in turn (36.5 MB: 0.47-0.52 s, 0.36-0.43 s with 512 KiB). Larger windows pull in
  * what the start-up never touches: the shared libraries a Python start maps are faulted in 4 MiB at
  * a time with 4096 KiB, and its recorded profile grows from 23.8 to 29.3 MiB fetched
- * (docs/BENCHMARKS.md). Found through mountinfo: a stat() of the mount would wait for a
- * daemon not yet serving. */
+ * (docs/PERFORMANCE-LOG.md, "Page faults, libraries and readahead"). Found through mountinfo:
+ * a stat() of the mount would wait for a daemon not yet serving. */
 static int readahead_of(const struct mountinfo_entry *e, void *userdata)
 {
 	char path[128], kb[16];

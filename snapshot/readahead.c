@@ -15,7 +15,8 @@
  * A bound keeps it from delaying what the restore reads meanwhile (the CRIU binary, the
  * bundle, the state directory), which otherwise queued behind hundreds of MB: at most DEPTH
  * slices in flight. The cost: the kernel reads ahead into small pages where CRIU's own read
- * gets large folios, which shows when the disk is fast (docs/BENCHMARKS.md has both sides).
+ * gets large folios, which shows when the disk is fast (docs/PERFORMANCE-LOG.md, "Reading the
+ * memory images ahead", has both sides).
  *
  * The thread makes system calls only (no allocation, no locks), so that a fork of the
  * process while it runs is safe.
