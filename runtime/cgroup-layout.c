@@ -90,25 +90,25 @@ static int filter_controllers(const char *opts, char **ret)
 }
 
 /*
- * The caller's own cgroup in the hierarchy of CONTROLLERS ("" for cgroup2), from
- * /proc/self/cgroup, relative to the mount's root MNT_ROOT. *RET_OUTSIDE: the caller's cgroup
- * is not below MNT_ROOT (or not listed), and *RET is not where the caller is.
+ * The caller's own cgroup in the hierarchy of CONTROLLERS ("" for cgroup2), from SELF (the
+ * text of /proc/self/cgroup, read once per layout: it costs tens of microseconds a read on a
+ * v1 host), relative to the mount's root MNT_ROOT. *RET_OUTSIDE: the caller's cgroup is not
+ * below MNT_ROOT (or not listed), and *RET is not where the caller is.
  */
-static int own_cgroup(const char *controllers, const char *mnt_root, char **ret, bool *ret_outside)
+static int own_cgroup(const char *self, const char *controllers, const char *mnt_root, char **ret,
+		      bool *ret_outside)
 {
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
-	_cleanup_free_ char *line = NULL;
-	size_t cap = 0;
+	_cleanup_free_ char *copy = strdup(self);
 
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0) {
+	if (!copy)
+		return -ENOMEM;
+	for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
 		char *c = strchr(line, ':'), *p;
 
 		if (!c || !(p = strchr(c + 1, ':')))
 			continue;
 		*p++ = '\0';
-		p[strcspn(p, "\n")] = '\0';
 		if (strcmp(c + 1, controllers) != 0)
 			continue;
 		size_t n = strlen(mnt_root);
@@ -138,6 +138,7 @@ static int own_cgroup(const char *controllers, const char *mnt_root, char **ret,
 struct layout_scan {
 	const char *root;
 	size_t rootlen;
+	const char *self; /* /proc/self/cgroup */
 	struct cgroup_layout *l;
 };
 
@@ -171,15 +172,19 @@ static int layout_entry(const struct mountinfo_entry *e, void *userdata)
 			return 0;
 		l->has_v1 = true;
 	}
-	if ((r = own_cgroup(ctrls, e->root, &own, &outside)) < 0)
+	if ((r = own_cgroup(sc->self, ctrls, e->root, &own, &outside)) < 0)
 		return r;
 	return add(l, ctrls, mnt, own, outside);
 }
 
 static int from_mountinfo(const char *root, struct cgroup_layout *l)
 {
-	struct layout_scan sc = {.root = root, .rootlen = strlen(root), .l = l};
+	_cleanup_free_ char *self = NULL;
+	int r = read_file_at(AT_FDCWD, "/proc/self/cgroup", 1 << 20, &self, NULL);
 
+	if (r < 0)
+		return r;
+	struct layout_scan sc = {.root = root, .rootlen = strlen(root), .self = self, .l = l};
 	return mountinfo_foreach("/proc/self/mountinfo", layout_entry, &sc);
 }
 
