@@ -20,6 +20,7 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/mountinfo.h"
 #include "cgroup-layout.h"
 #include "rootfs.h"
 
@@ -491,6 +492,12 @@ static int restrict_sysfs_bind(struct rootfs_ctx *c, const struct spec_mount *m)
 	return 0;
 }
 
+static bool is_dev_readonly(const struct spec_mount *m)
+{
+	return strcmp(m->destination, "/dev") == 0 && !(m->kind & MOUNT_BIND) &&
+	       (m->flags & MS_RDONLY);
+}
+
 static int mount_one(struct rootfs_ctx *c, const struct spec_mount *m)
 {
 	_cleanup_close_ int fd = -EBADF;
@@ -522,8 +529,13 @@ static int mount_one(struct rootfs_ctx *c, const struct spec_mount *m)
 		if ((r = mount_cgroup(c, m, target)) < 0)
 			return r;
 	} else {
-		if (FAULT_OR("mount", mount(m->source ? m->source : m->type, target, m->type,
-					    m->flags & ~MS_REMOUNT, m->data)) < 0) {
+		/* A read-only /dev is filled first, and made read-only by rootfs_finalize(). */
+		unsigned long f = m->flags & ~MS_REMOUNT;
+
+		if (is_dev_readonly(m))
+			f &= ~MS_RDONLY;
+		if (FAULT_OR("mount", mount(m->source ? m->source : m->type, target, m->type, f,
+					    m->data)) < 0) {
 			r = -errno;
 			/* sysfs can't be mounted without a network namespace of its own in a
 			 * user namespace: bind the host's, as runc does. */
@@ -715,6 +727,62 @@ int rootfs_prepare(struct rootfs_ctx *c)
 	return setup_dev(c);
 }
 
+struct host_pseudo {
+	const char *rootfs;
+	size_t len;
+	char **found; /* NULL-terminated */
+	size_t n;
+};
+
+static int collect_host_pseudo(const struct mountinfo_entry *e, void *userdata)
+{
+	struct host_pseudo *h = userdata;
+	char **nf;
+
+	/* full procfs and sysfs mounts outside the container's rootfs */
+	if (strcmp(e->root, "/") != 0 ||
+	    (strcmp(e->fstype, "proc") != 0 && strcmp(e->fstype, "sysfs") != 0) ||
+	    (strncmp(e->mount_point, h->rootfs, h->len) == 0 &&
+	     (e->mount_point[h->len] == '/' || !e->mount_point[h->len])))
+		return 0;
+	if (!(nf = realloc(h->found, (h->n + 2) * sizeof(*nf))))
+		return -ENOMEM;
+	h->found = nf;
+	if (!(h->found[h->n] = strdup(e->mount_point)))
+		return -ENOMEM;
+	h->found[++h->n] = NULL;
+	return 0;
+}
+
+/*
+ * Without pivot_root the host's mounts stay in the container's mount namespace, under the
+ * moved rootfs. The kernel lets a user namespace mount a new procfs or sysfs when a full one
+ * is visible in its mount namespace, and a hidden one counts: unmount the host's procfs and
+ * sysfs mounts first, or cover them where they cannot be unmounted.
+ */
+static int drop_host_pseudo_fs(const char *rootfs)
+{
+	struct host_pseudo h = {.rootfs = rootfs, .len = strlen(rootfs)};
+	int r = mountinfo_foreach("/proc/self/mountinfo", collect_host_pseudo, &h);
+
+	/* deepest first: mountinfo lists parents before their children */
+	while (r >= 0 && h.n-- > 0) {
+		const char *p = h.found[h.n];
+
+		/* never let the unmount reach the host */
+		if (mount(NULL, p, NULL, MS_SLAVE | MS_REC, NULL) < 0) {
+			if (errno == ENOENT)
+				continue;
+			r = log_error_errno(-errno, "make '%s' a slave: %m", p);
+		} else if (umount2(p, MNT_DETACH) < 0 &&
+			   FAULT_OR("mount", mount("tmpfs", p, "tmpfs", MS_RDONLY, "size=0k")) < 0) {
+			r = log_error_errno(-errno, "hide the host's '%s': %m", p);
+		}
+	}
+	strv_free(h.found);
+	return r < 0 ? r : 0;
+}
+
 int rootfs_pivot(struct rootfs_ctx *c)
 {
 	_cleanup_close_ int oldroot = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -725,6 +793,10 @@ int rootfs_pivot(struct rootfs_ctx *c)
 	if (fchdir(newroot) < 0)
 		return log_error_errno(-errno, "chdir to rootfs '%s': %m", c->rootfs);
 	if (c->no_pivot) {
+		int r = drop_host_pseudo_fs(c->rootfs);
+
+		if (r < 0)
+			return r;
 		if (FAULT_OR("mount", mount(c->rootfs, "/", NULL, MS_MOVE, NULL)) < 0)
 			return log_error_errno(-errno, "move rootfs '%s' to '/': %m", c->rootfs);
 		if (chroot(".") < 0)
@@ -782,6 +854,12 @@ int rootfs_finalize(struct rootfs_ctx *c)
 	const struct spec *s = c->spec;
 	int r;
 
+	for (size_t i = 0; i < s->n_mounts; i++) {
+		if (!is_dev_readonly(&s->mounts[i]))
+			continue;
+		if ((r = remount_bind_flags("/dev", s->mounts[i].flags)) < 0)
+			return log_error_errno(r, "remount '/dev' read-only: %m");
+	}
 	for (char **p = s->readonly_paths; p && *p; p++)
 		if ((r = readonly_path(*p)) < 0)
 			return r;

@@ -547,3 +547,12 @@ EOF2
 	[[ "$output" == *"process.scheduler"*"realtimeRuntime"* ]]
 	assert_no_leaks "${PFX}c"
 }
+
+@test "a read-only /dev is mounted read-write to fill it, then made read-only, as runc" {
+	config '(.mounts[] | select(.destination == "/dev") | .options) += ["ro"]'
+	args sh -c 'echo x >/dev/null && ls /dev/pts >/dev/null && grep " /dev " /proc/self/mountinfo | grep -c " ro,"; touch /dev/x 2>/dev/null && echo writable || true'
+	run brisk run "${PFX}a"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = 1 ]
+}
