@@ -273,18 +273,20 @@ static int v1_rt_budget(struct cgroup *cg)
 		k = rt_free(slash == p ? "/" : p, h->path, period, &free_us);
 		*slash = '/';
 		if (k >= 0 && free_us <= 0)
-			return log_error_errno(
-			    -EPERM,
-			    "process.scheduler: policy '%s' needs realtime cpu time, and the parent "
-			    "of cgroup '%s' has none left to give (linux.resources.cpu.realtimeRuntime)",
-			    cg->realtime_policy, p);
+			return log_error_errno(-EPERM,
+					       "process.scheduler: policy '%s' needs realtime cpu "
+					       "time, and the parent "
+					       "of cgroup '%s' has none left to give "
+					       "(linux.resources.cpu.realtimeRuntime)",
+					       cg->realtime_policy, p);
 		if (k >= 0)
 			k = cg_writef(p, "cpu.rt_runtime_us", "%lld", (long long)free_us);
 		if (k < 0)
 			return log_error_errno(
 			    k,
 			    "process.scheduler: policy '%s' needs realtime cpu time, and cgroup "
-			    "'%s' gets none from its parent (linux.resources.cpu.realtimeRuntime): %m",
+			    "'%s' gets none from its parent (linux.resources.cpu.realtimeRuntime): "
+			    "%m",
 			    cg->realtime_policy, p);
 		p[end] = h->path[end];
 	}

@@ -400,8 +400,7 @@ static int hier_use_sub(struct cgroup_hier *h, const char *sub, bool only_if_the
 	return 0;
 }
 
-static int use_sub_in(struct cgroup *cg, const char *spec, const char *ctrls_end,
-		      const char *sub)
+static int use_sub_in(struct cgroup *cg, const char *spec, const char *ctrls_end, const char *sub)
 {
 	_cleanup_free_ char *ctrls = strndup(spec, ctrls_end - spec);
 	char *save = NULL;
@@ -440,7 +439,8 @@ int cgroup_use_sub(struct cgroup *cg, const char *spec)
 			r = hier_use_sub(h, sub, hybrid_v2);
 	}
 	if (r == -EINVAL)
-		return log_error_errno(r, "--cgroup '%s': '%s' is not a sub-cgroup path", spec, sub);
+		return log_error_errno(r, "--cgroup '%s': '%s' is not a sub-cgroup path", spec,
+				       sub);
 	return r;
 }
 

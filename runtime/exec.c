@@ -176,7 +176,8 @@ static int prepare(struct exec_job *j)
 	if (j->st->cgroup && (r = cgroup_deserialize(j->st->cgroup, &j->cg)) < 0)
 		return r;
 	if (o->n_cgroups && !j->cg)
-		return log_error_errno(-EINVAL, "exec --cgroup: container '%s' has no cgroup", o->id);
+		return log_error_errno(-EINVAL, "exec --cgroup: container '%s' has no cgroup",
+				       o->id);
 	for (size_t i = 0; i < o->n_cgroups; i++)
 		if ((r = cgroup_use_sub(j->cg, o->cgroups[i])) < 0)
 			return r;

@@ -775,7 +775,8 @@ static int drop_host_pseudo_fs(const char *rootfs)
 				continue;
 			r = log_error_errno(-errno, "make '%s' a slave: %m", p);
 		} else if (umount2(p, MNT_DETACH) < 0 &&
-			   FAULT_OR("mount", mount("tmpfs", p, "tmpfs", MS_RDONLY, "size=0k")) < 0) {
+			   FAULT_OR("mount", mount("tmpfs", p, "tmpfs", MS_RDONLY, "size=0k")) <
+			       0) {
 			r = log_error_errno(-errno, "hide the host's '%s': %m", p);
 		}
 	}
