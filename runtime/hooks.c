@@ -346,10 +346,16 @@ int hooks_run_in(const struct spec_hooks *hooks, const char *kind, const char *s
 					       hooks->v[0].path, cwd);
 		x.cwd_fd = cwd_fd;
 	}
+	/* The spec: a failed poststart or poststop hook is a warning, and the hooks after it
+	 * still run; any other failed hook fails the operation. */
+	bool keep_going = strcmp(kind, "poststart") == 0 || strcmp(kind, "poststop") == 0;
 	for (size_t i = 0; i < hooks->n; i++) {
 		char why[128] = "";
 		int r = run_one(&hooks->v[i], &x, state_json, why, sizeof(why));
-		if (r < 0)
+		if (r < 0 && keep_going)
+			log_warning_errno(r, "%s hook '%s' %s, ignoring", kind, hooks->v[i].path,
+					  why);
+		else if (r < 0)
 			return log_error_errno(r, "%s hook '%s' %s", kind, hooks->v[i].path, why);
 	}
 	return 0;

@@ -556,3 +556,19 @@ EOF2
 	[ "$status" -eq 0 ]
 	[ "$output" = 1 ]
 }
+
+@test "a failed poststart or poststop hook is a warning, and the hooks after it still run" {
+	config ".hooks = {\"poststart\": [{\"path\": \"/bin/false\"}, {\"path\": \"/bin/sh\", \"args\": [\"sh\", \"-c\", \"touch $TEST_DIR/poststart2\"]}], \"poststop\": [{\"path\": \"/bin/false\"}, {\"path\": \"/bin/sh\", \"args\": [\"sh\", \"-c\", \"touch $TEST_DIR/poststop2\"]}]}"
+	args sleep 100
+	brisk create "${PFX}a" </dev/null >/dev/null 2>&1
+	run brisk start "${PFX}a"
+	echo "start: $status $output"
+	[ "$status" -eq 0 ]
+	[ -e "$TEST_DIR/poststart2" ] || { echo "the poststart hook after the failed one did not run"; return 1; }
+	[[ "$output" == *"poststart hook '/bin/false'"*"ignoring"* ]]
+	run brisk delete --force "${PFX}a"
+	echo "delete: $status $output"
+	[ "$status" -eq 0 ]
+	[ -e "$TEST_DIR/poststop2" ] || { echo "the poststop hook after the failed one did not run"; return 1; }
+	assert_no_leaks "${PFX}a"
+}
