@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
@@ -246,6 +247,33 @@ int caps_apply_final(const struct caps *c)
 		if ((c->mask[CAPS_AMBIENT] & (UINT64_C(1) << i)) && cap_set_ambient(i, CAP_SET) < 0)
 			return negative_errno();
 	return 0;
+}
+
+void caps_mask_names(unsigned long long mask, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	if (size == 0)
+		return;
+	buf[0] = '\0';
+	for (int i = 0; i < CAPS_MAX && len < size; i++) {
+		_cleanup_free_ char *name = NULL;
+		int n;
+
+		if (!(mask & (UINT64_C(1) << i)))
+			continue;
+		name = cap_upper_name(i);
+		if (name)
+			n = snprintf(buf + len, size - len, "%s%s", len ? ", " : "", name);
+		else
+			n = snprintf(buf + len, size - len, "%scapability %d", len ? ", " : "", i);
+		if (n < 0 || (size_t)n >= size - len) {
+			if (size > 4)
+				memcpy(buf + size - 4, "...", 4);
+			return;
+		}
+		len += (size_t)n;
+	}
 }
 
 int caps_features(struct json_object **ret)

@@ -11,6 +11,7 @@
  */
 #pragma once
 
+#include <stddef.h>
 #include <json-c/json.h>
 
 /* The five sets: bounding, effective, inheritable, permitted, ambient. */
@@ -45,6 +46,12 @@ enum caps_set {
 	_CAPS_SET_MAX,
 };
 unsigned long long caps_get_mask(const struct caps *c, enum caps_set set);
+
+/*
+ * The names of the capabilities of MASK ("CAP_SYS_ADMIN, CAP_NET_RAW"; a number where libcap
+ * has no name) into BUF, cut short with "..." when it does not fit.
+ */
+void caps_mask_names(unsigned long long mask, char *buf, size_t size);
 
 /* A JSON array of every capability name known to libcap and this kernel (`features`). */
 int caps_features(struct json_object **ret);

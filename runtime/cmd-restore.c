@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -159,6 +160,7 @@ struct restore_job {
 	struct cgroup *cg;
 	struct container_state st;
 	struct ext_mounts em;
+	struct restore_grant grant; /* what the restored tree may hold */
 	struct snapshot_inherit_fd inherit[4];
 	struct json_object *cg_json; /* holds the strings of cg_roots */
 	struct snapshot_pair *cg_roots;
@@ -173,6 +175,7 @@ struct restore_job {
 	bool lazy_root;	     /* the rootfs is a lazy image's overlay, private to this container */
 	bool cg_entered;     /* the cgroup is ours to kill and remove */
 	bool worker_refused; /* move_worker failed, and said why */
+	bool tree_refused;   /* check_tree failed, and said why */
 };
 
 static int move_worker(pid_t worker, void *userdata)
@@ -249,6 +252,9 @@ static int prepare_state(struct restore_job *j)
 		return log_error_errno(-EINVAL, "--console-socket: the container has no terminal "
 						"(process.terminal is false)");
 
+	if ((r = restore_compare_config(s, j->meta->config)) < 0 ||
+	    (r = restore_grant_from_spec(s, &j->grant)) < 0)
+		return r;
 	/* every bind mount the snapshot has must come from the bundle */
 	if ((r = ext_mounts_from_spec(s, true, &j->em)) < 0)
 		return r;
@@ -527,6 +533,26 @@ static int set_cg_roots(struct restore_job *j)
 	return 0;
 }
 
+/*
+ * CRIU has restored the tree, credentials and seccomp included, and holds it stopped: before
+ * any of it runs again, each task must hold no more than the bundle gives (the images are the
+ * snapshot writer's word, not the bundle's). A failure kills the tree (snapshot/ does it).
+ */
+static int check_tree(pid_t root, void *userdata)
+{
+	struct restore_job *j = userdata;
+	struct timespec t0, t1;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = restore_grant_check(&j->grant, root);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_debug("checked the restored tree against the bundle in %.3f ms",
+		  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	j->tree_refused = r < 0;
+	return r;
+}
+
 /* CRIU made a new pty for the restored terminal: its master goes to the console socket. */
 static int send_pts_master(int master, void *userdata)
 {
@@ -589,6 +615,7 @@ static int run_criu(struct restore_job *j)
 	so->n_inherit_fds = n_inherit;
 	so->auto_dedup = false;
 	so->prepare_worker = move_worker;
+	so->check_tree = check_tree;
 	so->userdata = j;
 	if (so->lazy_pages) {
 		r = snapshot_lazy_start(so, &j->lazy_pid);
@@ -604,7 +631,7 @@ static int run_criu(struct restore_job *j)
 		return log_error_errno(r,
 				       "criu not found (brisk needs criu >= %s on PATH or --criu)",
 				       SNAPSHOT_CRIU_MIN_VERSION_STRING);
-	if (r < 0 && j->worker_refused)
+	if (r < 0 && (j->worker_refused || j->tree_refused))
 		return r;
 	/* a CRIU that cannot restore at all: say which one brisk needs (asked only now, as
 	 * the question costs a CRIU run) */
@@ -698,6 +725,7 @@ static void job_done(struct restore_job *j)
 	json_putp(&j->cg_json);
 	free(j->work_dir);
 	ext_mounts_done(&j->em);
+	restore_grant_done(&j->grant);
 	snapshot_meta_free(j->meta);
 	spec_free(j->spec);
 	cgroup_free(j->cg);

@@ -115,3 +115,28 @@ int netns_loopback_only(const struct spec *s, pid_t pid, const char **ret_state,
 			unsigned long long *ret_ino);
 /* A new network namespace with only its loopback, up when UP: its fd (close-on-exec). */
 int netns_new_loopback(bool up, int *ret_fd);
+
+/*
+ * What the bundle S gives its container's process, which a restore holds the restored tree to
+ * (snapshot_tree_check): the user and groups (as the host sees them, through the mappings of a
+ * user namespace S makes), the capability sets, no_new_privs, a seccomp filter, the
+ * namespaces, the mounts (flags, bind sources, masked and read-only paths). S must outlive it.
+ * Logs its errors.
+ */
+struct restore_grant {
+	struct snapshot_grant g;
+	gid_t *groups;
+	struct snapshot_id_map *maps;	     /* the uid mappings, then the gid mappings */
+	struct snapshot_mount_grant *mounts; /* strings are the spec's */
+};
+int restore_grant_from_spec(const struct spec *s, struct restore_grant *ret);
+void restore_grant_done(struct restore_grant *g);
+/* Check the tree of ROOT against G: 0, or -EPERM logged with what a task holds beyond it. */
+int restore_grant_check(const struct restore_grant *g, pid_t root);
+/*
+ * Before CRIU runs: the user, the user namespace's mappings and the namespaces of the bundle S
+ * against those of the checkpoint's config (CHECKPOINT, brisk-snapshot.json's copy): a
+ * difference is refused (-EPERM), logged with both. The checkpoint's word is not trusted
+ * (restore_grant_check holds the restored tree to S): this names the difference early.
+ */
+int restore_compare_config(const struct spec *s, struct json_object *checkpoint);

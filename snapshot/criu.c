@@ -306,6 +306,10 @@ static int run_request(const struct snapshot_opts *o, bool dump, int (*op)(criu_
 		log_debug("CRIU's kernel feature cache: %s, ignoring", strerror(-r));
 	if (!dump && o->lazy_pages)
 		extra[n_extra++] = (char *)"--lazy-pages";
+	/* the tree is checked before it runs: CRIU leaves every task stopped (libcriu 4.1 has
+	 * no setter for it) */
+	if (!dump && o->check_tree)
+		extra[n_extra++] = (char *)"--leave-stopped";
 	/* libcriu allows inherited fds only with a worker it started itself; the command
 	 * line of ours carries them instead. */
 	for (size_t i = 0; !dump && i < o->n_inherit_fds; i++) {
@@ -395,6 +399,32 @@ int snapshot_lazy_supported(const struct snapshot_opts *o)
 	return f.lazy_pages ? 0 : -EOPNOTSUPP;
 }
 
+/*
+ * With --leave-stopped, CRIU sends each task a SIGSTOP while it still traces it, after the
+ * restorer gave it its credentials and seccomp filters, and detaches: each task stops on its
+ * way back to user space, before it runs anything of its own. The tree is checked in that
+ * state, then let go or killed. (Neither can be done while CRIU traces the tree, in its
+ * "pre-resume" notification: a task killed there is a zombie for CRIU to reap while CRIU
+ * waits for the root task alone, and a signal sent there can make its PTRACE_DETACH fail.)
+ */
+static int check_tree(const struct snapshot_opts *o, pid_t root)
+{
+	int r = o->check_tree(root, o->userdata);
+
+	if (r < 0) {
+		int k = snapshot_tree_kill(root);
+		if (k < 0)
+			log_debug("kill the restored tree of %d: %s", (int)root, strerror(-k));
+		return r;
+	}
+	if ((r = snapshot_tree_continue(root)) < 0) {
+		log_debug("continue the restored tree of %d: %s", (int)root, strerror(-r));
+		(void)snapshot_tree_kill(root);
+		return r;
+	}
+	return 0;
+}
+
 int snapshot_restore(const struct snapshot_opts *o, pid_t *ret_pid)
 {
 	int r = run_request(o, false, criu_local_restore);
@@ -403,6 +433,9 @@ int snapshot_restore(const struct snapshot_opts *o, pid_t *ret_pid)
 		return r;
 	if (r == 0)
 		return -EIO;
-	*ret_pid = r;
+	pid_t root = r;
+	if (o->check_tree && (r = check_tree(o, root)) < 0)
+		return r;
+	*ret_pid = root;
 	return 0;
 }

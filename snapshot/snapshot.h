@@ -94,6 +94,13 @@ struct snapshot_opts {
 	 * console socket). It returns 0 or -errno; it must not keep MASTER (dup it).
 	 */
 	int (*pts_master)(int master, void *userdata);
+	/*
+	 * Restore: called once CRIU has restored the tree of ROOT, every task's credentials,
+	 * no_new_privs and seccomp filters included, with each task stopped before it ran
+	 * anything (CRIU's --leave-stopped). 0 lets the tree go on (SIGCONT); a negative return
+	 * kills it, and fails the restore with that error (the callback logs it).
+	 */
+	int (*check_tree)(pid_t root, void *userdata);
 	void *userdata;
 };
 
@@ -215,3 +222,100 @@ int snapshot_readahead_start(int images_fd, struct snapshot_readahead **ret);
  * is in the page cache already, and costs little).
  */
 uint64_t snapshot_readahead_stop(struct snapshot_readahead *ra, bool cancel);
+
+/*
+ * What a restored tree may hold: what its bundle gives the container's process. CRIU gives each
+ * task what the images say, and the images are whoever wrote the snapshot's; a restore checks
+ * the kernel's view of every task against this (snapshot_tree_check) before any of it runs
+ * again. A task may hold less, never more.
+ */
+enum snapshot_cap_set {
+	SNAPSHOT_CAP_BOUNDING,
+	SNAPSHOT_CAP_EFFECTIVE,
+	SNAPSHOT_CAP_INHERITABLE,
+	SNAPSHOT_CAP_PERMITTED,
+	SNAPSHOT_CAP_AMBIENT,
+	_SNAPSHOT_CAP_MAX,
+};
+
+enum snapshot_ns_want {
+	SNAPSHOT_NS_HOST, /* the bundle has none of this type: the restorer's own */
+	SNAPSHOT_NS_NEW,  /* a new one: anything but the restorer's */
+	SNAPSHOT_NS_JOIN, /* the one at a path: DEV and INO */
+};
+
+struct snapshot_ns_grant {
+	int type; /* CLONE_NEW* */
+	enum snapshot_ns_want want;
+	dev_t dev;
+	ino_t ino;
+};
+
+struct snapshot_id_map {
+	uint32_t inside, outside, count;
+};
+
+#define SNAPSHOT_NS_TYPES 8
+
+/*
+ * A mount of the bundle (or one the runtime makes from it: a masked or read-only path, the
+ * rootfs), in the container. Each mount of the restored tree must be one of these (or below
+ * one whose BELOW is set), with at least its FLAGS.
+ */
+struct snapshot_mount_grant {
+	const char *destination; /* absolute, in the container */
+	const char *what;	 /* the bundle's field, for messages: "mounts", "maskedPaths" */
+	unsigned long flags;	 /* of MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC */
+	bool required;		 /* a bind the bundle makes: it must be there */
+	bool if_exists;		 /* masked or read-only path: a mount there when the path exists */
+	bool mask;		 /* masked: an empty tmpfs or the null device */
+	bool below; /* mounts below it are the bundle's too (a recursive bind, cgroups), */
+	unsigned long below_flags; /* ...with these flags */
+	bool has_source;	   /* a bind: its root is the file DEV:INO */
+	dev_t dev;
+	ino_t ino;
+};
+
+struct snapshot_grant {
+	uid_t uid; /* every id of every task, as the restorer's user namespace sees them */
+	gid_t gid;
+	const gid_t *groups; /* supplementary groups a task may hold besides GID */
+	size_t n_groups;
+	bool any_uid; /* CAP_SETUID granted: a task may have taken any uid itself */
+	bool any_gid; /* CAP_SETGID: any gid and groups */
+	bool any_ns;  /* CAP_SYS_ADMIN: tasks may have made namespaces of their own */
+	uint64_t caps[_SNAPSHOT_CAP_MAX];
+	bool no_new_privs;
+	unsigned seccomp_filters; /* filters the bundle installs; a task must hold as many */
+	struct snapshot_ns_grant ns[SNAPSHOT_NS_TYPES];
+	size_t n_ns;
+	const struct snapshot_id_map *uid_map, *gid_map; /* a new user namespace's */
+	size_t n_uid_map, n_gid_map;
+	const struct snapshot_mount_grant *mounts; /* checked when N_MOUNTS > 0 */
+	size_t n_mounts;
+	bool any_mount; /* CAP_SYS_ADMIN: the tree may have mounted more itself */
+	uint64_t reserved[4];
+};
+
+/* What a task of the tree holds beyond the grant, for the caller's message. */
+struct snapshot_violation {
+	pid_t pid, tid;		   /* as the restorer sees them */
+	char comm[16];		   /* the task's name */
+	const char *field;	   /* "uid", "gid", "groups", "capabilities", "noNewPrivileges",
+				      "seccomp", "namespaces", "uidMappings", "gidMappings" */
+	enum snapshot_cap_set set; /* capabilities: the set */
+	uint64_t extra_caps;	   /* ...and the capabilities beyond the grant */
+	char detail[256];	   /* the difference in words */
+};
+
+/*
+ * Check every task and thread of the tree of ROOT against G (their uids and gids, groups,
+ * capability sets, no_new_privs, seccomp mode and filter count, namespaces, a new user
+ * namespace's mappings, and the root task's mounts: flags, bind sources, masks): 0; -EPERM
+ * and *RET what the first offending task holds; -errno.
+ */
+int snapshot_tree_check(pid_t root, const struct snapshot_grant *g, struct snapshot_violation *ret);
+/* SIGCONT every process of the tree of ROOT. */
+int snapshot_tree_continue(pid_t root);
+/* SIGKILL every process of the tree of ROOT (the tree is stopped, or it could fork on). */
+int snapshot_tree_kill(pid_t root);

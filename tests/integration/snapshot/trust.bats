@@ -1,0 +1,203 @@
+#!/usr/bin/env bats
+# A snapshot is untrusted input (it is pulled from a registry): whoever wrote it may have edited
+# CRIU's images or brisk-snapshot.json. Each test tampers with a real checkpoint as such an
+# attacker would, and checks that the restore (or the pull) refuses it with a clear error and
+# leaves nothing behind: no state, mount, cgroup or process, and no restored code ever ran.
+
+load ../helpers
+load snapshot-helpers
+
+setup() {
+	snapshot_setup
+	CRIU_IMAGE=$SOURCE_ROOT/tests/integration/snapshot/criu-image.py
+}
+
+teardown() { snapshot_teardown; }
+
+# tamper FILE... CODE: run the Python CODE on each entry `e` of the CRIU images FILE...
+# (pycriu of CRIU 4, which tools/setup installs; the test skips without it)
+tamper() {
+	local code=${!#} f rc
+	for f in "${@:1:$#-1}"; do
+		rc=0
+		"$CRIU_IMAGE" edit "$f" "$code" || rc=$?
+		[ "$rc" -ne 77 ] || skip "pycriu of CRIU 4 is not installed (tools/setup installs it)"
+		[ "$rc" -eq 0 ] || return "$rc"
+	done
+}
+
+# refused ID TEXT: a restore of $IMG as ID fails, saying TEXT, and leaves nothing
+refused() {
+	run restore "$1"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"$2"* ]] || { echo "expected: $2"; return 1; }
+	assert_no_leaks "$1"
+	[ -z "$(cgroup_dirs_of "$1")" ]
+}
+
+cgroup_dirs_of() { # ID
+	find /sys/fs/cgroup -maxdepth 5 -type d -path "*/$CGROUP_PARENT/$1" 2>/dev/null
+}
+
+# The container counts, a directory a beat, on a bind mount of the host's (no file stays open:
+# CRIU would check its size); a tampered tree that ran, even for a moment, would count on.
+start_beat() { # ID
+	mkdir -p "$TEST_DIR/beat" "$BUNDLE/rootfs/beat"
+	config ".mounts += [{\"destination\": \"/beat\", \"type\": \"bind\",
+		\"source\": \"$TEST_DIR/beat\", \"options\": [\"rbind\"]}]"
+	args sh -c 'echo READY; while :; do n=$((n + 1)); mkdir /beat/$$.$n; usleep 5000; done'
+	start_zdtm "$1"
+}
+beats() { ls "$TEST_DIR/beat" | wc -l; }
+
+# the restorer's bounding set as CRIU's creds_entry holds it: [low 32 bits, high 32 bits]
+RAISE_CAPS='b = int(open("/proc/self/status").read().split("CapBnd:")[1].split()[0], 16)
+c = e["thread_core"]["creds"]
+c["cap_eff"] = c["cap_prm"] = c["cap_bnd"] = c["cap_inh"] = [b & 0xffffffff, b >> 32]'
+
+@test "trust: capabilities raised in the images: refused before the tree runs, nothing left" {
+	start_beat c1
+	brisk checkpoint --image-path "$IMG" c1
+	# the same images restore as they are, and count on
+	beat=$(beats)
+	restore r0
+	sleep 0.2
+	brisk delete --force r0
+	assert_no_leaks r0
+	[ "$(beats)" -gt "$beat" ]
+	beat=$(beats)
+	tamper "$IMG"/core-*.img "$RAISE_CAPS"
+	refused r1 "holds what the bundle does not give"
+	[[ "$output" == *"CAP_SYS_ADMIN"* && "$output" == *"beyond the bundle's process.capabilities."* ]]
+	[[ "$output" == *"the restored tree is killed"* ]]
+	sleep 0.2
+	[ "$(beats)" = "$beat" ]
+}
+
+@test "trust: no_new_privs cleared in the images: refused" {
+	jq -e '.process.noNewPrivileges == true' "$BUNDLE/config.json"
+	start_zdtm c1
+	brisk checkpoint --image-path "$IMG" c1
+	tamper "$IMG"/core-*.img 'e["thread_core"]["creds"]["no_new_privs"] = 0'
+	refused r1 "no_new_privs unset, the bundle's process.noNewPrivileges is true"
+}
+
+@test "trust: seccomp cleared in the images: refused" {
+	config '.linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+		{"names": ["mknod", "mknodat"], "action": "SCMP_ACT_ERRNO"}]}'
+	start_zdtm c1
+	grep -q '^Seccomp:.2' "/proc/$(state_field c1 pid)/status"
+	brisk checkpoint --image-path "$IMG" c1
+	restore r0
+	grep -q '^Seccomp:.2' "/proc/$(state_field r0 pid)/status"
+	check_pass r0
+	brisk delete --force r0
+	# one thread of the tree is enough
+	t=$(ls "$IMG"/core-*.img | tail -1)
+	tamper "$t" 'e["thread_core"]["seccomp_mode"] = "disabled"; e["thread_core"].pop("seccomp_filter", None)'
+	refused r1 "no seccomp filter, the bundle's linux.seccomp installs 1"
+}
+
+@test "trust: a uid changed in the images: refused" {
+	start_zdtm c1
+	brisk checkpoint --image-path "$IMG" c1
+	tamper "$IMG"/core-*.img 'c = e["thread_core"]["creds"]
+for k in ("uid", "euid", "suid", "fsuid"): c[k] = 1000'
+	refused r1 "uid 1000, the bundle's process.user.uid is 0"
+}
+
+# as_bundle: brisk-snapshot.json's copy of the config made the bundle's, as an attacker who
+# wants the restore to reach CRIU would make it
+as_bundle() {
+	jq --slurpfile c "$BUNDLE/config.json" '.config = $c[0]' "$IMG/brisk-snapshot.json" \
+		>"$TEST_DIR/meta" && cp "$TEST_DIR/meta" "$IMG/brisk-snapshot.json"
+}
+
+@test "trust: a bundle whose user is not the checkpoint's: refused, naming both" {
+	start_zdtm c1
+	brisk checkpoint --image-path "$IMG" c1
+	config '.process.user.uid = 1000 | .process.user.gid = 1000'
+	refused r1 "the bundle's process.user (uid 1000, gid 1000) is not the checkpoint's (uid 0, gid 0)"
+	# the checkpoint's description says what the bundle says: CRIU's tree still is uid 0
+	as_bundle
+	refused r1 "uid 0, the bundle's process.user.uid is 1000"
+}
+
+@test "trust: a bundle that asks for a user namespace the checkpoint has not: refused" {
+	start_zdtm c1
+	brisk checkpoint --image-path "$IMG" c1
+	config '.linux.namespaces += [{"type": "user"}] |
+		.linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}] |
+		.linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]'
+	refused r1 "the bundle's linux.namespaces ("
+	[[ "$output" == *"user"*") are not the checkpoint's ("* ]]
+	as_bundle
+	refused r1 "the host's user namespace, the bundle's linux.namespaces asks for a new one"
+}
+
+@test "trust: namespaces the bundle does not ask for: refused" {
+	start_zdtm c1
+	brisk checkpoint --image-path "$IMG" c1
+	config '.linux.namespaces |= map(select(.type != "uts"))'
+	refused r1 "the bundle's linux.namespaces ("
+	as_bundle
+	refused r1 "a uts namespace of its own, which the bundle's linux.namespaces does not ask for"
+}
+
+# mount_edit IMG MOUNTPOINT CODE: run CODE on the mount entry `e` of MOUNTPOINT in the images
+mount_edit() {
+	tamper "$1"/mountpoints-*.img "if e['mountpoint'] == '$2':
+	$3"
+}
+
+@test "trust: a read-only bind made writable in the images: refused, the host's files untouched" {
+	mkdir -p "$TEST_DIR/host-ro" "$BUNDLE/rootfs/ro"
+	echo host >"$TEST_DIR/host-ro/f"
+	config ".mounts += [{\"destination\": \"/ro\", \"type\": \"bind\",
+		\"source\": \"$TEST_DIR/host-ro\", \"options\": [\"rbind\", \"ro\"]}]"
+	start_zdtm c1
+	run brisk exec c1 sh -c 'echo x >/ro/f'
+	[ "$status" -ne 0 ]
+	brisk checkpoint --image-path "$IMG" c1
+	mount_edit "$IMG" /ro 'e["flags"] &= ~1'
+	refused r1 "the mount on '/ro' is not read-only, as the bundle's mounts makes it"
+	[ "$(cat "$TEST_DIR/host-ro/f")" = host ]
+}
+
+@test "trust: a bind of another source of the bundle in the images: refused" {
+	mkdir -p "$TEST_DIR/a" "$TEST_DIR/b" "$BUNDLE/rootfs/a" "$BUNDLE/rootfs/b"
+	config ".mounts += [{\"destination\": \"/a\", \"type\": \"bind\",
+		\"source\": \"$TEST_DIR/a\", \"options\": [\"rbind\", \"ro\"]},
+		{\"destination\": \"/b\", \"type\": \"bind\",
+		\"source\": \"$TEST_DIR/b\", \"options\": [\"rbind\"]}]"
+	start_zdtm c1
+	brisk checkpoint --image-path "$IMG" c1
+	# /a (read-only in the bundle) gets b's source, writable
+	mount_edit "$IMG" /a 'e["ext_key"] = "/b"; e["flags"] &= ~1'
+	refused r1 "the mount on '/a'"
+}
+
+@test "trust: a masked path unmasked, a read-only one made writable in the images: refused" {
+	[ -e /proc/keys ] || skip "no /proc/keys on this kernel"
+	jq -e '.linux.maskedPaths | index("/proc/keys")' "$BUNDLE/config.json"
+	start_zdtm c1
+	brisk checkpoint --image-path "$IMG" c1
+	cp -a "$IMG" "$TEST_DIR/img.orig"
+	mount_edit "$IMG" /proc/keys 'e["_drop"] = True'
+	refused r1 "no mount on '/proc/keys', which the bundle's linux.maskedPaths masks"
+	rm -rf "$IMG" && cp -a "$TEST_DIR/img.orig" "$IMG"
+	mount_edit "$IMG" /proc/sys 'e["flags"] &= ~1'
+	refused r1 "the mount on '/proc/sys' is not read-only, as the bundle's linux.readonlyPaths makes it"
+}
+
+# The attack of the issue: a writable device cgroup lets the container allow itself every
+# device ("a *:* rwm").
+@test "trust: the cgroup hierarchies made writable in the images: refused" {
+	[ ! -e /sys/fs/cgroup/cgroup.controllers ] || skip "cgroup v2 only: no v1 hierarchies in the container"
+	start_zdtm c1
+	brisk exec c1 ls /sys/fs/cgroup/devices/devices.allow
+	brisk checkpoint --image-path "$IMG" c1
+	mount_edit "$IMG" /sys/fs/cgroup/devices 'e["flags"] &= ~1'
+	refused r1 "the mount on '/sys/fs/cgroup/devices' is not read-only, as the bundle's mounts makes it"
+}
