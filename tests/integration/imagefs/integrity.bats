@@ -146,7 +146,7 @@ spoil() {
 		        f.write(b"AAAAAAAAAAEVIL")
 	EOF
 	"$I" mount --store dir:"$W/s" --cache "$W/c" lz "$W/m"
-	! grep -q EVIL "$W/m/f.bin"
+	if grep -q EVIL "$W/m/f.bin"; then echo "the changed cache entry was served"; return 1; fi
 	python3 "$HERE/integrity.py" bytes 5 | cmp - "$W/m/f.bin"
 	python3 "$HERE/integrity.py" bytes 6 3145728 | cmp - "$W/m/big.bin"
 	sleep 1
@@ -229,7 +229,7 @@ xattr() { # FILE NAME: its value, or fail
 	[ -f "$W/out/bin/suid" ] && [ ! -u "$W/out/bin/suid" ]
 	[ -f "$W/out/bin/sgid" ] && [ ! -g "$W/out/bin/sgid" ]
 	[ "$(stat -c %a "$W/out/bin/suid")" = 755 ]
-	! xattr "$W/out/bin/cap" security.capability
+	if xattr "$W/out/bin/cap" security.capability; then echo "a file capability was exported"; return 1; fi
 	[ "$(xattr "$W/out/bin/cap" user.note)" = kept ]
 	# pull-snapshot takes no option: it never makes them either
 	"$B" export --keep-special dir:"$W/s:sp" "$W/keep"
