@@ -255,6 +255,10 @@ static int prepare_state(struct restore_job *j)
 	if ((r = restore_compare_config(s, j->meta->config)) < 0 ||
 	    (r = restore_grant_from_spec(s, &j->grant)) < 0)
 		return r;
+	/* the trees a restore makes (the container's /dev) make only what the bundle does */
+	for (size_t t = 0; t < j->meta->n_trees; t++)
+		if ((r = tmpfs_tree_check(s, &j->meta->trees[t])) < 0)
+			return r;
 	/* every bind mount the snapshot has must come from the bundle */
 	if ((r = ext_mounts_from_spec(s, true, &j->em)) < 0)
 		return r;

@@ -1219,3 +1219,119 @@ int restore_compare_config(const struct spec *s, struct json_object *checkpoint)
 					       "checkpoint's");
 	return 0;
 }
+
+struct allowed_dev {
+	const char *path;
+	mode_t type; /* S_IFCHR, S_IFBLK */
+	unsigned major, minor;
+	bool any_minor;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+};
+
+/* The devices rootfs.c makes in a /dev tmpfs: all 0666, root's. */
+static const struct allowed_dev default_devs[] = {
+    {"/dev/null", S_IFCHR, 1, 3, false, 0666, 0, 0},
+    {"/dev/zero", S_IFCHR, 1, 5, false, 0666, 0, 0},
+    {"/dev/full", S_IFCHR, 1, 7, false, 0666, 0, 0},
+    {"/dev/random", S_IFCHR, 1, 8, false, 0666, 0, 0},
+    {"/dev/urandom", S_IFCHR, 1, 9, false, 0666, 0, 0},
+    {"/dev/tty", S_IFCHR, 5, 0, false, 0666, 0, 0},
+};
+
+/* E's permissions within A's: the same bits or fewer, and an owner or group other than A's
+ * gets no more than A gives everyone. */
+static bool dev_perms_ok(const struct snapshot_tree_entry *e, const struct allowed_dev *a)
+{
+	mode_t m = e->mode & 0777, other = a->mode & 07;
+
+	if (m & ~(a->mode & 0777))
+		return false;
+	if (e->uid != a->uid && ((m >> 6) & ~other))
+		return false;
+	if (e->gid != a->gid && ((m >> 3) & 07 & ~other))
+		return false;
+	return true;
+}
+
+static bool dev_matches(const struct snapshot_tree_entry *e, const char *path,
+			const struct allowed_dev *a)
+{
+	return strcmp(path, a->path) == 0 && (e->mode & S_IFMT) == a->type &&
+	       e->major == a->major && (a->any_minor || e->minor == a->minor) && dev_perms_ok(e, a);
+}
+
+static bool dev_allowed(const struct spec *s, const struct snapshot_tree_entry *e, const char *path,
+			bool dev_tmpfs)
+{
+	for (size_t i = 0; dev_tmpfs && i < ELEMENTSOF(default_devs); i++)
+		if (dev_matches(e, path, &default_devs[i]))
+			return true;
+	for (size_t i = 0; i < s->n_devices; i++) {
+		const struct spec_device *d = &s->devices[i];
+		struct allowed_dev a = {
+		    .path = d->path,
+		    .type = d->type == 'b' ? S_IFBLK : S_IFCHR,
+		    .major = (unsigned)d->major,
+		    .minor = (unsigned)d->minor,
+		    .mode = d->has_mode ? d->mode & 0777 : 0666,
+		    .uid = d->has_uid ? d->uid : 0,
+		    .gid = d->has_gid ? d->gid : 0,
+		};
+		if (d->type != 'p' && dev_matches(e, path, &a))
+			return true;
+	}
+	/* the console of a terminal: a pty of the devpts (majors 136-143), bound by init.c */
+	struct allowed_dev console = {"/dev/console", S_IFCHR, e->major, 0,
+				      true,	      0666,    e->uid,	 e->gid};
+	return s->process.terminal && e->major >= 136 && e->major <= 143 &&
+	       dev_matches(e, path, &console);
+}
+
+int tmpfs_tree_check(const struct spec *s, const struct snapshot_tree *t)
+{
+	const struct spec_mount *m = NULL;
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < s->n_mounts && !m; i++)
+		if (strcmp(s->mounts[i].destination, t->destination) == 0 &&
+		    spec_mount_is_tmpfs(&s->mounts[i]))
+			m = &s->mounts[i];
+	if (!m)
+		return log_error_errno(
+		    -EPERM,
+		    "refused: %s lists a tree for '%s', which is no tmpfs of the "
+		    "bundle's mounts",
+		    SNAPSHOT_META_FILE, t->destination);
+	if (t->mode & (S_ISUID | S_ISGID))
+		return log_error_errno(-EPERM, "refused: %s gives the tmpfs of '%s' mode %04o",
+				       SNAPSHOT_META_FILE, t->destination,
+				       (unsigned)(t->mode & 07777));
+	for (size_t i = 0; i < t->n_entries; i++) {
+		const struct snapshot_tree_entry *e = &t->entries[i];
+
+		if (snprintf(path, sizeof(path), "%s%s%s", t->destination,
+			     strcmp(t->destination, "/") == 0 ? "" : "/",
+			     e->path) >= (int)sizeof(path))
+			return log_error_errno(-ENAMETOOLONG, "refused: '%s' in %s is too long",
+					       e->path, SNAPSHOT_META_FILE);
+		if (e->mode & (S_ISUID | S_ISGID))
+			return log_error_errno(-EPERM,
+					       "refused: %s would make '%s' with mode %04o: no "
+					       "setuid or setgid bit is made",
+					       SNAPSHOT_META_FILE, path,
+					       (unsigned)(e->mode & 07777));
+		if (!S_ISCHR(e->mode) && !S_ISBLK(e->mode))
+			continue;
+		if (!dev_allowed(s, e, path, strcmp(t->destination, "/dev") == 0))
+			return log_error_errno(
+			    -EPERM,
+			    "refused: %s would make '%s' (%s %u:%u, mode %04o, owner %u:%u), "
+			    "which the bundle does not (its default devices and linux.devices)",
+			    SNAPSHOT_META_FILE, path, S_ISBLK(e->mode) ? "block" : "char", e->major,
+			    e->minor, (unsigned)(e->mode & 07777), (unsigned)e->uid,
+			    (unsigned)e->gid);
+	}
+	return 0;
+}

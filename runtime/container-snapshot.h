@@ -140,3 +140,11 @@ int restore_grant_check(const struct restore_grant *g, pid_t root);
  * (restore_grant_check holds the restored tree to S): this names the difference early.
  */
 int restore_compare_config(const struct spec *s, struct json_object *checkpoint);
+/*
+ * A tree of brisk-snapshot.json (the checkpoint's word) against the bundle S, before it is
+ * made: no setuid or setgid bit anywhere, and a device node only where the bundle makes one
+ * (the default devices of a /dev tmpfs, linux.devices, the console of a terminal), of its
+ * type and numbers, with no more permissions than the bundle gives (an owner or group other
+ * than the bundle's no more than the bundle gives everyone). Logs what it refuses.
+ */
+int tmpfs_tree_check(const struct spec *s, const struct snapshot_tree *t);
