@@ -304,6 +304,9 @@ static int export_atomic(struct imagefs_store *s, const char *path, bool snapsho
 	if (snapshot && !ifs_index_is_snapshot(idx))
 		return log_error_errno(-EMEDIUMTYPE, "%s is an image, not a snapshot (no %s)",
 				       digest_format(&d, ds), IFS_SNAPSHOT_META);
+	/* a snapshot pulled is regular files and directories, as push-snapshot stores them */
+	if (snapshot && (r = ifs_snapshot_index_check(idx)) < 0)
+		return r;
 	size_t n = strlen(copy);
 	while (n > 1 && copy[n - 1] == '/')
 		copy[--n] = '\0';

@@ -288,6 +288,12 @@ int ifs_bnode_add_chunk(struct ifs_chunker *c, struct ifs_bnode *n, uint64_t off
  * regular files and directories only) to the tree. */
 int ifs_snapshot_apply(struct ifs_tree *t, struct ifs_chunker *c, const char *dir,
 		       struct imagefs_convert_stats *st);
+/*
+ * A snapshot's tree holds nothing but regular files and directories, none setuid or setgid,
+ * and no xattrs (what push-snapshot stores): a pull writes nothing else. -EPERM, logged with
+ * the path, otherwise.
+ */
+int ifs_snapshot_index_check(const struct imagefs_index *idx);
 /* Whether the tree IDX holds is a snapshot (brisk-snapshot.json at its root). */
 bool ifs_index_is_snapshot(const struct imagefs_index *idx);
 /* The artifactType of IDX's manifest: IFS_ARTIFACT_SNAPSHOT or IFS_ARTIFACT_TYPE. */

@@ -7,6 +7,7 @@
  * once. Its manifest carries its own artifactType (FORMAT.md, "Snapshots").
  */
 #include <dirent.h>
+#include <stdio.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -162,6 +163,49 @@ int ifs_snapshot_apply(struct ifs_tree *t, struct ifs_chunker *c, const char *di
 	r = walk_dir(&w, dfd, t->root, "");
 	free(w.buf);
 	return r;
+}
+
+static int check_dir(const struct imagefs_index *idx, uint32_t dir, const char *path,
+		     unsigned depth)
+{
+	const char *name;
+	size_t len;
+	uint32_t ino;
+	int r;
+
+	if (depth > 64)
+		return log_error_errno(-ELOOP, "snapshot: '%s' is nested too deep", path);
+	for (uint64_t pos = 0;; pos++) {
+		_cleanup_free_ char *sub = NULL;
+		struct imagefs_stat st;
+
+		if ((r = imagefs_index_readdir(idx, dir, pos, &name, &len, &ino)) <= 0)
+			return r;
+		if (asprintf(&sub, "%s%s%.*s", path, *path ? "/" : "", (int)len, name) < 0)
+			return -ENOMEM;
+		if ((r = imagefs_index_getattr(idx, ino, &st)) < 0)
+			return r;
+		if (!S_ISREG(st.mode) && !S_ISDIR(st.mode))
+			return log_error_errno(-EPERM,
+					       "snapshot: '%s' is not a regular file or directory "
+					       "(mode %06o): a snapshot holds nothing else",
+					       sub, (unsigned)st.mode);
+		if (st.mode & (S_ISUID | S_ISGID))
+			return log_error_errno(-EPERM,
+					       "snapshot: '%s' is setuid or setgid (mode %06o): a "
+					       "snapshot holds no such file",
+					       sub, (unsigned)st.mode);
+		if (S_ISDIR(st.mode) && (r = check_dir(idx, ino, sub, depth + 1)) < 0)
+			return r;
+	}
+}
+
+int ifs_snapshot_index_check(const struct imagefs_index *idx)
+{
+	if (imagefs_index_has_xattrs(idx))
+		return log_error_errno(-EPERM, "snapshot: its files have extended attributes, "
+					       "which a snapshot does not hold");
+	return check_dir(idx, IMAGEFS_ROOT_INO, "", 0);
 }
 
 bool ifs_index_is_snapshot(const struct imagefs_index *idx)

@@ -214,6 +214,15 @@ static int open_images(struct restore_job *j)
 	j->images_fd = open(a->image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (j->images_fd < 0)
 		return log_error_errno(-errno, "image path '%s': %m", a->image_path);
+	_cleanup_free_ char *bad = NULL;
+	r = snapshot_images_check(j->images_fd, &bad);
+	if (r == -EPERM)
+		return log_error_errno(r,
+				       "refused: '%s/%s' is not a regular file or directory, or is "
+				       "setuid or setgid: CRIU would open it as one of its images",
+				       a->image_path, bad);
+	if (r < 0)
+		return log_error_errno(r, "image path '%s': %m", a->image_path);
 	r = snapshot_meta_read(j->images_fd, &j->meta);
 	if (r == -ENOENT)
 		return log_error_errno(r, "'%s' holds no checkpoint (no %s)", a->image_path,

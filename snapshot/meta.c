@@ -4,11 +4,13 @@
  * new container id. It comes from a directory anyone may have handed us, so the parser is
  * strict: every key known, every type checked, sizes bounded.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/fs.h"
@@ -392,12 +394,54 @@ int snapshot_meta_parse(const char *buf, size_t len, struct snapshot_meta **ret)
 int snapshot_meta_read(int images_fd, struct snapshot_meta **ret)
 {
 	_cleanup_free_ char *buf = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	struct stat st;
 	size_t len;
-	int r = read_file_at(images_fd, SNAPSHOT_META_FILE, META_MAX_SIZE, &buf, &len);
+	int r;
 
-	if (r < 0)
+	fd = openat(images_fd, SNAPSHOT_META_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ELOOP ? -EPERM : -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EPERM;
+	if ((r = read_fd_all(fd, META_MAX_SIZE, &buf, &len)) < 0)
 		return r;
 	return snapshot_meta_parse(buf, len, ret);
+}
+
+int snapshot_images_check(int images_fd, char **ret_name)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int fd;
+
+	if ((fd = openat(images_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -errno;
+	if (!(d = fdopendir(fd))) {
+		safe_close(fd);
+		return -errno;
+	}
+	while ((errno = 0, de = readdir(d))) {
+		struct stat st;
+		bool ok;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(images_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+		ok = (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) &&
+		     !(st.st_mode & (S_ISUID | S_ISGID));
+		/* CRIU's link to the images an incremental dump builds on */
+		if (S_ISLNK(st.st_mode) && strcmp(de->d_name, "parent") == 0)
+			ok = fstatat(images_fd, de->d_name, &st, 0) == 0 && S_ISDIR(st.st_mode);
+		if (!ok) {
+			*ret_name = strdup(de->d_name);
+			return *ret_name ? -EPERM : -ENOMEM;
+		}
+	}
+	return errno ? -errno : 0;
 }
 
 int snapshot_meta_write(int images_fd, const struct snapshot_meta *m)

@@ -198,8 +198,18 @@ struct snapshot_meta {
 /* The external mount key of an empty tmpfs mount of the spec: this prefix, its destination. */
 #define SNAPSHOT_TMPFS_KEY_PREFIX "brisk-tmpfs:"
 
+/*
+ * The image directory IMAGES_FD holds nothing but regular files and directories, none setuid
+ * or setgid: CRIU opens its images by name and follows symlinks, so that a "pages-1.img" link
+ * to a host file would feed that file into the restored memory. The one symlink allowed is
+ * CRIU's "parent" of an incremental dump, to a directory. 0; -EPERM and *RET_NAME (to free)
+ * the first entry that is not; -errno.
+ */
+int snapshot_images_check(int images_fd, char **ret_name);
+
 /* Strict: unknown keys, wrong types, a missing required key or trailing bytes are -EINVAL. */
 int snapshot_meta_parse(const char *buf, size_t len, struct snapshot_meta **ret);
+/* brisk-snapshot.json of IMAGES_FD: a regular file there, not a symlink. */
 int snapshot_meta_read(int images_fd, struct snapshot_meta **ret);
 int snapshot_meta_write(int images_fd, const struct snapshot_meta *m);
 struct snapshot_meta *snapshot_meta_free(struct snapshot_meta *m);

@@ -201,3 +201,86 @@ mount_edit() {
 	mount_edit "$IMG" /sys/fs/cgroup/devices 'e["flags"] &= ~1'
 	refused r1 "the mount on '/sys/fs/cgroup/devices' is not read-only, as the bundle's mounts makes it"
 }
+
+# dev_tree JQ: edit the /dev tree of brisk-snapshot.json with JQ
+dev_tree() {
+	jq "(.tmpfsTrees[] | select(.destination == \"/dev\")) |= ($1)" "$IMG/brisk-snapshot.json" \
+		>"$TEST_DIR/meta" && cp "$TEST_DIR/meta" "$IMG/brisk-snapshot.json"
+}
+
+@test "trust: the /dev tree of brisk-snapshot.json makes only the bundle's devices, never setuid" {
+	config '.linux.devices = [{"path": "/dev/net/tun", "type": "c", "major": 10, "minor": 200,
+		"fileMode": 416, "uid": 0, "gid": 0}]'
+	start_zdtm c1
+	brisk checkpoint --image-path "$IMG" c1
+	jq -e '.tmpfsTrees[0].destination == "/dev"' "$IMG/brisk-snapshot.json"
+	cp "$IMG/brisk-snapshot.json" "$TEST_DIR/meta.orig"
+	# a disk (S_IFBLK | 0666)
+	dev_tree '.entries += [{"path": "sda", "mode": 25014, "uid": 0, "gid": 0, "major": 8, "minor": 0}]'
+	refused r1 "would make '/dev/sda' (block 8:0, mode 0666, owner 0:0), which the bundle does not"
+	# the kernel's memory under the name of a device the bundle makes
+	cp "$TEST_DIR/meta.orig" "$IMG/brisk-snapshot.json"
+	dev_tree '(.entries[] | select(.path == "null")) |= (.minor = 1)'
+	refused r1 "would make '/dev/null' (char 1:1"
+	# a device of the bundle's for an owner the bundle does not give it to
+	cp "$TEST_DIR/meta.orig" "$IMG/brisk-snapshot.json"
+	dev_tree '(.entries[] | select(.path == "net/tun")) |= (.uid = 1000)'
+	refused r1 "would make '/dev/net/tun' (char 10:200, mode 0640, owner 1000:0)"
+	# a setuid bit
+	cp "$TEST_DIR/meta.orig" "$IMG/brisk-snapshot.json"
+	dev_tree '(.entries[] | select(.path == "null")) |= (.mode += 2048)'
+	refused r1 "no setuid or setgid bit is made"
+	# as it was: restored
+	cp "$TEST_DIR/meta.orig" "$IMG/brisk-snapshot.json"
+	restore r2
+	check_pass r2
+}
+
+@test "trust: an image of the checkpoint that is a symlink: refused, the host file not read" {
+	start_zdtm c1
+	brisk checkpoint --image-path "$IMG" c1
+	cp -a "$IMG" "$TEST_DIR/img.orig"
+	# the same bytes outside: a restore that follows the link works, and must not
+	p=$(cd "$IMG" && ls pages-*.img | head -1)
+	mv "$IMG/$p" "$TEST_DIR/hostpages"
+	ln -s ../hostpages "$IMG/$p"
+	refused r1 "refused: '$IMG/$p' is not a regular file or directory"
+	rm -rf "$IMG" && cp -a "$TEST_DIR/img.orig" "$IMG"
+	mv "$IMG/brisk-snapshot.json" "$TEST_DIR/meta"
+	ln -s ../meta "$IMG/brisk-snapshot.json"
+	refused r1 "refused: '$IMG/brisk-snapshot.json' is not a regular file or directory"
+	rm -rf "$IMG" && cp -a "$TEST_DIR/img.orig" "$IMG"
+	mkfifo "$IMG/fifo.img"
+	refused r1 "refused: '$IMG/fifo.img' is not a regular file or directory"
+}
+
+# evil_snapshot TAG KIND: a snapshot (brisk-snapshot.json at its root) holding one KIND of file
+# pull-snapshot must not write, stored in the dir: store $S under TAG
+evil_snapshot() {
+	local d=$TEST_DIR/evil-$1
+	mkdir -p "$d"
+	cp "$IMG/brisk-snapshot.json" "$IMG/inventory.img" "$d/"
+	case $2 in
+	symlink) ln -s /etc/shadow "$d/pages-1.img" ;;
+	device) mknod "$d/mem.img" c 1 1 ;;
+	fifo) mkfifo "$d/fifo.img" ;;
+	setuid) cp "$BUSYBOX" "$d/sh.img" && chmod 4755 "$d/sh.img" ;;
+	esac
+	(cd "$d" && python3 "$SOURCE_ROOT/tests/integration/imagefs/mkimage.py" tree "$TEST_DIR/oci-$1" .)
+	"$BI" convert oci:"$TEST_DIR/oci-$1" dir:"$S:$1" >/dev/null
+}
+
+@test "trust: pull-snapshot writes only regular files and directories" {
+	start_zdtm c1
+	brisk checkpoint --image-path "$IMG" c1
+	S=$TEST_DIR/store
+	for kind in symlink device fifo setuid; do
+		evil_snapshot "$kind" "$kind"
+		run "$BI" pull-snapshot dir:"$S:$kind" "$TEST_DIR/out-$kind"
+		echo "$kind: $output"
+		[ "$status" -eq 1 ]
+		[[ "$output" == *"a snapshot holds"* ]]
+		[ ! -e "$TEST_DIR/out-$kind" ]
+		[ -z "$(ls -A "$TEST_DIR" | grep export)" ]
+	done
+}
