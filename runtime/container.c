@@ -216,19 +216,18 @@ struct create_job {
 	int listen_fds; /* socket activation's, passed before the preserved ones */
 };
 
-/* The seccomp agent at listenerPath gets the notify fd with the container's state. */
-static int send_listener(struct create_job *j, int fd)
+int container_send_listener(const struct seccomp_prog *p, const struct container_state *st,
+			    enum container_status status, pid_t pid, int fd)
 {
-	const char *path = seccomp_prog_listener_path(j->seccomp);
-	_cleanup_json_ struct json_object *st = NULL;
+	const char *path = seccomp_prog_listener_path(p);
+	_cleanup_json_ struct json_object *state = NULL;
 	_cleanup_free_ char *msg = NULL;
 	int r;
 
 	if (fd < 0 || !path)
-		return log_error_errno(-EBADMSG, "container init sent no seccomp listener");
-	j->st.pid = j->pid;
-	if ((r = state_to_json(&j->st, STATUS_CREATING, &st)) < 0 ||
-	    (r = seccomp_listener_state(j->seccomp, j->pid, st, &msg)) < 0)
+		return log_error_errno(-EBADMSG, "the container process sent no seccomp listener");
+	if ((r = state_to_json(st, status, &state)) < 0 ||
+	    (r = seccomp_listener_state(p, pid, state, &msg)) < 0)
 		return log_error_errno(r, "seccomp listener state: %m");
 	if ((r = seccomp_send_listener(path, fd, msg)) < 0)
 		return log_error_errno(r, "send the seccomp listener to '%s': %m", path);
@@ -285,9 +284,9 @@ static int parent_handshake(struct create_job *j)
 			snprintf(path, sizeof(path), "/proc/%d/setgroups", j->pid);
 			(void)write_string_at(AT_FDCWD, path, "deny");
 		}
-		if ((r = idmap_write(j->pid, "uid_map", s->uid_maps, s->n_uid_maps, false)) < 0)
+		if ((r = idmap_write(j->pid, "uid_map", s->uid_maps, s->n_uid_maps)) < 0)
 			return log_error_errno(r, "write uid_map of the user namespace: %m");
-		if ((r = idmap_write(j->pid, "gid_map", s->gid_maps, s->n_gid_maps, false)) < 0)
+		if ((r = idmap_write(j->pid, "gid_map", s->gid_maps, s->n_gid_maps)) < 0)
 			return log_error_errno(r, "write gid_map of the user namespace: %m");
 	}
 	/* The init sets up its mounts while we make its cgroups: on a v1 host that is a
@@ -315,7 +314,9 @@ static int parent_handshake(struct create_job *j)
 			terminal_clear_onlcr(fd);
 			break;
 		case SYNC_SECCOMP:
-			r = send_listener(j, fd);
+			j->st.pid = j->pid;
+			r = container_send_listener(j->seccomp, &j->st, STATUS_CREATING, j->pid,
+						    fd);
 			safe_close(fd);
 			if (r < 0)
 				return r;
@@ -503,10 +504,8 @@ static int prepare(struct create_job *j)
 		return r;
 	for (size_t i = 0; i < s->n_mounts; i++)
 		if ((s->mounts[i].kind & MOUNT_IDMAP) &&
-		    (r = idmap_userns_open(&s->mounts[i], &s->mounts[i].userns_fd)) < 0)
-			return log_error_errno(
-			    r, "idmapped mount '%s': user namespace with its mappings: %m",
-			    s->mounts[i].destination);
+		    (r = idmap_mount_open(&s->mounts[i], &s->mounts[i].idmap_fd)) < 0)
+			return r;
 	if (o->console_socket &&
 	    (r = terminal_connect_console(o->console_socket, &j->console_fd)) < 0)
 		return log_error_errno(r, "connect to console socket '%s': %m", o->console_socket);

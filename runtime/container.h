@@ -39,6 +39,11 @@ int container_load(struct runtime_ctx *rt, const char *id, struct container_stat
 		   enum container_status *ret_status);
 /* The message every command gives for a missing container. */
 int container_not_found(const char *id);
+struct seccomp_prog;
+/* The seccomp agent at listenerPath (a path of the host: called by the runtime, outside)
+ * gets the notify fd FD of process PID with the container's state ST as STATUS. */
+int container_send_listener(const struct seccomp_prog *p, const struct container_state *st,
+			    enum container_status status, pid_t pid, int fd);
 struct spec;
 /* linux.resources with the device rules every container gets (as create applies them). */
 int container_effective_resources(const struct spec *s, struct json_object **ret);

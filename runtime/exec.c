@@ -288,24 +288,6 @@ fail:
 	_exit(127);
 }
 
-/* The seccomp agent at listenerPath (a path of the host) gets the notify fd with the state. */
-static int send_listener(struct exec_job *j, int fd)
-{
-	const char *path = seccomp_prog_listener_path(j->seccomp);
-	_cleanup_json_ struct json_object *state = NULL;
-	_cleanup_free_ char *msg = NULL;
-	int r;
-
-	if (fd < 0 || !path)
-		return log_error_errno(-EBADMSG, "the exec process sent no seccomp listener");
-	if ((r = state_to_json(j->st, STATUS_RUNNING, &state)) < 0 ||
-	    (r = seccomp_listener_state(j->seccomp, j->pid, state, &msg)) < 0)
-		return log_error_errno(r, "seccomp listener state: %m");
-	if ((r = seccomp_send_listener(path, fd, msg)) < 0)
-		return log_error_errno(r, "send the seccomp listener to '%s': %m", path);
-	return 0;
-}
-
 /* Until the child says it is about to exec: move it into the cgroup, let it go, take its pty.
  * Then its sync socket closes on execve, or it reports why exec failed. */
 static int parent_handshake(struct exec_job *j)
@@ -336,7 +318,7 @@ static int parent_handshake(struct exec_job *j)
 			ready = true;
 			break;
 		case SYNC_SECCOMP:
-			r = send_listener(j, fd);
+			r = container_send_listener(j->seccomp, j->st, STATUS_RUNNING, j->pid, fd);
 			safe_close(fd);
 			if (r < 0)
 				return r;
