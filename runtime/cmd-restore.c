@@ -443,6 +443,11 @@ static int prepare_root(struct restore_job *j)
 		j->root_mnt = NULL;
 		return r;
 	}
+	/* CRIU restores the root as we give it to it, whatever flags its images hold */
+	if (j->spec->root_readonly &&
+	    mount(NULL, j->root_mnt, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+		return log_error_errno(
+		    -errno, "remount the rootfs on '%s' read-only (root.readonly): %m", dir);
 	if (j->spec->masked_paths && j->spec->masked_paths[0]) {
 		if (mkdirat(j->dirfd, "masked", 0700) < 0 ||
 		    !(j->masked_mnt = path_join(dir, "masked")))

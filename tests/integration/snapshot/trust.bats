@@ -284,3 +284,17 @@ evil_snapshot() {
 		[ -z "$(ls -A "$TEST_DIR" | grep export)" ]
 	done
 }
+
+@test "trust: root.readonly: the restored rootfs is read-only, as the bundle's" {
+	config '.root.readonly = true | .mounts += [{"destination": "/tmp", "type": "tmpfs",
+		"source": "tmpfs", "options": ["nosuid", "nodev"]}]'
+	start_zdtm c1
+	run brisk exec c1 touch /x
+	[ "$status" -ne 0 ]
+	brisk checkpoint --image-path "$IMG" c1
+	restore r1
+	run brisk exec r1 touch /x
+	echo "$output"
+	[ "$status" -ne 0 ]
+	check_pass r1
+}
