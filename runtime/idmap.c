@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/mount.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -49,7 +51,7 @@ int idmap_check(const struct spec_id_map *m, size_t n, const char *field)
 	return 0;
 }
 
-int idmap_write(pid_t pid, const char *file, const struct spec_id_map *m, size_t n, bool reverse)
+int idmap_write(pid_t pid, const char *file, const struct spec_id_map *m, size_t n)
 {
 	_cleanup_close_ int fd = -EBADF;
 	_cleanup_free_ char *buf = NULL;
@@ -63,9 +65,8 @@ int idmap_write(pid_t pid, const char *file, const struct spec_id_map *m, size_t
 	if (!buf)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
-		len += (size_t)snprintf(buf + len, size - len, "%u %u %u\n",
-					reverse ? m[i].host_id : m[i].container_id,
-					reverse ? m[i].container_id : m[i].host_id, m[i].size);
+		len += (size_t)snprintf(buf + len, size - len, "%u %u %u\n", m[i].container_id,
+					m[i].host_id, m[i].size);
 	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -77,42 +78,46 @@ int idmap_write(pid_t pid, const char *file, const struct spec_id_map *m, size_t
 	return (size_t)w == len ? 0 : -EIO;
 }
 
-/* A user namespace holding the mount's mappings: a child unshares one and waits while we
- * write its maps and take a reference to the namespace; then it exits. */
 /*
- * The kernel shows an inode's owner through an idmapped mount by looking the on-disk id up
- * in the first column of the namespace's map: so the namespace maps hostID (on disk) to
- * containerID (what the container sees), the reverse of a container's own user namespace.
+ * A user namespace with M's mappings, for MOUNT_ATTR_IDMAP: a child unshares one and waits
+ * while we write its maps and take a reference to it; then it exits.
+ *
+ * The kernel shows a file through an idmapped mount by reading its owner on disk as an id
+ * inside the mount's user namespace (the first column of the map) and showing the id it maps
+ * to outside. The maps are written as runc 1.2+ and crun write them, "containerID hostID size"
+ * as for linux.uidMappings: a file owned by containerID on disk shows as hostID. So a mount
+ * with the same mappings as the container's user namespace (as podman and the kubelet write
+ * them) shows the container each file with its owner on disk.
  */
-int idmap_userns_open(const struct spec_mount *m, int *ret_fd)
+static int userns_open(const struct spec_mount *m, int *ret_fd)
 {
-	int pipefd[2], r = 0;
-	char path[64];
+	_cleanup_close_ int rd = -EBADF, wr = -EBADF;
+	int pipefd[2], r;
+	char path[64], a[64], b[64];
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -errno;
+	rd = pipefd[0];
+	wr = pipefd[1];
 	pid_t pid = fork();
-	if (pid < 0) {
-		r = -errno;
-		goto out;
-	}
+	if (pid < 0)
+		return -errno;
 	if (pid == 0) {
-		char b;
+		char c;
+
 		if (unshare(CLONE_NEWUSER) < 0)
 			_exit(1);
-		close(pipefd[1]);
-		(void)!read(pipefd[0], &b, 1); /* parent closes its end when done */
+		close(wr);
+		(void)!read(rd, &c, 1); /* EOF once the parent closes its end: done */
 		_exit(0);
 	}
-	close(pipefd[0]);
-	pipefd[0] = -1;
+	rd = safe_close(rd);
 	/* wait until the child is in its namespace */
-	char a[64], b2[64];
 	snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
 	for (int i = 0; i < 1000; i++) {
 		ssize_t x = readlink(path, a, sizeof(a) - 1),
-			y = readlink("/proc/self/ns/user", b2, sizeof(b2) - 1);
-		if (x > 0 && y > 0 && (x != y || memcmp(a, b2, (size_t)x) != 0))
+			y = readlink("/proc/self/ns/user", b, sizeof(b) - 1);
+		if (x > 0 && y > 0 && (x != y || memcmp(a, b, (size_t)x) != 0))
 			break;
 		usleep(100);
 	}
@@ -120,22 +125,49 @@ int idmap_userns_open(const struct spec_mount *m, int *ret_fd)
 	size_t un = m->n_uid_maps ? m->n_uid_maps : m->n_gid_maps;
 	const struct spec_id_map *gm = m->n_gid_maps ? m->gid_maps : m->uid_maps;
 	size_t gn = m->n_gid_maps ? m->n_gid_maps : m->n_uid_maps;
-	if ((r = idmap_write(pid, "uid_map", um, un, true)) < 0 ||
-	    (r = idmap_write(pid, "gid_map", gm, gn, true)) < 0)
-		goto kill;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		r = -errno;
-	else
-		*ret_fd = fd;
-kill:
-	close(pipefd[1]);
-	pipefd[1] = -1;
+	if ((r = idmap_write(pid, "uid_map", um, un)) >= 0 &&
+	    (r = idmap_write(pid, "gid_map", gm, gn)) >= 0) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			r = -errno;
+		else
+			*ret_fd = fd;
+	}
+	wr = safe_close(wr);
 	waitpid(pid, NULL, 0);
-out:
-	if (pipefd[0] >= 0)
-		close(pipefd[0]);
-	if (pipefd[1] >= 0)
-		close(pipefd[1]);
 	return r;
+}
+
+/*
+ * Why the runtime makes the mount and not the init: mount_setattr(MOUNT_ATTR_IDMAP) needs
+ * CAP_SYS_ADMIN in the user namespace that owns the source's filesystem (the host's, for a
+ * host directory), which the init of a container with its own user namespace, created in
+ * it, never has (EPERM). So the runtime clones the source tree (OPEN_TREE_CLONE: a detached
+ * mount, in no mount namespace yet) and sets the mapping on it while it is still the host's
+ * root; the init inherits the fd and attaches it with move_mount(), which needs
+ * CAP_SYS_ADMIN only over the init's own mount namespace, owned by its user namespace. As
+ * crun and runc 1.2+ do, the mount is made outside and its fd handed to the container.
+ */
+int idmap_mount_open(const struct spec_mount *m, int *ret_fd)
+{
+	unsigned rec = (m->kind & MOUNT_RECURSIVE) ? AT_RECURSIVE : 0;
+	_cleanup_close_ int userns = -EBADF, tree = -EBADF;
+	int r;
+
+	if (!m->source)
+		return log_error_errno(-EINVAL, "idmapped mount '%s': no source", m->destination);
+	if ((r = userns_open(m, &userns)) < 0)
+		return log_error_errno(
+		    r, "idmapped mount '%s': user namespace with its mappings: %m", m->destination);
+	tree = (int)syscall(SYS_open_tree, AT_FDCWD, m->source,
+			    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
+	if (tree < 0)
+		return log_error_errno(-errno, "idmapped mount '%s': clone '%s': %m",
+				       m->destination, m->source);
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns};
+	if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | rec, &attr, sizeof(attr)) < 0)
+		return log_error_errno(-errno, "idmapped mount '%s': set the mapping on '%s': %m",
+				       m->destination, m->source);
+	*ret_fd = TAKE_FD(tree);
+	return 0;
 }

@@ -22,14 +22,14 @@ size_t idmap_write_max(void);
 int idmap_check(const struct spec_id_map *m, size_t n, const char *field);
 /*
  * Write M[N] to /proc/PID/FILE ("uid_map", "gid_map") in one write(2), which is all the
- * kernel takes: containerID hostID size a line, or with REVERSE hostID containerID size
- * (the namespace of an idmapped mount). -E2BIG when it cannot fit, else -errno of the write.
+ * kernel takes: containerID hostID size a line. -E2BIG when it cannot fit, else -errno of
+ * the write.
  */
-int idmap_write(pid_t pid, const char *file, const struct spec_id_map *m, size_t n, bool reverse);
+int idmap_write(pid_t pid, const char *file, const struct spec_id_map *m, size_t n);
 
 /*
- * A user namespace with M's uid/gid mappings, as an fd for mount_setattr(MOUNT_ATTR_IDMAP).
- * Made by the runtime before it clones the init: the maps are written through the
- * runtime's own /proc, whose pid numbers are its own.
+ * The idmapped bind mount M as a detached mount: a clone of M's source tree that shows its
+ * files through M's uidMappings/gidMappings, for the container's init to move_mount() onto
+ * its target. Made by the runtime before it clones the init; logs what failed.
  */
-int idmap_userns_open(const struct spec_mount *m, int *ret_fd);
+int idmap_mount_open(const struct spec_mount *m, int *ret_fd);

@@ -97,7 +97,7 @@ int notify_socket_prepare(struct spec *s, const char *root, const char *id, int 
 		return -ENOMEM;
 	s->mounts = m;
 	m = &s->mounts[s->n_mounts++];
-	*m = (struct spec_mount){.userns_fd = -1};
+	*m = (struct spec_mount){.idmap_fd = -1};
 	m->destination = strdup(NOTIFY_IN_CONTAINER);
 	if (asprintf(&m->source, "%s/%s/" NOTIFY_DIR, root, id) < 0)
 		m->source = NULL;

@@ -208,30 +208,15 @@ static int remount_bind(const struct spec_mount *m, const char *target)
 	return 0;
 }
 
-/* An idmapped bind mount: a detached clone of the source tree, given the mount's id
- * mapping with mount_setattr(MOUNT_ATTR_IDMAP), then moved onto the target. */
+/* An idmapped bind mount: the detached, idmapped clone of the source that the runtime made
+ * (idmap_mount_open() says why there), moved onto the target. */
 static int mount_idmapped(const struct spec_mount *m, int target_fd)
 {
-	unsigned rec = (m->kind & MOUNT_RECURSIVE) ? AT_RECURSIVE : 0;
-	_cleanup_close_ int tree = -EBADF;
-	int userns = m->userns_fd;
-
-	if (!m->source)
-		return log_error_errno(-EINVAL, "idmapped mount '%s': no source", m->destination);
-	if (userns < 0)
-		return log_error_errno(-EINVAL, "idmapped mount '%s': no user namespace",
+	if (m->idmap_fd < 0)
+		return log_error_errno(-EINVAL, "idmapped mount '%s': no mount made by the runtime",
 				       m->destination);
-	tree = (int)syscall(SYS_open_tree, AT_FDCWD, m->source,
-			    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
-	if (tree < 0)
-		return log_error_errno(-errno, "idmapped mount '%s': clone '%s': %m",
-				       m->destination, m->source);
-	struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns};
-	if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | rec, &attr, sizeof(attr)) < 0)
-		return log_error_errno(-errno, "idmapped mount '%s': set the mapping on '%s': %m",
-				       m->destination, m->source);
-	if (syscall(SYS_move_mount, tree, "", target_fd, "",
-		    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+	if (FAULT_OR("mount", syscall(SYS_move_mount, m->idmap_fd, "", target_fd, "",
+				      MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)) < 0)
 		return log_error_errno(-errno, "idmapped mount '%s': attach: %m", m->destination);
 	return 0;
 }
@@ -507,7 +492,11 @@ static int mount_one(struct rootfs_ctx *c, const struct spec_mount *m)
 
 	if ((m->kind & MOUNT_BIND) && m->source) {
 		struct stat st;
-		if (stat(m->source, &st) < 0)
+		/* The idmapped clone is the runtime's, opened with its credentials: the init may
+		 * not be able to reach the source's path from its user namespace. */
+		bool made = (m->kind & MOUNT_IDMAP) && m->idmap_fd >= 0;
+
+		if ((made ? fstat(m->idmap_fd, &st) : stat(m->source, &st)) < 0)
 			return log_error_errno(-errno, "bind mount source '%s' for '%s': %m",
 					       m->source, m->destination);
 		is_file = !S_ISDIR(st.st_mode);

@@ -548,7 +548,7 @@ static int parse_mounts(struct json_object *doc, struct spec *s)
 		struct spec_mount *m = &s->mounts[i];
 		_cleanup_strv_free_ char **opts = NULL;
 
-		m->userns_fd = -1;
+		m->idmap_fd = -1;
 
 		if ((r = dup_string(e, "destination", "mounts[].destination", &m->destination)) < 0)
 			return r;
@@ -922,8 +922,8 @@ struct spec *spec_free(struct spec *s)
 		free(s->mounts[i].source);
 		free(s->mounts[i].data);
 		free_maps(&s->mounts[i]);
-		if (s->mounts[i].userns_fd >= 0)
-			close(s->mounts[i].userns_fd);
+		if (s->mounts[i].idmap_fd >= 0)
+			close(s->mounts[i].idmap_fd);
 	}
 	free(s->mounts);
 	for (int k = 0; k < _HOOK_MAX; k++) {

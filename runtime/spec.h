@@ -60,7 +60,7 @@ struct spec_mount {
 	char *data;		     /* options the kernel parses (mode=755, size=...) */
 	struct spec_id_map *uid_maps, *gid_maps;
 	size_t n_uid_maps, n_gid_maps;
-	int userns_fd; /* idmapped: the user namespace of the mapping, opened by the runtime */
+	int idmap_fd; /* idmapped: its detached mount, made by the runtime */
 };
 
 struct spec_namespace {

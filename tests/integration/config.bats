@@ -429,28 +429,32 @@ HOOK
 @test "mounts: idmapped bind mount" {
 	mkdir -p "$TEST_DIR/idsrc"
 	echo x >"$TEST_DIR/idsrc/f"
-	chown 1000:1000 "$TEST_DIR/idsrc/f"
+	echo x >"$TEST_DIR/idsrc/g"
+	chown 1000:1000 "$TEST_DIR/idsrc/g"
 	config ".mounts += [{\"destination\": \"/idm\", \"type\": \"bind\", \"source\": \"$TEST_DIR/idsrc\", \"options\": [\"bind\", \"idmap\"], \"uidMappings\": [{\"containerID\": 0, \"hostID\": 1000, \"size\": 1}], \"gidMappings\": [{\"containerID\": 0, \"hostID\": 1000, \"size\": 1}]}]"
-	args sh -c 'stat -c "%u:%g" /idm/f; stat -c "%u:%g" /idm'
+	args sh -c 'stat -c "%u:%g" /idm/f; stat -c "%u:%g" /idm/g'
 	run brisk run c1
 	[ "$status" -eq 0 ]
-	# the file owned by 1000 on the host shows as 0 through the mapping
-	[ "${lines[0]}" = "0:0" ]
-	[ "$(stat -c %u "$TEST_DIR/idsrc/f")" = 1000 ]
+	# as runc 1.2+ and crun map it: the file owned by 0 (containerID) on disk shows as 1000
+	# (hostID); the one owned by 1000 is not mapped
+	[ "${lines[0]}" = "1000:1000" ]
+	[ "${lines[1]}" = "65534:65534" ]
+	[ "$(stat -c %u "$TEST_DIR/idsrc/f")" = 0 ]
 }
 
 @test "mounts: an idmapped mount takes every mapping" {
 	mkdir -p "$TEST_DIR/idsrc"
 	echo x >"$TEST_DIR/idsrc/f"
-	chown 1149:1149 "$TEST_DIR/idsrc/f"
-	# 150 mappings, over 1 KiB of text: the file's owner is mapped by the last one
+	chown 149:149 "$TEST_DIR/idsrc/f"
+	# 150 mappings, over 1 KiB of text: the file's owner is mapped by the last one (149 on
+	# disk, its containerID, shows as its hostID)
 	maps='[range(0; 150) | {"containerID": ., "hostID": (1000 + .), "size": 1}]'
 	config ".mounts += [{\"destination\": \"/idm\", \"type\": \"bind\", \"source\": \"$TEST_DIR/idsrc\", \"options\": [\"bind\", \"idmap\"], \"uidMappings\": $maps, \"gidMappings\": $maps}]"
 	args stat -c "%u:%g" /idm/f
 	run brisk run c1
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[ "$output" = "149:149" ]
+	[ "$output" = "1149:1149" ]
 }
 
 @test "mounts: /sys/fs/cgroup shows the container's own cgroups (cgroup namespace)" {

@@ -572,3 +572,57 @@ EOF2
 	[ -e "$TEST_DIR/poststop2" ] || { echo "the poststop hook after the failed one did not run"; return 1; }
 	assert_no_leaks "${PFX}a"
 }
+
+@test "idmapped mounts: in a container with its own user namespace, shared propagation included" {
+	# A mount's uidMappings/gidMappings read as runc 1.2+ and crun read them, the same way as
+	# linux.uidMappings: an id on disk equal to containerID shows as hostID, which the
+	# container's own user namespace then shows as its id. With the container's mapping
+	# (0..65535 on 100000..) repeated on the mount, as podman and the kubelet write it, the
+	# files show in the container with their owners on disk.
+	mkdir -p "$TEST_DIR/idsrc"
+	echo x >"$TEST_DIR/idsrc/root"
+	echo x >"$TEST_DIR/idsrc/user"
+	chown 1000:1000 "$TEST_DIR/idsrc/user"
+	chown -R 100000:100000 "$BUNDLE/rootfs"
+	maps='[{"containerID": 0, "hostID": 100000, "size": 65536}]'
+	config ".linux.namespaces += [{\"type\": \"user\"}] | .linux.uidMappings = $maps | .linux.gidMappings = $maps"
+	config ".mounts += [{\"destination\": \"/idm\", \"type\": \"bind\", \"source\": \"$TEST_DIR/idsrc\", \"options\": [\"bind\", \"idmap\", \"shared\"], \"uidMappings\": $maps, \"gidMappings\": $maps}]"
+	args sh -c 'stat -c "%u:%g" /idm/root /idm/user; grep " /idm " /proc/self/mountinfo; touch /idm/new'
+	run brisk run "${PFX}a"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "0:0" ]
+	[ "${lines[1]}" = "1000:1000" ]
+	[[ "${lines[2]}" == *" shared:"* ]]
+	# what the container's root made is root's on disk
+	[ "$(stat -c %u:%g "$TEST_DIR/idsrc/new")" = "0:0" ]
+	[ "$(stat -c %u "$TEST_DIR/idsrc/user")" = 1000 ]
+}
+
+@test "idmapped mounts: containerID is the id on disk, hostID the id it shows as (runc 1.2+, crun)" {
+	# {containerID 1000, hostID 100000, size 1}: the file owned by 1000 on disk shows as host
+	# 100000 (0 in a container whose user namespace maps 0 on 100000); ids the mount does not
+	# map show as the overflow id. Reversed, 100000 on disk would show as 1000 and neither
+	# file here would be mapped.
+	mkdir -p "$TEST_DIR/idsrc"
+	echo x >"$TEST_DIR/idsrc/user"
+	echo x >"$TEST_DIR/idsrc/root"
+	chown 1000:1000 "$TEST_DIR/idsrc/user"
+	idm='[{"containerID": 1000, "hostID": 100000, "size": 1}]'
+	config ".mounts += [{\"destination\": \"/idm\", \"type\": \"bind\", \"source\": \"$TEST_DIR/idsrc\", \"options\": [\"bind\", \"idmap\"], \"uidMappings\": $idm, \"gidMappings\": $idm}]"
+	args stat -c "%u:%g" /idm/user /idm/root
+	run brisk run "${PFX}a"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "100000:100000" ]
+	[ "${lines[1]}" = "65534:65534" ]
+	# in a container with its own user namespace
+	chown -R 100000:100000 "$BUNDLE/rootfs"
+	maps='[{"containerID": 0, "hostID": 100000, "size": 65536}]'
+	config ".linux.namespaces += [{\"type\": \"user\"}] | .linux.uidMappings = $maps | .linux.gidMappings = $maps"
+	run brisk run "${PFX}b"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "0:0" ]
+	[ "${lines[1]}" = "65534:65534" ]
+}
