@@ -474,6 +474,24 @@ int cloexec_fds_from(int lowest)
 	return fds_from(lowest, CLOSE_RANGE_CLOEXEC);
 }
 
+static char self_exe[PATH_MAX];
+
+void self_exe_set_path(const char *path)
+{
+	snprintf(self_exe, sizeof(self_exe), "%s", path ? path : "");
+}
+
+const char *self_exe_path(void)
+{
+	if (!self_exe[0]) {
+		ssize_t n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+		if (n <= 0)
+			return NULL;
+		self_exe[n] = '\0';
+	}
+	return self_exe;
+}
+
 int parse_uint64(const char *s, unsigned long long *ret)
 {
 	char *end;

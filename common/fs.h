@@ -50,5 +50,12 @@ int cloexec_fds_from(int lowest);
 /* Parse a decimal integer of an exact type, rejecting sign, junk and overflow. */
 int parse_uint64(const char *s, unsigned long long *ret);
 int parse_int(const char *s, int *ret);
+/*
+ * The path of this program's binary on the host, to find files installed beside it: what
+ * self_exe_set_path() said (a program that re-executed itself from a sealed copy knows the
+ * host's path, which /proc/self/exe no longer names), else /proc/self/exe; NULL if unknown.
+ */
+const char *self_exe_path(void);
+void self_exe_set_path(const char *path);
 /* MemAvailable of /proc/meminfo, in KiB. */
 int mem_available_kib(unsigned long long *ret);

@@ -75,16 +75,16 @@ struct gpu *gpu_close(struct gpu *g)
 static int find_helper(char *buf, size_t size)
 {
 	const char *env = getenv("BRISK_CUDA_HELPER");
+	const char *self = self_exe_path();
 	char exe[PATH_MAX / 2];
-	ssize_t n;
 
 	if (env && *env) {
 		snprintf(buf, size, "%s", env);
 		return access(buf, X_OK) == 0 ? 0 : -errno;
 	}
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
+	/* the host's path: brisk may run from a sealed clone of its binary */
+	if (self && strlen(self) < sizeof(exe)) {
+		snprintf(exe, sizeof(exe), "%s", self);
 		char *slash = strrchr(exe, '/');
 		if (slash) {
 			*slash = '\0';

@@ -38,7 +38,6 @@
 #include "common/log.h"
 #include "common/pidfd.h"
 #include "lazy-rootfs.h"
-#include "sealed-exe.h"
 
 #define FUSE_MAGIC 0x65735546
 #define DEFAULT_CACHE "/var/cache/brisk"
@@ -70,7 +69,7 @@ static int hash_key(const char *a, const char *b, const char *c, size_t n, char 
 static char *imagefs_binary(void)
 {
 	/* the host's path: we may run from a sealed clone */
-	const char *self = sealed_exe_host_path(), *p;
+	const char *self = self_exe_path(), *p;
 
 	if (getenv("BRISK_IMAGEFS"))
 		return strdup(getenv("BRISK_IMAGEFS"));

@@ -15,6 +15,7 @@
 
 #include "common/cleanup.h"
 #include "common/fault.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "sealed-exe.h"
 
@@ -26,19 +27,6 @@
 #define ENV_HOST_EXE "_BRISK_HOST_EXE"
 
 extern char **environ;
-
-static char host_path[PATH_MAX];
-
-const char *sealed_exe_host_path(void)
-{
-	if (!host_path[0]) {
-		ssize_t n = readlink("/proc/self/exe", host_path, sizeof(host_path) - 1);
-		if (n <= 0)
-			return NULL;
-		host_path[n] = '\0';
-	}
-	return host_path;
-}
 
 bool sealed_exe_is_sealed(void)
 {
@@ -113,7 +101,7 @@ int sealed_exe_ensure(char **argv)
 	int r;
 
 	if (done) {
-		snprintf(host_path, sizeof(host_path), "%s", done);
+		self_exe_set_path(done);
 		unsetenv(ENV_HOST_EXE);
 	}
 	if (sealed_exe_is_sealed())
@@ -121,7 +109,8 @@ int sealed_exe_ensure(char **argv)
 	if (done) /* we re-executed, and still run from a writable file: never loop */
 		return log_error_errno(-EPERM, "the runtime's binary is still writable after "
 					       "its re-execution from a sealed copy");
-	if (!sealed_exe_host_path())
+	const char *host_path = self_exe_path();
+	if (!host_path)
 		return log_error_errno(-errno, "read the path of the runtime's binary: %m");
 	r = open_ro_clone(&fd);
 	if (r < 0) {

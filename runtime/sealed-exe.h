@@ -21,5 +21,5 @@
 int sealed_exe_ensure(char **argv);
 /* Whether /proc/self/exe can not be reopened for writing (read-only mount or sealed memfd). */
 bool sealed_exe_is_sealed(void);
-/* The path of the binary on the host, as it was before the re-exec; NULL if unknown. */
-const char *sealed_exe_host_path(void);
+/* The binary's path on the host, as it was before the re-exec: common/fs.h's
+ * self_exe_path(), which every module uses to find files installed beside brisk. */
