@@ -178,6 +178,11 @@ struct restore_job {
 	bool tree_refused;   /* check_tree failed, and said why */
 };
 
+static double ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
 static int move_worker(pid_t worker, void *userdata)
 {
 	struct restore_job *j = userdata;
@@ -215,7 +220,11 @@ static int open_images(struct restore_job *j)
 	if (j->images_fd < 0)
 		return log_error_errno(-errno, "image path '%s': %m", a->image_path);
 	_cleanup_free_ char *bad = NULL;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = snapshot_images_check(j->images_fd, &bad);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_debug("checked the image directory in %.3f ms", ms_between(&t0, &t1));
 	if (r == -EPERM)
 		return log_error_errno(r,
 				       "refused: '%s/%s' is not a regular file or directory, or is "
@@ -261,6 +270,9 @@ static int prepare_state(struct restore_job *j)
 		return log_error_errno(-EINVAL, "--console-socket: the container has no terminal "
 						"(process.terminal is false)");
 
+	/* the checkpoint's word against the bundle's, then what the restored tree may hold */
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((r = restore_compare_config(s, j->meta->config)) < 0 ||
 	    (r = restore_grant_from_spec(s, &j->grant)) < 0)
 		return r;
@@ -268,6 +280,9 @@ static int prepare_state(struct restore_job *j)
 	for (size_t t = 0; t < j->meta->n_trees; t++)
 		if ((r = tmpfs_tree_check(s, &j->meta->trees[t])) < 0)
 			return r;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_debug("checked the checkpoint's description against the bundle in %.3f ms",
+		  ms_between(&t0, &t1));
 	/* every bind mount the snapshot has must come from the bundle */
 	if ((r = ext_mounts_from_spec(s, true, &j->em)) < 0)
 		return r;
@@ -565,8 +580,7 @@ static int check_tree(pid_t root, void *userdata)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = restore_grant_check(&j->grant, root);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	log_debug("checked the restored tree against the bundle in %.3f ms",
-		  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	log_debug("checked the restored tree against the bundle in %.3f ms", ms_between(&t0, &t1));
 	j->tree_refused = r < 0;
 	return r;
 }
