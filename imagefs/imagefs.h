@@ -216,6 +216,18 @@ int imagefs_export(struct imagefs_store *s, const char *path,
  * the defaults (no device node, setuid/setgid bit or file capability): -EMEDIUMTYPE when the
  * reference names an image. */
 int imagefs_export_snapshot(struct imagefs_store *s, const char *path);
+/*
+ * Snapshot signatures (ed25519, OpenSSL): the signature of the index digest INDEX by the PEM
+ * private key KEY_PATH, stored beside it in S (tag "sha256-HEX.sig"). Log their errors.
+ */
+int imagefs_snapshot_key_check(const char *key_path);
+int imagefs_snapshot_sign(struct imagefs_store *s, const struct digest *index,
+			  const char *key_path);
+/* The snapshot S names is signed, and its signature verifies with the PEM public key
+ * PUBKEY_PATH: 0 and *RET_INDEX (may be NULL); -ENOKEY unsigned, -EKEYREJECTED another key's
+ * or a bad signature. */
+int imagefs_snapshot_verify(struct imagefs_store *s, const char *pubkey_path,
+			    struct digest *ret_index);
 /* Check every blob and chunk digest and the index structure. */
 int imagefs_verify(struct imagefs_store *s, FILE *out);
 /* Summary (counts, sizes, chunk stats, dedup); with TREE, one line per path. */

@@ -712,6 +712,11 @@ static int finish(struct restore_job *j)
 	json_object_object_add(j->st.extra, "restoredFrom",
 			       json_object_new_string(j->a->image_path));
 	json_object_object_add(j->st.extra, "checkpointOf", json_object_new_string(j->meta->id));
+	/* what the snapshot was pulled as (brisk-image pull-snapshot), for the orchestrator */
+	_cleanup_free_ char *digest = NULL;
+	if (snapshot_origin_digest(j->images_fd, &digest) == 0)
+		json_object_object_add(j->st.extra, "snapshotDigest",
+				       json_object_new_string(digest));
 	return state_commit(j->dirfd, &j->st,
 			    j->spec->hooks[HOOK_POSTSTOP].n ? j->spec->json : NULL, j->a->pid_file);
 }

@@ -411,6 +411,30 @@ int snapshot_meta_read(int images_fd, struct snapshot_meta **ret)
 	return snapshot_meta_parse(buf, len, ret);
 }
 
+int snapshot_origin_digest(int images_fd, char **ret)
+{
+	_cleanup_free_ char *buf = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	_cleanup_json_ struct json_object *o = NULL;
+	struct json_object *v;
+	size_t len;
+	int r;
+
+	fd =
+	    openat(images_fd, SNAPSHOT_ORIGIN_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if ((r = read_fd_all(fd, 65536, &buf, &len)) < 0 || (r = json_parse(buf, len, &o)) < 0)
+		return r;
+	if (!json_object_object_get_ex(o, "digest", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    strncmp(json_object_get_string(v), "sha256:", 7) != 0 ||
+	    json_object_get_string_len(v) != 7 + 64)
+		return -EINVAL;
+	*ret = strdup(json_object_get_string(v));
+	return *ret ? 0 : -ENOMEM;
+}
+
 int snapshot_images_check(int images_fd, char **ret_name)
 {
 	_cleanup_closedir_ DIR *d = NULL;

@@ -20,6 +20,8 @@
 #define SNAPSHOT_CRIU_MIN_VERSION 40100
 #define SNAPSHOT_CRIU_MIN_VERSION_STRING "4.1"
 #define SNAPSHOT_META_FILE "brisk-snapshot.json"
+/* Its companion, written by `brisk-image pull-snapshot`: {"ref", "digest", "verifiedWith"}. */
+#define SNAPSHOT_ORIGIN_FILE "brisk-snapshot.origin.json"
 
 enum snapshot_cg_mode {
 	SNAPSHOT_CG_DEFAULT = 0, /* CRIU's own default (soft) */
@@ -209,6 +211,9 @@ int snapshot_images_check(int images_fd, char **ret_name);
 
 /* Strict: unknown keys, wrong types, a missing required key or trailing bytes are -EINVAL. */
 int snapshot_meta_parse(const char *buf, size_t len, struct snapshot_meta **ret);
+/* The digest ("sha256:HEX") SNAPSHOT_ORIGIN_FILE of IMAGES_FD records: -ENOENT without one. */
+int snapshot_origin_digest(int images_fd, char **ret);
+
 /* brisk-snapshot.json of IMAGES_FD: a regular file there, not a symlink. */
 int snapshot_meta_read(int images_fd, struct snapshot_meta **ret);
 int snapshot_meta_write(int images_fd, const struct snapshot_meta *m);

@@ -7,8 +7,8 @@
  *   brisk-image verify REF
  *   brisk-image export [--keep-special] REF DIR
  *   brisk-image profile REF FILE    store an access profile (brisk-imagefs --record-profile)
- *   brisk-image push-snapshot [convert options] DIR DEST   a checkpoint's image directory
- *   brisk-image pull-snapshot REF DIR
+ *   brisk-image push-snapshot [convert options] [--sign KEY] DIR DEST   a checkpoint's images
+ *   brisk-image pull-snapshot [--verify PUBKEY] REF DIR
  * SRC of convert: oci:DIR[:TAG], oci-archive:FILE[:TAG] or snapshot:DIR. Stores:
  * dir:PATH[:TAG][@DIGEST], registry:HOST[:PORT]/REPO[:TAG][@DIGEST]. Registry credentials:
  * BRISK_REGISTRY_AUTH=user:pass, else the user's podman/docker auth files (imagefs/FORMAT.md,
@@ -26,8 +26,10 @@
 
 #include "common/cleanup.h"
 #include "common/fs.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "imagefs/imagefs.h"
+#include "snapshot/snapshot.h"
 
 static struct imagefs_store_options store_opts;
 
@@ -43,10 +45,10 @@ static void usage(FILE *f)
 	      "      untrusted: by default device nodes, setuid/setgid bits and file capabilities\n"
 	      "      are left out, --keep-special keeps them\n"
 	      "  profile REF FILE    store an access profile beside the image\n"
-	      "  push-snapshot [convert options] DIR DEST\n"
+	      "  push-snapshot [convert options] [--sign KEY] DIR DEST\n"
 	      "      store a checkpoint (brisk checkpoint --image-path DIR) as content:\n"
 	      "      the same as convert snapshot:DIR DEST\n"
-	      "  pull-snapshot REF DIR\n"
+	      "  pull-snapshot [--verify PUBKEY] REF DIR\n"
 	      "      write the checkpoint REF names into DIR (missing or empty), atomically,\n"
 	      "      for brisk restore --image-path DIR\n"
 	      "SRC: oci:DIR[:TAG] | oci-archive:FILE[:TAG] | snapshot:DIR\n"
@@ -77,8 +79,10 @@ static int cmd_convert(int argc, char **argv, bool snapshot)
 						 {"progress", no_argument, NULL, 'p'},
 						 {"no-progress", no_argument, NULL, 'P'},
 						 {"no-dedup", no_argument, NULL, 'n'},
+						 {"sign", required_argument, NULL, 's'},
 						 {}};
 	struct imagefs_convert_options o = {.progress = isatty(STDERR_FILENO)};
+	const char *sign_key = NULL;
 	_cleanup_(imagefs_store_freep) struct imagefs_store *dest = NULL;
 	struct imagefs_convert_stats st;
 	char ds[DIGEST_STRING_SIZE];
@@ -108,6 +112,11 @@ static int cmd_convert(int argc, char **argv, bool snapshot)
 		case 'n':
 			o.no_dedup_store = true;
 			break;
+		case 's':
+			if (!snapshot)
+				return log_error_errno(-EINVAL, "--sign is for push-snapshot");
+			sign_key = optarg;
+			break;
 		default:
 			return -EINVAL;
 		}
@@ -117,8 +126,10 @@ static int cmd_convert(int argc, char **argv, bool snapshot)
 							 : "convert needs SRC and DEST");
 	if (asprintf(&src, "%s%s", snapshot ? "snapshot:" : "", argv[optind]) < 0)
 		return -ENOMEM;
-	/* a bad source leaves no store behind */
+	/* a bad source or key leaves no store behind */
 	if (strncmp(src, "snapshot:", 9) == 0 && (r = imagefs_snapshot_dir_check(src + 9)) < 0)
+		return r;
+	if (sign_key && (r = imagefs_snapshot_key_check(sign_key)) < 0)
 		return r;
 	if ((r = open_store(argv[optind + 1], &dest)) < 0)
 		return r;
@@ -126,6 +137,8 @@ static int cmd_convert(int argc, char **argv, bool snapshot)
 	if ((r = imagefs_convert(src, dest, &o, &d, &st)) < 0)
 		return r;
 	double dt = now() - t0;
+	if (sign_key && (r = imagefs_snapshot_sign(dest, &d, sign_key)) < 0)
+		return r;
 	printf("%s\n", digest_format(&d, ds));
 	fflush(stdout);
 	if (strncmp(src, "snapshot:", 9) == 0) {
@@ -231,6 +244,88 @@ static int cmd_export(int argc, char **argv, bool snapshot)
 	return 0;
 }
 
+/* Where pull-snapshot verifies with when --verify is not given: the node's key, if any. */
+#define NODE_PUBKEY "/etc/brisk/snapshot.pub"
+
+/* REF without a digest of its own ("...@sha256:HEX"), then "@" and DIGEST. */
+static char *ref_at_digest(const char *ref, const struct digest *d)
+{
+	char ds[DIGEST_STRING_SIZE];
+	const char *at = strstr(ref, "@sha256:");
+	char *s;
+
+	if (asprintf(&s, "%.*s@%s", at ? (int)(at - ref) : (int)strlen(ref), ref,
+		     digest_format(d, ds)) < 0)
+		return NULL;
+	return s;
+}
+
+/* brisk-snapshot.json's companion: what the snapshot in DIR was pulled as. */
+static int write_origin(const char *dir, const char *ref, const struct digest *d,
+			const char *pubkey)
+{
+	_cleanup_json_ struct json_object *o = json_object_new_object();
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	char ds[DIGEST_STRING_SIZE];
+	const char *text;
+
+	if (!o)
+		return -ENOMEM;
+	if (dfd < 0)
+		return -errno;
+	json_object_object_add(o, "ref", json_object_new_string(ref));
+	json_object_object_add(o, "digest", json_object_new_string(digest_format(d, ds)));
+	json_object_object_add(o, "verifiedWith", pubkey ? json_object_new_string(pubkey) : NULL);
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+						     JSON_C_TO_STRING_NOSLASHESCAPE);
+	return write_file_atomic_at(dfd, SNAPSHOT_ORIGIN_FILE, text, strlen(text), 0600, false);
+}
+
+/*
+ * pull-snapshot: with a public key (--verify, else $BRISK_SNAPSHOT_PUBKEY, else the node's
+ * NODE_PUBKEY), an unsigned or wrongly signed snapshot is refused. The snapshot written is the
+ * one resolved (and verified) first, by its digest: a tag moved meanwhile changes nothing.
+ */
+static int cmd_pull_snapshot(int argc, char **argv)
+{
+	static const struct option longopts[] = {{"verify", required_argument, NULL, 'v'}, {}};
+	_cleanup_(imagefs_store_freep) struct imagefs_store *s = NULL;
+	_cleanup_free_ char *exact = NULL;
+	const char *pubkey = NULL;
+	struct digest d;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c != 'v')
+			return -EINVAL;
+		pubkey = optarg;
+	}
+	if (argc - optind != 2)
+		return log_error_errno(-EINVAL, "pull-snapshot needs REF and DIR");
+	if (!pubkey && (pubkey = getenv("BRISK_SNAPSHOT_PUBKEY")) && !*pubkey)
+		pubkey = NULL;
+	if (!pubkey && access(NODE_PUBKEY, F_OK) == 0)
+		pubkey = NODE_PUBKEY;
+	if ((r = open_store(argv[optind], &s)) < 0)
+		return r;
+	if (pubkey)
+		r = imagefs_snapshot_verify(s, pubkey, &d);
+	else if ((r = imagefs_store_resolve(s, &d)) < 0)
+		r = log_error_errno(r, "resolve '%s': %m", argv[optind]);
+	if (r < 0)
+		return r;
+	s = imagefs_store_free(s);
+	if (!(exact = ref_at_digest(argv[optind], &d)))
+		return -ENOMEM;
+	if ((r = open_store(exact, &s)) < 0 ||
+	    (r = imagefs_export_snapshot(s, argv[optind + 1])) < 0)
+		return r;
+	if ((r = write_origin(argv[optind + 1], argv[optind], &d, pubkey)) < 0)
+		return log_error_errno(r, "write '%s/%s': %m", argv[optind + 1],
+				       SNAPSHOT_ORIGIN_FILE);
+	return 0;
+}
+
 static int cmd_profile(int argc, char **argv)
 {
 	_cleanup_(imagefs_store_freep) struct imagefs_store *s = NULL;
@@ -304,8 +399,10 @@ int main(int argc, char **argv)
 		r = cmd_inspect(argc, argv);
 	else if (strcmp(cmd, "verify") == 0)
 		r = cmd_verify(argc, argv);
-	else if (strcmp(cmd, "export") == 0 || strcmp(cmd, "pull-snapshot") == 0)
-		r = cmd_export(argc, argv, strcmp(cmd, "pull-snapshot") == 0);
+	else if (strcmp(cmd, "export") == 0)
+		r = cmd_export(argc, argv, false);
+	else if (strcmp(cmd, "pull-snapshot") == 0)
+		r = cmd_pull_snapshot(argc, argv);
 	else if (strcmp(cmd, "profile") == 0)
 		r = cmd_profile(argc, argv);
 	else {

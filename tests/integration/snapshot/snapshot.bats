@@ -489,21 +489,26 @@ figure() { sed -n "s/.*, \([0-9.]*\) MiB $1.*/\1/p" <<<"$2"; }
 		.artifactType == "application/vnd.brisk.snapshot.v1"' "$S/index.json"
 	# pulled on "another node": a fresh directory, byte-identical files
 	"$BI" pull-snapshot dir:"$S:snap" "$TEST_DIR/pulled"
-	diff -r "$IMG" "$TEST_DIR/pulled"
-	[ "$(ls "$IMG" | wc -l)" = "$(ls "$TEST_DIR/pulled" | wc -l)" ]
+	# ...and the companion that says what it was pulled as
+	diff -r -x brisk-snapshot.origin.json "$IMG" "$TEST_DIR/pulled"
+	[ "$(($(ls "$IMG" | wc -l) + 1))" = "$(ls "$TEST_DIR/pulled" | wc -l)" ]
+	jq -e --arg d "$(jq -r .digest "$TEST_DIR/pulled/brisk-snapshot.origin.json")" \
+		'.ref == "dir:'"$S"':snap" and ($d | startswith("sha256:"))' \
+		"$TEST_DIR/pulled/brisk-snapshot.origin.json"
 	IMG=$TEST_DIR/pulled restore r1
 	check_pass r1
 	# through a registry: pushed from the dir: store, pulled straight from the registry
 	start_registry
 	"$BI" push dir:"$S:snap" registry:127.0.0.1:$PORT/brisk/snap:v1 >/dev/null
 	"$BI" pull-snapshot registry:127.0.0.1:$PORT/brisk/snap:v1 "$TEST_DIR/from-reg"
-	diff -r "$IMG" "$TEST_DIR/from-reg"
+	diff -r -x brisk-snapshot.origin.json "$IMG" "$TEST_DIR/from-reg"
 	IMG=$TEST_DIR/from-reg restore r2
 	check_pass r2
 	# and pushed to the registry directly
 	d=$("$BI" push-snapshot "$TEST_DIR/first" registry:127.0.0.1:$PORT/brisk/snap:first)
 	"$BI" pull-snapshot "registry:127.0.0.1:$PORT/brisk/snap@$d" "$TEST_DIR/first-reg"
-	diff -r "$TEST_DIR/first" "$TEST_DIR/first-reg"
+	diff -r -x brisk-snapshot.origin.json "$TEST_DIR/first" "$TEST_DIR/first-reg"
+	jq -e --arg d "$d" '.digest == $d' "$TEST_DIR/first-reg/brisk-snapshot.origin.json"
 	brisk delete --force r1
 	brisk delete --force r2
 	assert_no_leaks r1

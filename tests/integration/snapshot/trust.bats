@@ -298,3 +298,72 @@ evil_snapshot() {
 	[ "$status" -ne 0 ]
 	check_pass r1
 }
+
+# keypair NAME: an ed25519 key NAME.pem and its public half NAME.pub in the test's directory
+keypair() {
+	command -v openssl >/dev/null || skip "openssl is not installed"
+	openssl genpkey -algorithm ed25519 -out "$TEST_DIR/$1.pem" 2>/dev/null
+	openssl pkey -in "$TEST_DIR/$1.pem" -pubout -out "$TEST_DIR/$1.pub"
+}
+
+@test "trust: signed snapshots: pull-snapshot --verify takes the key's, refuses unsigned and others'" {
+	start_zdtm c1
+	brisk checkpoint --leave-running --image-path "$TEST_DIR/first" c1
+	brisk checkpoint --image-path "$IMG" c1
+	keypair key
+	keypair other
+	S=$TEST_DIR/store
+	d=$("$BI" push-snapshot --sign "$TEST_DIR/key.pem" "$IMG" dir:"$S:signed")
+	"$BI" push-snapshot "$TEST_DIR/first" dir:"$S:unsigned" >/dev/null
+	# the key's signature: pulled, by tag and by digest, and restored; its digest recorded
+	"$BI" pull-snapshot --verify "$TEST_DIR/key.pub" dir:"$S:signed" "$TEST_DIR/out1"
+	jq -e --arg d "$d" '.digest == $d' "$TEST_DIR/out1/brisk-snapshot.origin.json"
+	"$BI" pull-snapshot --verify "$TEST_DIR/key.pub" dir:"$S@$d" "$TEST_DIR/out2"
+	IMG=$TEST_DIR/out1 restore r1
+	jq -e --arg d "$d" '.extra.snapshotDigest == $d' "$STATE_ROOT/r1/state.json"
+	check_pass r1
+	# unsigned: refused, also through the node-wide setting; nothing written
+	run "$BI" pull-snapshot --verify "$TEST_DIR/key.pub" dir:"$S:unsigned" "$TEST_DIR/out3"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is not signed: refused"* ]]
+	[ ! -e "$TEST_DIR/out3" ]
+	BRISK_SNAPSHOT_PUBKEY=$TEST_DIR/key.pub run "$BI" pull-snapshot dir:"$S:unsigned" "$TEST_DIR/out3"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is not signed: refused"* ]]
+	[ ! -e "$TEST_DIR/out3" ]
+	# verified with another key, or signed by another key: refused
+	run "$BI" pull-snapshot --verify "$TEST_DIR/other.pub" dir:"$S:signed" "$TEST_DIR/out3"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"does not verify with '$TEST_DIR/other.pub'"* ]]
+	"$BI" push-snapshot --sign "$TEST_DIR/other.pem" "$TEST_DIR/first" dir:"$S:unsigned" >/dev/null
+	run "$BI" pull-snapshot --verify "$TEST_DIR/key.pub" dir:"$S:unsigned" "$TEST_DIR/out3"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"does not verify"* ]]
+	[ ! -e "$TEST_DIR/out3" ]
+	# a signing key that is not one: nothing stored
+	run "$BI" push-snapshot --sign "$TEST_DIR/key.pub" "$IMG" dir:"$TEST_DIR/store2:x"
+	[ "$status" -eq 1 ]
+	[ ! -e "$TEST_DIR/store2" ]
+}
+
+@test "trust: signed snapshots through a registry: a tag moved to an unsigned snapshot is refused" {
+	start_zdtm c1
+	brisk checkpoint --leave-running --image-path "$TEST_DIR/first" c1
+	brisk checkpoint --image-path "$IMG" c1
+	keypair key
+	start_registry
+	R=registry:127.0.0.1:$PORT/brisk/snap
+	d=$("$BI" push-snapshot --sign "$TEST_DIR/key.pem" "$IMG" "$R:v1")
+	"$BI" pull-snapshot --verify "$TEST_DIR/key.pub" "$R:v1" "$TEST_DIR/out1"
+	"$BI" pull-snapshot --verify "$TEST_DIR/key.pub" "$R@$d" "$TEST_DIR/out2"
+	diff -r "$TEST_DIR/out1" "$TEST_DIR/out2" -x brisk-snapshot.origin.json
+	# whoever can push to the registry moves the tag: the signature does not follow it
+	"$BI" push-snapshot "$TEST_DIR/first" "$R:v1" >/dev/null
+	run "$BI" pull-snapshot --verify "$TEST_DIR/key.pub" "$R:v1" "$TEST_DIR/out3"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is not signed: refused"* ]]
+	[ ! -e "$TEST_DIR/out3" ]
+}
