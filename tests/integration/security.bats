@@ -755,3 +755,28 @@ SH
 	[ "$(echo "$output" | tail -n 1)" = done ]
 	assert_no_leaks "${PFX}c"
 }
+
+# A snapshot is untrusted input: a checkpoint whose CRIU images give the process every
+# capability the restorer has is refused before the process runs again, and leaves nothing.
+# Every other tampering (uid, seccomp, no_new_privs, namespaces, mounts, /dev, symlinked images,
+# unsigned pulls) is in tests/integration/snapshot/trust.bats.
+@test "snapshot: a checkpoint whose images raise capabilities is refused before it runs" {
+	command -v criu >/dev/null || skip "criu is not installed"
+	local edit=$SOURCE_ROOT/tests/integration/snapshot/criu-image.py rc=0
+	args sleep 1000
+	brisk run -d "${PFX}c" </dev/null >/dev/null 2>&1
+	brisk checkpoint --image-path "$TEST_DIR/img" "${PFX}c"
+	"$edit" edit "$TEST_DIR"/img/core-*.img 'c = e["thread_core"]["creds"]
+b = int(open("/proc/self/status").read().split("CapBnd:")[1].split()[0], 16)
+c["cap_eff"] = c["cap_prm"] = c["cap_bnd"] = [b & 0xffffffff, b >> 32]' || rc=$?
+	[ "$rc" -ne 77 ] || skip "pycriu of CRIU 4 is not installed (tools/setup installs it)"
+	[ "$rc" -eq 0 ]
+	config ".linux.cgroupsPath = \"/$CGROUP_PARENT/${PFX}r\""
+	rc=0
+	"$BRISK" --root "$STATE_ROOT" restore -d --bundle "$BUNDLE" --image-path "$TEST_DIR/img" \
+		"${PFX}r" </dev/null >/dev/null 2>"$TEST_DIR/err" || rc=$?
+	grep -v 'cgroup: write' "$TEST_DIR/err" || true
+	[ "$rc" -ne 0 ]
+	grep -q "holds what the bundle does not give: CAP_" "$TEST_DIR/err"
+	assert_nothing_left
+}
