@@ -94,6 +94,21 @@ static void test_features(void **state)
 	    "CAP_CHECKPOINT_RESTORE");
 }
 
+/* The names a restore's refusal gives: libcap's, in order; cut short with "..." */
+static void test_mask_names(void **state)
+{
+	char buf[64], small[16];
+
+	(void)state;
+	caps_mask_names((1ULL << CAP_CHOWN) | (1ULL << CAP_SYS_ADMIN), buf, sizeof(buf));
+	assert_string_equal(buf, "CAP_CHOWN, CAP_SYS_ADMIN");
+	caps_mask_names(0, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	caps_mask_names((1ULL << CAP_CHOWN) | (1ULL << CAP_SYS_ADMIN), small, sizeof(small));
+	assert_int_equal(strlen(small), sizeof(small) - 1);
+	assert_string_equal(small + sizeof(small) - 4, "...");
+}
+
 /* The Cap* lines of /proc/self/status, in the order CapInh, CapPrm, CapEff, CapBnd, CapAmb. */
 static int read_status_caps(unsigned long long v[5])
 {
@@ -211,7 +226,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_errors),	cmocka_unit_test(test_parse),
 	    cmocka_unit_test(test_parse_absent),	cmocka_unit_test(test_features),
 	    cmocka_unit_test(test_apply_with_setuid),	cmocka_unit_test(test_apply_drop_all),
-	    cmocka_unit_test(test_apply_root_defaults),
+	    cmocka_unit_test(test_apply_root_defaults), cmocka_unit_test(test_mask_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
