@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The restored tree against what its bundle grants. CRIU gives each task the uids, capability
- * sets, no_new_privs, seccomp filters and namespaces that its images say, and the images come
- * from whoever wrote the snapshot. This reads what the kernel says each task holds (/proc of
- * every process and thread), while CRIU still holds the tree stopped, and compares it with the
- * grant. Nothing here trusts the images: only the kernel's view counts.
+ * sets, no_new_privs, seccomp filters, namespaces and mounts that its images say, and the
+ * images come from whoever wrote the snapshot. This reads what the kernel says each task holds
+ * (/proc of every process and thread) while the tree is stopped, before it ran anything of its
+ * own (CRIU's --leave-stopped), and compares it with the grant. Nothing here trusts the images:
+ * only the kernel's view counts.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -109,18 +110,14 @@ static int tree_list(pid_t root, struct tree *ret)
 			continue;
 		}
 		for (size_t k = 0; r >= 0 && k < tids.n; k++) {
-			char path[96], buf[4096];
-			ssize_t n;
+			_cleanup_free_ char *buf = NULL;
+			char path[96];
+			size_t len;
 
 			snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)t.pids[i],
 				 (int)tids.pids[k]);
-			if ((n = read_proc(path, buf, sizeof(buf))) < 0)
-				continue;
-			if ((size_t)n >= sizeof(buf) - 1) {
-				r = -E2BIG; /* thousands of children of one thread: not ours to list
-					     */
-				break;
-			}
+			if (read_file_at(AT_FDCWD, path, 16u << 20, &buf, &len) < 0)
+				continue; /* the thread is gone */
 			for (char *sp, *tok = strtok_r(buf, " \n", &sp); tok && r >= 0;
 			     tok = strtok_r(NULL, " \n", &sp)) {
 				int kid;
