@@ -1010,6 +1010,11 @@ static int grant_mounts(const struct spec *s, struct restore_grant *rg)
 			g->below = true;
 			g->below_flags = g->flags;
 		}
+		/* what the runtime mounts there (a cgroup mount is a tmpfs of cgroup v1 mounts, or
+		 * cgroup2) */
+		if (!(sm->kind & MOUNT_BIND) && sm->type && strcmp(sm->type, "cgroup") != 0 &&
+		    strcmp(sm->type, "cgroup2") != 0 && strcmp(sm->type, "none") != 0)
+			g->fstype = sm->type;
 		if (!(sm->kind & MOUNT_BIND) || !sm->source)
 			continue;
 		g->required = true;

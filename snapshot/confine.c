@@ -667,6 +667,12 @@ static int check_mount(int rootfd, pid_t root, const struct mnt *m, const struct
 			  m->point);
 		return 1;
 	}
+	if (exact && mg->fstype && strcmp(mg->fstype, m->fstype) != 0) {
+		violation(v, root, root, "", "mounts",
+			  "a %s mount on '%s', where the bundle's %s makes %s", m->fstype, m->point,
+			  mg->what, mg->fstype);
+		return 1;
+	}
 	if ((missing = (exact ? mg->flags : mg->below_flags) & ~m->flags)) {
 		violation(v, root, root, "", "mounts",
 			  "the mount on '%s' is not %s, as the bundle's %s makes it", m->point,

@@ -280,6 +280,7 @@ struct snapshot_id_map {
 struct snapshot_mount_grant {
 	const char *destination; /* absolute, in the container */
 	const char *what;	 /* the bundle's field, for messages: "mounts", "maskedPaths" */
+	const char *fstype;	 /* the file system type it must be; NULL: any (binds) */
 	unsigned long flags;	 /* of MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC */
 	bool required;		 /* a bind the bundle makes: it must be there */
 	bool if_exists;		 /* masked or read-only path: a mount there when the path exists */

@@ -367,3 +367,11 @@ keypair() {
 	[[ "$output" == *"is not signed: refused"* ]]
 	[ ! -e "$TEST_DIR/out3" ]
 }
+
+@test "trust: another file system in the place of the bundle's in the images: refused" {
+	start_zdtm c1
+	brisk checkpoint --image-path "$IMG" c1
+	# a sysfs (writable: the bundle's /dev/mqueue is not read-only) instead of the mqueue
+	mount_edit "$IMG" /dev/mqueue 'e["fstype"] = 2; e["source"] = "sysfs"'
+	refused r1 "a sysfs mount on '/dev/mqueue', where the bundle's mounts makes mqueue"
+}
