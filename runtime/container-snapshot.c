@@ -29,6 +29,8 @@
 #include "caps.h"
 #include "cgroup.h"
 #include "container-snapshot.h"
+#include "process.h"
+#include "seccomp-filter.h"
 
 void ext_mounts_done(struct ext_mounts *m)
 {
@@ -914,6 +916,8 @@ void restore_grant_done(struct restore_grant *g)
 	free(g->groups);
 	free(g->maps);
 	free(g->mounts);
+	free(g->rlimits);
+	seccomp_prog_free(g->seccomp);
 	*g = (struct restore_grant){0};
 }
 
@@ -1076,8 +1080,38 @@ int restore_grant_from_spec(const struct spec *s, struct restore_grant *ret)
 	g->any_ns = g->caps[SNAPSHOT_CAP_PERMITTED] & (UINT64_C(1) << CAP_SYS_ADMIN);
 	g->any_mount = g->any_ns;
 	g->no_new_privs = s->process.no_new_privileges;
-	/* the runtime installs linux.seccomp as one filter */
+	/* the runtime installs linux.seccomp as one filter: this one */
 	g->seccomp_filters = s->seccomp ? 1 : 0;
+	if (s->seccomp && (r = seccomp_prog_compile(s->seccomp, &rg.seccomp)) < 0) {
+		restore_grant_done(&rg);
+		return r;
+	}
+	g->seccomp_bpf = seccomp_prog_bpf(rg.seccomp);
+	g->seccomp_len = seccomp_prog_size(rg.seccomp);
+	/* an LSM the host lacks: refused, as create refuses it */
+	if ((r = process_check_lsm(&s->process)) < 0) {
+		restore_grant_done(&rg);
+		return r;
+	}
+	if (s->process.apparmor_profile && *s->process.apparmor_profile)
+		g->apparmor_profile = s->process.apparmor_profile;
+	if (s->process.selinux_label && *s->process.selinux_label)
+		g->selinux_label = s->process.selinux_label;
+	/* CAP_SYS_RESOURCE: the process could have raised its hard limits itself */
+	if (s->process.n_rlimits &&
+	    !(g->caps[SNAPSHOT_CAP_PERMITTED] & (UINT64_C(1) << CAP_SYS_RESOURCE))) {
+		if (!(rg.rlimits = calloc(s->process.n_rlimits, sizeof(*rg.rlimits)))) {
+			restore_grant_done(&rg);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < s->process.n_rlimits; i++)
+			rg.rlimits[i] = (struct snapshot_rlimit){
+			    .resource = s->process.rlimits[i].resource,
+			    .hard = s->process.rlimits[i].hard,
+			    .name = spec_rlimit_name(s->process.rlimits[i].resource)};
+		g->rlimits = rg.rlimits;
+		g->n_rlimits = s->process.n_rlimits;
+	}
 	for (size_t i = 0; i < s->n_namespaces && g->n_ns < SNAPSHOT_NS_TYPES; i++) {
 		const struct spec_namespace *ns = &s->namespaces[i];
 		struct snapshot_ns_grant *ng = &g->ns[g->n_ns++];

@@ -128,6 +128,8 @@ struct restore_grant {
 	gid_t *groups;
 	struct snapshot_id_map *maps;	     /* the uid mappings, then the gid mappings */
 	struct snapshot_mount_grant *mounts; /* strings are the spec's */
+	struct snapshot_rlimit *rlimits;
+	struct seccomp_prog *seccomp; /* linux.seccomp compiled as the runtime installs it */
 };
 int restore_grant_from_spec(const struct spec *s, struct restore_grant *ret);
 void restore_grant_done(struct restore_grant *g);

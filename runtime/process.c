@@ -244,21 +244,36 @@ static int apply_scheduler(struct json_object *o)
 	return 0;
 }
 
+int process_check_lsm(const struct spec_process *p)
+{
+	_cleanup_free_ char *enabled = NULL;
+
+	if (p->apparmor_profile && *p->apparmor_profile &&
+	    (read_file_at(AT_FDCWD, "/sys/module/apparmor/parameters/enabled", 16, &enabled,
+			  NULL) < 0 ||
+	     enabled[0] != 'Y'))
+		return log_error_errno(-EOPNOTSUPP,
+				       "apparmor profile '%s' requested but AppArmor is not enabled "
+				       "on this host",
+				       p->apparmor_profile);
+	if (p->selinux_label && *p->selinux_label && access("/sys/fs/selinux/enforce", F_OK) < 0)
+		return log_error_errno(
+		    -EOPNOTSUPP, "selinux label '%s' requested but SELinux is not enabled on this host",
+		    p->selinux_label);
+	return 0;
+}
+
 static int apply_lsm(const struct spec_process *p)
 {
+	int r;
+
+	if ((r = process_check_lsm(p)) < 0)
+		return r;
 	if (p->apparmor_profile && *p->apparmor_profile) {
-		_cleanup_free_ char *enabled = NULL;
-		if (read_file_at(AT_FDCWD, "/sys/module/apparmor/parameters/enabled", 16, &enabled,
-				 NULL) < 0 ||
-		    enabled[0] != 'Y')
-			return log_error_errno(-EOPNOTSUPP,
-					       "apparmor profile '%s' requested but AppArmor is "
-					       "not enabled on this host",
-					       p->apparmor_profile);
 		_cleanup_free_ char *cmd = NULL;
 		if (asprintf(&cmd, "exec %s", p->apparmor_profile) < 0)
 			return -ENOMEM;
-		int r = write_string_at(AT_FDCWD, "/proc/self/attr/apparmor/exec", cmd);
+		r = write_string_at(AT_FDCWD, "/proc/self/attr/apparmor/exec", cmd);
 		if (r == -ENOENT)
 			r = write_string_at(AT_FDCWD, "/proc/self/attr/exec", cmd);
 		if (r < 0)
@@ -266,12 +281,7 @@ static int apply_lsm(const struct spec_process *p)
 					       p->apparmor_profile);
 	}
 	if (p->selinux_label && *p->selinux_label) {
-		if (access("/sys/fs/selinux/enforce", F_OK) < 0)
-			return log_error_errno(
-			    -EOPNOTSUPP,
-			    "selinux label '%s' requested but SELinux is not enabled on this host",
-			    p->selinux_label);
-		int r = write_string_at(AT_FDCWD, "/proc/self/attr/exec", p->selinux_label);
+		r = write_string_at(AT_FDCWD, "/proc/self/attr/exec", p->selinux_label);
 		if (r < 0)
 			return log_error_errno(r, "set selinux label '%s': %m", p->selinux_label);
 	}

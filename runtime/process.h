@@ -32,6 +32,8 @@ int process_check_preserve_fds(int n);
 int process_prepare_env(struct process_ctx *c);
 /* Resolve args[0] against the process's PATH, in the current root. */
 int process_find_exec(struct process_ctx *c);
+/* The host has the LSM that P's apparmorProfile / selinuxLabel name: 0, or -EOPNOTSUPP logged. */
+int process_check_lsm(const struct spec_process *p);
 /* Before the user switch: rlimits, oomScoreAdj, ioPriority, scheduler, CPU affinity,
  * personality is the caller's, AppArmor/SELinux. */
 int process_apply_limits(struct process_ctx *c);

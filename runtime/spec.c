@@ -129,6 +129,14 @@ int spec_rlimit_from_name(const char *name)
 	return -EINVAL;
 }
 
+const char *spec_rlimit_name(int resource)
+{
+	for (size_t i = 0; i < ELEMENTSOF(rlimit_names); i++)
+		if (rlimit_names[i].resource == resource)
+			return rlimit_names[i].name;
+	return NULL;
+}
+
 /* Mount options: flags to set or clear, propagation, recursive attributes. */
 enum { OPT_FLAG, OPT_CLEAR, OPT_PROPAGATION, OPT_ATTR_SET, OPT_ATTR_CLR, OPT_KIND };
 

@@ -164,3 +164,5 @@ int spec_mount_option(struct spec_mount *m, const char *opt);
 extern const char *const spec_mount_option_names[];
 /* RLIMIT_* by name ("RLIMIT_NOFILE"), or -EINVAL. */
 int spec_rlimit_from_name(const char *name);
+/* The name of RLIMIT_* RESOURCE, or NULL. */
+const char *spec_rlimit_name(int resource);

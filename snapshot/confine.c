@@ -3,9 +3,9 @@
  * The restored tree against what its bundle grants. CRIU gives each task the uids, capability
  * sets, no_new_privs, seccomp filters, namespaces and mounts that its images say, and the
  * images come from whoever wrote the snapshot. This reads what the kernel says each task holds
- * (/proc of every process and thread) while the tree is stopped, before it ran anything of its
- * own (CRIU's --leave-stopped), and compares it with the grant. Nothing here trusts the images:
- * only the kernel's view counts.
+ * (/proc of every process and thread, and each thread's seccomp filter through ptrace) while the
+ * tree is stopped, before it ran anything of its own (CRIU's --leave-stopped), and compares it
+ * with the grant. Nothing here trusts the images: only the kernel's view counts.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,9 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
 #include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -329,6 +333,212 @@ static int check_status(const char *st, pid_t pid, pid_t tid, const struct snaps
 	return 0;
 }
 
+/* ---- seccomp filters ------------------------------------------------------------------- */
+
+#ifndef PTRACE_SECCOMP_GET_FILTER
+#define PTRACE_SECCOMP_GET_FILTER 0x420c
+#endif
+
+/*
+ * Attach to the stopped thread TID so that ptrace's requests work on it. Attaching to a task in
+ * a group stop re-traps it at once; the interrupt covers a thread that was not stopped.
+ */
+static int seize(pid_t tid)
+{
+	int status, r;
+
+	if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0)
+		return -errno;
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	for (;;) {
+		pid_t w = waitpid(tid, &status, __WALL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			r = -errno;
+			goto fail;
+		}
+		if (WIFSTOPPED(status))
+			return 0;
+		if (WIFEXITED(status) || WIFSIGNALED(status))
+			return -ESRCH;
+	}
+fail:
+	(void)ptrace(PTRACE_DETACH, tid, 0, 0);
+	return r;
+}
+
+/* Filter INDEX (0: the newest) of the traced thread TID: its length, or -errno (-ENOENT past
+ * the oldest). With BUF, the instructions too (BUF holds BPF_MAXINSNS). */
+static long get_filter(pid_t tid, unsigned long index, struct sock_filter *buf)
+{
+	long n = ptrace(PTRACE_SECCOMP_GET_FILTER, tid, (void *)index, buf);
+
+	return n < 0 ? -errno : n;
+}
+
+/*
+ * The oldest filter of TID (COUNT filters, from its status; 0: unknown, walk them) against the
+ * bundle's. Filters stack, and the most restrictive answer wins, so the bundle's filter at the
+ * bottom of the stack confines whatever a task stacked above it; what is never allowed is a
+ * bottom filter of the snapshot's choosing.
+ */
+static int check_filter(pid_t pid, pid_t tid, const char *comm, uint64_t count,
+			const struct snapshot_grant *g, struct snapshot_violation *v)
+{
+	_cleanup_free_ struct sock_filter *buf = NULL;
+	long n;
+	int r;
+
+	if ((r = seize(tid)) < 0)
+		return r == -ESRCH ? 0 : r;
+	if (count == 0)
+		while ((n = get_filter(tid, count, NULL)) > 0)
+			count++;
+	n = count ? get_filter(tid, count - 1, NULL) : -ENOENT;
+	if (n < 0) {
+		r = n == -ENOENT ? -EBADMSG : (int)n;
+		goto out;
+	}
+	if ((size_t)n != g->seccomp_len) {
+		violation(v, pid, tid, comm, "seccomp",
+			  "a seccomp filter of %ld instructions in the place of the bundle's "
+			  "linux.seccomp (%zu instructions)",
+			  n, g->seccomp_len);
+		r = 1;
+		goto out;
+	}
+	if (!(buf = calloc(BPF_MAXINSNS, sizeof(*buf)))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if ((n = get_filter(tid, count - 1, buf)) < 0) {
+		r = (int)n;
+		goto out;
+	}
+	r = 0;
+	for (size_t i = 0; i < g->seccomp_len && r == 0; i++)
+		if (memcmp(&buf[i], &g->seccomp_bpf[i], sizeof(*buf)) != 0) {
+			violation(v, pid, tid, comm, "seccomp",
+				  "a seccomp filter that is not the bundle's linux.seccomp (they "
+				  "differ at instruction %zu of %zu)",
+				  i, g->seccomp_len);
+			r = 1;
+		}
+out:
+	(void)ptrace(PTRACE_DETACH, tid, 0, 0);
+	return r;
+}
+
+/* ---- LSM ------------------------------------------------------------------------------- */
+
+/* attr/NAME of the thread DIR (the LSM's own directory first, as the kernel has it since 5.8) */
+static ssize_t read_attr(const char *dir, const char *lsm, char *buf, size_t size)
+{
+	char path[160];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/attr/%s/current", dir, lsm);
+	if ((n = read_proc(path, buf, size)) == -ENOENT) {
+		snprintf(path, sizeof(path), "%s/attr/current", dir);
+		n = read_proc(path, buf, size);
+	}
+	if (n >= 0)
+		buf[strcspn(buf, "\n")] = '\0';
+	return n;
+}
+
+/*
+ * The thread DIR runs confined as the bundle says. AppArmor's "PROFILE (MODE)": the profile,
+ * or a hat of it ("PROFILE//HAT"), which the application may change to itself; SELinux's
+ * context exactly.
+ */
+static int check_lsm(const char *dir, pid_t pid, pid_t tid, const char *comm,
+		     const struct snapshot_grant *g, struct snapshot_violation *v)
+{
+	char cur[512];
+	ssize_t n;
+
+	if (g->apparmor_profile) {
+		size_t len = strlen(g->apparmor_profile);
+		if ((n = read_attr(dir, "apparmor", cur, sizeof(cur))) < 0)
+			return n == -ENOENT ? 0 : (int)n;
+		if (strncmp(cur, g->apparmor_profile, len) != 0 ||
+		    (cur[len] != '\0' && cur[len] != ' ' && strncmp(cur + len, "//", 2) != 0)) {
+			violation(v, pid, tid, comm, "lsm",
+				  "AppArmor confinement '%.200s', the bundle's "
+				  "process.apparmorProfile is '%.40s'",
+				  cur, g->apparmor_profile);
+			return 1;
+		}
+	}
+	if (g->selinux_label) {
+		if ((n = read_attr(dir, "selinux", cur, sizeof(cur))) < 0)
+			return n == -ENOENT ? 0 : (int)n;
+		if (strcmp(cur, g->selinux_label) != 0) {
+			violation(v, pid, tid, comm, "lsm",
+				  "SELinux context '%.200s', the bundle's process.selinuxLabel "
+				  "is '%.40s'",
+				  cur, g->selinux_label);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* ---- rlimits --------------------------------------------------------------------------- */
+
+/*
+ * /proc/PID/limits: a heading, then one line per resource in RLIMIT_* order, each a name
+ * padded to 26 columns, the soft and the hard limit ("unlimited" or a number), the units.
+ */
+static int check_rlimits(pid_t pid, const char *comm, const struct snapshot_grant *g,
+			 struct snapshot_violation *v)
+{
+	char path[64], text[4096];
+	uint64_t hard[RLIM_NLIMITS];
+	bool known[RLIM_NLIMITS] = {0};
+	const char *line;
+	ssize_t n;
+	int res = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+	if ((n = read_proc(path, text, sizeof(text))) < 0)
+		return n == -ENOENT ? 0 : (int)n;
+	for (line = text; line && *line && res < RLIM_NLIMITS; res++) {
+		const char *next = strchr(line, '\n');
+		char soft_s[32], hard_s[32];
+
+		if (res >= 0 && (size_t)(next ? next - line : (ptrdiff_t)strlen(line)) > 26 &&
+		    sscanf(line + 26, "%31s %31s", soft_s, hard_s) == 2) {
+			known[res] = true;
+			hard[res] = strcmp(hard_s, "unlimited") == 0 ? UINT64_MAX
+								      : strtoull(hard_s, NULL, 10);
+		}
+		line = next ? next + 1 : NULL;
+	}
+	for (size_t i = 0; i < g->n_rlimits; i++) {
+		const struct snapshot_rlimit *l = &g->rlimits[i];
+		if (l->resource < 0 || l->resource >= RLIM_NLIMITS)
+			continue;
+		if (!known[l->resource])
+			return -EBADMSG;
+		if (hard[l->resource] > l->hard) {
+			char have[24] = "unlimited";
+			if (hard[l->resource] != UINT64_MAX)
+				snprintf(have, sizeof(have), "%" PRIu64, hard[l->resource]);
+			violation(v, pid, pid, comm, "rlimits",
+				  "a hard %s of %s, the bundle's process.rlimits give %" PRIu64,
+				  l->name ? l->name : "limit", have, l->hard);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static const struct {
 	int type;
 	const char *file, *name;
@@ -500,7 +710,8 @@ static int check_process(pid_t pid, bool is_root, const struct snapshot_grant *g
 			 const struct ns_ids *host, struct ns_ids *root, struct tree *tids,
 			 struct snapshot_violation *v)
 {
-	char dir[96], path[128], st[8192];
+	char dir[96], path[128], st[8192], comm[16] = "";
+	uint64_t mode, count;
 	bool ns_done = false;
 	ssize_t n;
 	int r;
@@ -525,8 +736,20 @@ static int check_process(pid_t pid, bool is_root, const struct snapshot_grant *g
 		}
 		if ((r = check_status(st, pid, tids->pids[k], g, v)) != 0)
 			return r;
+		if (!*comm)
+			status_comm(st, comm);
+		if ((g->apparmor_profile || g->selinux_label) &&
+		    (r = check_lsm(dir, pid, tids->pids[k], comm, g, v)) != 0)
+			return r;
+		if (!g->seccomp_len || field_u64(st, "Seccomp", 10, &mode) < 0 || mode != 2)
+			continue; /* strict mode confines more than any filter */
+		if (field_u64(st, "Seccomp_filters", 10, &count) < 0)
+			count = 0;
+		if ((r = check_filter(pid, tids->pids[k], comm, count, g, v)) != 0)
+			return r;
 	}
-	return 0;
+	/* limits are the process's, shared by its threads */
+	return g->n_rlimits && *comm ? check_rlimits(pid, comm, g, v) : 0;
 }
 
 /* ---- mounts ---------------------------------------------------------------------------- */

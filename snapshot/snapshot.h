@@ -292,6 +292,15 @@ struct snapshot_mount_grant {
 	ino_t ino;
 };
 
+struct sock_filter; /* <linux/filter.h> */
+
+/* A hard limit of the bundle's process.rlimits. */
+struct snapshot_rlimit {
+	int resource; /* RLIMIT_* */
+	uint64_t hard;
+	const char *name; /* "RLIMIT_NOFILE", for messages */
+};
+
 struct snapshot_grant {
 	uid_t uid; /* every id of every task, as the restorer's user namespace sees them */
 	gid_t gid;
@@ -303,6 +312,14 @@ struct snapshot_grant {
 	uint64_t caps[_SNAPSHOT_CAP_MAX];
 	bool no_new_privs;
 	unsigned seccomp_filters; /* filters the bundle installs; a task must hold as many */
+	/* the bundle's filter, as the runtime installs it: a task's oldest filter must be it (it
+	 * may have stacked more of its own above it) */
+	const struct sock_filter *seccomp_bpf;
+	size_t seccomp_len;
+	const struct snapshot_rlimit *rlimits; /* no task's hard limit above these */
+	size_t n_rlimits;
+	const char *apparmor_profile; /* every task confined by it (or a hat of it) */
+	const char *selinux_label;    /* every task's context */
 	struct snapshot_ns_grant ns[SNAPSHOT_NS_TYPES];
 	size_t n_ns;
 	const struct snapshot_id_map *uid_map, *gid_map; /* a new user namespace's */
@@ -318,7 +335,8 @@ struct snapshot_violation {
 	pid_t pid, tid;		   /* as the restorer sees them */
 	char comm[16];		   /* the task's name */
 	const char *field;	   /* "uid", "gid", "groups", "capabilities", "noNewPrivileges",
-				      "seccomp", "namespaces", "uidMappings", "gidMappings" */
+				      "seccomp", "rlimits", "lsm", "namespaces", "uidMappings",
+				      "gidMappings", "mounts" */
 	enum snapshot_cap_set set; /* capabilities: the set */
 	uint64_t extra_caps;	   /* ...and the capabilities beyond the grant */
 	char detail[256];	   /* the difference in words */
@@ -326,9 +344,11 @@ struct snapshot_violation {
 
 /*
  * Check every task and thread of the tree of ROOT against G (their uids and gids, groups,
- * capability sets, no_new_privs, seccomp mode and filter count, namespaces, a new user
- * namespace's mappings, and the root task's mounts: flags, bind sources, masks): 0; -EPERM
- * and *RET what the first offending task holds; -errno.
+ * capability sets, no_new_privs, seccomp mode, filter count and the bundle's filter itself,
+ * rlimits, AppArmor profile or SELinux label, namespaces, a new user namespace's mappings, and the root task's mounts: flags,
+ * bind sources, masks): 0; -EPERM and *RET what the first offending task holds; -errno.
+ * The tree must be stopped: a filter is read through ptrace (PTRACE_SECCOMP_GET_FILTER, which
+ * needs CAP_SYS_ADMIN and a caller under no seccomp filter of its own: -EACCES otherwise).
  */
 int snapshot_tree_check(pid_t root, const struct snapshot_grant *g, struct snapshot_violation *ret);
 /* SIGCONT every process of the tree of ROOT. */

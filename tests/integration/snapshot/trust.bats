@@ -99,6 +99,53 @@ c["cap_eff"] = c["cap_prm"] = c["cap_bnd"] = c["cap_inh"] = [b & 0xffffffff, b >
 	refused r1 "no seccomp filter, the bundle's linux.seccomp installs 1"
 }
 
+# a filter of seccomp.img rewritten: each of the filter's instructions, as bytes
+SECCOMP_FILTER='import base64, struct
+f = e["seccomp_filters"][0]
+b = base64.b64decode(f["filter"])'
+
+@test "trust: the seccomp filter replaced in the images: refused, the filter compared whole" {
+	config '.linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+		{"names": ["mknod", "mknodat"], "action": "SCMP_ACT_ERRNO"}]}'
+	start_zdtm c1
+	brisk checkpoint --image-path "$IMG" c1
+	cp -a "$IMG" "$TEST_DIR/img.orig"
+	# one instruction that allows everything, in the place of the bundle's filter
+	tamper "$IMG/seccomp.img" "$SECCOMP_FILTER"'
+f["filter"] = base64.b64encode(struct.pack("<HBBI", 0x06, 0, 0, 0x7fff0000)).decode()'
+	refused r1 "a seccomp filter of 1 instructions in the place of the bundle's linux.seccomp"
+	# the same length, the bundle's EPERM answer turned into "allow"
+	rm -rf "$IMG" && cp -a "$TEST_DIR/img.orig" "$IMG"
+	tamper "$IMG/seccomp.img" "$SECCOMP_FILTER"'
+eperm, allow = struct.pack("<I", 0x00050001), struct.pack("<I", 0x7fff0000)
+assert eperm in b, "no SCMP_ACT_ERRNO(EPERM) in the filter"
+f["filter"] = base64.b64encode(b.replace(eperm, allow)).decode()'
+	refused r2 "a seccomp filter that is not the bundle's linux.seccomp (they differ at instruction"
+	# and the untouched images still restore
+	rm -rf "$IMG" && cp -a "$TEST_DIR/img.orig" "$IMG"
+	restore r0
+	check_pass r0
+}
+
+@test "trust: a hard rlimit raised in the images: refused" {
+	config '.process.rlimits = [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}]'
+	start_zdtm c1
+	brisk checkpoint --image-path "$IMG" c1
+	# RLIMIT_NOFILE is resource 7
+	tamper "$IMG"/core-*.img 'if "tc" in e: e["tc"]["rlimits"]["rlimits"][7]["max"] = 4096'
+	refused r1 "a hard RLIMIT_NOFILE of 4096, the bundle's process.rlimits give 1024"
+}
+
+@test "trust: an LSM the bundle asks for and the host lacks: refused, as create refuses it" {
+	[ ! -e /sys/module/apparmor/parameters/enabled ] ||
+		[ "$(cat /sys/module/apparmor/parameters/enabled)" != Y ] ||
+		skip "AppArmor is enabled on this host"
+	start_zdtm c1
+	brisk checkpoint --image-path "$IMG" c1
+	config '.process.apparmorProfile = "brisk-test"'
+	refused r1 "apparmor profile 'brisk-test' requested but AppArmor is not enabled on this host"
+}
+
 @test "trust: a uid changed in the images: refused" {
 	start_zdtm c1
 	brisk checkpoint --image-path "$IMG" c1

@@ -15,7 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -150,6 +155,80 @@ static void test_kill(void **state)
 	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 }
 
+/* a filter that allows everything, and one that differs from it in its answer only */
+static const struct sock_filter allow_all[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
+static const struct sock_filter allow_log[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_LOG)};
+
+/* A child under FILTER (and a hard RLIMIT_NOFILE of 64), stopped, as CRIU leaves a tree. */
+static pid_t stopped_child(const struct sock_filter *filter, size_t len)
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sock_fprog prog = {.len = (unsigned short)len,
+					  .filter = (struct sock_filter *)filter};
+		struct rlimit rl = {64, 64};
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || setrlimit(RLIMIT_NOFILE, &rl) < 0 ||
+		    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+			_exit(1);
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
+	assert_true(WIFSTOPPED(status));
+	return pid;
+}
+
+static void reap(pid_t pid)
+{
+	int status;
+
+	assert_int_equal(snapshot_tree_kill(pid), 0);
+	while (waitpid(pid, &status, 0) == pid && WIFSTOPPED(status))
+		;
+}
+
+static void test_seccomp_filter_and_rlimits(void **state)
+{
+	struct snapshot_rlimit nofile = {.resource = RLIMIT_NOFILE, .hard = 64, .name = "NOFILE"};
+	struct snapshot_grant g;
+	struct snapshot_violation v;
+	pid_t pid;
+
+	(void)state;
+	/* reading a filter needs CAP_SYS_ADMIN */
+	if (geteuid() != 0)
+		skip();
+	pid = stopped_child(allow_all, 1);
+	self_grant(&g);
+	g.no_new_privs = true;
+	g.seccomp_filters = 1;
+	g.seccomp_bpf = allow_all;
+	g.seccomp_len = 1;
+	g.rlimits = &nofile;
+	g.n_rlimits = 1;
+	assert_int_equal(snapshot_tree_check(pid, &g, &v), 0);
+	g.seccomp_bpf = allow_log;
+	assert_int_equal(snapshot_tree_check(pid, &g, &v), -EPERM);
+	assert_string_equal(v.field, "seccomp");
+	assert_non_null(strstr(v.detail, "differ at instruction 0 of 1"));
+	g.seccomp_bpf = allow_all;
+	nofile.hard = 63;
+	assert_int_equal(snapshot_tree_check(pid, &g, &v), -EPERM);
+	assert_string_equal(v.field, "rlimits");
+	assert_non_null(strstr(v.detail, "a hard NOFILE of 64, the bundle's process.rlimits give 63"));
+	/* the tree stayed stopped through every check */
+	char path[64], *st = NULL;
+	size_t len;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	assert_int_equal(read_file_at(AT_FDCWD, path, 1 << 20, &st, &len), 0);
+	assert_non_null(strstr(st, "State:\tT"));
+	free(st);
+	reap(pid);
+}
+
 static void test_images_check(void **state)
 {
 	char dir[] = "/tmp/test-confine-XXXXXX";
@@ -191,6 +270,7 @@ int main(void)
 	    cmocka_unit_test(test_namespaces),
 	    cmocka_unit_test(test_mounts),
 	    cmocka_unit_test(test_kill),
+	    cmocka_unit_test(test_seccomp_filter_and_rlimits),
 	    cmocka_unit_test(test_images_check),
 	};
 
