@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* containerd's snapshots service (containerd.services.snapshots.v1.Snapshots) over the store. */
+#pragma once
+
+#include "grpc.h"
+#include "store.h"
+
+/* The method table; every method's userdata is the struct store. */
+extern const struct grpc_method service_methods[];
+extern const size_t service_n_methods;
+
+/* Shared by the methods (service.c, update.c): each answers the call. */
+void service_update(const uint8_t *msg, size_t len, struct grpc_reply *reply, void *userdata);
+void reply_empty(struct grpc_reply *reply);
+void reply_info(struct grpc_reply *reply, const struct snap *snap);
+void bad_request(struct grpc_reply *reply, const char *method);
+/* Answer failure R of what FMT says (": strerror" is appended); unexpected ones are logged. */
+void fail_io(struct grpc_reply *reply, int r, const char *fmt, ...) _printf_(3, 4);
+/* KEY's snapshot, or NULL with NotFound answered. */
+struct snap *lookup(struct grpc_reply *reply, struct store *store, const char *key);
