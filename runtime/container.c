@@ -269,6 +269,69 @@ static int save_early_state(struct create_job *j)
 	return 0;
 }
 
+/* A bind mount the init makes from a source path (an idmapped one is the runtime's mount). */
+static bool bind_source_sent(const struct spec_mount *m)
+{
+	return (m->kind & MOUNT_BIND) && !(m->kind & MOUNT_IDMAP) && m->source;
+}
+
+static int send_bind_sources_here(struct create_job *j)
+{
+	const struct spec *s = j->spec;
+	int r;
+
+	for (size_t i = 0; i < s->n_mounts; i++) {
+		const struct spec_mount *m = &s->mounts[i];
+		if (!bind_source_sent(m))
+			continue;
+		_cleanup_close_ int fd = open(m->source, O_PATH | O_CLOEXEC);
+		if (fd < 0)
+			return log_error_errno(-errno, "bind mount source '%s' for '%s': %m",
+					       m->source, m->destination);
+		if ((r = sync_send_fd_error(j->sync[0], SYNC_BIND_SOURCE, (int)i, fd)) < 0)
+			return init_failure(j, r);
+	}
+	return 0;
+}
+
+/*
+ * Bind mount sources of a container with a user namespace of its own, opened as runc opens
+ * them: by the runtime, with its credentials, in the init's mount namespace (a mount can be
+ * bound only in the namespace it is in). The init, root of its own user namespace only, may
+ * not be able to resolve a source's path (one under a directory only the host's root may
+ * pass); it binds the fd sent here instead. Joining the init's mount namespace needs
+ * CAP_SYS_ADMIN over its user namespace, which a rootless runtime lacks: as runc, it leaves
+ * the sources to the init. Nothing else runs until we are back in our own namespace, root
+ * and cwd (setns() moves both to the namespace's root).
+ */
+static int send_bind_sources(struct create_job *j)
+{
+	const struct spec *s = j->spec;
+	_cleanup_close_ int own = -EBADF, theirs = -EBADF, root = -EBADF, cwd = -EBADF;
+	char path[64];
+	bool any = false;
+	int r;
+
+	for (size_t i = 0; i < s->n_mounts; i++)
+		any = any || bind_source_sent(&s->mounts[i]);
+	if (!any || !j->userns || j->rt->rootless || !(clone_flags(s) & CLONE_NEWNS))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", j->pid);
+	if ((own = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC)) < 0 ||
+	    (theirs = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    (root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    (cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return log_error_errno(-errno, "open the mount namespaces for bind mount sources: %m");
+	if (FAULT_OR("namespace", setns(theirs, CLONE_NEWNS)) < 0)
+		return log_error_errno(-errno, "join the container init's mount namespace: %m");
+	/* a relative source is where it was before the setns */
+	r = fchdir(cwd) < 0 ? log_error_errno(-errno, "chdir back to our cwd: %m")
+			    : send_bind_sources_here(j);
+	if (setns(own, CLONE_NEWNS) < 0 || fchdir(root) < 0 || chroot(".") < 0 || fchdir(cwd) < 0)
+		return log_error_errno(-errno, "return to the runtime's mount namespace: %m");
+	return r;
+}
+
 static int parent_handshake(struct create_job *j)
 {
 	const struct spec *s = j->spec;
@@ -289,6 +352,8 @@ static int parent_handshake(struct create_job *j)
 		if ((r = idmap_write(j->pid, "gid_map", s->gid_maps, s->n_gid_maps)) < 0)
 			return log_error_errno(r, "write gid_map of the user namespace: %m");
 	}
+	if ((r = send_bind_sources(j)) < 0)
+		return r;
 	/* The init sets up its mounts while we make its cgroups: on a v1 host that is a
 	 * dozen directories and the writes of every limit, ~4 ms here. It forks nothing
 	 * and runs no code of the container until SYNC_HOOKS_DONE, which follows this. */

@@ -175,6 +175,7 @@ static int setup_container(struct init_ctx *c, struct process_ctx *pc)
 				.userns = c->new_userns || spec_find_namespace(s, CLONE_NEWUSER),
 				.no_pivot = c->no_pivot,
 				.rootfd = -EBADF,
+				.bind_fds = c->bind_fds,
 				.before_cgroup_mounts = after_cgroups,
 				.userdata = c};
 	struct sync_msg m;
@@ -195,6 +196,8 @@ static int setup_container(struct init_ctx *c, struct process_ctx *pc)
 	bool own_mounts = spec_find_namespace(s, CLONE_NEWNS) != NULL;
 	if (own_mounts && (r = rootfs_prepare(&rc)) < 0)
 		return r;
+	for (size_t i = 0; c->bind_fds && i < s->n_mounts; i++)
+		c->bind_fds[i] = safe_close(c->bind_fds[i]);
 	if (!own_mounts && (r = after_cgroups(c)) < 0)
 		return r;
 	if ((r = sync_send(c->sync_fd, SYNC_HOOKS, 0, NULL)) < 0 ||
@@ -234,6 +237,34 @@ static int setup_container(struct init_ctx *c, struct process_ctx *pc)
 	return 0;
 }
 
+/* Until SYNC_GO the runtime may send bind mount sources it opened (send_bind_sources()). */
+static int wait_for_go(struct init_ctx *c)
+{
+	size_t n = c->spec->n_mounts;
+	struct sync_msg m;
+	int fd, r;
+
+	for (;;) {
+		if ((r = sync_recv(c->sync_fd, &m, &fd)) < 0)
+			return r;
+		if (m.type == SYNC_GO)
+			return 0;
+		if (m.type != SYNC_BIND_SOURCE || fd < 0 || m.error < 0 || (size_t)m.error >= n) {
+			safe_close(fd);
+			return -EBADMSG;
+		}
+		if (!c->bind_fds) {
+			c->bind_fds = malloc(n * sizeof(int));
+			if (!c->bind_fds)
+				return -ENOMEM;
+			for (size_t i = 0; i < n; i++)
+				c->bind_fds[i] = -EBADF;
+		}
+		safe_close(c->bind_fds[m.error]);
+		c->bind_fds[m.error] = fd;
+	}
+}
+
 _Noreturn void init_main(struct init_ctx *c)
 {
 	struct process_ctx pc = {.p = &c->spec->process,
@@ -241,7 +272,6 @@ _Noreturn void init_main(struct init_ctx *c)
 				 .seccomp = c->seccomp,
 				 .preserve_fds = c->preserve_fds,
 				 .setgroups_allowed = !c->setgroups_denied};
-	struct sync_msg m;
 	int listener = -1, r;
 
 	log_set_capture(errbuf, sizeof(errbuf));
@@ -252,8 +282,7 @@ _Noreturn void init_main(struct init_ctx *c)
 	 * a rootless parent could not open them (as runc's nsexec does). */
 	if (!c->new_userns)
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	r = sync_recv(c->sync_fd, &m, NULL);
-	if (r < 0 || m.type != SYNC_GO)
+	if (wait_for_go(c) < 0)
 		_exit(1);
 	if (c->new_userns)
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);

@@ -22,6 +22,7 @@ struct init_ctx {
 	bool no_new_keyring;
 	bool no_fifo; /* restore-like paths: exec right after CREATED */
 	int preserve_fds;
+	int *bind_fds; /* per mount: its source, opened by the runtime, or -1; NULL if none */
 	struct caps *caps;
 	struct seccomp_prog *seccomp;
 };

@@ -172,13 +172,20 @@ static unsigned long locked_flags(const char *path)
 	(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME | \
 	 MS_STRICTATIME | 256 /* MS_NOSYMFOLLOW */)
 
-static int do_bind(const struct spec_mount *m, const char *target)
+/* SOURCE_FD: the source the runtime opened for us (bind_fds), or -1 for its path. */
+static int do_bind(const struct spec_mount *m, int source_fd, const char *target)
 {
 	unsigned long rec = (m->kind & MOUNT_RECURSIVE) ? MS_REC : 0;
+	char fdpath[64];
+	const char *src = m->source;
 
 	if (!m->source)
 		return log_error_errno(-EINVAL, "bind mount '%s': no source", m->destination);
-	if (FAULT_OR("mount", mount(m->source, target, NULL, MS_BIND | rec, NULL)) < 0)
+	if (source_fd >= 0) {
+		fd_path(source_fd, fdpath);
+		src = fdpath;
+	}
+	if (FAULT_OR("mount", mount(src, target, NULL, MS_BIND | rec, NULL)) < 0)
 		return log_error_errno(-errno, "bind mount '%s' on '%s': %m", m->source,
 				       m->destination);
 	return 0;
@@ -485,6 +492,8 @@ static bool is_dev_readonly(const struct spec_mount *m)
 
 static int mount_one(struct rootfs_ctx *c, const struct spec_mount *m)
 {
+	size_t index = (size_t)(m - c->spec->mounts);
+	int source_fd = c->bind_fds ? c->bind_fds[index] : -EBADF;
 	_cleanup_close_ int fd = -EBADF;
 	char target[64];
 	bool is_file = false;
@@ -492,11 +501,14 @@ static int mount_one(struct rootfs_ctx *c, const struct spec_mount *m)
 
 	if ((m->kind & MOUNT_BIND) && m->source) {
 		struct stat st;
-		/* The idmapped clone is the runtime's, opened with its credentials: the init may
-		 * not be able to reach the source's path from its user namespace. */
+		/* The idmapped clone and the sources in bind_fds are the runtime's, opened with
+		 * its credentials: the init may not be able to reach the source's path from its
+		 * user namespace. */
 		bool made = (m->kind & MOUNT_IDMAP) && m->idmap_fd >= 0;
 
-		if ((made ? fstat(m->idmap_fd, &st) : stat(m->source, &st)) < 0)
+		if (made)
+			source_fd = m->idmap_fd;
+		if ((source_fd >= 0 ? fstat(source_fd, &st) : stat(m->source, &st)) < 0)
 			return log_error_errno(-errno, "bind mount source '%s' for '%s': %m",
 					       m->source, m->destination);
 		is_file = !S_ISDIR(st.st_mode);
@@ -512,7 +524,7 @@ static int mount_one(struct rootfs_ctx *c, const struct spec_mount *m)
 		if ((r = mount_idmapped(m, fd)) < 0)
 			return r;
 	} else if (m->kind & MOUNT_BIND) {
-		if ((r = do_bind(m, target)) < 0)
+		if ((r = do_bind(m, source_fd, target)) < 0)
 			return r;
 	} else if (is_cgroup_mount(m)) {
 		if ((r = mount_cgroup(c, m, target)) < 0)
@@ -532,7 +544,7 @@ static int mount_one(struct rootfs_ctx *c, const struct spec_mount *m)
 				struct spec_mount b = *m;
 				b.source = (char *)"/sys";
 				b.kind = MOUNT_BIND | MOUNT_RECURSIVE;
-				if ((r = do_bind(&b, target)) < 0 ||
+				if ((r = do_bind(&b, -EBADF, target)) < 0 ||
 				    (r = restrict_sysfs_bind(c, m)) < 0)
 					return r;
 			} else {

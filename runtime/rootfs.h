@@ -11,6 +11,8 @@ struct rootfs_ctx {
 	bool userns;	    /* inside a new user namespace: devices are bind mounted */
 	bool no_pivot;
 	int rootfd; /* O_PATH of the bind-mounted rootfs, set by rootfs_prepare */
+	/* per mount of the spec: its bind source opened by the runtime, or -1 (NULL: none) */
+	const int *bind_fds;
 	/* called between the other mounts and the cgroup mounts (may be NULL) */
 	int (*before_cgroup_mounts)(void *userdata);
 	void *userdata;

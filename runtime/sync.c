@@ -42,11 +42,16 @@ int sync_send(int fd, enum sync_type type, int error, const char *text)
 	return send_msg(fd, &m, sizeof(m), -1);
 }
 
-int sync_send_fd(int fd, enum sync_type type, int passed_fd)
+int sync_send_fd_error(int fd, enum sync_type type, int error, int passed_fd)
 {
-	struct sync_msg m = {.type = type};
+	struct sync_msg m = {.type = type, .error = error};
 
 	return send_msg(fd, &m, sizeof(m), passed_fd);
+}
+
+int sync_send_fd(int fd, enum sync_type type, int passed_fd)
+{
+	return sync_send_fd_error(fd, type, 0, passed_fd);
 }
 
 int send_fd_with_name(int sock, int fd, const char *name)

@@ -626,3 +626,40 @@ EOF2
 	[ "${lines[0]}" = "0:0" ]
 	[ "${lines[1]}" = "65534:65534" ]
 }
+
+@test "bind mount sources are opened with the runtime's credentials: under a mode-000 directory, with a user namespace, as runc" {
+	# The sources sit in a directory only the host's root can pass through: the container's
+	# root (host uid 100000) could not resolve their paths itself.
+	mkdir -p "$TEST_DIR/locked/dir"
+	echo in-dir >"$TEST_DIR/locked/dir/f"
+	echo a-file >"$TEST_DIR/locked/file"
+	chmod 000 "$TEST_DIR/locked"
+	chown -R 100000:100000 "$BUNDLE/rootfs"
+	maps='[{"containerID": 0, "hostID": 100000, "size": 65536}]'
+	config ".linux.namespaces += [{\"type\": \"user\"}] | .linux.uidMappings = $maps | .linux.gidMappings = $maps
+		| .mounts += [{\"destination\": \"/d\", \"type\": \"bind\", \"source\": \"$TEST_DIR/locked/dir\", \"options\": [\"rbind\", \"ro\"]},
+			      {\"destination\": \"/f\", \"type\": \"bind\", \"source\": \"$TEST_DIR/locked/file\", \"options\": [\"bind\"]}]"
+	args sh -c 'cat /d/f /f; touch /d/x 2>/tmp/err || echo read-only'
+	run brisk run "${PFX}a"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf 'in-dir\na-file\nread-only')" ]
+	if command -v runc >/dev/null; then
+		# runc reopens /dev/null in the container, which its root may not do where the
+		# host's /dev/null is not world-writable: give it one that is, in a mount
+		# namespace of its own
+		mknod -m 666 "$TEST_DIR/null" c 1 3
+		run unshare -m --propagation private sh -c 'mount --bind "$1" /dev/null && shift && exec "$@"' \
+			sh "$TEST_DIR/null" runc --root "$TEST_DIR/runc" run "${PFX}r" </dev/null
+		echo "runc: $output"
+		[ "$output" = "$(printf 'in-dir\na-file\nread-only')" ]
+	fi
+	# a source that is not there: an error that names it, and nothing left
+	config ".mounts[-1].source = \"$TEST_DIR/locked/nothing\""
+	run brisk run "${PFX}b"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"$TEST_DIR/locked/nothing"* ]]
+	assert_nothing_left
+}
+
