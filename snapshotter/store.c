@@ -4,6 +4,7 @@
  * every record checked: a record that does not parse stops the daemon with the record's name
  * rather than letting containerd and us disagree silently.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -298,6 +299,19 @@ static int check_links(const struct store *store)
 	return 0;
 }
 
+/* temp files of a save that a crash cut short (write_file_atomic_at() names them ".#NAME.*") */
+static void remove_temp_files(struct store *store)
+{
+	_cleanup_closedir_ DIR *d = fdopendir(fcntl(store->root_fd, F_DUPFD_CLOEXEC, 3));
+	struct dirent *de;
+
+	while (d && (de = readdir(d)))
+		if (strncmp(de->d_name, ".#" METADATA ".", strlen(".#" METADATA ".")) == 0 &&
+		    unlinkat(store->root_fd, de->d_name, 0) < 0)
+			log_warning_errno(-errno, "remove '%s/%s': %m, ignoring", store->root,
+					  de->d_name);
+}
+
 static int load(struct store *store)
 {
 	_cleanup_json_ struct json_object *root = NULL;
@@ -355,6 +369,7 @@ int store_open(const char *root, struct store **ret)
 	r = mkdir_p_at(store->root_fd, "snapshots", 0700);
 	if (r < 0)
 		return log_error_errno(r, "create '%s/snapshots': %m", root);
+	remove_temp_files(store);
 	r = load(store);
 	if (r < 0)
 		return r;

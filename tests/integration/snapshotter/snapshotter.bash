@@ -1,0 +1,146 @@
+# Shared by the snapshotter suites: a brisk-snapshotter and a private containerd 1.6 that uses it
+# as its proxy snapshotter "brisk" (own root, state, sockets and config, CRI off), all under one
+# temp dir, started and stopped by PID. Needs BUILD_ROOT and SOURCE_ROOT.
+
+load ../orchestrators
+
+SNAPSHOTTER=${SNAPSHOTTER:-$BUILD_ROOT/snapshotter/brisk-snapshotter}
+SNAPCLIENT=$SOURCE_ROOT/tests/integration/snapshotter/snapclient.py
+NS=brisk-snap
+
+# snap_requirements: skip the file unless everything it runs is here
+snap_requirements() {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	[ -x "$SNAPSHOTTER" ] || skip "brisk-snapshotter is not built (libnghttp2-dev, protoc-c)"
+	command -v containerd >/dev/null && command -v ctr >/dev/null ||
+		skip "containerd is not installed"
+	command -v umoci >/dev/null || skip "umoci is not installed"
+	/usr/bin/python3 -c 'import grpc, google.protobuf' 2>/dev/null ||
+		skip "python3-grpcio or python3-protobuf is not installed"
+}
+
+# start_snapshotter: brisk-snapshotter on $SNAP_DIR/snapshotter.sock, answering once it returns
+start_snapshotter() {
+	# from a subshell, so that no shell of the test reports it when a test kills it
+	(
+		"$SNAPSHOTTER" --root "$SNAP_DIR/snaproot" --address "$SNAP_DIR/snapshotter.sock" \
+			--debug >>"$SNAP_DIR/snapshotter.log" 2>&1 3>&- &
+		echo $! >"$SNAP_DIR/snapshotter.pid"
+	)
+	local i
+	for i in $(seq 1 100); do
+		[ -S "$SNAP_DIR/snapshotter.sock" ] && snapc list >/dev/null 2>&1 && return 0
+		kill -0 "$(cat "$SNAP_DIR/snapshotter.pid")" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "brisk-snapshotter did not start:"
+	cat "$SNAP_DIR/snapshotter.log"
+	return 1
+}
+
+# stop_snapshotter [SIGNAL]: TERM (or SIGNAL, e.g. KILL) to the daemon the suite started
+stop_snapshotter() {
+	local pid
+	pid=$(cat "$SNAP_DIR/snapshotter.pid" 2>/dev/null) || return 0
+	if [ "${1:-TERM}" = KILL ]; then
+		kill -9 "$pid" 2>/dev/null || true
+		while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+	else
+		stop_pid "$pid"
+	fi
+	rm -f "$SNAP_DIR/snapshotter.pid"
+}
+
+start_containerd() {
+	cat >"$SNAP_DIR/config.toml" <<-EOF
+		version = 2
+		root = "$SNAP_DIR/root"
+		state = "$SNAP_DIR/state"
+		disabled_plugins = ["io.containerd.grpc.v1.cri"]
+		[grpc]
+		  address = "$SNAP_DIR/containerd.sock"
+		[ttrpc]
+		  address = "$SNAP_DIR/containerd.sock.ttrpc"
+		[plugins."io.containerd.internal.v1.opt"]
+		  path = "$SNAP_DIR/opt"
+		[proxy_plugins.brisk]
+		  type = "snapshot"
+		  address = "$SNAP_DIR/snapshotter.sock"
+	EOF
+	containerd --config "$SNAP_DIR/config.toml" >"$SNAP_DIR/containerd.log" 2>&1 3>&- &
+	echo $! >"$SNAP_DIR/containerd.pid"
+	local i
+	for i in $(seq 1 100); do
+		ctr --address "$SNAP_DIR/containerd.sock" version >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "containerd did not start:"
+	tail -20 "$SNAP_DIR/containerd.log"
+	return 1
+}
+
+# snap_setup_file: the temp dir, the daemon, containerd
+snap_setup_file() {
+	snap_requirements
+	SNAP_DIR=$(mktemp -d /tmp/brisk-snapshotter.XXXXXX)
+	export SNAP_DIR
+	start_snapshotter
+	start_containerd
+}
+
+snap_teardown_file() {
+	[ -n "${SNAP_DIR:-}" ] || return 0
+	local id
+	for id in $(c containers ls -q 2>/dev/null); do
+		cleanup_container "$id"
+	done
+	[ -f "$SNAP_DIR/containerd.pid" ] && stop_pid "$(cat "$SNAP_DIR/containerd.pid")"
+	stop_snapshotter
+	umount_under "$SNAP_DIR"
+	find /sys/fs/cgroup -maxdepth 2 -type d -name $NS -exec rmdir {} + 2>/dev/null || true
+	rm -rf "$SNAP_DIR"
+}
+
+# c ARGS...: ctr on the private containerd, in the suite's namespace
+c() {
+	ctr --address "$SNAP_DIR/containerd.sock" -n $NS "$@"
+}
+
+# snaps ARGS...: ctr snapshots through the brisk snapshotter
+snaps() {
+	c snapshots --snapshotter brisk "$@"
+}
+
+# snapc METHOD ARGS...: a call straight to the daemon (snapclient.py)
+snapc() {
+	/usr/bin/python3 "$SNAPCLIENT" "$SNAP_DIR/snapshotter.sock" "$@"
+}
+
+# backend_keys: every key the daemon holds, one a line, sorted
+backend_keys() {
+	snapc list | jq -r '.info[].name' | sort
+}
+
+cleanup_container() {
+	c tasks kill -s KILL "$1" >/dev/null 2>&1 || true
+	timeout 10 ctr --address "$SNAP_DIR/containerd.sock" -n $NS tasks wait "$1" >/dev/null 2>&1 ||
+		true
+	c tasks delete -f "$1" >/dev/null 2>&1 || true
+	c containers delete "$1" >/dev/null 2>&1 || true
+}
+
+# snap_mounts: mounts of the snapshotter's directories (none should outlive their container)
+snap_mounts() {
+	grep -F "$SNAP_DIR/snaproot" /proc/self/mountinfo || true
+}
+
+# wait_for_containerd_to_redial: after a restart of the daemon, until containerd reaches it again
+wait_for_containerd_to_redial() {
+	local i
+	for i in $(seq 1 100); do
+		snaps usage >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "containerd did not reach the restarted snapshotter in 10 s"
+	return 1
+}
