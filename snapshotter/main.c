@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "layout.h"
@@ -121,5 +122,8 @@ int main(int argc, char **argv)
 	    .userdata = store,
 	};
 	r = server_run(lfd, &service);
+	/* a stopped daemon leaves no socket that containerd would dial in vain */
+	if (unlink(o.address) < 0)
+		log_warning_errno(-errno, "remove socket '%s': %m, ignoring", o.address);
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -26,6 +26,13 @@
 #define TAG_LISTEN ((void *)1)
 #define TAG_SIGNAL ((void *)2)
 
+static bool socket_answers(const struct sockaddr_un *sa)
+{
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	return fd >= 0 && connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
+}
+
 int server_listen(const char *path, int *ret_fd)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -37,7 +44,10 @@ int server_listen(const char *path, int *ret_fd)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return log_error_errno(-errno, "socket: %m");
-	/* a socket left by a daemon that died (the root's lock says none runs now) */
+	/* a socket nobody answers on is a dead daemon's: replace it; one that answers is not */
+	if (socket_answers(&sa))
+		return log_error_errno(-EADDRINUSE, "socket '%s' is served by another process: %m",
+				       path);
 	if (unlink(path) < 0 && errno != ENOENT)
 		return log_error_errno(-errno, "remove old socket '%s': %m", path);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)

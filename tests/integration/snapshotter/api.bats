@@ -246,4 +246,25 @@ backend_key() {
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"is in use by another snapshotter"* ]]
 	[ ! -e "$SNAP_DIR/second.sock" ]
+	# nor a second daemon on the socket of the first
+	run "$SNAPSHOTTER" --root "$SNAP_DIR/second-root" --address "$SNAP_DIR/snapshotter.sock"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"is served by another process"* ]]
+	snapc list >/dev/null
+}
+
+@test "snapshotter: a stopped daemon removes its socket; containerd says the snapshotter is down" {
+	stop_snapshotter
+	[ ! -e "$SNAP_DIR/snapshotter.sock" ]
+	# containerd waits for a missing socket until its dial timeout, then gives up
+	local t0=$SECONDS
+	run snaps prepare down-1
+	echo "# $output (after $((SECONDS - t0)) s)" >&3
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"$SNAP_DIR/snapshotter.sock: timeout"*unavailable* ]]
+	start_snapshotter
+	wait_for_containerd_to_redial
+	snaps prepare down-2
+	snaps rm down-2
 }

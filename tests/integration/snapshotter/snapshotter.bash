@@ -135,12 +135,17 @@ snap_mounts() {
 }
 
 # wait_for_containerd_to_redial: after a restart of the daemon, until containerd reaches it again
+# (a prepare, which containerd cannot answer without the daemon; the probe is removed)
 wait_for_containerd_to_redial() {
-	local i
-	for i in $(seq 1 100); do
-		snaps usage >/dev/null 2>&1 && return 0
+	local i t0=$SECONDS
+	for i in $(seq 1 300); do
+		if snaps prepare redial-probe >/dev/null 2>&1; then
+			snaps rm redial-probe
+			echo "# containerd redialled the snapshotter in $((SECONDS - t0)) s" >&3
+			return 0
+		fi
 		sleep 0.1
 	done
-	echo "containerd did not reach the restarted snapshotter in 10 s"
+	echo "containerd did not reach the restarted snapshotter in 30 s"
 	return 1
 }
