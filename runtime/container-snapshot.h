@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* What checkpoint and restore share: a container's mounts as CRIU sees them. */
+/*
+ * What checkpoint and restore share, by concern: external mounts and the tmpfs mounts left out
+ * of a dump (snapshot-mounts.c), small tmpfs trees such as /dev (snapshot-trees.c), CUDA
+ * processes (snapshot-gpu.c), a loopback-only network namespace (snapshot-netns.c), and what
+ * a restoring bundle grants (restore-grant.c).
+ */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include "gpu/gpu.h"
 #include "snapshot/snapshot.h"
@@ -60,6 +66,8 @@ void container_gpu_criu_env(const char *plugin_free_dir);
  * container's pid namespace) back onto the GPU.
  */
 int container_gpu_restore(pid_t init, const int *ns_pids, size_t n);
+/* PATH is the root of a tmpfs mount, read-only or not as RO says; its mode in *RET_ST. */
+bool is_tmpfs_mount(const char *path, bool ro, struct stat *ret_st);
 /* Add KEY -> VALUE to the pairs (not to the keys kept in brisk-snapshot.json). */
 int ext_mounts_add(struct ext_mounts *m, const char *key, const char *value);
 
@@ -89,16 +97,17 @@ int ext_mounts_add_tmpfs_trees(const struct spec *s, pid_t pid, struct ext_mount
 			       struct snapshot_tree **ret_trees, size_t *ret_n);
 /* Make tree T in the new tmpfs at PATH, its root's owner and mode included. Logs errors. */
 int tmpfs_tree_make(const char *path, const struct snapshot_tree *t);
-/* Is M a tmpfs mount that a dump may leave out as external (the spec's, not a bind)? */
-bool spec_mount_is_tmpfs(const struct spec_mount *m);
-/*
- * Is M a cgroup mount that brisk makes as a tmpfs of cgroup v1 mounts (a v1 or hybrid
- * host)? That tmpfs holds only a directory per hierarchy of the host and the co-mount
- * symlinks, which a restore can make again: a dump leaves it out as the empty ones.
- */
-bool spec_mount_is_cgroup_tmpfs(const struct spec_mount *m);
 /* What that tmpfs holds: the directories, and the symlinks as "NAME/TARGET". */
 int cgroup_tmpfs_entries(char ***ret_dirs, char ***ret_links);
+/*
+ * Without a cgroup namespace the container's cgroup mounts are binds of its own cgroup in each
+ * hierarchy of the host (rootfs.c), which CRIU cannot dump as mounts of the container's: they
+ * are external, keyed by their destination (DEST/NAME under the tmpfs of a v1 or hybrid host,
+ * DEST itself on a v2 host), as runc does. CG NULL (dump): key -> key; else (restore) each key
+ * -> the restored container's own cgroup in that hierarchy. Logs its errors.
+ */
+int ext_mounts_add_cgroup_binds(const struct spec *s, const struct cgroup *cg,
+				struct ext_mounts *em);
 /* The external key of M's tmpfs, owned by EM (NULL on out-of-memory). */
 const char *ext_mounts_tmpfs_key(struct ext_mounts *em, const struct spec_mount *m);
 

@@ -129,6 +129,19 @@ int spec_rlimit_from_name(const char *name)
 	return -EINVAL;
 }
 
+bool spec_mount_is_tmpfs(const struct spec_mount *m)
+{
+	return !(m->kind & MOUNT_BIND) && m->type && strcmp(m->type, "tmpfs") == 0 &&
+	       m->destination && m->destination[0] == '/' && !(m->flags & MS_RDONLY);
+}
+
+bool spec_mount_is_cgroup_tmpfs(const struct spec_mount *m)
+{
+	return !(m->kind & MOUNT_BIND) && m->type && strcmp(m->type, "cgroup") == 0 &&
+	       m->destination && m->destination[0] == '/' &&
+	       access("/sys/fs/cgroup/cgroup.controllers", F_OK) < 0;
+}
+
 const char *spec_rlimit_name(int resource)
 {
 	for (size_t i = 0; i < ELEMENTSOF(rlimit_names); i++)

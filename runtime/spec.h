@@ -166,3 +166,10 @@ extern const char *const spec_mount_option_names[];
 int spec_rlimit_from_name(const char *name);
 /* The name of RLIMIT_* RESOURCE, or NULL. */
 const char *spec_rlimit_name(int resource);
+/* Is M a tmpfs mount of the spec's own (not a bind, not read-only)? */
+bool spec_mount_is_tmpfs(const struct spec_mount *m);
+/*
+ * Is M a cgroup mount that brisk makes as a tmpfs of cgroup v1 mounts (a v1 or hybrid host)?
+ * That tmpfs holds only a directory per hierarchy of the host and the co-mount symlinks.
+ */
+bool spec_mount_is_cgroup_tmpfs(const struct spec_mount *m);

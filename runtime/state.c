@@ -168,10 +168,8 @@ int state_commit(int dirfd, const struct container_state *st, struct json_object
 	return pid_file ? state_write_pid_file(pid_file, st->pid) : 0;
 }
 
-struct container_state *state_free(struct container_state *st)
+void state_done(struct container_state *st)
 {
-	if (!st)
-		return NULL;
 	free(st->id);
 	free(st->bundle);
 	free(st->rootfs);
@@ -179,6 +177,14 @@ struct container_state *state_free(struct container_state *st)
 	json_putp(&st->annotations);
 	json_putp(&st->cgroup);
 	json_putp(&st->extra);
+	*st = (struct container_state){0};
+}
+
+struct container_state *state_free(struct container_state *st)
+{
+	if (!st)
+		return NULL;
+	state_done(st);
 	free(st);
 	return NULL;
 }

@@ -52,6 +52,8 @@ int state_write_pid_file(const char *path, pid_t pid);
  */
 int state_commit(int dirfd, const struct container_state *st, struct json_object *config,
 		 const char *pid_file);
+/* Free what ST holds (not ST itself: one on the stack or inside another struct). */
+void state_done(struct container_state *st);
 struct container_state *state_free(struct container_state *st);
 void state_freep(struct container_state **st);
 

@@ -28,6 +28,7 @@
 
 #include "common/cleanup.h"
 #include "common/fs.h"
+#include "common/mountinfo.h"
 #include "snapshot-internal.h"
 
 /* Bounds on what a tree may be made of: a crafted one cannot make us loop or allocate forever. */
@@ -763,23 +764,6 @@ struct mnt {
 
 #define MNT_FLAGS (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
-/* mountinfo escapes space, tab, newline and backslash as \ooo */
-static void unescape(char *s)
-{
-	char *w = s;
-
-	for (char *p = s; *p; p++) {
-		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
-		    p[3] >= '0' && p[3] <= '7') {
-			*w++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
-			p += 3;
-		} else {
-			*w++ = *p;
-		}
-	}
-	*w = '\0';
-}
-
 static unsigned long opt_flags(const char *opts)
 {
 	unsigned long f = 0;
@@ -800,28 +784,17 @@ static unsigned long opt_flags(const char *opts)
 	return f;
 }
 
-/* One line of mountinfo into M (pointing into LINE); -EBADMSG when it is not one. */
+/* One line of mountinfo into M (pointing into LINE, decoded); -EBADMSG when it is not one. */
 static int mnt_parse(char *line, struct mnt *m)
 {
-	char *f[6], *sp, *dash = strstr(line, " - ");
-	int n = 0;
+	struct mountinfo_entry e;
+	int r = mountinfo_parse_line(line, &e);
 
-	if (!dash)
-		return -EBADMSG;
-	*dash = '\0';
-	for (char *t = strtok_r(line, " ", &sp); t && n < 6; t = strtok_r(NULL, " ", &sp))
-		f[n++] = t;
-	if (n < 6)
-		return -EBADMSG;
-	char *fstype = strtok_r(dash + 3, " ", &sp);
-	char *source = fstype ? strtok_r(NULL, " ", &sp) : NULL;
-	char *super = source ? strtok_r(NULL, " ", &sp) : NULL;
-	if (!super)
-		return -EBADMSG;
-	unescape(f[4]);
-	*m = (struct mnt){.point = f[4],
-			  .fstype = fstype,
-			  .flags = opt_flags(f[5]) | (opt_flags(super) & MS_RDONLY)};
+	if (r < 0)
+		return r;
+	*m = (struct mnt){.point = (char *)e.mount_point,
+			  .fstype = (char *)e.fstype,
+			  .flags = opt_flags(e.mount_options) | (opt_flags(e.super_options) & MS_RDONLY)};
 	return 0;
 }
 

@@ -130,8 +130,9 @@ int snapshot_restore(const struct snapshot_opts *o, pid_t *ret_pid);
  */
 #define SNAPSHOT_LAZY_ORDER_FILE "brisk-lazy-order"
 int snapshot_lazy_start(const struct snapshot_opts *o, pid_t *ret_pid);
-/* For a lazy_record restore, before anything is made: IMAGES_DIR is writable and the CRIU to
- * run (CRIU_PATH, NULL: criu in PATH) has the patch (it would ignore the request otherwise). */
+/* For a lazy_record restore, before anything is made: IMAGES_DIR is writable (else -EACCES)
+ * and the CRIU to run (CRIU_PATH, NULL: criu in PATH) can be read (-ENOENT) and has the patch
+ * (-EOPNOTSUPP: it would ignore the request). */
 int snapshot_lazy_record_check(const char *criu_path, const char *images_dir);
 
 /* The last "Error" line of a CRIU log (WORK_FD/LOG_FILE), or NULL. */

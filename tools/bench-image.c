@@ -24,6 +24,7 @@
 
 #include "common/cleanup.h"
 #include "common/fs.h"
+#include "common/mountinfo.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "bench.h"
@@ -558,27 +559,35 @@ static int seq_read(const struct image_ctx *c, unsigned runs, struct json_object
 	return 0;
 }
 
+struct last_under {
+	const char *dir;
+	char *point; /* the last mount at or below DIR: mountinfo lists parents first */
+};
+
+static int find_last_under(const struct mountinfo_entry *e, void *userdata)
+{
+	struct last_under *u = userdata;
+	size_t len = strlen(u->dir);
+
+	if (strncmp(e->mount_point, u->dir, len) != 0 ||
+	    (e->mount_point[len] != '\0' && e->mount_point[len] != '/'))
+		return 0;
+	free(u->point);
+	return (u->point = strdup(e->mount_point)) ? 0 : -ENOMEM;
+}
+
 /* Unmount what is left under the work dir, deepest first. */
 static void umount_under(const char *dir)
 {
-	for (int pass = 0; pass < 8; pass++) {
-		_cleanup_free_ char *buf = NULL;
-		size_t len;
-		bool any = false;
-		if (read_file_at(AT_FDCWD, "/proc/self/mountinfo", 1 << 22, &buf, &len) < 0)
+	for (int pass = 0; pass < 64; pass++) {
+		struct last_under u = {.dir = dir};
+
+		if (mountinfo_foreach("/proc/self/mountinfo", find_last_under, &u) < 0 || !u.point) {
+			free(u.point);
 			return;
-		char *last = NULL;
-		for (char *l = strtok(buf, "\n"); l; l = strtok(NULL, "\n")) {
-			char mp[4096];
-			if (sscanf(l, "%*s %*s %*s %*s %4095s", mp) == 1 &&
-			    strncmp(mp, dir, strlen(dir)) == 0)
-				last = l, any = true;
 		}
-		if (!any)
-			return;
-		char mp[4096];
-		sscanf(last, "%*s %*s %*s %*s %4095s", mp);
-		umount2(mp, MNT_DETACH);
+		(void)umount2(u.point, MNT_DETACH);
+		free(u.point);
 	}
 }
 

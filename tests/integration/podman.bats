@@ -143,3 +143,57 @@ scenario_exec_stop_rm() {
 	fi
 	[[ "$output" == *"set rlimit"*"Operation not permitted"* ]]
 }
+
+# The app counts in memory, a tick every 0.1 s, and writes the count to /tmp/c: a restored app
+# goes on from the checkpointed count, a new start would begin again at 1.
+COUNTER='i=0; while :; do i=$((i + 1)); echo $i >/tmp/c; sleep 0.1; done'
+
+count_of() { # RUNTIME NAME
+	prun "$1" exec "$2" cat /tmp/c
+}
+
+# A restore goes on from the count at the checkpoint: N was at least MIN half a second later.
+assert_went_on() { # RUNTIME NAME MIN
+	local n
+	[ "$(p inspect --format '{{.State.Status}}' "$2")" = running ]
+	sleep 0.5
+	n=$(count_of "$1" "$2")
+	echo "$2: $n, checkpointed at $3 or more"
+	[ "$n" -ge "$3" ]
+}
+
+scenario_checkpoint() {
+	local rt=$1 name=ck-$1 id n0
+	id=$(prun "$rt" run -d --name "$name" --network none "${ULIMITS[@]}" "$PM_IMAGE" sh -c "$COUNTER")
+	sleep 2
+	n0=$(count_of "$rt" "$name")
+	[ "$n0" -ge 5 ]
+	# in place: the same container comes back
+	prun "$rt" container checkpoint "$name"
+	[ "$(p inspect --format '{{.State.Status}}' "$name")" = exited ]
+	prun "$rt" container restore "$name"
+	assert_went_on "$rt" "$name" "$n0"
+	# exported, then imported twice under new names (podman's /run/.containerenv and
+	# /etc/hostname binds have no target in the new containers' fresh rootfs)
+	n0=$(count_of "$rt" "$name")
+	prun "$rt" container checkpoint --export "$PM_DIR/ck-$rt.tar.gz" "$name"
+	prun "$rt" container restore --import "$PM_DIR/ck-$rt.tar.gz" --name "$name-a"
+	prun "$rt" container restore --import "$PM_DIR/ck-$rt.tar.gz" --name "$name-b"
+	assert_went_on "$rt" "$name-a" "$n0"
+	assert_went_on "$rt" "$name-b" "$n0"
+	local a b
+	a=$(p inspect --format '{{.Id}}' "$name-a")
+	b=$(p inspect --format '{{.Id}}' "$name-b")
+	prun "$rt" rm -f -t 0 "$name" "$name-a" "$name-b"
+	for i in "$id" "$a" "$b"; do
+		assert_gone "$rt" "$i"
+	done
+}
+
+@test "podman: checkpoint and restore in place, export and import under two new names (brisk)" {
+	scenario_checkpoint brisk
+}
+
+@test "podman: checkpoint and restore in place, export and import under two new names (runc)" {
+	scenario_checkpoint runc
+}

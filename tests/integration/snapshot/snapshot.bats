@@ -623,3 +623,51 @@ lazy_mounts() { # image mounts (fuse) or overlays under the test's lazy dir
 	assert_no_leaks r1
 	assert_no_leaks r2
 }
+
+# A foreground restore relays signals as run does, and one that comes while CRIU is still
+# restoring waits for the relay instead of killing brisk and orphaning the container.
+@test "foreground restore: a signal sent during the restore and after reaches the app" {
+	start_zdtm c1
+	brisk checkpoint --image-path "$IMG" c1
+	b=$TEST_DIR/bundle.r1
+	mkdir -p "$b"
+	jq --arg root "$BUNDLE/rootfs" --arg cg "/$CGROUP_PARENT/r1" \
+		'.root.path = $root | .linux.cgroupsPath = $cg' "$BUNDLE/config.json" >"$b/config.json"
+	"$BRISK" --root "$STATE_ROOT" restore --bundle "$b" --image-path "$IMG" r1 \
+		</dev/null > >(out_pipe "$TEST_DIR/out.r1") 2>"$TEST_DIR/err.r1" &
+	fg=$!
+	# the state directory is made before CRIU runs: the restore is under way
+	for _ in $(seq 200); do [ -d "$STATE_ROOT/r1" ] && break; sleep 0.01; done
+	[ -d "$STATE_ROOT/r1" ]
+	kill -USR1 "$fg"
+	# the app checks its state, says PASS and exits 0: so does the foreground restore
+	wait_line "$TEST_DIR/out.r1" PASS
+	rc=0
+	wait "$fg" || rc=$?
+	cat "$TEST_DIR/err.r1"
+	[ "$rc" -eq 0 ]
+	assert_no_leaks r1
+}
+
+# CRIU creates no mount target: a rootfs that lacks those create made (another node, a fresh
+# layer) must get them from the restore, as runc makes them before it calls CRIU.
+@test "restore into a rootfs without the mount targets: the bundle's targets are made first" {
+	mkdir -p "$TEST_DIR/vol"
+	echo host >"$TEST_DIR/vol/f"
+	echo file >"$TEST_DIR/one"
+	config ".mounts += [
+		{\"destination\": \"/w/deep\", \"type\": \"bind\", \"source\": \"$TEST_DIR/vol\", \"options\": [\"rbind\"]},
+		{\"destination\": \"/etc/one\", \"type\": \"bind\", \"source\": \"$TEST_DIR/one\", \"options\": [\"bind\"]},
+		{\"destination\": \"/scratch\", \"type\": \"tmpfs\", \"source\": \"tmpfs\"}]"
+	start_zdtm c1
+	brisk checkpoint --image-path "$IMG" c1
+	# the node that restores has the image's rootfs as it was before create touched it
+	rm -rf "$BUNDLE/rootfs/w" "$BUNDLE/rootfs/scratch"
+	rm -f "$BUNDLE/rootfs/etc/one"
+	restore r1
+	[ "$(brisk exec r1 cat /w/deep/f)" = host ]
+	[ "$(brisk exec r1 cat /etc/one)" = file ]
+	check_pass r1
+	brisk delete --force r1
+	assert_no_leaks r1
+}
