@@ -18,6 +18,7 @@
 #include "cleanup.h"
 #include "fs.h"
 #include "layout.h"
+#include "lazy.h"
 #include "log.h"
 
 void layout_mount_done(struct layout_mount *m)
@@ -94,6 +95,10 @@ int layout_cleanup(struct store *store)
 			continue;
 		if (parse_uint64(de->d_name, &id) >= 0 && store_has_id(store, id))
 			continue;
+		/* a brisk image mounted before a crash kept its record from being written */
+		if (parse_uint64(de->d_name, &id) >= 0 && (k = lazy_umount(store, id)) < 0)
+			log_warning_errno(k, "unmount leftover '%s/snapshots/%s/fs': %m",
+					  store->root, de->d_name);
 		k = rm_rf_at(dfd, de->d_name);
 		if (k < 0)
 			r = log_warning_errno(k, "remove leftover '%s/snapshots/%s': %m",

@@ -3,7 +3,7 @@
  * brisk-snapshotter: containerd's proxy snapshotter, one per node.
  *
  *   brisk-snapshotter [--root DIR] [--address SOCKET] [--log FILE] [--log-format text|json]
- *                     [--debug]
+ *                     [--imagefs PATH] [--debug]
  *
  * containerd reaches it through
  *   [proxy_plugins.brisk]
@@ -19,6 +19,7 @@
 
 #include "cleanup.h"
 #include "layout.h"
+#include "lazy.h"
 #include "log.h"
 #include "server.h"
 #include "service.h"
@@ -30,10 +31,11 @@
 static void usage(FILE *f)
 {
 	fputs("usage: brisk-snapshotter [--root DIR] [--address SOCKET] [--log FILE]\n"
-	      "                         [--log-format text|json] [--debug]\n"
+	      "                         [--log-format text|json] [--imagefs PATH] [--debug]\n"
 	      "  --root DIR       snapshots and their metadata (" DEFAULT_ROOT ")\n"
 	      "  --address SOCKET the unix socket containerd's proxy plugin names\n"
-	      "                   (" DEFAULT_ADDRESS ")\n",
+	      "                   (" DEFAULT_ADDRESS ")\n"
+	      "  --imagefs PATH   the brisk-imagefs that mounts brisk images (on PATH)\n",
 	      f);
 }
 
@@ -45,13 +47,10 @@ struct options {
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
-	    {"root", required_argument, NULL, 'r'},
-	    {"address", required_argument, NULL, 'a'},
-	    {"log", required_argument, NULL, 'l'},
-	    {"log-format", required_argument, NULL, 'f'},
-	    {"debug", no_argument, NULL, 'd'},
-	    {"help", no_argument, NULL, 'h'},
-	    {},
+	    {"root", required_argument, NULL, 'r'},    {"address", required_argument, NULL, 'a'},
+	    {"log", required_argument, NULL, 'l'},     {"log-format", required_argument, NULL, 'f'},
+	    {"imagefs", required_argument, NULL, 'i'}, {"debug", no_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},	       {},
 	};
 	int c;
 
@@ -69,6 +68,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'f':
 			if (log_format_from_string(optarg, &o->log_format) < 0)
 				return log_error_errno(-EINVAL, "bad --log-format '%s'", optarg);
+			break;
+		case 'i':
+			lazy_set_imagefs(optarg);
 			break;
 		case 'd':
 			log_set_level(LOG_LEVEL_DEBUG);
@@ -113,6 +115,8 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	/* directories whose record never made it to disk, or whose removal a crash cut short */
 	(void)layout_cleanup(store);
+	/* lazy mounts outlive the daemon, not a reboot */
+	(void)lazy_restore_mounts(store);
 	if (server_listen(o.address, &lfd) < 0)
 		return EXIT_FAILURE;
 	log_info("serving %zu snapshots of '%s' on '%s'", store->n_snaps, o.root, o.address);

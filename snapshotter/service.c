@@ -17,6 +17,7 @@
 #include "info.h"
 #include "json.h"
 #include "layout.h"
+#include "lazy.h"
 #include "log.h"
 #include "service.h"
 #include "snapshots.pb-c.h"
@@ -143,6 +144,21 @@ static void create(const uint8_t *msg, size_t len, struct grpc_reply *reply, str
 		return bad_request(reply, kind == SNAP_VIEW ? "View" : "Prepare");
 	if (check_new(reply, store, req, &labels) < 0)
 		goto out;
+	if (kind == SNAP_ACTIVE) {
+		_cleanup_free_ char *err = NULL;
+		struct lazy_ref ref;
+
+		r = lazy_from_labels(labels, &ref, &err);
+		if (r < 0) {
+			grpc_reply_error(reply, GRPC_INVALID_ARGUMENT, "snapshot '%s': %s",
+					 req->key, err ? err : "out of memory");
+			goto out;
+		}
+		if (r > 0) {
+			service_prepare_lazy(reply, store, req->parent, labels, &ref);
+			goto out;
+		}
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s || !(s->key = strdup(req->key)) ||
 	    (*req->parent && !(s->parent = strdup(req->parent)))) {
@@ -289,6 +305,11 @@ static void remove_snapshot(const uint8_t *msg, size_t len, struct grpc_reply *r
 		goto out;
 	}
 	id = s->id;
+	if (s->lazy_index && (r = lazy_umount(store, id)) < 0) {
+		fail_io(reply, r == -EBUSY ? -EBUSY : r, "remove '%s': unmount its brisk image",
+			s->key);
+		goto out;
+	}
 	r = store_remove(store, s);
 	if (r < 0) {
 		fail_io(reply, r, "remove '%s'", req->key);

@@ -9,6 +9,12 @@
 extern const struct grpc_method service_methods[];
 extern const size_t service_n_methods;
 
+struct lazy_ref;
+/* A Prepare for a layer of a brisk image (lazy.h): mount it, commit it as REF's name, answer
+ * AlreadyExists. LABELS are the checked labels of the request. */
+void service_prepare_lazy(struct grpc_reply *reply, struct store *store, const char *parent,
+			  struct json_object *labels, const struct lazy_ref *ref);
+
 /* Shared by the methods (service.c, update.c): each answers the call. */
 void service_update(const uint8_t *msg, size_t len, struct grpc_reply *reply, void *userdata);
 void reply_empty(struct grpc_reply *reply);

@@ -7,5 +7,6 @@
 
 #include "grpc.h"
 #include "layout.h"
+#include "lazy.h"
 #include "service.h"
 #include "store.h"

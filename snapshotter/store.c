@@ -38,6 +38,8 @@ struct snap *snap_free(struct snap *snap)
 	if (snap) {
 		free(snap->key);
 		free(snap->parent);
+		free(snap->lazy_store);
+		free(snap->lazy_index);
 		if (snap->labels)
 			json_object_put(snap->labels);
 		free(snap);
@@ -120,6 +122,17 @@ static struct json_object *snap_to_json(const struct snap *s)
 	json_object_object_add(o, "updated", time_to_json(&s->updated));
 	json_object_object_add(o, "size", json_object_new_int64(s->size));
 	json_object_object_add(o, "inodes", json_object_new_int64(s->inodes));
+	if (s->lazy_index) {
+		struct json_object *l = json_object_new_object();
+
+		if (!l) {
+			json_object_put(o);
+			return NULL;
+		}
+		json_object_object_add(l, "store", json_object_new_string(s->lazy_store));
+		json_object_object_add(l, "index", json_object_new_string(s->lazy_index));
+		json_object_object_add(o, "lazy", l);
+	}
 	return o;
 }
 
@@ -239,6 +252,25 @@ static int labels_from_json(struct json_object *o, struct json_object **ret)
 	return 0;
 }
 
+/* "lazy": {"store": ..., "index": ...}, on committed snapshots only */
+static int lazy_from_json(struct json_object *o, struct snap *s)
+{
+	struct json_object *l;
+	const char *store, *index;
+	int r = json_get_object(o, "lazy", &l);
+
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	if (s->kind != SNAP_COMMITTED || json_get_string(l, "store", &store) < 0 ||
+	    json_get_string(l, "index", &index) < 0)
+		return -EINVAL;
+	s->lazy_store = strdup(store);
+	s->lazy_index = strdup(index);
+	return s->lazy_store && s->lazy_index ? 0 : -ENOMEM;
+}
+
 static int snap_from_json(struct json_object *o, struct snap **ret)
 {
 	_cleanup_(snap_freep) struct snap *s = calloc(1, sizeof(*s));
@@ -266,6 +298,8 @@ static int snap_from_json(struct json_object *o, struct snap **ret)
 		r = json_get_int64(o, "size", &s->size);
 	if (r >= 0)
 		r = json_get_int64(o, "inodes", &s->inodes);
+	if (r >= 0)
+		r = lazy_from_json(o, s);
 	if (r < 0)
 		return r;
 	s->key = strdup(key);

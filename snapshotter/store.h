@@ -29,6 +29,8 @@ struct snap {
 	struct json_object *labels; /* object of strings, never NULL */
 	struct timespec created, updated;
 	int64_t size, inodes; /* of its own directory, measured at commit */
+	char *lazy_store;     /* a brisk image mounted lazily on fs/ (lazy.h), or NULL */
+	char *lazy_index;
 };
 
 struct store {

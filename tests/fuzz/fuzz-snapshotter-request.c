@@ -3,7 +3,8 @@
  * A request to brisk-snapshotter comes from whoever can reach its socket: the first byte picks
  * the method (in service_methods order), the rest is the message. Each input gets a fresh store
  * holding a committed layer "base" and an active "a" on it, so that every method has something
- * to act on; the verdict is the call's gRPC status.
+ * to act on; the verdict is the call's gRPC status. A Prepare for a brisk image runs /bin/false
+ * in place of brisk-imagefs: a fuzzer reaches no registry.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,6 +51,7 @@ int fuzz_parse(const uint8_t *data, size_t size)
 	if (size < 1)
 		return -EINVAL;
 	log_set_level(LOG_LEVEL_ERROR);
+	lazy_set_imagefs("/bin/false");
 	if (!mkdtemp(root))
 		return -errno;
 	r = store_open(root, &store);

@@ -6,6 +6,8 @@ load ../orchestrators
 
 SNAPSHOTTER=${SNAPSHOTTER:-$BUILD_ROOT/snapshotter/brisk-snapshotter}
 SNAPCLIENT=$SOURCE_ROOT/tests/integration/snapshotter/snapclient.py
+BRISK_IMAGEFS=${BRISK_IMAGEFS:-$BUILD_ROOT/imagefs/brisk-imagefs}
+BRISK_IMAGE=${BRISK_IMAGE:-$BUILD_ROOT/tools/brisk-image}
 NS=brisk-snap
 
 # snap_requirements: skip the file unless everything it runs is here
@@ -24,7 +26,7 @@ start_snapshotter() {
 	# from a subshell, so that no shell of the test reports it when a test kills it
 	(
 		"$SNAPSHOTTER" --root "$SNAP_DIR/snaproot" --address "$SNAP_DIR/snapshotter.sock" \
-			--debug >>"$SNAP_DIR/snapshotter.log" 2>&1 3>&- &
+			--imagefs "$BRISK_IMAGEFS" --debug >>"$SNAP_DIR/snapshotter.log" 2>&1 3>&- &
 		echo $! >"$SNAP_DIR/snapshotter.pid"
 	)
 	local i
@@ -96,6 +98,12 @@ snap_teardown_file() {
 	done
 	[ -f "$SNAP_DIR/containerd.pid" ] && stop_pid "$(cat "$SNAP_DIR/containerd.pid")"
 	stop_snapshotter
+	stop_registry
+	# overlays first, then the lazy mounts through brisk-imagefs (its daemons exit), then the rest
+	grep -F "$SNAP_DIR" /proc/self/mountinfo | awk '$0 ~ / - overlay / {print $5}' |
+		while read -r m; do umount "$m" 2>/dev/null || true; done
+	grep -F "$SNAP_DIR" /proc/self/mountinfo | awk '$0 ~ / - fuse.brisk / {print $5}' |
+		while read -r m; do "$BRISK_IMAGEFS" umount "$m" >/dev/null 2>&1 || true; done
 	umount_under "$SNAP_DIR"
 	find /sys/fs/cgroup -maxdepth 2 -type d -name $NS -exec rmdir {} + 2>/dev/null || true
 	rm -rf "$SNAP_DIR"
@@ -148,4 +156,28 @@ wait_for_containerd_to_redial() {
 	done
 	echo "containerd did not reach the restarted snapshotter in 30 s"
 	return 1
+}
+
+# start_registry: Debian's docker-registry on a free loopback port ($REG_PORT), data in $SNAP_DIR
+start_registry() {
+	REG_PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	export REG_PORT
+	mkdir -p "$SNAP_DIR/registry"
+	printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+		"$SNAP_DIR/registry/data" "$REG_PORT" >"$SNAP_DIR/registry/config.yml"
+	docker-registry serve "$SNAP_DIR/registry/config.yml" >"$SNAP_DIR/registry/log" 2>&1 3>&- &
+	echo $! >"$SNAP_DIR/registry.pid"
+	local i
+	for i in $(seq 1 100); do
+		curl -sf "http://127.0.0.1:$REG_PORT/v2/" >/dev/null && return 0
+		sleep 0.1
+	done
+	echo "docker-registry did not start:"
+	cat "$SNAP_DIR/registry/log"
+	return 1
+}
+
+stop_registry() {
+	[ -f "$SNAP_DIR/registry.pid" ] && stop_pid "$(cat "$SNAP_DIR/registry.pid")"
+	rm -f "$SNAP_DIR/registry.pid"
 }
