@@ -167,6 +167,22 @@ static int after_cgroups(void *userdata)
 	return 0;
 }
 
+/* A process.cwd missing in the rootfs is made, as runc makes it: by the init, before the
+ * user changes and before the rootfs goes read-only, inside the root, mode 0755. */
+static int create_cwd(const struct spec_process *p)
+{
+	_cleanup_close_ int root = -EBADF;
+	int r;
+
+	if (!p->cwd)
+		return 0;
+	if ((root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return log_error_errno(-errno, "open the container's root: %m");
+	if ((r = mkdir_in_root(root, p->cwd, false)) < 0)
+		return log_error_errno(r, "create cwd '%s' set in config.json: %m", p->cwd);
+	return 0;
+}
+
 static int setup_container(struct init_ctx *c, struct process_ctx *pc)
 {
 	const struct spec *s = c->spec;
@@ -216,6 +232,8 @@ static int setup_container(struct init_ctx *c, struct process_ctx *pc)
 	} else if ((r = rootfs_pivot(&rc)) < 0) {
 		return r;
 	}
+	if ((r = create_cwd(&s->process)) < 0)
+		return r;
 	if ((r = apply_sysctl(s)) < 0 || (own_mounts && (r = rootfs_finalize(&rc)) < 0))
 		return r;
 	safe_close(rc.rootfd);

@@ -328,6 +328,13 @@ int process_apply_identity(struct process_ctx *c)
 	const struct spec_process *p = c->p;
 	int r;
 
+	/* The cwd is entered before the user changes, with the runtime's access, as runc does:
+	 * a process may start in a directory its user could not enter. Where the runtime is
+	 * denied (a user namespace's root, on a directory of an unmapped owner), again as the
+	 * user, who may have access of its own. */
+	bool in_cwd = chdir(p->cwd) == 0;
+	if (!in_cwd && errno != EACCES && errno != EPERM)
+		return log_error_errno(-errno, "chdir to cwd '%s' set in config.json: %m", p->cwd);
 	if (c->caps && (r = caps_apply_bounding(c->caps)) < 0)
 		return log_error_errno(r, "drop capabilities from the bounding set: %m");
 	if (c->setgroups_allowed && setgroups(p->n_additional_gids, p->additional_gids) < 0)
@@ -344,7 +351,7 @@ int process_apply_identity(struct process_ctx *c)
 		return log_error_errno(r, "set capabilities: %m");
 	if (p->has_umask)
 		umask(p->umask);
-	if (chdir(p->cwd) < 0)
+	if (!in_cwd && chdir(p->cwd) < 0)
 		return log_error_errno(-errno, "chdir to cwd '%s' set in config.json: %m", p->cwd);
 	/* The cwd must be reachable from the container's root (CVE-2024-21626 class). */
 	char cwd[PATH_MAX];

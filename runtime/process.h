@@ -37,7 +37,7 @@ int process_check_lsm(const struct spec_process *p);
 /* Before the user switch: rlimits, oomScoreAdj, ioPriority, scheduler, CPU affinity,
  * personality is the caller's, AppArmor/SELinux. */
 int process_apply_limits(struct process_ctx *c);
-/* Groups, gid, uid, capabilities; umask and cwd. */
+/* cwd (entered first where the runtime may, as runc), groups, gid, uid, capabilities, umask. */
 int process_apply_identity(struct process_ctx *c);
 /* no_new_privs and seccomp as runc orders them (seccomp last when no_new_privs). */
 int process_apply_seccomp_early(struct process_ctx *c, int *ret_listener_fd);

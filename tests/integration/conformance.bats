@@ -663,3 +663,98 @@ EOF2
 	assert_nothing_left
 }
 
+# cwd_run RUNTIME...: run the cwd test's container, print what it saw
+cwd_run() {
+	"$@" run "${PFX}c" </dev/null 2>&1
+}
+
+@test "process.cwd: made when missing; entered before the user changes; exec --cwd fails as runc's" {
+	mkdir "$BUNDLE/rootfs/priv"
+	chmod 700 "$BUNDLE/rootfs/priv"
+	# a user who may not enter its cwd starts there all the same, as with runc
+	config '.process.user = {"uid": 1000, "gid": 1000} | .process.cwd = "/priv"'
+	args sh -c 'pwd; ls >/dev/null 2>&1 || echo denied'
+	run cwd_run brisk
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf '/priv\ndenied')" ]
+	if command -v runc >/dev/null; then
+		run cwd_run runc --root "$TEST_DIR/runc"
+		echo "runc: $output"
+		[ "$output" = "$(printf '/priv\ndenied')" ]
+	fi
+	# a missing cwd is made, root's and 0755, before the rootfs goes read-only
+	config '.process.cwd = "/new/cwd" | .root.readonly = true'
+	args sh -c 'pwd; stat -c "%u %a" /new /new/cwd'
+	local want
+	want=$(printf '/new/cwd\n0 755\n0 755')
+	run cwd_run brisk
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$want" ]
+	if command -v runc >/dev/null; then
+		rm -rf "$BUNDLE/rootfs/new"
+		run cwd_run runc --root "$TEST_DIR/runc"
+		echo "runc: $output"
+		[ "$output" = "$want" ]
+	fi
+	# exec: --cwd entered as the runtime, then as the user; a missing one fails with 255
+	config '.process.user = {"uid": 0, "gid": 0} | .process.cwd = "/" | .root.readonly = false'
+	args sleep 100
+	brisk run -d "${PFX}e" </dev/null >/dev/null 2>&1
+	run brisk exec --user 1000 --cwd /priv "${PFX}e" pwd
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = /priv ]
+	run brisk exec --cwd /missing "${PFX}e" pwd
+	echo "$output"
+	[ "$status" -eq 255 ]
+	[[ "$output" == *"chdir to cwd '/missing' set in config.json: No such file or directory"* ]]
+	if [ -d "$BUNDLE/rootfs/missing" ]; then echo "exec made its cwd"; return 1; fi
+	brisk delete --force "${PFX}e"
+	if command -v runc >/dev/null; then
+		runc --root "$TEST_DIR/runc" run -d "${PFX}r" </dev/null >/dev/null 2>&1
+		run runc --root "$TEST_DIR/runc" exec --user 1000 --cwd /priv "${PFX}r" pwd
+		echo "runc: $output"
+		[ "$output" = /priv ]
+		run runc --root "$TEST_DIR/runc" exec --cwd /missing "${PFX}r" pwd
+		echo "runc: $output"
+		[ "$status" -eq 255 ]
+		[[ "$output" == *'chdir to cwd (\"/missing\") set in config.json failed: no such file or directory'* ]]
+		runc --root "$TEST_DIR/runc" delete --force "${PFX}r"
+	fi
+	assert_nothing_left
+}
+
+@test "exec --cwd where neither the runtime nor the user may enter: refused as runc refuses it" {
+	# A host directory only the host's root may enter, in a container with a user namespace:
+	# the container's root is denied too (its owner is not mapped).
+	mkdir -p "$TEST_DIR/hostdir/closed"
+	chmod 700 "$TEST_DIR/hostdir/closed"
+	chown -R 100000:100000 "$BUNDLE/rootfs"
+	maps='[{"containerID": 0, "hostID": 100000, "size": 65536}]'
+	config ".linux.namespaces += [{\"type\": \"user\"}] | .linux.uidMappings = $maps | .linux.gidMappings = $maps
+		| .mounts += [{\"destination\": \"/h\", \"type\": \"bind\", \"source\": \"$TEST_DIR/hostdir\", \"options\": [\"rbind\"]}]"
+	args sleep 100
+	brisk run -d "${PFX}a" </dev/null >/dev/null 2>&1
+	run brisk exec --cwd /h/closed "${PFX}a" pwd
+	echo "$output"
+	[ "$status" -eq 255 ]
+	[[ "$output" == *"chdir to cwd '/h/closed' set in config.json: Permission denied"* ]]
+	run brisk exec --user 1000 --cwd /h/closed "${PFX}a" pwd
+	[ "$status" -eq 255 ]
+	[[ "$output" == *"chdir to cwd '/h/closed' set in config.json: Permission denied"* ]]
+	brisk delete --force "${PFX}a"
+	if command -v runc >/dev/null; then
+		mknod -m 666 "$TEST_DIR/null" c 1 3
+		unshare -m --propagation private sh -c 'mount --bind "$1" /dev/null && shift && exec "$@"' \
+			sh "$TEST_DIR/null" runc --root "$TEST_DIR/runc" run -d "${PFX}r" </dev/null >/dev/null 2>&1
+		run runc --root "$TEST_DIR/runc" exec --cwd /h/closed "${PFX}r" pwd
+		echo "runc: $output"
+		runc --root "$TEST_DIR/runc" delete --force "${PFX}r"
+		[ "$status" -eq 255 ]
+		[[ "$output" == *'chdir to cwd (\"/h/closed\") set in config.json failed: permission denied'* ]]
+	fi
+	assert_nothing_left
+}
+
