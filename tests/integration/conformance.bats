@@ -758,3 +758,62 @@ cwd_run() {
 	assert_nothing_left
 }
 
+# tty_stat ID [exec ARGS...]: with the runtime "${TTY_RT[@]}", create and start ID (or exec
+# ARGS into a container) with a console socket; print what the container said on its terminal
+tty_stat() {
+	local id=$1 sock=$TEST_DIR/console.sock rpid i
+	shift
+	rm -f "$sock"
+	timeout 30 "$BUILD_ROOT/tests/integration/recvtty" "$sock" >"$TEST_DIR/tty.out" &
+	rpid=$!
+	for i in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+	if [ "${1:-}" = exec ]; then
+		shift
+		"${TTY_RT[@]}" exec -d -t --console-socket "$sock" "$@" </dev/null
+	else
+		config ".linux.cgroupsPath = \"/$CGROUP_PARENT/$id\""
+		"${TTY_RT[@]}" create --console-socket "$sock" "$id" </dev/null &&
+			"${TTY_RT[@]}" start "$id"
+	fi
+	wait "$rpid"
+	grep -v '^name=' "$TEST_DIR/tty.out" | tr -d '\r'
+}
+
+# tty_cases: what the terminal test checks, with "${TTY_RT[@]}"; ids start with $1
+tty_cases() {
+	local p=$1 stat='stat -c "%u %g %a" $(tty)'
+	config '.process.terminal = true | .process.user = {"uid": 1000, "gid": 1000}'
+	args sh -c "$stat"
+	# the owner is the user's, the group the devpts mount's gid=5 of the spec
+	run tty_stat "${p}a"
+	echo "$output"
+	[ "$output" = "1000 5 620" ]
+	# exec -t as another user
+	config '.process.terminal = false | .process.user = {"uid": 0, "gid": 0}'
+	args sleep 100
+	config ".linux.cgroupsPath = \"/$CGROUP_PARENT/${p}b\""
+	"${TTY_RT[@]}" run -d "${p}b" </dev/null >/dev/null 2>&1
+	run tty_stat "" exec --user 1001:1002 "${p}b" sh -c "$stat"
+	echo "$output"
+	[ "$output" = "1001 5 620" ]
+	# a devpts mount without gid=: the group the pty was made with, the runtime's
+	config '.process.terminal = true | .process.user = {"uid": 1000, "gid": 1000}
+		| (.mounts[] | select(.destination == "/dev/pts") | .options) -= ["gid=5"]'
+	args sh -c "$stat"
+	run tty_stat "${p}c"
+	echo "$output"
+	[ "$output" = "1000 0 620" ]
+	local id
+	for id in a b c; do "${TTY_RT[@]}" delete --force "${p}$id"; done
+	config '(.mounts[] | select(.destination == "/dev/pts") | .options) += ["gid=5"]'
+}
+
+@test "terminal: the pty is the process's user's, in the devpts mount's group, mode 620, as runc" {
+	TTY_RT=(brisk)
+	tty_cases "${PFX}"
+	if command -v runc >/dev/null; then
+		TTY_RT=(runc --root "$TEST_DIR/runc")
+		tty_cases "${PFX}r"
+	fi
+	assert_nothing_left
+}
