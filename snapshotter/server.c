@@ -74,14 +74,33 @@ static int signal_fd(void)
 	return fd < 0 ? -errno : fd;
 }
 
-static void drop(int epfd, struct grpc_conn *conn)
+/* the open connections, so that a stop frees them */
+struct conns {
+	struct grpc_conn **v;
+	size_t n;
+};
+
+static void conns_done(struct conns *c)
 {
+	for (size_t i = 0; i < c->n; i++)
+		grpc_conn_free(c->v[i]);
+	free(c->v);
+}
+
+static void drop(int epfd, struct conns *c, struct grpc_conn *conn)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (c->v[i] == conn) {
+			c->v[i] = c->v[--c->n];
+			break;
+		}
 	(void)epoll_ctl(epfd, EPOLL_CTL_DEL, grpc_conn_fd(conn), NULL);
 	grpc_conn_free(conn);
 }
 
-static int accept_one(int epfd, int lfd, const struct grpc_service *service)
+static int accept_one(int epfd, int lfd, const struct grpc_service *service, struct conns *c)
 {
+	struct grpc_conn **v;
 	struct epoll_event ev = {.events = EPOLLIN};
 	struct grpc_conn *conn;
 	bool blocked;
@@ -95,10 +114,17 @@ static int accept_one(int epfd, int lfd, const struct grpc_service *service)
 		close(fd);
 		return log_warning_errno(r, "new connection: %m, ignoring");
 	}
+	v = reallocarray(c->v, c->n + 1, sizeof(*v));
+	if (!v) {
+		grpc_conn_free(conn);
+		return log_warning_errno(-ENOMEM, "new connection: %m, ignoring");
+	}
+	c->v = v;
+	c->v[c->n++] = conn;
 	ev.data.ptr = conn;
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 || grpc_conn_write(conn, &blocked) < 0) {
+		c->n--;
 		grpc_conn_free(conn);
-		return 0;
 	}
 	return 0;
 }
@@ -117,19 +143,10 @@ static bool serve(int epfd, struct grpc_conn *conn, uint32_t events)
 	return epoll_ctl(epfd, EPOLL_CTL_MOD, grpc_conn_fd(conn), &ev) >= 0;
 }
 
-int server_run(int listen_fd, const struct grpc_service *service)
+static int loop(int epfd, int listen_fd, const struct grpc_service *service, struct conns *c)
 {
-	struct epoll_event ev = {.events = EPOLLIN}, events[32];
-	_cleanup_close_ int epfd = epoll_create1(EPOLL_CLOEXEC), sfd = signal_fd();
+	struct epoll_event events[32];
 
-	if (epfd < 0 || sfd < 0)
-		return log_error_errno(epfd < 0 ? epfd : sfd, "event loop: %m");
-	ev.data.ptr = TAG_LISTEN;
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
-		return log_error_errno(-errno, "event loop: %m");
-	ev.data.ptr = TAG_SIGNAL;
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev) < 0)
-		return log_error_errno(-errno, "event loop: %m");
 	for (;;) {
 		int n = epoll_wait(epfd, events, ELEMENTSOF(events), -1);
 
@@ -145,14 +162,34 @@ int server_run(int listen_fd, const struct grpc_service *service)
 				return 0;
 			}
 			if (tag == TAG_LISTEN) {
-				int r = accept_one(epfd, listen_fd, service);
+				int r = accept_one(epfd, listen_fd, service, c);
 
 				if (r < 0)
 					return log_error_errno(r, "accept: %m");
 				continue;
 			}
 			if (!serve(epfd, tag, events[i].events))
-				drop(epfd, tag);
+				drop(epfd, c, tag);
 		}
 	}
+}
+
+int server_run(int listen_fd, const struct grpc_service *service)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	_cleanup_close_ int epfd = epoll_create1(EPOLL_CLOEXEC), sfd = signal_fd();
+	struct conns c = {};
+	int r;
+
+	if (epfd < 0 || sfd < 0)
+		return log_error_errno(epfd < 0 ? epfd : sfd, "event loop: %m");
+	ev.data.ptr = TAG_LISTEN;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
+		return log_error_errno(-errno, "event loop: %m");
+	ev.data.ptr = TAG_SIGNAL;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev) < 0)
+		return log_error_errno(-errno, "event loop: %m");
+	r = loop(epfd, listen_fd, service, &c);
+	conns_done(&c);
+	return r;
 }

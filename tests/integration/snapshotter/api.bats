@@ -199,8 +199,8 @@ backend_key() {
 	[ "$output" = "INVALID_ARGUMENT: update 'bad-base': label '' has an empty name" ]
 	snapc remove bad-base
 
-	[ "$(backend_keys)" = "$before" ]
-	[ "$(ls "$SNAP_DIR/snaproot/snapshots")" = "$dirs" ]
+	no_new_lines "$before" "$(backend_keys)"
+	no_new_lines "$dirs" "$(ls "$SNAP_DIR/snaproot/snapshots")"
 	[ -z "$(snap_mounts)" ]
 
 	# through containerd: a label too big for it is refused before the daemon sees it
@@ -218,7 +218,7 @@ backend_key() {
 	snaps label crash-l1 containerd.io/snapshot/brisk.kept=yes
 	local ls_before list_before
 	ls_before=$(snaps ls)
-	list_before=$(snapc list | jq -S .)
+	list_before=$(backend_list)
 
 	stop_snapshotter KILL
 	# leftovers of a crash: a directory with no record, a metadata temp file
@@ -229,7 +229,7 @@ backend_key() {
 	wait_for_containerd_to_redial
 
 	[ "$(snaps ls)" = "$ls_before" ]
-	[ "$(snapc list | jq -S .)" = "$list_before" ]
+	[ "$(backend_list)" = "$list_before" ]
 	[ ! -e "$SNAP_DIR/snaproot/snapshots/99999" ]
 	[ ! -e "$SNAP_DIR/snaproot/.#metadata.json.dead" ]
 	# and it goes on: mounts of the old active one, a new one on the old parent

@@ -136,8 +136,8 @@ imagefs_mounts() {
 	echo "$output"
 	[[ "$output" == "UNKNOWN: snapshot 'lazy-unreachable': mount brisk image 'registry:127.0.0.1:$port/brisk/bb@sha256:111"*"': "*"127.0.0.1:$port"* ]]
 
-	[ "$(backend_keys)" = "$before" ]
-	[ "$(ls "$SNAP_DIR/snaproot/snapshots")" = "$dirs" ]
+	no_new_lines "$before" "$(backend_keys)"
+	no_new_lines "$dirs" "$(ls "$SNAP_DIR/snaproot/snapshots")"
 	[ -z "$(imagefs_mounts)" ]
 	[ -z "$(snap_mounts)" ]
 }

@@ -72,7 +72,7 @@ wait_backend_without() {
 	c tasks ls | grep -q 'crash-1.*RUNNING'
 	local ls_before list_before
 	ls_before=$(c snapshots --snapshotter brisk ls)
-	list_before=$(snapc list | jq -S .)
+	list_before=$(backend_list)
 
 	stop_snapshotter KILL
 	# with the daemon down: the container runs on, a new one fails with a clear error
@@ -87,7 +87,7 @@ wait_backend_without() {
 	start_snapshotter
 	wait_for_containerd_to_redial
 	[ "$(c snapshots --snapshotter brisk ls)" = "$ls_before" ]
-	[ "$(snapc list | jq -S .)" = "$list_before" ]
+	[ "$(backend_list)" = "$list_before" ]
 	c tasks ls | grep -q 'crash-1.*RUNNING'
 	run brun --rm brisk/busybox:bb crash-2 echo after the restart
 	echo "$output"
@@ -112,6 +112,6 @@ wait_backend_without() {
 	[ "$output" = "NOT_FOUND: snapshot '$NS/nothing' does not exist" ]
 	run snapc prepare bad-3 -l "=x"
 	[ "$status" -ne 0 ]
-	[ "$(backend_keys)" = "$before" ]
+	no_new_lines "$before" "$(backend_keys)"
 	[ -z "$(snap_mounts)" ]
 }

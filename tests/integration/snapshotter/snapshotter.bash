@@ -124,9 +124,25 @@ snapc() {
 	/usr/bin/python3 "$SNAPCLIENT" "$SNAP_DIR/snapshotter.sock" "$@"
 }
 
+# backend_list: what the daemon's List says (sorted JSON), less the probes of
+# wait_for_containerd_to_redial, which containerd's garbage collector removes when it runs
+backend_list() {
+	snapc list | jq -S '.info | map(select(.name | endswith("/redial-probe") | not))'
+}
+
 # backend_keys: every key the daemon holds, one a line, sorted
 backend_keys() {
 	snapc list | jq -r '.info[].name' | sort
+}
+
+# no_new_lines BEFORE NOW: nothing in NOW that BEFORE lacks (containerd's garbage collector
+# may remove snapshots in between, never add one)
+no_new_lines() {
+	local added
+	added=$(comm -13 <(echo "$1" | sort) <(echo "$2" | sort))
+	[ -z "$added" ] && return 0
+	echo "new: $added"
+	return 1
 }
 
 cleanup_container() {
