@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+#include <linux/magic.h>
 
 #include "common/cleanup.h"
 #include "common/fs.h"
@@ -42,12 +44,34 @@ static const char default_spec[] =
     "\"nosuid\",\"noexec\",\"nodev\",\"relatime\",\"ro\"]}],"
     "\"linux\":{\"resources\":{\"devices\":[{\"allow\":false,\"access\":\"rwm\"}]},"
     "\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"network\"},{\"type\":\"ipc\"},"
-    "{\"type\":\"uts\"},{\"type\":\"mount\"},{\"type\":\"cgroup\"}],"
+    "{\"type\":\"uts\"},{\"type\":\"mount\"}],"
     "\"maskedPaths\":[\"/proc/acpi\",\"/proc/asound\",\"/proc/kcore\",\"/proc/keys\","
     "\"/proc/latency_stats\",\"/proc/timer_list\",\"/proc/timer_stats\",\"/proc/sched_debug\","
     "\"/sys/firmware\",\"/proc/scsi\"],"
     "\"readonlyPaths\":[\"/proc/bus\",\"/proc/fs\",\"/proc/irq\",\"/proc/sys\","
     "\"/proc/sysrq-trigger\"]}}";
+
+static struct json_object *namespace(const char *type)
+{
+	struct json_object *n = json_object_new_object();
+
+	json_object_object_add(n, "type", json_object_new_string(type));
+	return n;
+}
+
+/* A cgroup namespace only where runc's spec has one: on a host with cgroup v2 alone (its
+ * check: /sys/fs/cgroup is a cgroup2 mount). Elsewhere a script that adds one itself would
+ * give it twice. */
+static void add_cgroup_namespace(struct json_object *spec)
+{
+	struct json_object *lx, *ns;
+	struct statfs sf;
+
+	if (statfs("/sys/fs/cgroup", &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC)
+		return;
+	if (json_get_object(spec, "linux", &lx) == 0 && json_get_array(lx, "namespaces", &ns) == 0)
+		json_object_array_add(ns, namespace("cgroup"));
+}
 
 static struct json_object *id_map(unsigned host)
 {
@@ -61,20 +85,24 @@ static struct json_object *id_map(unsigned host)
 }
 
 /* Rootless: a user namespace mapping the caller to root, no network namespace or cgroup
- * limits, /sys bound from the host, devpts without gid=5 (unmapped). */
+ * limits, /sys bound from the host, devpts without gid=5 (unmapped). The other namespaces
+ * stay, the user namespace last, as runc orders them. */
 static void make_rootless(struct json_object *spec)
 {
-	struct json_object *lx, *ns, *mounts;
+	struct json_object *lx, *old, *ns, *mounts;
 
 	json_get_object(spec, "linux", &lx);
 	json_object_object_del(lx, "resources");
+	json_get_array(lx, "namespaces", &old);
 	ns = json_object_new_array();
-	static const char *const keep[] = {"pid", "ipc", "uts", "mount", "user"};
-	for (size_t i = 0; i < ELEMENTSOF(keep); i++) {
-		struct json_object *n = json_object_new_object();
-		json_object_object_add(n, "type", json_object_new_string(keep[i]));
-		json_object_array_add(ns, n);
+	for (size_t i = 0; i < json_object_array_length(old); i++) {
+		struct json_object *n = json_object_array_get_idx(old, i);
+		const char *type = "";
+		json_get_string(n, "type", &type);
+		if (strcmp(type, "network") != 0 && strcmp(type, "user") != 0)
+			json_object_array_add(ns, json_object_get(n));
 	}
+	json_object_array_add(ns, namespace("user"));
 	json_object_object_add(lx, "namespaces", ns);
 	json_object_object_add(lx, "uidMappings", id_map(geteuid()));
 	json_object_object_add(lx, "gidMappings", id_map(getegid()));
@@ -142,6 +170,7 @@ int cmd_spec(struct runtime_ctx *rt, int argc, char **argv)
 	}
 	if ((r = json_parse(default_spec, strlen(default_spec), &spec)) < 0)
 		return r;
+	add_cgroup_namespace(spec);
 	if (a.rootless)
 		make_rootless(spec);
 	if (!(path = path_join(a.bundle, "config.json")))

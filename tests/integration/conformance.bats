@@ -817,3 +817,36 @@ tty_cases() {
 	fi
 	assert_nothing_left
 }
+
+@test "spec: the namespaces of runc's spec on this host (a cgroup namespace on cgroup v2 alone)" {
+	local v2=false d
+	[ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] && v2=true
+	for d in brisk brisk-rootless runc runc-rootless; do mkdir "$TEST_DIR/$d"; done
+	"$BRISK" spec -b "$TEST_DIR/brisk"
+	"$BRISK" spec --rootless -b "$TEST_DIR/brisk-rootless"
+	run jq -c '[.linux.namespaces[].type]' "$TEST_DIR/brisk/config.json"
+	echo "$output"
+	if $v2; then
+		[ "$output" = '["pid","network","ipc","uts","mount","cgroup"]' ]
+	else
+		[ "$output" = '["pid","network","ipc","uts","mount"]' ]
+	fi
+	if command -v runc >/dev/null; then
+		runc spec -b "$TEST_DIR/runc"
+		runc spec --rootless -b "$TEST_DIR/runc-rootless"
+		for d in "" -rootless; do
+			diff <(jq -c '.linux.namespaces' "$TEST_DIR/runc$d/config.json") \
+				<(jq -c '.linux.namespaces' "$TEST_DIR/brisk$d/config.json")
+		done
+	fi
+	# a script that adds a cgroup namespace where runc's spec has none gets one
+	$v2 || config '.linux.namespaces += [{"type": "cgroup"}]'
+	args sh -c 'readlink /proc/self/ns/cgroup; grep -c ":/$" /proc/self/cgroup'
+	run brisk run "${PFX}a"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" != "$(readlink /proc/self/ns/cgroup)" ]
+	# its own cgroups show as the root of every hierarchy
+	[ "${lines[1]}" = "$(grep -c . /proc/self/cgroup)" ]
+	assert_nothing_left
+}
