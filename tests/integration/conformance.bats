@@ -850,3 +850,89 @@ tty_cases() {
 	[ "${lines[1]}" = "$(grep -c . /proc/self/cgroup)" ]
 	assert_nothing_left
 }
+
+@test "delete --force of a container frozen in the v1 freezer (by pause or by hand) thaws and kills it" {
+	[ -d /sys/fs/cgroup/freezer ] || skip "no v1 freezer hierarchy"
+	args sh -c 'sleep 1000 & exec sleep 1001'
+	local id init f
+	for id in a b; do
+		brisk run -d "${PFX}$id" </dev/null >/dev/null 2>&1
+	done
+	brisk pause "${PFX}a"
+	# b frozen behind the runtime's back, as a tool or a user of the freezer would
+	f=$(awk -F: '$2 == "freezer" {print $3}' "/proc/$(state_field "${PFX}b" pid)/cgroup")
+	echo FROZEN >"/sys/fs/cgroup/freezer$f/freezer.state"
+	for id in a b; do
+		wait_status "${PFX}$id" paused
+		init=$(state_field "${PFX}$id" pid)
+		SECONDS=0
+		run brisk delete --force "${PFX}$id"
+		echo "$output"
+		[ "$status" -eq 0 ]
+		[ -z "$output" ]
+		# thawed first: a frozen process does not die of SIGKILL, and delete would wait
+		[ "$SECONDS" -lt 5 ]
+		# (a zombie until whoever it was reparented to reaps it)
+		if [ "$(awk '/^State:/ {print $2}' "/proc/$init/status" 2>/dev/null || echo Z)" != Z ]; then
+			echo "init $init of $id is alive"
+			return 1
+		fi
+		assert_no_leaks "${PFX}$id"
+	done
+	local p
+	for p in $(pgrep -f '^sleep 100[01]$'); do
+		if grep -q "$CGROUP_PARENT" "/proc/$p/cgroup" 2>/dev/null &&
+			[ "$(awk '/^State:/ {print $2}' "/proc/$p/status")" != Z ]; then
+			echo "process $p of the containers is left"
+			return 1
+		fi
+	done
+}
+
+@test "-h and --help on every command print its help on stdout and exit 0, as runc" {
+	local cmds c
+	cmds=$("$BRISK" -h | awk '/^Commands:/ {on = 1; next} on && NF {print $1}')
+	echo "$cmds"
+	# every command of runc's is there
+	for c in checkpoint create delete events exec kill list pause ps restore resume run spec \
+		start state update features; do
+		echo "$cmds" | grep -qx "$c"
+	done
+	for c in $cmds; do
+		for h in -h --help; do
+			run "$BRISK" --root "$TEST_DIR/no-state" "$c" "$h"
+			[ "$status" -eq 0 ] || { echo "$c $h: $status $output"; return 1; }
+			[[ "${lines[0]}" == "Usage: brisk $c"* ]]
+		done
+		# stdout, nothing on stderr
+		"$BRISK" --root "$TEST_DIR/no-state" "$c" -h 2>"$TEST_DIR/err" >/dev/null
+		[ ! -s "$TEST_DIR/err" ]
+	done
+	if [ -n "$(ls -A "$TEST_DIR/no-state" 2>/dev/null)" ]; then echo "-h made state"; return 1; fi
+}
+
+@test "exec -t of a missing program: the runtime's error naming it, status 255, as runc" {
+	command -v script >/dev/null || skip "script (util-linux) is not installed"
+	args sleep 100
+	brisk run -d "${PFX}a" </dev/null >/dev/null 2>&1
+	local p
+	for p in /no/such nosuch; do
+		# -t wants a terminal: script gives one
+		run script -qec "$BRISK --root $STATE_ROOT exec -t ${PFX}a $p" /dev/null </dev/null
+		echo "$output"
+		[ "$status" -eq 255 ]
+		[[ "$output" == *"exec: '$p': "* ]]
+	done
+	[[ "$output" == *"executable file not found in \$PATH"* ]]
+	brisk delete --force "${PFX}a"
+	if command -v runc >/dev/null; then
+		config ".linux.cgroupsPath = \"/$CGROUP_PARENT/${PFX}r\""
+		runc --root "$TEST_DIR/runc" run -d "${PFX}r" </dev/null >/dev/null 2>&1
+		run script -qec "runc --root $TEST_DIR/runc exec -t ${PFX}r nosuch" /dev/null </dev/null
+		echo "runc: $output"
+		runc --root "$TEST_DIR/runc" delete --force "${PFX}r"
+		[ "$status" -eq 255 ]
+		[[ "$output" == *'exec: "nosuch": executable file not found in $PATH'* ]]
+	fi
+	assert_nothing_left
+}
