@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "cleanup.h"
+#include "filter.h"
 #include "info.h"
 #include "json.h"
 #include "layout.h"
@@ -377,39 +378,50 @@ out:
 	snap__key_request__free_unpacked(req, NULL);
 }
 
-static void list(const uint8_t *msg, size_t len, struct grpc_reply *reply, void *userdata)
+/* Send the snapshots F matches, LIST_BATCH to a message. */
+static int list_matching(struct grpc_reply *reply, struct store *store, const struct filter *f)
 {
-	Snap__ListSnapshotsRequest *req = snap__list_snapshots_request__unpack(NULL, len, msg);
-	struct store *store = userdata;
 	Snap__Info infos[LIST_BATCH], *ptrs[LIST_BATCH];
+	size_t i = 0;
 	int r = 0;
 
-	if (!req)
-		return bad_request(reply, "List");
-	if (req->n_filters > 0) {
-		grpc_reply_error(reply, GRPC_UNIMPLEMENTED,
-				 "List: filters are not supported ('%s')", req->filters[0]);
-		goto out;
-	}
-	for (size_t i = 0; r >= 0 && i < store->n_snaps; i += LIST_BATCH) {
+	while (r >= 0 && i < store->n_snaps) {
 		Snap__ListSnapshotsResponse resp = SNAP__LIST_SNAPSHOTS_RESPONSE__INIT;
 
-		for (size_t j = i; r >= 0 && j < store->n_snaps && j < i + LIST_BATCH; j++) {
-			r = info_build(store->snaps[j], &infos[resp.n_info]);
+		for (; r >= 0 && i < store->n_snaps && resp.n_info < LIST_BATCH; i++) {
+			if (!filter_match(f, store->snaps[i]))
+				continue;
+			r = info_build(store->snaps[i], &infos[resp.n_info]);
 			if (r >= 0) {
 				ptrs[resp.n_info] = &infos[resp.n_info];
 				resp.n_info++;
 			}
 		}
 		resp.info = ptrs;
-		if (r >= 0)
+		if (r >= 0 && resp.n_info > 0)
 			r = grpc_reply_add(reply, &resp.base);
 		for (size_t j = 0; j < resp.n_info; j++)
 			info_done(&infos[j]);
 	}
+	return r;
+}
+
+static void list(const uint8_t *msg, size_t len, struct grpc_reply *reply, void *userdata)
+{
+	Snap__ListSnapshotsRequest *req = snap__list_snapshots_request__unpack(NULL, len, msg);
+	struct filter *f = NULL;
+	_cleanup_free_ char *err = NULL;
+	int r;
+
+	if (!req)
+		return bad_request(reply, "List");
+	r = filter_parse(req->filters, req->n_filters, &f, &err);
 	if (r < 0)
+		grpc_reply_error(reply, GRPC_INVALID_ARGUMENT, "List: %s",
+				 err ? err : "out of memory");
+	else if ((r = list_matching(reply, userdata, f)) < 0)
 		fail(reply, r, "out of memory");
-out:
+	filter_free(f);
 	snap__list_snapshots_request__free_unpacked(req, NULL);
 }
 

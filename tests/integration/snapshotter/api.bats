@@ -159,8 +159,15 @@ backend_key() {
 	[ "$output" = "INVALID_ARGUMENT: update 'direct-l1': field 'kind' cannot be updated" ]
 	run snapc prepare ""
 	[ "$output" = "INVALID_ARGUMENT: snapshot '': snapshot key is empty" ]
-	run snapc list 'name==x'
-	[ "$output" = "UNIMPLEMENTED: List: filters are not supported ('name==x')" ]
+	# List's filters, as containerd's metadata layer sends them for a remote snapshot
+	[ "$(snapc list 'name==direct-l1' | jq -r '.info[].name')" = direct-l1 ]
+	[ "$(snapc list 'parent==direct-l1,kind==view' | jq -r '.info[].name')" = direct-view ]
+	[ "$(snapc list 'name~=^direct-(base|l1)$' 'name==direct-view' | jq -r '.info[].name' | sort | tr '\n' ' ')" = "direct-l1 direct-view " ]
+	[ "$(snapc list 'labels."containerd.io/snapshot.ref"==x,parent==""' | jq -c .info)" = "[]" ]
+	run snapc list 'labels'
+	[ "$output" = "INVALID_ARGUMENT: List: filter 'labels': 'labels' needs a key (labels.KEY)" ]
+	run snapc list 'size==1'
+	[ "$output" = "INVALID_ARGUMENT: List: filter 'size==1': fields are name, parent, kind and labels.KEY" ]
 	run snapc raw Prepare ffffffff
 	echo "$output"
 	[ "$output" = "INVALID_ARGUMENT: Prepare: cannot decode the request" ]

@@ -2,16 +2,22 @@
 # Layers of brisk images on brisk-snapshotter: a Prepare whose labels name a brisk image (in a
 # registry of the test's own on loopback) mounts it with brisk-imagefs and answers AlreadyExists,
 # as containerd's unpacker expects of a snapshotter that has the layer already. Calls go straight
-# to the daemon: containerd's pull of a brisk image waits on its manifest being one containerd
-# reads as an image (imagefs's part).
+# to the daemon, and through containerd's CRI plugin (a PullImage as the kubelet sends it) for an
+# OCI image whose layer descriptors carry the brisk image's labels as annotations.
 
 load snapshotter
 
+BRISK=${BRISK:-$BUILD_ROOT/runtime/brisk}
+
 setup_file() {
-	snap_setup_file
+	snap_requirements
 	command -v docker-registry >/dev/null || skip "docker-registry is not installed"
 	[ -x "$BRISK_IMAGE" ] && [ -x "$BRISK_IMAGEFS" ] || skip "brisk-image or brisk-imagefs is not built"
+	SNAP_DIR=$(mktemp -d /tmp/brisk-snapshotter.XXXXXX)
+	export SNAP_DIR
 	start_registry
+	start_snapshotter
+	start_containerd cri
 	make_image "$SNAP_DIR/image" >/dev/null
 	"$BRISK_IMAGE" convert --no-progress oci:"$SNAP_DIR/image/oci:bb" dir:"$SNAP_DIR/store:bb" >/dev/null
 	"$BRISK_IMAGE" push dir:"$SNAP_DIR/store:bb" "registry:127.0.0.1:$REG_PORT/brisk/bb:v1" >/dev/null
@@ -140,4 +146,50 @@ imagefs_mounts() {
 	no_new_lines "$dirs" "$(ls "$SNAP_DIR/snaproot/snapshots")"
 	[ -z "$(imagefs_mounts)" ]
 	[ -z "$(snap_mounts)" ]
+}
+
+@test "snapshotter: CRI PullImage of an image whose layer is a brisk image fetches no layer; it runs" {
+	local ref=127.0.0.1:$REG_PORT/brisk/bb-lazy:v1 layers l h mounts_before
+	# the image's own layer is pushed (the registry wants it), then taken away: a pull that
+	# fetched it would fail
+	layers=$(/usr/bin/python3 "$SOURCE_ROOT/tests/integration/snapshotter/lazy-manifest.py" \
+		"$SNAP_DIR/image/oci" bb "127.0.0.1:$REG_PORT" brisk/bb-lazy:v1 \
+		"registry:127.0.0.1:$REG_PORT/brisk/bb" "$INDEX")
+	[ -n "$layers" ]
+	for l in $layers; do
+		h=${l#sha256:}
+		rm "$SNAP_DIR/registry/data/docker/registry/v2/blobs/sha256/${h:0:2}/$h/data"
+	done
+	mounts_before=$(imagefs_mounts | wc -l)
+
+	local t0=$EPOCHREALTIME
+	run /usr/bin/python3 "$SOURCE_ROOT/tests/integration/snapshotter/cri-pull.py" \
+		"$SNAP_DIR/containerd.sock" "$ref"
+	echo "# CRI PullImage: $(echo "$EPOCHREALTIME - $t0" | bc) s" >&3
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == sha256:* ]]
+	[ "$(imagefs_mounts | wc -l)" = $((mounts_before + 1)) ]
+	run snapc list "labels.\"containerd.io/snapshot/cri.image-ref\"==$ref"
+	echo "$output"
+	[ "$(echo "$output" | jq -r '.info[0].kind')" = COMMITTED ]
+	[ "$(echo "$output" | jq -r '.info[0].labels["containerd.io/snapshot/brisk.index"]')" = "$INDEX" ]
+
+	run ctr --address "$SNAP_DIR/containerd.sock" -n k8s.io run --rm --snapshotter brisk \
+		--runc-binary "$BRISK" --runc-root "$SNAP_DIR/brisk-root" "$ref" cri-lazy-1 \
+		sh -c 'echo lazy hello; cat /etc/passwd'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf 'lazy hello\nroot:x:0:0:root:/root:/bin/sh')" ]
+
+	# the image removed (the CRI plugin names it by tag, digest and id), containerd's garbage
+	# collector removes the layer: the mount goes
+	ctr --address "$SNAP_DIR/containerd.sock" -n k8s.io images rm --sync \
+		$(ctr --address "$SNAP_DIR/containerd.sock" -n k8s.io images ls -q) >/dev/null
+	local i
+	for i in $(seq 1 100); do
+		[ "$(imagefs_mounts | wc -l)" = "$mounts_before" ] && break
+		sleep 0.1
+	done
+	[ "$(imagefs_mounts | wc -l)" = "$mounts_before" ]
 }

@@ -53,12 +53,31 @@ stop_snapshotter() {
 	rm -f "$SNAP_DIR/snapshotter.pid"
 }
 
+# start_containerd [cri]: with "cri", its CRI plugin on, pulling through brisk from the
+# registry of start_registry ($REG_PORT) over plain http
 start_containerd() {
+	local plugins='disabled_plugins = ["io.containerd.grpc.v1.cri"]'
+	if [ "${1:-}" = cri ]; then
+		plugins=$(
+			cat <<-EOF
+				[plugins."io.containerd.grpc.v1.cri"]
+				  disable_apparmor = true
+				  [plugins."io.containerd.grpc.v1.cri".containerd]
+				    snapshotter = "brisk"
+				    disable_snapshot_annotations = false
+				  [plugins."io.containerd.grpc.v1.cri".cni]
+				    bin_dir = "$SNAP_DIR/cni/bin"
+				    conf_dir = "$SNAP_DIR/cni/conf"
+				  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."127.0.0.1:$REG_PORT"]
+				    endpoint = ["http://127.0.0.1:$REG_PORT"]
+			EOF
+		)
+	fi
 	cat >"$SNAP_DIR/config.toml" <<-EOF
 		version = 2
 		root = "$SNAP_DIR/root"
 		state = "$SNAP_DIR/state"
-		disabled_plugins = ["io.containerd.grpc.v1.cri"]
+		$plugins
 		[grpc]
 		  address = "$SNAP_DIR/containerd.sock"
 		[ttrpc]
