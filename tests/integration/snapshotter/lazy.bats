@@ -19,6 +19,11 @@ setup_file() {
 	start_snapshotter
 	start_containerd cri
 	make_image "$SNAP_DIR/image" >/dev/null
+	# the pod sandbox's image: the same busybox, sleeping; an ordinary image, unpacked
+	umoci tag --image "$SNAP_DIR/image/oci:bb" pause
+	umoci config --image "$SNAP_DIR/image/oci:pause" --config.cmd=/bin/sleep --config.cmd=100000
+	/usr/bin/python3 "$SOURCE_ROOT/tests/integration/snapshotter/lazy-manifest.py" \
+		"$SNAP_DIR/image/oci" pause "127.0.0.1:$REG_PORT" brisk/pause:v1 >/dev/null
 	"$BRISK_IMAGE" convert --no-progress oci:"$SNAP_DIR/image/oci:bb" dir:"$SNAP_DIR/store:bb" >/dev/null
 	"$BRISK_IMAGE" push dir:"$SNAP_DIR/store:bb" "registry:127.0.0.1:$REG_PORT/brisk/bb:v1" >/dev/null
 	INDEX=$("$BRISK_IMAGE" inspect dir:"$SNAP_DIR/store:bb" | awk '/^index:/ {print $2}')
@@ -148,7 +153,12 @@ imagefs_mounts() {
 	[ -z "$(snap_mounts)" ]
 }
 
-@test "snapshotter: CRI PullImage of an image whose layer is a brisk image fetches no layer; it runs" {
+# cri ARGS...: the tests' CRI client on the private containerd (cri.py)
+cri() {
+	/usr/bin/python3 "$SOURCE_ROOT/tests/integration/snapshotter/cri.py" "$SNAP_DIR/containerd.sock" "$@"
+}
+
+@test "snapshotter: CRI pull of an image whose layer is a brisk image fetches no layer; a pod runs it" {
 	local ref=127.0.0.1:$REG_PORT/brisk/bb-lazy:v1 layers l h mounts_before
 	# the image's own layer is pushed (the registry wants it), then taken away: a pull that
 	# fetched it would fail
@@ -163,8 +173,7 @@ imagefs_mounts() {
 	mounts_before=$(imagefs_mounts | wc -l)
 
 	local t0=$EPOCHREALTIME
-	run /usr/bin/python3 "$SOURCE_ROOT/tests/integration/snapshotter/cri-pull.py" \
-		"$SNAP_DIR/containerd.sock" "$ref"
+	run cri pull "$ref"
 	echo "# CRI PullImage: $(echo "$EPOCHREALTIME - $t0" | bc) s" >&3
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -181,6 +190,21 @@ imagefs_mounts() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$output" = "$(printf 'lazy hello\nroot:x:0:0:root:/root:/bin/sh')" ]
+
+	# a pod, as the kubelet runs one: its sandbox (brisk/pause, unpacked) and a container of
+	# the lazy image, run by brisk (the CRI runtime handler), its log, its exit code
+	mkdir -p "$SNAP_DIR/pods"
+	t0=$EPOCHREALTIME
+	run cri pod "$ref" brisk "$SNAP_DIR/pods" sh -c 'echo hello from the pod; cat /etc/passwd; exit 3'
+	echo "# CRI pod sandbox, container, log, removal: $(echo "$EPOCHREALTIME - $t0" | bc) s" >&3
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$(echo "$output" | sed -n 1p)" == *" stdout F hello from the pod" ]]
+	[[ "$(echo "$output" | sed -n 2p)" == *" stdout F root:x:0:0:root:/root:/bin/sh" ]]
+	[ "$(echo "$output" | sed -n 3p)" = "exit 3" ]
+	[ -z "$(ctr --address "$SNAP_DIR/containerd.sock" -n k8s.io containers ls -q)" ]
+	[ -z "$(ctr --address "$SNAP_DIR/containerd.sock" -n k8s.io tasks ls -q)" ]
+	[ -z "$(snap_mounts | grep -v ' - fuse.brisk ')" ]
 
 	# the image removed (the CRI plugin names it by tag, digest and id), containerd's garbage
 	# collector removes the layer: the mount goes

@@ -54,7 +54,8 @@ stop_snapshotter() {
 }
 
 # start_containerd [cri]: with "cri", its CRI plugin on, pulling through brisk from the
-# registry of start_registry ($REG_PORT) over plain http
+# registry of start_registry ($REG_PORT) over plain http, with a runtime handler "brisk" and
+# the sandbox image brisk/pause:v1 of that registry
 start_containerd() {
 	local plugins='disabled_plugins = ["io.containerd.grpc.v1.cri"]'
 	if [ "${1:-}" = cri ]; then
@@ -62,9 +63,18 @@ start_containerd() {
 			cat <<-EOF
 				[plugins."io.containerd.grpc.v1.cri"]
 				  disable_apparmor = true
+				  # no test may need CAP_SYS_RESOURCE (a sandbox's oom_score_adj is -998)
+				  restrict_oom_score_adj = true
+				  sandbox_image = "127.0.0.1:$REG_PORT/brisk/pause:v1"
 				  [plugins."io.containerd.grpc.v1.cri".containerd]
 				    snapshotter = "brisk"
 				    disable_snapshot_annotations = false
+				    default_runtime_name = "brisk"
+				  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.brisk]
+				    runtime_type = "io.containerd.runc.v2"
+				    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.brisk.options]
+				      BinaryName = "$BUILD_ROOT/runtime/brisk"
+				      Root = "$SNAP_DIR/brisk-cri-root"
 				  [plugins."io.containerd.grpc.v1.cri".cni]
 				    bin_dir = "$SNAP_DIR/cni/bin"
 				    conf_dir = "$SNAP_DIR/cni/conf"
