@@ -217,3 +217,19 @@ cri() {
 	done
 	[ "$(imagefs_mounts | wc -l)" = "$mounts_before" ]
 }
+
+@test "snapshotter: CRI pull of an image naming a brisk image the registry lacks: the daemon's error, nothing mounted" {
+	local ref=127.0.0.1:$REG_PORT/brisk/bb-missing:v1 before mounts_before
+	before=$(backend_keys)
+	mounts_before=$(imagefs_mounts | wc -l)
+	/usr/bin/python3 "$SOURCE_ROOT/tests/integration/snapshotter/lazy-manifest.py" \
+		"$SNAP_DIR/image/oci" bb "127.0.0.1:$REG_PORT" brisk/bb-missing:v1 \
+		"registry:127.0.0.1:$REG_PORT/brisk/bb" "sha256:$(printf '2%.0s' $(seq 64))" >/dev/null
+	run cri pull "$ref"
+	echo "# $output" >&3
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"mount brisk image 'registry:127.0.0.1:$REG_PORT/brisk/bb@sha256:222"*"HTTP 404"* ]]
+	no_new_lines "$before" "$(backend_keys)"
+	[ -z "$(snap_mounts | grep -v ' - fuse.brisk ')" ]
+	[ "$(imagefs_mounts | wc -l)" = "$mounts_before" ]
+}
