@@ -153,12 +153,17 @@ imagefs_mounts() {
 	[ -z "$(snap_mounts)" ]
 }
 
+# kctr ARGS...: ctr in the CRI plugin's namespace
+kctr() {
+	ctr --address "$SNAP_DIR/containerd.sock" -n k8s.io "$@"
+}
+
 # cri ARGS...: the tests' CRI client on the private containerd (cri.py)
 cri() {
 	/usr/bin/python3 "$SOURCE_ROOT/tests/integration/snapshotter/cri.py" "$SNAP_DIR/containerd.sock" "$@"
 }
 
-@test "snapshotter: CRI pull of an image whose layer is a brisk image fetches no layer; a pod runs it" {
+@test "snapshotter: CRI pull of an image whose layer is a brisk image fetches no layer; pods and containers run it, through a kill -9 of the daemon" {
 	local ref=127.0.0.1:$REG_PORT/brisk/bb-lazy:v1 layers l h mounts_before
 	# the image's own layer is pushed (the registry wants it), then taken away: a pull that
 	# fetched it would fail
@@ -206,10 +211,27 @@ cri() {
 	[ -z "$(ctr --address "$SNAP_DIR/containerd.sock" -n k8s.io tasks ls -q)" ]
 	[ -z "$(snap_mounts | grep -v ' - fuse.brisk ')" ]
 
+	# kill -9 of the daemon under a running container of the lazy image: it runs on and reads
+	# the image (the lazy mount has a daemon of its own); after a restart a new one starts
+	kctr run -d --snapshotter brisk --runc-binary "$BRISK" --runc-root "$SNAP_DIR/brisk-root" \
+		"$ref" lazy-long sh -c 'while :; do sleep 0.1; done'
+	stop_snapshotter KILL
+	[ "$(kctr tasks exec --exec-id e1 lazy-long md5sum /bin/busybox | cut -d' ' -f1)" = \
+		"$(md5sum <"$BUSYBOX" | cut -d' ' -f1)" ]
+	start_snapshotter
+	wait_for_containerd_to_redial
+	[ "$(kctr tasks ls | awk '$1 == "lazy-long" {print $3}')" = RUNNING ]
+	run kctr run --rm --snapshotter brisk --runc-binary "$BRISK" --runc-root "$SNAP_DIR/brisk-root" \
+		"$ref" lazy-after echo after the restart
+	[ "$output" = "after the restart" ]
+	kctr tasks kill -s KILL lazy-long
+	timeout 10 ctr --address "$SNAP_DIR/containerd.sock" -n k8s.io tasks wait lazy-long || true
+	kctr tasks delete lazy-long
+	kctr containers delete lazy-long
+
 	# the image removed (the CRI plugin names it by tag, digest and id), containerd's garbage
 	# collector removes the layer: the mount goes
-	ctr --address "$SNAP_DIR/containerd.sock" -n k8s.io images rm --sync \
-		$(ctr --address "$SNAP_DIR/containerd.sock" -n k8s.io images ls -q) >/dev/null
+	kctr images rm --sync $(kctr images ls -q) >/dev/null
 	local i
 	for i in $(seq 1 100); do
 		[ "$(imagefs_mounts | wc -l)" = "$mounts_before" ] && break
