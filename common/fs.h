@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Read a whole file (at most MAX bytes, else -EFBIG) into a NUL-terminated buffer. */
@@ -12,6 +13,10 @@ int read_file_at(int dirfd, const char *path, size_t max, char **ret_buf, size_t
 int read_fd_all(int fd, size_t max, char **ret_buf, size_t *ret_len);
 /* Write all of BUF to FD, retrying short writes and EINTR. */
 int write_all(int fd, const void *buf, size_t len);
+/* All LEN bytes of BUF at OFF of FD, retrying short writes and EINTR. */
+int pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+/* Exactly LEN bytes at OFF of FD into BUF: -EIO when the file ends first. */
+int pread_all(int fd, void *buf, size_t len, uint64_t off);
 /* Write STR to an existing file (cgroup, proc, sysfs knobs): no O_CREAT, no O_TRUNC. */
 int write_string_at(int dirfd, const char *path, const char *str);
 /*

@@ -35,6 +35,7 @@ struct export
 	void *cbuf, *dbuf;
 	size_t cbuf_size;
 	bool keep_special;
+	struct ifs_spool spool; /* a remote store's packs, fetched ahead */
 	struct imagefs_export_stats st; /* what was left out */
 };
 
@@ -51,6 +52,19 @@ int ifs_read_chunk(struct imagefs_store *s, const struct imagefs_index *idx,
 	if ((r = imagefs_store_read_range(s, &bd, c->blob_offset, c->compressed_size, cbuf)) < 0)
 		return r;
 	return imagefs_chunk_decode(c, cbuf, dst);
+}
+
+/* Chunk C into e->dbuf: from the spool, else from the store. */
+static int read_chunk(struct export *e, const struct imagefs_chunk *c)
+{
+	int r;
+
+	if (c->compressed_size > e->cbuf_size)
+		return -EBADMSG;
+	r = ifs_spool_read(&e->spool, c->blob, c->blob_offset, c->compressed_size, e->cbuf);
+	if (r == -ENOENT)
+		return ifs_read_chunk(e->s, e->idx, c, e->cbuf, e->cbuf_size, e->dbuf);
+	return r < 0 ? r : imagefs_chunk_decode(c, e->cbuf, e->dbuf);
 }
 
 static int write_content(struct export *e, uint32_t ino, const struct imagefs_stat *st, int fd)
@@ -72,17 +86,9 @@ static int write_content(struct export *e, uint32_t ino, const struct imagefs_st
 	for (uint32_t i = 0; i < n; i++) {
 		if ((r = imagefs_index_file_chunk(e->idx, ino, i, &c)) < 0)
 			return r;
-		if ((r = ifs_read_chunk(e->s, e->idx, &c, e->cbuf, e->cbuf_size, e->dbuf)) < 0)
+		if ((r = read_chunk(e, &c)) < 0 ||
+		    (r = pwrite_all(fd, e->dbuf, c.size, c.file_offset)) < 0)
 			return r;
-		for (size_t done = 0; done < c.size;) {
-			ssize_t w = pwrite(fd, (char *)e->dbuf + done, c.size - done,
-					   (off_t)(c.file_offset + done));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0)
-				return w < 0 ? -errno : -EIO;
-			done += (size_t)w;
-		}
 	}
 	/* the rest, and ranges no chunk covers, are holes */
 	return ftruncate(fd, (off_t)st->size) < 0 ? -errno : 0;
@@ -252,6 +258,8 @@ static int export_into(struct imagefs_store *s, struct imagefs_index *idx, const
 	e.link_paths = calloc(imagefs_index_inode_count(idx), sizeof(char *));
 	if (!e.cbuf || !e.dbuf || !e.link_paths)
 		r = -ENOMEM;
+	else if ((r = ifs_spool_fetch(s, idx, path, &e.spool)) < 0)
+		r = log_error_errno(r, "fetch the packs: %s%s%m", s->error, *s->error ? ": " : "");
 	else if ((r = export_dir(&e, IMAGEFS_ROOT_INO, fd, "")) >= 0 &&
 		 (r = imagefs_index_getattr(idx, IMAGEFS_ROOT_INO, &st)) >= 0)
 		r = set_meta(&e, &st, -1, NULL, fd);
@@ -260,6 +268,7 @@ static int export_into(struct imagefs_store *s, struct imagefs_index *idx, const
 	for (uint32_t i = 0; e.link_paths && i < imagefs_index_inode_count(idx); i++)
 		free(e.link_paths[i]);
 	free(e.link_paths);
+	ifs_spool_done(&e.spool);
 	free(e.cbuf);
 	free(e.dbuf);
 	if (r >= 0 && ret_stats)

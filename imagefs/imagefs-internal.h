@@ -365,6 +365,7 @@ struct ifs_store_ops {
 
 struct imagefs_store {
 	const struct ifs_store_ops *ops;
+	char *spec; /* as opened (ifs_store_reopen) */
 	char *tag;
 	bool has_digest;
 	struct digest digest;
@@ -415,6 +416,26 @@ int ifs_store_put_image(struct imagefs_store *s, const char *tag, const struct d
 int ifs_verify_chunks(struct imagefs_store *s, const struct imagefs_index *idx,
 		      uint64_t *ret_bytes);
 /* Read chunk C of IDX from the store and decode it into DST (digest checked). */
+/* Another handle on the store S was opened on (its own connection), with S's options. */
+int ifs_store_reopen(const struct imagefs_store *s, struct imagefs_store **ret);
+/* The packs an export reads, fetched ahead (spool.c): one unnamed file per pack, -1 for packs
+ * it needs nothing of. */
+struct ifs_spool_job;
+struct ifs_spool {
+	int *fds;
+	uint32_t n;
+	struct ifs_spool_job *job; /* the fetch, going on in threads */
+};
+/* Start fetching every chunk's bytes of IDX from S (its spec and options: each thread opens its
+ * own) into files in DIR, in parallel; nothing (and 0) for a store that is not remote. */
+int ifs_spool_fetch(struct imagefs_store *s, const struct imagefs_index *idx, const char *dir,
+		    struct ifs_spool *ret);
+/* LEN bytes at OFF of pack BLOB from the spool, once fetched; -ENOENT where it has none, the
+ * fetch's error where it failed. */
+int ifs_spool_read(const struct ifs_spool *sp, uint32_t blob, uint64_t off, size_t len, void *buf);
+/* Stop what is still in flight, wait for the threads, close the files. */
+void ifs_spool_done(struct ifs_spool *sp);
+
 int ifs_read_chunk(struct imagefs_store *s, const struct imagefs_index *idx,
 		   const struct imagefs_chunk *c, void *cbuf, size_t cbuf_size, void *dst);
 /* Store a small blob from memory (skipped when the store has it); *RET is its digest. */

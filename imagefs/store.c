@@ -70,11 +70,16 @@ int imagefs_store_open(const char *spec, const struct imagefs_store_options *opt
 	}
 	if (!*body)
 		return log_error_errno(-EINVAL, "'%s': empty location", spec);
+	if (!(s->spec = strdup(spec))) {
+		free(s->tag);
+		return -ENOMEM;
+	}
 	r = is_dir ? ifs_store_dir_open(s, body) : ifs_store_registry_open(s, body);
 	if (r < 0) {
 		if (s->ops)
 			s->ops->free(s);
 		free(s->tag);
+		free(s->spec);
 		return r;
 	}
 	*ret = TAKE_PTR(s);
@@ -88,9 +93,16 @@ struct imagefs_store *imagefs_store_free(struct imagefs_store *s)
 	if (s->ops)
 		s->ops->free(s);
 	free(s->tag);
+	free(s->spec);
 	free(s);
 	return NULL;
 }
+
+int ifs_store_reopen(const struct imagefs_store *s, struct imagefs_store **ret)
+{
+	return imagefs_store_open(s->spec, &s->opts, ret);
+}
+
 
 const char *imagefs_store_tag(const struct imagefs_store *s)
 {

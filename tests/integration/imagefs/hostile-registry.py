@@ -19,6 +19,8 @@ client goes away. Modes:
   big-pack       the same for whole GETs of pack blobs (a pull)
                  (length=0: without a Content-Length, the body ends when the connection closes)
   redirect       every /v2/ GET is redirected to itself
+  corrupt-range  range GETs of pack blobs are answered with every byte flipped
+  fail-range     range GETs of pack blobs after the first are answered with 500
   tls-realm      /v2/ requests want a Bearer token whose realm is the HTTPS side
                  (https://127.0.0.1:TLSPORT/token), which redirects to the plain HTTP token
                  endpoint; that one grants tokens (counted as http_tokens)
@@ -233,7 +235,16 @@ class H(http.server.BaseHTTPRequestHandler):
         if rng and self.command == "GET":
             count("range")
             a, b = rng.split("=")[1].split("-")
-            return self.reply(206, data[int(a):int(b) + 1],
+            part = data[int(a):int(b) + 1]
+            if mode == "corrupt-range" and media_type(digest) == MT_PACK:
+                part = bytes(x ^ 0xFF for x in part)
+            if mode == "fail-range" and media_type(digest) == MT_PACK:
+                with lock:
+                    stats["pack_ranges"] = stats.get("pack_ranges", 0) + 1
+                    n = stats["pack_ranges"]
+                if n > 1:
+                    return self.reply(500, b"failing on purpose")
+            return self.reply(206, part,
                               [("Content-Range", "bytes %s-%s/%d" % (a, b, len(data)))])
         if self.command == "GET":
             mt = media_type(digest)

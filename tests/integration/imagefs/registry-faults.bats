@@ -260,3 +260,39 @@ no_temp_left() {
 	[ "$(counter tls_requests)" -ge 1 ]
 	[ "$(counter http_tokens)" = 0 ]
 }
+
+# pull-snapshot (and export) fetch a registry's packs ahead, in parallel pieces, and export while
+# they come: the result is byte-identical, and a piece that comes back wrong or not at all fails
+# the pull with a clear error and leaves nothing, not even the pieces fetched.
+@test "pull-snapshot fetches the packs in parallel pieces: identical; a corrupt or failing piece leaves nothing" {
+	start_registry
+	S=$BATS_TEST_TMPDIR/snap
+	mkdir -p "$S/sub"
+	echo '{"version": 1}' >"$S/brisk-snapshot.json"
+	# incompressible, several pieces of several packs
+	head -c $((24 << 20)) /dev/urandom >"$S/pages-1.img"
+	head -c $((3 << 20)) /dev/urandom >"$S/sub/pages-2.img"
+	echo small >"$S/inventory.img"
+	SREF=registry:127.0.0.1:$PORT/brisk/snap:s1
+	"$B" push-snapshot "$S" "$SREF" >/dev/null
+	ranges0=$(counter range)
+	"$B" pull-snapshot "$SREF" "$BATS_TEST_TMPDIR/out"
+	diff -r -x brisk-snapshot.origin.json "$S" "$BATS_TEST_TMPDIR/out"
+	# a few pieces of up to 8 MiB, not a request per 1 MiB chunk
+	ranges=$(($(counter range) - ranges0))
+	echo "range requests: $ranges"
+	[ "$ranges" -ge 4 ] && [ "$ranges" -lt 12 ]
+	for mode in corrupt-range fail-range; do
+		fault "$mode"
+		run "$B" pull-snapshot "$SREF" "$BATS_TEST_TMPDIR/bad-$mode"
+		echo "$mode: $output"
+		[ "$status" -ne 0 ]
+		case $mode in
+		corrupt-range) [[ "$output" == *"export to '$BATS_TEST_TMPDIR/bad-$mode'"* ]] ;;
+		fail-range) [[ "$output" == *"500"* ]] ;;
+		esac
+		[ ! -e "$BATS_TEST_TMPDIR/bad-$mode" ]
+		[ -z "$(ls -A "$BATS_TEST_TMPDIR" | grep "bad-$mode")" ]
+		no_temp_left
+	done
+}
