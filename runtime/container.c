@@ -634,13 +634,7 @@ static void job_done(struct create_job *j)
 	caps_free(j->caps);
 	seccomp_prog_free(j->seccomp);
 	spec_free(j->spec);
-	free(j->st.id);
-	free(j->st.bundle);
-	free(j->st.rootfs);
-	free(j->st.created);
-	json_putp(&j->st.annotations);
-	json_putp(&j->st.cgroup);
-	json_putp(&j->st.extra);
+	state_done(&j->st);
 }
 
 int container_create(struct runtime_ctx *rt, const struct create_opts *o, struct created *ret)
