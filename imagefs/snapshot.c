@@ -40,21 +40,7 @@ static void set_attrs(struct ifs_bnode *n, const struct stat *sb)
 	n->ctime = sb->st_ctim;
 }
 
-/* LEN bytes at OFF: -EIO when the file is shorter (it changed under us). */
-static int read_full_at(int fd, void *buf, size_t len, uint64_t off)
-{
-	for (size_t done = 0; done < len;) {
-		ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
+/* pread_all: -EIO when the file is shorter than it was (it changed under us). */
 static int read_file(struct snap_walk *w, int fd, struct ifs_bnode *n)
 {
 	if (n->size <= IFS_INLINE_MAX) {
@@ -62,13 +48,13 @@ static int read_file(struct snap_walk *w, int fd, struct ifs_bnode *n)
 			return 0;
 		if (!(n->inline_data = calloc(1, n->size)))
 			return -ENOMEM;
-		return read_full_at(fd, n->inline_data, n->size, 0);
+		return pread_all(fd, n->inline_data, n->size, 0);
 	}
 	for (uint64_t off = 0; off < n->size; off += w->cs) {
 		size_t len = (size_t)(n->size - off < w->cs ? n->size - off : w->cs);
 		int r;
 
-		if ((r = read_full_at(fd, w->buf, len, off)) < 0)
+		if ((r = pread_all(fd, w->buf, len, off)) < 0)
 			return r;
 		if ((r = ifs_bnode_add_chunk(w->c, n, off, w->buf, len, w->st)) < 0)
 			return r;
