@@ -20,19 +20,31 @@
 /* gRPC's default limit of a received message; ours are far smaller */
 #define GRPC_MAX_MESSAGE (4u << 20)
 
+/*
+ * A call. The session owns it until it closes, except a deferred one (grpc_reply_defer()),
+ * which its grpc_pending_finish() frees when the stream or connection went first ("gone").
+ */
 struct grpc_stream {
+	int32_t id;
 	char *path;
 	uint8_t *body;
 	size_t body_len;
 	bool too_big;
 	struct grpc_reply reply;
 	size_t sent;
+	bool deferred, gone;
+	struct grpc_conn *conn;
+	struct grpc_stream *prev, *next; /* the connection's open streams */
 };
 
+/* Freed when the server has dropped it and no deferred call holds it (n_ref). */
 struct grpc_conn {
 	int fd;
 	nghttp2_session *session;
 	const struct grpc_service *service;
+	struct grpc_stream *streams;
+	unsigned n_ref;
+	bool closed;
 };
 
 int grpc_reply_add(struct grpc_reply *reply, const ProtobufCMessage *msg)
@@ -100,6 +112,17 @@ enum grpc_code grpc_code_from_errno(int r)
 	default:
 		return GRPC_UNKNOWN;
 	}
+}
+
+static void stream_unlink(struct grpc_stream *st)
+{
+	if (st->prev)
+		st->prev->next = st->next;
+	else if (st->conn && st->conn->streams == st)
+		st->conn->streams = st->next;
+	if (st->next)
+		st->next->prev = st->prev;
+	st->prev = st->next = NULL;
 }
 
 static struct grpc_stream *stream_free(struct grpc_stream *st)
@@ -212,7 +235,8 @@ static void dispatch(struct grpc_conn *conn, struct grpc_stream *st)
 		m->handler(st->body + 5, len, reply, conn->service->userdata);
 }
 
-static int answer(struct grpc_conn *conn, int32_t id, struct grpc_stream *st)
+/* Send ST's reply: HEADERS, its messages as DATA, the status as trailers. */
+static int submit_reply(struct grpc_conn *conn, int32_t id, struct grpc_stream *st)
 {
 	nghttp2_nv headers[] = {
 	    NV(":status", "200"),
@@ -220,7 +244,6 @@ static int answer(struct grpc_conn *conn, int32_t id, struct grpc_stream *st)
 	};
 	nghttp2_data_provider provider = {.source.ptr = st, .read_callback = read_reply};
 
-	dispatch(conn, st);
 	if (st->reply.code != GRPC_OK && st->reply.len == 0)
 		return submit_status(conn->session, id, &st->reply, true);
 	if (st->reply.code != GRPC_OK)
@@ -238,16 +261,69 @@ static int answer(struct grpc_conn *conn, int32_t id, struct grpc_stream *st)
 		   : 0;
 }
 
+static int answer(struct grpc_conn *conn, int32_t id, struct grpc_stream *st)
+{
+	st->reply.priv = st;
+	dispatch(conn, st);
+	if (st->deferred)
+		return 0;
+	return submit_reply(conn, id, st);
+}
+
+struct grpc_pending *grpc_reply_defer(struct grpc_reply *reply)
+{
+	struct grpc_stream *st = reply->priv;
+
+	st->deferred = true;
+	st->conn->n_ref++;
+	return (struct grpc_pending *)st;
+}
+
+static void conn_unref(struct grpc_conn *conn)
+{
+	if (--conn->n_ref == 0 && conn->closed)
+		free(conn);
+}
+
+void grpc_pending_finish(struct grpc_pending *p, struct grpc_reply *reply)
+{
+	struct grpc_stream *st = (struct grpc_stream *)p;
+	struct grpc_conn *conn = st->conn;
+
+	free(st->reply.data);
+	free(st->reply.message);
+	st->reply = *reply;
+	st->reply.priv = st;
+	*reply = (struct grpc_reply){};
+	st->deferred = false;
+	/* the client gave up on the call, or the connection is gone: nobody to answer */
+	if (st->gone || conn->closed) {
+		stream_unlink(st);
+		stream_free(st);
+	} else if (submit_reply(conn, st->id, st) < 0) {
+		log_debug("an answer given later cannot be sent");
+		(void)nghttp2_submit_rst_stream(conn->session, NGHTTP2_FLAG_NONE, st->id,
+						NGHTTP2_INTERNAL_ERROR);
+	}
+	conn_unref(conn);
+}
+
 static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
 {
+	struct grpc_conn *conn = user_data;
 	struct grpc_stream *st;
 
-	(void)user_data;
 	if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	st->id = frame->hd.stream_id;
+	st->conn = conn;
+	st->next = conn->streams;
+	if (st->next)
+		st->next->prev = st;
+	conn->streams = st;
 	nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, st);
 	return 0;
 }
@@ -311,10 +387,18 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
 static int on_stream_close(nghttp2_session *session, int32_t id, uint32_t error_code,
 			   void *user_data)
 {
+	struct grpc_stream *st = nghttp2_session_get_stream_user_data(session, id);
+
 	(void)error_code;
 	(void)user_data;
-	stream_free(nghttp2_session_get_stream_user_data(session, id));
+	if (!st)
+		return 0;
 	nghttp2_session_set_stream_user_data(session, id, NULL);
+	stream_unlink(st);
+	if (st->deferred)
+		st->gone = true;
+	else
+		stream_free(st);
 	return 0;
 }
 
@@ -373,14 +457,33 @@ int grpc_conn_new(int fd, const struct grpc_service *service, struct grpc_conn *
 	return 0;
 }
 
+void grpc_conn_close(struct grpc_conn *conn)
+{
+	conn->closed = true;
+}
+
 struct grpc_conn *grpc_conn_free(struct grpc_conn *conn)
 {
-	if (conn) {
-		/* frees every stream's data through on_stream_close */
-		nghttp2_session_del(conn->session);
-		safe_close(conn->fd);
-		free(conn);
+	if (!conn)
+		return NULL;
+	/* the session frees no stream data of ours: the open streams go here, deferred calls
+	 * are left to their finish */
+	while (conn->streams) {
+		struct grpc_stream *st = conn->streams;
+
+		nghttp2_session_set_stream_user_data(conn->session, st->id, NULL);
+		stream_unlink(st);
+		if (st->deferred)
+			st->gone = true;
+		else
+			stream_free(st);
 	}
+	nghttp2_session_del(conn->session);
+	conn->session = NULL;
+	conn->fd = safe_close(conn->fd);
+	conn->closed = true;
+	if (conn->n_ref == 0)
+		free(conn);
 	return NULL;
 }
 
@@ -411,7 +514,7 @@ int grpc_conn_read(struct grpc_conn *conn)
 
 int grpc_conn_write(struct grpc_conn *conn, bool *ret_blocked)
 {
-	if (nghttp2_session_send(conn->session) != 0)
+	if (conn->closed || nghttp2_session_send(conn->session) != 0)
 		return -EPIPE;
 	/* what is left queued after a send is what the socket would not take */
 	*ret_blocked = nghttp2_session_want_write(conn->session);
@@ -420,6 +523,8 @@ int grpc_conn_write(struct grpc_conn *conn, bool *ret_blocked)
 
 bool grpc_conn_alive(const struct grpc_conn *conn)
 {
+	if (conn->closed)
+		return false;
 	return nghttp2_session_want_read(conn->session) ||
 	       nghttp2_session_want_write(conn->session);
 }

@@ -33,6 +33,7 @@ struct grpc_reply {
 	size_t len, cap;
 	enum grpc_code code;
 	char *message;
+	void *priv; /* the call, for grpc_reply_defer() */
 };
 
 /* Append one response message. 0 or -ENOMEM. */
@@ -40,6 +41,17 @@ int grpc_reply_add(struct grpc_reply *reply, const ProtobufCMessage *msg);
 /* End the call with CODE and a message (printf format); drops the messages added so far. */
 void grpc_reply_error(struct grpc_reply *reply, enum grpc_code code, const char *fmt, ...)
     _printf_(3, 4);
+/*
+ * A call answered later: a method that waits on something slow calls grpc_reply_defer() on
+ * its reply, returns, and answers with grpc_pending_finish() once it knows (from an fd the
+ * server watches). The server sends the answer on its next turn; if the client gave up or the
+ * connection went in between, the answer is dropped.
+ */
+struct grpc_pending;
+struct grpc_pending *grpc_reply_defer(struct grpc_reply *reply);
+/* Answer with REPLY (its contents are taken) and free P. */
+void grpc_pending_finish(struct grpc_pending *p, struct grpc_reply *reply);
+
 /* The gRPC code for a -errno of ours (-ENOENT: NotFound, -EEXIST: AlreadyExists...). */
 enum grpc_code grpc_code_from_errno(int r);
 
@@ -61,7 +73,10 @@ struct grpc_conn;
 
 /* Take over the connected, non-blocking socket FD (closed by grpc_conn_free()). */
 int grpc_conn_new(int fd, const struct grpc_service *service, struct grpc_conn **ret);
+/* Close and free CONN; calls answered later keep it (closed) until they finish. */
 struct grpc_conn *grpc_conn_free(struct grpc_conn *conn);
+/* Mark CONN over (a read failed): grpc_conn_alive() says false from now on. */
+void grpc_conn_close(struct grpc_conn *conn);
 int grpc_conn_fd(const struct grpc_conn *conn);
 /* Read what the peer sent and answer the calls it completes; -errno when the link is over. */
 int grpc_conn_read(struct grpc_conn *conn);

@@ -93,7 +93,8 @@ int layout_cleanup(struct store *store)
 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (parse_uint64(de->d_name, &id) >= 0 && store_has_id(store, id))
+		if (parse_uint64(de->d_name, &id) >= 0 &&
+		    (store_has_id(store, id) || lazy_pending_id(id)))
 			continue;
 		/* a brisk image mounted before a crash kept its record from being written */
 		if (parse_uint64(de->d_name, &id) >= 0 && (k = lazy_umount(store, id)) < 0)

@@ -22,6 +22,7 @@
 #include "lazy.h"
 #include "log.h"
 #include "mountinfo.h"
+#include "server.h"
 
 /* what brisk-imagefs's mounts are (imagefs/mount.c: subtype=brisk) */
 #define IMAGEFS_FSTYPE "fuse.brisk"
@@ -106,12 +107,10 @@ static char *last_line(char *out)
 	return strdup(start ? start + 1 : out);
 }
 
-/* Run brisk-imagefs with ARGV; its stderr is kept, the last line of it in *RET_ERR on failure. */
-static int run_imagefs(char **argv, char **ret_err)
+/* Start brisk-imagefs with ARGV, its stderr on *RET_FD (the read end of a pipe). */
+static int spawn_imagefs(char **argv, pid_t *ret_pid, int *ret_fd)
 {
-	_cleanup_free_ char *out = NULL;
-	int fds[2], status, r;
-	size_t len;
+	int fds[2], r;
 	pid_t pid;
 
 	if (pipe2(fds, O_CLOEXEC) < 0)
@@ -133,18 +132,43 @@ static int run_imagefs(char **argv, char **ret_err)
 		_exit(127);
 	}
 	close(fds[1]);
-	/* EOF comes when the program exits: its mount's supervisor has /dev/null as stderr */
-	r = read_fd_all(fds[0], 64 << 10, &out, &len);
-	close(fds[0]);
+	*ret_pid = pid;
+	*ret_fd = fds[0];
+	return 0;
+}
+
+/* Reap PID; 0 if it succeeded, else -EIO and *RET_ERR from what it wrote (OUT, LEN). */
+static int reap_imagefs(pid_t pid, const char *what, char *out, size_t len, char **ret_err)
+{
+	int status;
+
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -errno;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
-	*ret_err = r >= 0 && len > 0 ? last_line(out) : NULL;
-	if (!*ret_err && asprintf(ret_err, "'%s' failed (status %d)", argv[0], status) < 0)
+	*ret_err = len > 0 ? last_line(out) : NULL;
+	if (!*ret_err && asprintf(ret_err, "'%s' failed (status %d)", what, status) < 0)
 		*ret_err = NULL;
 	return -EIO;
+}
+
+/* Run brisk-imagefs with ARGV; its stderr is kept, the last line of it in *RET_ERR on failure. */
+static int run_imagefs(char **argv, char **ret_err)
+{
+	_cleanup_free_ char *out = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	size_t len = 0;
+	pid_t pid;
+	int r;
+
+	r = spawn_imagefs(argv, &pid, &fd);
+	if (r < 0)
+		return r;
+	/* EOF comes when the program exits: its mount's supervisor has /dev/null as stderr */
+	if (read_fd_all(fd, 64 << 10, &out, &len) < 0)
+		len = 0;
+	return reap_imagefs(pid, argv[0], out, len, ret_err);
 }
 
 static char *snap_path(struct store *store, uint64_t id, const char *name)
@@ -166,25 +190,145 @@ static int is_mounted(const char *path)
 	return mountinfo_foreach("/proc/self/mountinfo", find_mount, (void *)path);
 }
 
-int lazy_mount(struct store *store, uint64_t id, const char *store_spec, const char *index,
-	       char **ret_err)
+/* A mount in progress, its output read as the server loop says it comes. */
+struct lazy_job {
+	uint64_t id;
+	pid_t pid;
+	int fd;
+	struct source *source;
+	char out[4096];
+	size_t len;
+	lazy_done_fn done;
+	void *userdata;
+	struct lazy_job *next;
+};
+
+static struct lazy_job *jobs;
+
+bool lazy_pending_id(uint64_t id)
+{
+	for (struct lazy_job *j = jobs; j; j = j->next)
+		if (j->id == id)
+			return true;
+	return false;
+}
+
+/* the last 4 KiB of what it says: its error is on the last line; N is at most OUTPUT_READ */
+#define OUTPUT_READ 1024
+static void keep_tail(struct lazy_job *job, const char *buf, size_t n)
+{
+	size_t cap = sizeof(job->out) - 1;
+
+	_Static_assert(OUTPUT_READ < sizeof(job->out) - 1, "a read fits the tail");
+	if (job->len + n > cap) {
+		size_t drop = job->len + n - cap;
+
+		memmove(job->out, job->out + drop, job->len - drop);
+		job->len -= drop;
+	}
+	memcpy(job->out + job->len, buf, n);
+	job->len += n;
+	job->out[job->len] = '\0';
+}
+
+static void job_output(int fd, void *userdata)
+{
+	struct lazy_job *job = userdata, **p;
+	char *err = NULL;
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		char buf[OUTPUT_READ];
+
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0)
+			break;
+		keep_tail(job, buf, (size_t)n);
+	}
+	for (p = &jobs; *p != job; p = &(*p)->next)
+		;
+	*p = job->next;
+	server_unwatch_fd(job->source);
+	close(job->fd);
+	r = reap_imagefs(job->pid, imagefs_bin, job->out, job->len, &err);
+	job->done(r, err, job->userdata);
+	free(job);
+}
+
+/* brisk-imagefs mount's command line for snapshot ID; NULL on OOM */
+static char **mount_argv(struct store *store, uint64_t id, const char *store_spec,
+			 const char *index)
 {
 	_cleanup_free_ char *fs = snap_path(store, id, "fs"),
 			    *log = snap_path(store, id, "imagefs.log");
 	_cleanup_free_ char *cache = path_join(store->root, "cache");
+	char **argv;
+
+	if (!fs || !log || !cache || mkdir_p_at(AT_FDCWD, cache, 0700) < 0)
+		return NULL;
+	argv = calloc(11, sizeof(char *));
+	if (!argv)
+		return NULL;
+	argv[0] = strdup(imagefs_bin);
+	argv[1] = strdup("mount");
+	argv[2] = strdup("--store");
+	argv[3] = strdup(store_spec);
+	argv[4] = strdup("--cache");
+	argv[5] = TAKE_PTR(cache);
+	argv[6] = strdup("--log");
+	argv[7] = TAKE_PTR(log);
+	argv[8] = strdup(index);
+	argv[9] = TAKE_PTR(fs);
+	for (int i = 0; i < 10; i++)
+		if (!argv[i])
+			return strv_free(argv);
+	return argv;
+}
+
+int lazy_mount_start(struct store *store, uint64_t id, const char *store_spec, const char *index,
+		     lazy_done_fn done, void *userdata)
+{
+	_cleanup_strv_free_ char **argv = mount_argv(store, id, store_spec, index);
+	struct lazy_job *job;
 	int r;
 
-	if (!fs || !log || !cache)
+	if (!argv)
 		return -ENOMEM;
-	r = mkdir_p_at(AT_FDCWD, cache, 0700);
-	if (r < 0)
+	job = calloc(1, sizeof(*job));
+	if (!job)
+		return -ENOMEM;
+	*job = (struct lazy_job){.id = id, .fd = -EBADF, .done = done, .userdata = userdata};
+	r = spawn_imagefs(argv, &job->pid, &job->fd);
+	if (r >= 0 && fcntl(job->fd, F_SETFL, O_NONBLOCK) < 0)
+		r = -errno;
+	if (r >= 0)
+		r = server_watch_fd(job->fd, job_output, job, &job->source);
+	if (r < 0) {
+		if (job->fd >= 0) {
+			/* it runs already: let it finish, the leftover is removed at the next start
+			 */
+			close(job->fd);
+			(void)waitpid(job->pid, NULL, 0);
+		}
+		free(job);
 		return r;
-	char *argv[] = {
-	    (char *)imagefs_bin, "mount", "--store", (char *)store_spec,
-	    "--cache",		 cache,	  "--log",   log,
-	    (char *)index,	 fs,	  NULL,
-	};
-	return run_imagefs(argv, ret_err);
+	}
+	job->next = jobs;
+	jobs = job;
+	return 0;
+}
+
+int lazy_mount(struct store *store, uint64_t id, const char *store_spec, const char *index,
+	       char **ret_err)
+{
+	_cleanup_strv_free_ char **argv = mount_argv(store, id, store_spec, index);
+
+	return argv ? run_imagefs(argv, ret_err) : -ENOMEM;
 }
 
 int lazy_umount(struct store *store, uint64_t id)

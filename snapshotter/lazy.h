@@ -13,6 +13,9 @@
  * fetches nothing. Mounts outlive the snapshotter: a restart finds them, a reboot remounts.
  */
 #pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
 #include <json-c/json.h>
 
 #include "store.h"
@@ -31,7 +34,17 @@ struct lazy_ref {
 void lazy_set_imagefs(const char *path);
 /* 0: LABELS name no brisk image; 1 and *RET: they do; -EINVAL with *RET_ERR: they do, badly. */
 int lazy_from_labels(struct json_object *labels, struct lazy_ref *ret, char **ret_err);
-/* Mount REF on ROOT/snapshots/ID/fs; -errno with *RET_ERR (brisk-imagefs's own message). */
+/*
+ * Start mounting on ROOT/snapshots/ID/fs, and go on: DONE(R, ERR, USERDATA) is called from the
+ * server loop once brisk-imagefs is done, R < 0 with ERR (its own message, the callee's to free)
+ * on failure. A start that fails returns -errno and calls nothing.
+ */
+typedef void (*lazy_done_fn)(int r, char *err, void *userdata);
+int lazy_mount_start(struct store *store, uint64_t id, const char *store_spec, const char *index,
+		     lazy_done_fn done, void *userdata);
+/* Whether a mount in progress is on snapshot directory ID. */
+bool lazy_pending_id(uint64_t id);
+/* The same, waiting for it (at start, before the server runs); *RET_ERR as above. */
 int lazy_mount(struct store *store, uint64_t id, const char *store_spec, const char *index,
 	       char **ret_err);
 /* Unmount ROOT/snapshots/ID/fs if it is mounted (-EBUSY while an overlay uses it). */

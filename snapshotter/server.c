@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The unix socket and the event loop: one thread, epoll over the listening socket, a signalfd
- * for SIGTERM/SIGINT, and every client connection. Calls are answered one at a time, so the
- * store needs no lock; each is short (metadata and directories), and a layer's usage is
- * measured once, at commit.
+ * for SIGTERM/SIGINT, every client connection, and the fds others watch (the output of a
+ * brisk-imagefs mount in progress). Calls are handled one at a time, so the store needs no lock;
+ * each is short (metadata and directories; a layer's usage is measured once, at commit), and
+ * what waits on something slow (a lazy mount's index fetch) is answered later, when its fd says
+ * it is done.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,9 +24,17 @@
 #include "log.h"
 #include "server.h"
 
-/* listening socket and signalfd are told apart from connections by these epoll data */
-#define TAG_LISTEN ((void *)1)
-#define TAG_SIGNAL ((void *)2)
+/* what an epoll event is for */
+struct source {
+	enum { SOURCE_LISTEN, SOURCE_SIGNAL, SOURCE_CONN, SOURCE_WATCH } kind;
+	int fd;
+	struct grpc_conn *conn;
+	server_watch_fn fn;
+	void *userdata;
+};
+
+/* the running loop's epoll fd, for server_watch_fd() */
+static int loop_epfd = -EBADF;
 
 static bool socket_answers(const struct sockaddr_un *sa)
 {
@@ -74,36 +84,66 @@ static int signal_fd(void)
 	return fd < 0 ? -errno : fd;
 }
 
-/* the open connections, so that a stop frees them */
+static int watch(int epfd, struct source *src, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = src};
+
+	return RET_NERRNO(epoll_ctl(epfd, EPOLL_CTL_ADD, src->fd, &ev));
+}
+
+int server_watch_fd(int fd, server_watch_fn fn, void *userdata, struct source **ret)
+{
+	struct source *src = calloc(1, sizeof(*src));
+	int r;
+
+	if (!src)
+		return -ENOMEM;
+	*src = (struct source){.kind = SOURCE_WATCH, .fd = fd, .fn = fn, .userdata = userdata};
+	r = loop_epfd >= 0 ? watch(loop_epfd, src, EPOLLIN) : -EBADF;
+	if (r < 0) {
+		free(src);
+		return r;
+	}
+	*ret = src;
+	return 0;
+}
+
+void server_unwatch_fd(struct source *src)
+{
+	if (!src)
+		return;
+	if (loop_epfd >= 0)
+		(void)epoll_ctl(loop_epfd, EPOLL_CTL_DEL, src->fd, NULL);
+	free(src);
+}
+
+/* the open connections, so that answers given later are sent and a stop frees them */
 struct conns {
-	struct grpc_conn **v;
+	struct source **v;
 	size_t n;
 };
 
-static void conns_done(struct conns *c)
+static void drop(int epfd, struct conns *c, size_t i)
 {
-	for (size_t i = 0; i < c->n; i++)
-		grpc_conn_free(c->v[i]);
-	free(c->v);
+	struct source *src = c->v[i];
+
+	c->v[i] = c->v[--c->n];
+	(void)epoll_ctl(epfd, EPOLL_CTL_DEL, src->fd, NULL);
+	grpc_conn_free(src->conn);
+	free(src);
 }
 
-static void drop(int epfd, struct conns *c, struct grpc_conn *conn)
+static void conns_done(int epfd, struct conns *c)
 {
-	for (size_t i = 0; i < c->n; i++)
-		if (c->v[i] == conn) {
-			c->v[i] = c->v[--c->n];
-			break;
-		}
-	(void)epoll_ctl(epfd, EPOLL_CTL_DEL, grpc_conn_fd(conn), NULL);
-	grpc_conn_free(conn);
+	while (c->n > 0)
+		drop(epfd, c, c->n - 1);
+	free(c->v);
 }
 
 static int accept_one(int epfd, int lfd, const struct grpc_service *service, struct conns *c)
 {
-	struct grpc_conn **v;
-	struct epoll_event ev = {.events = EPOLLIN};
+	struct source **v, *src;
 	struct grpc_conn *conn;
-	bool blocked;
 	int fd, r;
 
 	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -115,32 +155,59 @@ static int accept_one(int epfd, int lfd, const struct grpc_service *service, str
 		return log_warning_errno(r, "new connection: %m, ignoring");
 	}
 	v = reallocarray(c->v, c->n + 1, sizeof(*v));
-	if (!v) {
+	src = calloc(1, sizeof(*src));
+	if (v)
+		c->v = v;
+	if (!v || !src) {
+		free(src);
 		grpc_conn_free(conn);
 		return log_warning_errno(-ENOMEM, "new connection: %m, ignoring");
 	}
-	c->v = v;
-	c->v[c->n++] = conn;
-	ev.data.ptr = conn;
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 || grpc_conn_write(conn, &blocked) < 0) {
-		c->n--;
+	*src = (struct source){.kind = SOURCE_CONN, .fd = fd, .conn = conn};
+	if (watch(epfd, src, EPOLLIN) < 0) {
+		free(src);
 		grpc_conn_free(conn);
+		return 0;
 	}
+	c->v[c->n++] = src;
 	return 0;
 }
 
-/* Read and answer; returns false when the connection is over. */
-static bool serve(int epfd, struct grpc_conn *conn, uint32_t events)
+/* Send what connection I has queued (answers given later included); false when it is over. */
+static bool flush(int epfd, struct conns *c, size_t i)
 {
-	struct epoll_event ev = {.data.ptr = conn};
+	struct source *src = c->v[i];
+	struct epoll_event ev = {.data.ptr = src};
 	bool blocked = false;
 
-	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && grpc_conn_read(conn) < 0)
-		return false;
-	if (grpc_conn_write(conn, &blocked) < 0 || !grpc_conn_alive(conn))
+	if (grpc_conn_write(src->conn, &blocked) < 0 || !grpc_conn_alive(src->conn))
 		return false;
 	ev.events = EPOLLIN | (blocked ? EPOLLOUT : 0);
-	return epoll_ctl(epfd, EPOLL_CTL_MOD, grpc_conn_fd(conn), &ev) >= 0;
+	return epoll_ctl(epfd, EPOLL_CTL_MOD, src->fd, &ev) >= 0;
+}
+
+/* Handle one event; 1 to stop the loop, < 0 on a fatal error. */
+static int dispatch(int epfd, int listen_fd, const struct grpc_service *service, struct conns *c,
+		    struct source *src, uint32_t events)
+{
+	switch (src->kind) {
+	case SOURCE_SIGNAL:
+		log_info("signal received, stopping");
+		return 1;
+	case SOURCE_LISTEN: {
+		int r = accept_one(epfd, listen_fd, service, c);
+
+		return r < 0 ? log_error_errno(r, "accept: %m") : 0;
+	}
+	case SOURCE_WATCH:
+		src->fn(src->fd, src->userdata);
+		return 0;
+	case SOURCE_CONN:
+		if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && grpc_conn_read(src->conn) < 0)
+			grpc_conn_close(src->conn);
+		return 0;
+	}
+	return 0;
 }
 
 static int loop(int epfd, int listen_fd, const struct grpc_service *service, struct conns *c)
@@ -155,41 +222,34 @@ static int loop(int epfd, int listen_fd, const struct grpc_service *service, str
 		if (n < 0)
 			return log_error_errno(-errno, "epoll_wait: %m");
 		for (int i = 0; i < n; i++) {
-			void *tag = events[i].data.ptr;
+			int r = dispatch(epfd, listen_fd, service, c, events[i].data.ptr,
+					 events[i].events);
 
-			if (tag == TAG_SIGNAL) {
-				log_info("signal received, stopping");
-				return 0;
-			}
-			if (tag == TAG_LISTEN) {
-				int r = accept_one(epfd, listen_fd, service, c);
-
-				if (r < 0)
-					return log_error_errno(r, "accept: %m");
-				continue;
-			}
-			if (!serve(epfd, tag, events[i].events))
-				drop(epfd, c, tag);
+			if (r != 0)
+				return r < 0 ? r : 0;
 		}
+		/* every connection: an answer may have come from another's event, or a watch */
+		for (size_t i = c->n; i > 0; i--)
+			if (!flush(epfd, c, i - 1))
+				drop(epfd, c, i - 1);
 	}
 }
 
 int server_run(int listen_fd, const struct grpc_service *service)
 {
-	struct epoll_event ev = {.events = EPOLLIN};
 	_cleanup_close_ int epfd = epoll_create1(EPOLL_CLOEXEC), sfd = signal_fd();
+	struct source lsrc = {.kind = SOURCE_LISTEN, .fd = listen_fd};
+	struct source ssrc = {.kind = SOURCE_SIGNAL, .fd = sfd};
 	struct conns c = {};
 	int r;
 
 	if (epfd < 0 || sfd < 0)
 		return log_error_errno(epfd < 0 ? epfd : sfd, "event loop: %m");
-	ev.data.ptr = TAG_LISTEN;
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
+	if (watch(epfd, &lsrc, EPOLLIN) < 0 || watch(epfd, &ssrc, EPOLLIN) < 0)
 		return log_error_errno(-errno, "event loop: %m");
-	ev.data.ptr = TAG_SIGNAL;
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev) < 0)
-		return log_error_errno(-errno, "event loop: %m");
+	loop_epfd = epfd;
 	r = loop(epfd, listen_fd, service, &c);
-	conns_done(&c);
+	conns_done(epfd, &c);
+	loop_epfd = -EBADF;
 	return r;
 }

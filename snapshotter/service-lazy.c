@@ -3,9 +3,13 @@
  * Prepare for a layer of a brisk image: instead of an empty directory for containerd to unpack
  * into, the image is mounted with brisk-imagefs on the snapshot's fs/ and the snapshot recorded
  * as committed under the name containerd's unpacker would commit it as; the answer is
- * AlreadyExists, on which containerd stats that name and fetches nothing. The mount is made
- * before the record is written: a crash in between leaves a mounted leftover directory, which
- * the next start unmounts and removes (layout_cleanup()).
+ * AlreadyExists, on which containerd stats that name and fetches nothing.
+ *
+ * The mount fetches the image's index, which can take a while on a slow link: the call is
+ * answered later (grpc_reply_defer()) and the daemon goes on serving others. A Prepare for the
+ * same layer meanwhile waits for the same mount. The mount is made before the record is written:
+ * a crash in between leaves a mounted leftover directory, which the next start unmounts and
+ * removes (layout_cleanup()).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -17,6 +21,47 @@
 #include "lazy.h"
 #include "log.h"
 #include "service.h"
+
+/* a layer being mounted, and the calls waiting for it */
+struct lazy_prepare {
+	struct store *store;
+	struct snap *snap; /* in the store once mounted */
+	struct grpc_pending **waiters;
+	size_t n_waiters;
+	struct lazy_prepare *next;
+};
+
+static struct lazy_prepare *in_progress;
+
+bool service_lazy_pending_child(const char *key)
+{
+	for (struct lazy_prepare *lp = in_progress; lp; lp = lp->next)
+		if (lp->snap->parent && strcmp(lp->snap->parent, key) == 0)
+			return true;
+	return false;
+}
+
+static struct lazy_prepare *find(const char *name)
+{
+	for (struct lazy_prepare *lp = in_progress; lp; lp = lp->next)
+		if (strcmp(lp->snap->key, name) == 0)
+			return lp;
+	return NULL;
+}
+
+/* Answer REPLY later, with LP's outcome; false (and an answer now) on out of memory. */
+static bool wait_for(struct lazy_prepare *lp, struct grpc_reply *reply)
+{
+	struct grpc_pending **v = reallocarray(lp->waiters, lp->n_waiters + 1, sizeof(*v));
+
+	if (!v) {
+		grpc_reply_error(reply, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return false;
+	}
+	lp->waiters = v;
+	lp->waiters[lp->n_waiters++] = grpc_reply_defer(reply);
+	return true;
+}
 
 static struct snap *lazy_snap_new(struct store *store, const char *parent,
 				  struct json_object *labels, const struct lazy_ref *ref)
@@ -39,10 +84,51 @@ static struct snap *lazy_snap_new(struct store *store, const char *parent,
 	return s;
 }
 
+/* The outcome of LP's mount (R, brisk-imagefs's ERR): record it, answer every waiter. */
+static void mounted(int r, char *err, void *userdata)
+{
+	struct lazy_prepare *lp = userdata, **p;
+	struct snap *s = lp->snap;
+	struct grpc_reply reply = {};
+
+	if (r < 0) {
+		grpc_reply_error(&reply, r == -EIO ? GRPC_UNKNOWN : grpc_code_from_errno(r),
+				 "snapshot '%s': mount brisk image '%s@%s': %s", s->key,
+				 s->lazy_store, s->lazy_index, err ? err : strerror(-r));
+		log_info("%s", reply.message ? reply.message : "mount failed");
+	} else if ((r = store_add(lp->store, s)) < 0) {
+		fail_io(&reply, r, "snapshot '%s': record it", s->key);
+		(void)lazy_umount(lp->store, s->id);
+	} else {
+		log_info("snapshot '%s': brisk image '%s@%s' mounted lazily", s->key, s->lazy_store,
+			 s->lazy_index);
+		grpc_reply_error(&reply, GRPC_ALREADY_EXISTS,
+				 "snapshot '%s' already exists (brisk image mounted lazily)",
+				 s->key);
+	}
+	free(err);
+	if (r < 0) {
+		(void)layout_remove(lp->store, s->id);
+		snap_free(s);
+	}
+	for (p = &in_progress; *p != lp; p = &(*p)->next)
+		;
+	*p = lp->next;
+	for (size_t i = 0; i < lp->n_waiters; i++) {
+		struct grpc_reply each = {.code = reply.code};
+
+		each.message = reply.message ? strdup(reply.message) : NULL;
+		grpc_pending_finish(lp->waiters[i], &each);
+	}
+	free(reply.message);
+	free(lp->waiters);
+	free(lp);
+}
+
 void service_prepare_lazy(struct grpc_reply *reply, struct store *store, const char *parent,
 			  struct json_object *labels, const struct lazy_ref *ref)
 {
-	_cleanup_free_ char *err = NULL;
+	struct lazy_prepare *lp;
 	struct snap *s;
 	int r;
 
@@ -51,35 +137,36 @@ void service_prepare_lazy(struct grpc_reply *reply, struct store *store, const c
 				 ref->name);
 		return;
 	}
-	s = lazy_snap_new(store, parent, labels, ref);
-	if (!s)
+	lp = find(ref->name);
+	if (lp) {
+		(void)wait_for(lp, reply);
+		return;
+	}
+	lp = calloc(1, sizeof(*lp));
+	s = lp ? lazy_snap_new(store, parent, labels, ref) : NULL;
+	if (!s) {
+		free(lp);
 		return fail_io(reply, -ENOMEM, "snapshot '%s'", ref->name);
+	}
+	lp->store = store;
+	lp->snap = s;
 	r = layout_create(store, s->id, SNAP_COMMITTED);
 	if (r < 0) {
 		fail_io(reply, r, "snapshot '%s': create its directory", s->key);
 		goto out_free;
 	}
-	r = lazy_mount(store, s->id, s->lazy_store, s->lazy_index, &err);
+	r = lazy_mount_start(store, s->id, s->lazy_store, s->lazy_index, mounted, lp);
 	if (r < 0) {
-		grpc_reply_error(reply, r == -EIO ? GRPC_UNKNOWN : grpc_code_from_errno(r),
-				 "snapshot '%s': mount brisk image '%s@%s': %s", s->key,
-				 s->lazy_store, s->lazy_index, err ? err : strerror(-r));
-		log_info("%s", reply->message ? reply->message : "mount failed");
-		goto out_remove;
+		fail_io(reply, r, "snapshot '%s': run brisk-imagefs", s->key);
+		(void)layout_remove(store, s->id);
+		goto out_free;
 	}
-	r = store_add(store, s);
-	if (r < 0) {
-		fail_io(reply, r, "snapshot '%s': record it", ref->name);
-		(void)lazy_umount(store, s->id);
-		goto out_remove;
-	}
-	log_info("snapshot '%s': brisk image '%s@%s' mounted lazily", s->key, s->lazy_store,
-		 s->lazy_index);
-	grpc_reply_error(reply, GRPC_ALREADY_EXISTS,
-			 "snapshot '%s' already exists (brisk image mounted lazily)", s->key);
+	lp->next = in_progress;
+	in_progress = lp;
+	/* out of memory here: the mount goes on, and is recorded for whoever asks again */
+	(void)wait_for(lp, reply);
 	return;
-out_remove:
-	(void)layout_remove(store, s->id);
 out_free:
 	snap_free(s);
+	free(lp);
 }

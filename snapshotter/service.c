@@ -300,7 +300,7 @@ static void remove_snapshot(const uint8_t *msg, size_t len, struct grpc_reply *r
 	s = lookup(reply, store, req->key);
 	if (!s)
 		goto out;
-	if (store_has_children(store, s->key)) {
+	if (store_has_children(store, s->key) || service_lazy_pending_child(s->key)) {
 		grpc_reply_error(reply, GRPC_FAILED_PRECONDITION,
 				 "remove '%s': it has children; remove them first", s->key);
 		goto out;

@@ -14,6 +14,8 @@ struct lazy_ref;
  * AlreadyExists. LABELS are the checked labels of the request. */
 void service_prepare_lazy(struct grpc_reply *reply, struct store *store, const char *parent,
 			  struct json_object *labels, const struct lazy_ref *ref);
+/* Whether a layer being mounted has KEY as its parent (which must stay until it is done). */
+bool service_lazy_pending_child(const char *key);
 
 /* Shared by the methods (service.c, update.c): each answers the call. */
 void service_update(const uint8_t *msg, size_t len, struct grpc_reply *reply, void *userdata);

@@ -107,6 +107,49 @@ imagefs_mounts() {
 	[ -z "$(imagefs_mounts)" ]
 }
 
+@test "snapshotter: a slow registry holds only the Prepares that wait for it; the same layer is mounted once" {
+	local port proxy_pid i
+	# a second converted image, so that the index is not in the node's cache yet
+	"$BRISK_IMAGE" convert --no-progress oci:"$SNAP_DIR/image/oci:pause" dir:"$SNAP_DIR/store:slow" >/dev/null
+	"$BRISK_IMAGE" push dir:"$SNAP_DIR/store:slow" "registry:127.0.0.1:$REG_PORT/brisk/slow:v1" >/dev/null
+	local index
+	index=$("$BRISK_IMAGE" inspect dir:"$SNAP_DIR/store:slow" | awk '/^index:/ {print $2}')
+	coproc PROXY { exec /usr/bin/python3 "$SOURCE_ROOT/tests/integration/snapshotter/slow-proxy.py" "$REG_PORT" 3 3>&-; }
+	proxy_pid=$PROXY_PID
+	read -r port <&"${PROXY[0]}"
+
+	# two Prepares for the same layer while the registry is slow, and other calls meanwhile
+	lazy_prepare extract-s1 lazy-slow "registry:127.0.0.1:$port/brisk/slow" "$index" \
+		>"$SNAP_DIR/slow-1.out" 2>&1 &
+	local p1=$!
+	lazy_prepare extract-s2 lazy-slow "registry:127.0.0.1:$port/brisk/slow" "$index" \
+		>"$SNAP_DIR/slow-2.out" 2>&1 &
+	local p2=$!
+	sleep 1
+	local t0=$EPOCHREALTIME
+	snapc list >/dev/null
+	snapc prepare slow-other >/dev/null
+	snapc remove slow-other
+	local took
+	took=$(echo "$EPOCHREALTIME - $t0" | bc)
+	echo "# other calls while a lazy mount waited on the registry: $took s" >&3
+	[ "$(echo "$took < 1.5" | bc)" = 1 ]
+	# the layer's snapshot does not exist until its mount is done
+	run snapc stat lazy-slow
+	[[ "$output" == NOT_FOUND* ]]
+
+	wait "$p1" || true
+	wait "$p2" || true
+	kill "$proxy_pid"
+	wait "$proxy_pid" 2>/dev/null || true
+	cat "$SNAP_DIR/slow-1.out" "$SNAP_DIR/slow-2.out"
+	[ "$(cat "$SNAP_DIR/slow-1.out")" = "ALREADY_EXISTS: snapshot 'lazy-slow' already exists (brisk image mounted lazily)" ]
+	[ "$(cat "$SNAP_DIR/slow-2.out")" = "ALREADY_EXISTS: snapshot 'lazy-slow' already exists (brisk image mounted lazily)" ]
+	[ "$(snapc stat lazy-slow | jq -r .info.kind)" = COMMITTED ]
+	[ "$(grep -c "snapshot 'lazy-slow': brisk image .* mounted lazily" "$SNAP_DIR/snapshotter.log")" = 1 ]
+	snapc remove lazy-slow
+}
+
 @test "snapshotter: a lazy layer whose mount went away (a reboot) is mounted again at start" {
 	run lazy_prepare extract-4 lazy-reboot
 	[[ "$output" == ALREADY_EXISTS* ]]
