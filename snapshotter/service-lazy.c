@@ -7,7 +7,8 @@
  *
  * The mount fetches the image's index, which can take a while on a slow link: the call is
  * answered later (grpc_reply_defer()) and the daemon goes on serving others. A Prepare for the
- * same layer meanwhile waits for the same mount. The mount is made before the record is written:
+ * same layer meanwhile waits for the same mount, and a layer of an image already mounted below it
+ * is an empty one. The mount is made before the record is written:
  * a crash in between leaves a mounted leftover directory, which the next start unmounts and
  * removes (layout_cleanup()).
  */
@@ -21,6 +22,12 @@
 #include "lazy.h"
 #include "log.h"
 #include "service.h"
+
+static void *mfree(void *p)
+{
+	free(p);
+	return NULL;
+}
 
 /* a layer being mounted, and the calls waiting for it */
 struct lazy_prepare {
@@ -84,6 +91,45 @@ static struct snap *lazy_snap_new(struct store *store, const char *parent,
 	return s;
 }
 
+/* whether PARENT is a layer of the same brisk image (its manifest lists several layers) */
+static bool parent_is_image(struct store *store, const char *parent, const struct lazy_ref *ref)
+{
+	const struct snap *p = store_find(store, parent);
+
+	return p && p->lazy_index && strcmp(p->lazy_index, ref->index) == 0 &&
+	       strcmp(p->lazy_store, ref->store) == 0;
+}
+
+/*
+ * Another layer of an image already mounted below it: the whole tree is in that mount, so this
+ * one is an empty committed layer, answered AlreadyExists like the first.
+ */
+static void commit_empty(struct grpc_reply *reply, struct store *store, const char *parent,
+			 struct json_object *labels, const struct lazy_ref *ref)
+{
+	struct snap *s = lazy_snap_new(store, parent, labels, ref);
+	int r;
+
+	if (!s)
+		return fail_io(reply, -ENOMEM, "snapshot '%s'", ref->name);
+	s->lazy_store = mfree(s->lazy_store);
+	s->lazy_index = mfree(s->lazy_index);
+	r = layout_create(store, s->id, SNAP_COMMITTED);
+	if (r >= 0) {
+		r = store_add(store, s);
+		if (r < 0)
+			(void)layout_remove(store, s->id);
+	}
+	if (r < 0) {
+		fail_io(reply, r, "snapshot '%s': record it", ref->name);
+		snap_free(s);
+		return;
+	}
+	grpc_reply_error(reply, GRPC_ALREADY_EXISTS,
+			 "snapshot '%s' already exists (a layer of the brisk image below it)",
+			 ref->name);
+}
+
 /* The outcome of LP's mount (R, brisk-imagefs's ERR): record it, answer every waiter. */
 static void mounted(int r, char *err, void *userdata)
 {
@@ -142,6 +188,8 @@ void service_prepare_lazy(struct grpc_reply *reply, struct store *store, const c
 		(void)wait_for(lp, reply);
 		return;
 	}
+	if (parent && *parent && parent_is_image(store, parent, ref))
+		return commit_empty(reply, store, parent, labels, ref);
 	lp = calloc(1, sizeof(*lp));
 	s = lp ? lazy_snap_new(store, parent, labels, ref) : NULL;
 	if (!s) {

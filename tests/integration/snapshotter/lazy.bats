@@ -67,12 +67,20 @@ imagefs_mounts() {
 	run lazy_prepare extract-2 lazy-layer
 	[ "$output" = "ALREADY_EXISTS: snapshot 'lazy-layer' already exists" ]
 	[ "$(imagefs_mounts | wc -l)" = 1 ]
+	# the image's next layer (a manifest listing several): an empty layer on the mount
+	run snapc prepare extract-3 lazy-layer -l "containerd.io/snapshot.ref=lazy-layer2" \
+		-l "containerd.io/snapshot/brisk.store=registry:127.0.0.1:$REG_PORT/brisk/bb" \
+		-l "containerd.io/snapshot/brisk.index=$INDEX"
+	[ "$output" = "ALREADY_EXISTS: snapshot 'lazy-layer2' already exists (a layer of the brisk image below it)" ]
+	[ "$(snapc stat lazy-layer2 | jq -r .info.parent)" = lazy-layer ]
+	[ "$(imagefs_mounts | wc -l)" = 1 ]
 
-	# a container's snapshot on it: an overlay whose lower layer is the lazy mount
-	snapc prepare lazy-ctr lazy-layer
+	# a container's snapshot on them: an overlay whose lowest layer is the lazy mount
+	snapc prepare lazy-ctr lazy-layer2
 	mkdir -p "$SNAP_DIR/mnt/ctr"
 	local opts
 	opts=$(snapc mounts lazy-ctr | jq -r '.mounts[0].options | join(",")')
+	[[ "$opts" == *"lowerdir="*":"* ]]
 	mount -t overlay overlay -o "$opts" "$SNAP_DIR/mnt/ctr"
 	[ "$(cat "$SNAP_DIR/mnt/ctr/etc/passwd")" = "root:x:0:0:root:/root:/bin/sh" ]
 	cmp "$SNAP_DIR/mnt/ctr/bin/busybox" "$BUSYBOX"
@@ -83,6 +91,8 @@ imagefs_mounts() {
 	run snapc remove lazy-layer
 	[[ "$output" == "FAILED_PRECONDITION: remove 'lazy-layer': it has children"* ]]
 	snapc remove lazy-ctr
+	snapc remove lazy-layer2
+	[ "$(imagefs_mounts | wc -l)" = 1 ]
 	snapc remove lazy-layer
 	[ -z "$(imagefs_mounts)" ]
 	[ -z "$(backend_keys | grep lazy-)" ]
