@@ -566,3 +566,65 @@ int mem_available_kib(unsigned long long *ret)
 		return -EBADMSG;
 	return 0;
 }
+
+int proc_root_resolve(pid_t pid, const char *dest, char *buf, size_t size)
+{
+	char path[PATH_MAX], rest[PATH_MAX], link[PATH_MAX], proc[64];
+	size_t len = 0;
+	int links = 0;
+
+	snprintf(proc, sizeof(proc), "/proc/%d/root", (int)pid);
+	if (snprintf(rest, sizeof(rest), "%s", dest) >= (int)sizeof(rest))
+		return -ENAMETOOLONG;
+	path[0] = '\0';
+	for (char *p = rest; *p;) {
+		char full[PATH_MAX + 64];
+		struct stat st;
+		size_t n;
+
+		p += strspn(p, "/");
+		n = strcspn(p, "/");
+		if (n == 0)
+			break;
+		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) {
+			if (n == 2)
+				while (len > 0 && path[--len] != '/')
+					;
+			path[len] = '\0';
+			p += n;
+			continue;
+		}
+		if (len + 1 + n >= sizeof(path))
+			return -ENAMETOOLONG;
+		path[len] = '/';
+		memcpy(path + len + 1, p, n);
+		path[len + 1 + n] = '\0';
+		p += n;
+		snprintf(full, sizeof(full), "%s%s", proc, path);
+		if (lstat(full, &st) < 0) {
+			if (errno != ENOENT && errno != ENOTDIR)
+				return -errno;
+			return snprintf(buf, size, "%s", dest) < (int)size ? 0 : -ENAMETOOLONG;
+		}
+		if (!S_ISLNK(st.st_mode)) {
+			len += 1 + n;
+			continue;
+		}
+		ssize_t k = readlink(full, link, sizeof(link) - 1);
+		if (k < 0)
+			return -errno;
+		link[k] = '\0';
+		if (++links > 40)
+			return -ELOOP;
+		/* the link's target, then what was left of DEST */
+		char next[PATH_MAX];
+		if (snprintf(next, sizeof(next), "%s/%s", link, p) >= (int)sizeof(next))
+			return -ENAMETOOLONG;
+		memcpy(rest, next, strlen(next) + 1);
+		p = rest;
+		if (link[0] == '/')
+			len = 0;
+		path[len] = '\0';
+	}
+	return snprintf(buf, size, "%s", len ? path : "/") < (int)size ? 0 : -ENAMETOOLONG;
+}

@@ -17,6 +17,13 @@ int write_all(int fd, const void *buf, size_t len);
 int pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 /* Exactly LEN bytes at OFF of FD into BUF: -EIO when the file ends first. */
 int pread_all(int fd, void *buf, size_t len, uint64_t off);
+/*
+ * DEST (absolute) as the mount table of process PID's root has it: each symlink on the way is
+ * read (never followed) under /proc/PID/root and resolved inside that root, as a runtime
+ * resolves a mount's destination before mounting. Into BUF; DEST itself where a component is
+ * missing.
+ */
+int proc_root_resolve(pid_t pid, const char *dest, char *buf, size_t size);
 /* Write STR to an existing file (cgroup, proc, sysfs knobs): no O_CREAT, no O_TRUNC. */
 int write_string_at(int dirfd, const char *path, const char *str);
 /*

@@ -107,8 +107,10 @@ static int report_criu_failure(int r, const struct snapshot_opts *so, const char
 				       "criu not found (brisk needs criu >= %s on PATH or --criu)",
 				       SNAPSHOT_CRIU_MIN_VERSION_STRING);
 	_cleanup_free_ char *err = snapshot_criu_error(so->work_fd, log);
-	return log_error_errno(r, "criu %s failed: %s (log: %s/%s)", what,
-			       err ? err : "no error in its log", work_dir, log);
+	return log_error_errno(r, "criu %s failed: %s (log: %s/%s%s%s%s)", what,
+			       err ? err : "no error in its log", work_dir, log,
+			       so->config_file ? "; CRIU configuration of org.criu.config: '" : "",
+			       so->config_file ? so->config_file : "", so->config_file ? "'" : "");
 }
 
 static int check_criu(const char *criu, int *ret_version)
@@ -200,7 +202,7 @@ int container_checkpoint(struct runtime_ctx *rt, struct checkpoint_args *a, cons
 		return log_error_errno(r, "image path '%s': %m", a->image_path);
 	if ((r = prepare_dir(a->work_path, &work_fd)) < 0)
 		return log_error_errno(r, "work path '%s': %m", a->work_path);
-	if ((r = ext_mounts_from_spec(spec, false, &em)) < 0)
+	if ((r = ext_mounts_from_spec(spec, st->pid, &em)) < 0)
 		return r;
 	if ((r = ext_mounts_add_cgroup_binds(spec, NULL, &em)) < 0 ||
 	    (r = ext_mounts_add_masked(spec, st->pid, &em)) < 0 ||
@@ -215,15 +217,19 @@ int container_checkpoint(struct runtime_ctx *rt, struct checkpoint_args *a, cons
 			externals[n_ext++] = stdio[fd];
 	}
 	if (!(a->so.empty_ns & CLONE_NEWNET)) {
-		if ((r = netns_loopback_only(spec, st->pid, &netns, &netns_ino)) < 0)
+		if ((r = netns_external(spec, st->pid, &netns, &netns_ino)) < 0)
 			log_debug_errno(r, "network namespace: %m; CRIU dumps it");
 		if (netns) {
 			snprintf(netns_ext, sizeof(netns_ext), "net[%llu]:%s", netns_ino,
 				 SNAPSHOT_NETNS_KEY);
 			externals[n_ext++] = netns_ext;
-			a->so.no_network_lock = true;
+			/* a joined namespace is not the container's to lock, unless asked to
+			 * keep its TCP connections */
+			a->so.no_network_lock = strcmp(netns, SNAPSHOT_NETNS_JOINED) != 0 ||
+						!a->so.tcp_established;
 		}
 	}
+	a->so.config_file = spec_criu_config(spec);
 	a->so.images_fd = images_fd;
 	a->so.images_dir = a->image_path;
 	a->so.work_fd = work_fd;

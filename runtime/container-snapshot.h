@@ -24,11 +24,13 @@ struct ext_mounts {
 };
 
 /*
- * Bind mounts come from outside the container: CRIU dumps them as external, keyed by their
- * destination, and a restore maps each key to the source that the restoring bundle names.
- * RESTORE false: key -> key (dump); true: key -> the bundle's source.
+ * Bind mounts come from outside the container: CRIU dumps them as external, named by their
+ * destination in the spec, and a restore maps each name to the source that the restoring
+ * bundle names. PID (dump): the container's init, in whose root a destination that goes
+ * through a symlink is resolved to where the bind really is -> the name; 0 (restore): the
+ * name -> the bundle's source.
  */
-int ext_mounts_from_spec(const struct spec *s, bool restore, struct ext_mounts *ret);
+int ext_mounts_from_spec(const struct spec *s, pid_t pid, struct ext_mounts *ret);
 void ext_mounts_done(struct ext_mounts *m);
 
 struct cgroup;
@@ -122,6 +124,10 @@ const char *ext_mounts_tmpfs_key(struct ext_mounts *em, const struct spec_mount 
  */
 int netns_loopback_only(const struct spec *s, pid_t pid, const char **ret_state,
 			unsigned long long *ret_ino);
+/* The same, or SNAPSHOT_NETNS_JOINED for a namespace the spec joins by path (still the one the
+ * container of PID is in): the network namespace a dump leaves out, if any. */
+int netns_external(const struct spec *s, pid_t pid, const char **ret_state,
+		   unsigned long long *ret_ino);
 /* A new network namespace with only its loopback, up when UP: its fd (close-on-exec). */
 int netns_new_loopback(bool up, int *ret_fd);
 

@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,7 +174,7 @@ static int prepare_state(struct restore_job *j)
 	log_debug("checked the checkpoint's description against the bundle in %.3f ms",
 		  ms_between(&t0, &t1));
 	/* every bind mount the snapshot has must come from the bundle */
-	if ((r = ext_mounts_from_spec(s, true, &j->em)) < 0)
+	if ((r = ext_mounts_from_spec(s, 0, &j->em)) < 0)
 		return r;
 	for (char **k = j->meta->ext_mounts; *k; k++) {
 		bool found = false;
@@ -567,8 +568,20 @@ static int run_criu(struct restore_job *j)
 			j->inherit[n_inherit++] =
 			    (struct snapshot_inherit_fd){.fd = fd, .key = key};
 	}
-	/* a network namespace left out of the dump: a new one, as it was */
-	if (j->meta->netns) {
+	/* a network namespace left out of the dump: the one the bundle joins, or a new one as
+	 * it was */
+	if (j->meta->netns && strcmp(j->meta->netns, SNAPSHOT_NETNS_JOINED) == 0) {
+		const struct spec_namespace *ns = spec_find_namespace(j->spec, CLONE_NEWNET);
+		if (!ns || !ns->path)
+			return log_error_errno(-EINVAL,
+					       "the checkpoint joined a network namespace: the "
+					       "bundle's linux.namespaces names none to join");
+		if ((j->netns_fd = open(ns->path, O_RDONLY | O_CLOEXEC)) < 0)
+			return log_error_errno(-errno, "network namespace '%s': %m", ns->path);
+		j->inherit[n_inherit++] =
+		    (struct snapshot_inherit_fd){.fd = j->netns_fd, .key = SNAPSHOT_NETNS_KEY};
+		so->no_network_lock = !so->tcp_established;
+	} else if (j->meta->netns) {
 		r = netns_new_loopback(strcmp(j->meta->netns, SNAPSHOT_NETNS_LO_UP) == 0,
 				       &j->netns_fd);
 		if (r < 0)
@@ -587,6 +600,7 @@ static int run_criu(struct restore_job *j)
 		return log_error_errno(r, "the container's cgroup paths: %m");
 	if ((r = ext_mounts_add_cgroup_binds(j->spec, j->cg, &j->em)) < 0)
 		return r;
+	so->config_file = spec_criu_config(j->spec);
 	so->images_fd = j->images_fd;
 	so->images_dir = j->a->image_path;
 	so->work_fd = j->work_fd;

@@ -333,9 +333,11 @@ int ext_mounts_add_empty_tmpfs(const struct spec *s, pid_t pid, struct ext_mount
 	return 0;
 }
 
-int ext_mounts_from_spec(const struct spec *s, bool restore, struct ext_mounts *ret)
+int ext_mounts_from_spec(const struct spec *s, pid_t pid, struct ext_mounts *ret)
 {
 	struct ext_mounts m = {0};
+	char mp[PATH_MAX];
+	int r;
 
 	m.pairs = calloc(s->n_mounts + 1, sizeof(*m.pairs));
 	m.keys = calloc(s->n_mounts + 1, sizeof(char *));
@@ -353,8 +355,19 @@ int ext_mounts_from_spec(const struct spec *s, bool restore, struct ext_mounts *
 			ext_mounts_done(&m);
 			return -ENOMEM;
 		}
-		m.pairs[m.n].key = sm->destination;
-		m.pairs[m.n].value = restore ? sm->source : sm->destination;
+		/* restore: the name -> the bundle's source; dump: where the bind is -> its name */
+		if (pid == 0) {
+			m.pairs[m.n] = (struct snapshot_pair){.key = sm->destination,
+							      .value = sm->source};
+		} else {
+			const char *at;
+			if ((r = proc_root_resolve(pid, sm->destination, mp, sizeof(mp))) < 0 ||
+			    !(at = ext_mounts_own(&m, strdup(mp)))) {
+				ext_mounts_done(&m);
+				return r < 0 ? r : -ENOMEM;
+			}
+			m.pairs[m.n] = (struct snapshot_pair){.key = at, .value = sm->destination};
+		}
 		m.n++;
 	}
 	*ret = m;

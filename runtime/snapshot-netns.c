@@ -113,6 +113,28 @@ int netns_loopback_only(const struct spec *s, pid_t pid, const char **ret_state,
 	return 0;
 }
 
+int netns_external(const struct spec *s, pid_t pid, const char **ret_state,
+		   unsigned long long *ret_ino)
+{
+	const struct spec_namespace *ns = spec_find_namespace(s, CLONE_NEWNET);
+	struct stat joined, st;
+	char path[64];
+
+	if (!ns || !ns->path)
+		return netns_loopback_only(s, pid, ret_state, ret_ino);
+	*ret_state = NULL;
+	*ret_ino = 0;
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	if (stat(path, &st) < 0 || stat(ns->path, &joined) < 0)
+		return -errno;
+	/* the container's is still the one it joined */
+	if (st.st_dev != joined.st_dev || st.st_ino != joined.st_ino)
+		return 0;
+	*ret_state = SNAPSHOT_NETNS_JOINED;
+	*ret_ino = (unsigned long long)st.st_ino;
+	return 0;
+}
+
 int netns_new_loopback(bool up, int *ret_fd)
 {
 	_cleanup_close_ int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);

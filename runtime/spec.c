@@ -142,6 +142,16 @@ bool spec_mount_is_cgroup_tmpfs(const struct spec_mount *m)
 	       access("/sys/fs/cgroup/cgroup.controllers", F_OK) < 0;
 }
 
+const char *spec_criu_config(const struct spec *s)
+{
+	const char *path;
+
+	if (!s->annotations || json_get_string(s->annotations, "org.criu.config", &path) < 0 ||
+	    !*path)
+		return NULL;
+	return path;
+}
+
 const char *spec_rlimit_name(int resource)
 {
 	for (size_t i = 0; i < ELEMENTSOF(rlimit_names); i++)

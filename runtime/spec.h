@@ -164,6 +164,9 @@ int spec_mount_option(struct spec_mount *m, const char *opt);
 extern const char *const spec_mount_option_names[];
 /* RLIMIT_* by name ("RLIMIT_NOFILE"), or -EINVAL. */
 int spec_rlimit_from_name(const char *name);
+/* The CRIU configuration file of the annotation org.criu.config, as runc reads it; NULL where
+ * it is absent or empty. */
+const char *spec_criu_config(const struct spec *s);
 /* The name of RLIMIT_* RESOURCE, or NULL. */
 const char *spec_rlimit_name(int resource);
 /* Is M a tmpfs mount of the spec's own (not a bind, not read-only)? */

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <signal.h>
@@ -957,10 +958,27 @@ static int check_mounts(pid_t root, const struct snapshot_grant *g, struct snaps
 		for (size_t k = i + 1; k < n && ms[i].top; k++)
 			ms[i].top = strcmp(ms[i].point, ms[k].point) != 0;
 	}
-	for (size_t i = 0; i < n; i++)
-		if ((r = check_mount(rootfd, root, &ms[i], g, v)) != 0)
+	/* a destination through a symlink is where the runtime resolved it, in the tree's root */
+	struct snapshot_grant rg = *g;
+	_cleanup_free_ struct snapshot_mount_grant *mg = NULL;
+	_cleanup_strv_free_ char **dests = NULL;
+	if (!(mg = calloc(g->n_mounts, sizeof(*mg))) ||
+	    !(dests = calloc(g->n_mounts + 1, sizeof(char *))))
+		return -ENOMEM;
+	for (size_t i = 0; i < g->n_mounts; i++) {
+		char resolved[PATH_MAX];
+		mg[i] = g->mounts[i];
+		if ((r = proc_root_resolve(root, mg[i].destination, resolved, sizeof(resolved))) < 0)
 			return r;
-	return check_required(rootfd, root, ms, n, g, v);
+		if (!(dests[i] = strdup(resolved)))
+			return -ENOMEM;
+		mg[i].destination = dests[i];
+	}
+	rg.mounts = mg;
+	for (size_t i = 0; i < n; i++)
+		if ((r = check_mount(rootfd, root, &ms[i], &rg, v)) != 0)
+			return r;
+	return check_required(rootfd, root, ms, n, &rg, v);
 }
 
 int snapshot_tree_check(pid_t root, const struct snapshot_grant *g, struct snapshot_violation *ret)

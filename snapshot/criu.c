@@ -304,6 +304,11 @@ static int run_request(const struct snapshot_opts *o, bool dump, int (*op)(criu_
 		return -EIO;
 	if ((r = snapshot_kdat_cache(o->criu_path)) < 0)
 		log_debug("CRIU's kernel feature cache: %s, ignoring", strerror(-r));
+	/* options of the file first: the request's own come after them and win */
+	if (o->config_file) {
+		extra[n_extra++] = (char *)"--config";
+		extra[n_extra++] = (char *)o->config_file;
+	}
 	if (!dump && o->lazy_pages)
 		extra[n_extra++] = (char *)"--lazy-pages";
 	/* the tree is checked before it runs: CRIU leaves every task stopped (libcriu 4.1 has

@@ -340,7 +340,8 @@ static int parse_key(const char *key, struct json_object *v, struct snapshot_met
 	if (strcmp(key, "netns") == 0) {
 		int r = get_str(v, &m->netns);
 		if (r == 0 && strcmp(m->netns, SNAPSHOT_NETNS_LO_UP) != 0 &&
-		    strcmp(m->netns, SNAPSHOT_NETNS_LO_DOWN) != 0)
+		    strcmp(m->netns, SNAPSHOT_NETNS_LO_DOWN) != 0 &&
+		    strcmp(m->netns, SNAPSHOT_NETNS_JOINED) != 0)
 			r = -EINVAL;
 		return r;
 	}

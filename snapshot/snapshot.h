@@ -73,6 +73,7 @@ struct snapshot_opts {
 	const char *freeze_cgroup; /* dump: freeze through this cgroup directory */
 	const char *page_server;   /* dump: "HOST:PORT" */
 	const char *parent_path;   /* dump: previous images, relative to the images directory */
+	const char *config_file;   /* a CRIU configuration file (--config); NULL: none */
 
 	const struct snapshot_pair *ext_mounts; /* key (dump) -> value (restore) */
 	size_t n_ext_mounts;
@@ -178,7 +179,7 @@ struct snapshot_meta {
 	bool leave_running;	     /* the container ran on after the dump */
 	char *stdio[3];		     /* fd 0..2 of the init: "pipe:[N]", "file[M:I]", or NULL */
 	char **ext_mounts;	     /* destinations of bind mounts dumped as external */
-	char *netns;		     /* SNAPSHOT_NETNS_LO_*, or NULL (dumped by CRIU) */
+	char *netns;		     /* SNAPSHOT_NETNS_*, or NULL (dumped by CRIU) */
 	struct json_object *config;  /* the container's config.json */
 	struct snapshot_tree *trees; /* tmpfs mounts dumped as external, made anew on restore */
 	size_t n_trees;
@@ -196,6 +197,9 @@ struct snapshot_meta {
 #define SNAPSHOT_NETNS_KEY "brisk-netns"
 #define SNAPSHOT_NETNS_LO_UP "loopback-up"
 #define SNAPSHOT_NETNS_LO_DOWN "loopback-down"
+/* The container joined a network namespace by path (linux.namespaces), which is not its own:
+ * left out of the dump as well, and a restore joins the one its bundle names, as runc does. */
+#define SNAPSHOT_NETNS_JOINED "joined"
 /* The external mount key of masked directories (empty read-only tmpfs mounts). */
 #define SNAPSHOT_MASKED_KEY "brisk-masked"
 /* The external mount key of an empty tmpfs mount of the spec: this prefix, its destination. */

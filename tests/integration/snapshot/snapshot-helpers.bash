@@ -14,6 +14,8 @@ snapshot_setup() {
 
 snapshot_teardown() {
 	[ -z "${REG_PID:-}" ] || kill "$REG_PID" 2>/dev/null || true
+	# a network namespace a test bound on a file
+	umount "$TEST_DIR/netns" 2>/dev/null || true
 	common_teardown
 }
 

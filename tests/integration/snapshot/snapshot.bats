@@ -671,3 +671,62 @@ lazy_mounts() { # image mounts (fuse) or overlays under the test's lazy dir
 	brisk delete --force r1
 	assert_no_leaks r1
 }
+
+# A bind whose destination goes through a symlink of the rootfs is mounted where the link
+# leads; CRIU sees it there, and a restore finds it there, as the bundle says. Nested binds
+# come back nested.
+@test "checkpoint and restore: a bind on a symlinked destination, and binds nested in binds" {
+	mkdir -p "$TEST_DIR/vol/inner" "$TEST_DIR/vol2" "$BUNDLE/rootfs/target"
+	echo outer >"$TEST_DIR/vol/f"
+	echo inner >"$TEST_DIR/vol2/g"
+	ln -s /target "$BUNDLE/rootfs/link"
+	config ".mounts += [
+		{\"destination\": \"/link\", \"type\": \"bind\", \"source\": \"$TEST_DIR/vol\", \"options\": [\"rbind\"]},
+		{\"destination\": \"/link/inner\", \"type\": \"bind\", \"source\": \"$TEST_DIR/vol2\", \"options\": [\"bind\"]}]"
+	start_zdtm c1
+	brisk checkpoint --image-path "$IMG" c1
+	restore r1
+	[ "$(brisk exec r1 cat /target/f)" = outer ]
+	[ "$(brisk exec r1 cat /link/inner/g)" = inner ]
+	check_pass r1
+	brisk delete --force r1
+	assert_no_leaks r1
+}
+
+# A network namespace the bundle joins by path is not the container's: runc leaves it out of
+# the dump and rejoins it at restore, and so does brisk (CRIU would make a copy).
+@test "checkpoint and restore of a container that joined a network namespace: it rejoins it" {
+	command -v unshare >/dev/null || skip "no unshare"
+	touch "$TEST_DIR/netns"
+	unshare --net="$TEST_DIR/netns" true
+	ino=$(stat -L -c %i "$TEST_DIR/netns")
+	config "(.linux.namespaces[] | select(.type == \"network\")) |= . + {path: \"$TEST_DIR/netns\"}"
+	start_zdtm c1
+	[ "$(stat -L -c %i "/proc/$(state_field c1 pid)/ns/net")" = "$ino" ]
+	brisk checkpoint --image-path "$IMG" c1
+	jq -e '.netns == "joined"' "$IMG/brisk-snapshot.json"
+	restore r1
+	[ "$(stat -L -c %i "/proc/$(state_field r1 pid)/ns/net")" = "$ino" ]
+	check_pass r1
+	brisk delete --force r1
+	umount "$TEST_DIR/netns"
+	assert_no_leaks r1
+}
+
+# org.criu.config names a CRIU configuration file for the container, as with runc: CRIU reads
+# it (an option it does not know fails the dump, naming the file), and a good one is used.
+@test "checkpoint and restore with the org.criu.config annotation" {
+	printf 'no-such-option\n' >"$TEST_DIR/bad.conf"
+	printf 'ghost-limit 2M\n' >"$TEST_DIR/good.conf"
+	config ".annotations[\"org.criu.config\"] = \"$TEST_DIR/bad.conf\""
+	start_zdtm c1
+	run brisk checkpoint --image-path "$IMG" c1
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"no-such-option"* && "$output" == *"org.criu.config: '$TEST_DIR/bad.conf'"* ]]
+	[ "$(state_field c1 status)" = running ]
+	config ".annotations[\"org.criu.config\"] = \"$TEST_DIR/good.conf\""
+	brisk checkpoint --image-path "$IMG" c1
+	restore r1
+	check_pass r1
+}
