@@ -14,7 +14,7 @@
 
 #include <nghttp2/nghttp2.h>
 
-#include "cleanup.h"
+#include "common/cleanup.h"
 #include "grpc.h"
 
 /* gRPC's default limit of a received message; ours are far smaller */

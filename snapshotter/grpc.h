@@ -12,7 +12,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
-#include "log.h"
+#include "common/log.h"
 
 /* gRPC status codes (the ones containerd's errdefs maps to its error classes) */
 enum grpc_code {

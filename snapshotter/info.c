@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
+#include "common/cleanup.h"
 #include "info.h"
-#include "json.h"
+#include "common/json.h"
 
 /* labels_from_entries() reads every map entry as an Info one */
 _Static_assert(offsetof(Snap__PrepareSnapshotRequest__LabelsEntry, key) ==

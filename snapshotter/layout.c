@@ -15,11 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "fs.h"
+#include "common/cleanup.h"
+#include "common/fs.h"
 #include "layout.h"
 #include "lazy.h"
-#include "log.h"
+#include "common/log.h"
 
 void layout_mount_done(struct layout_mount *m)
 {

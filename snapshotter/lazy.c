@@ -17,11 +17,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "fs.h"
+#include "common/cleanup.h"
+#include "common/fs.h"
 #include "lazy.h"
-#include "log.h"
-#include "mountinfo.h"
+#include "common/log.h"
+#include "common/mountinfo.h"
 #include "server.h"
 
 /* what brisk-imagefs's mounts are (imagefs/mount.c: subtype=brisk) */

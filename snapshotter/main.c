@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "common/cleanup.h"
 #include "layout.h"
 #include "lazy.h"
-#include "log.h"
+#include "common/log.h"
 #include "server.h"
 #include "service.h"
 #include "store.h"

@@ -19,9 +19,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "common/cleanup.h"
 #include "grpc.h"
-#include "log.h"
+#include "common/log.h"
 #include "server.h"
 
 /* what an epoll event is for */

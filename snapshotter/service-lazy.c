@@ -17,10 +17,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "cleanup.h"
+#include "common/cleanup.h"
 #include "layout.h"
 #include "lazy.h"
-#include "log.h"
+#include "common/log.h"
 #include "service.h"
 
 static void *mfree(void *p)

@@ -13,13 +13,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "cleanup.h"
+#include "common/cleanup.h"
 #include "filter.h"
 #include "info.h"
-#include "json.h"
+#include "common/json.h"
 #include "layout.h"
 #include "lazy.h"
-#include "log.h"
+#include "common/log.h"
 #include "service.h"
 #include "snapshots.pb-c.h"
 

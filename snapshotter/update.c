@@ -8,9 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "cleanup.h"
+#include "common/cleanup.h"
 #include "info.h"
-#include "json.h"
+#include "common/json.h"
 #include "service.h"
 
 /* LABELS updated by REQ as the mask says: a new object in *RET, or an error answered. */

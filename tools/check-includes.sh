@@ -7,7 +7,7 @@ set -u
 top=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$top" || exit 2
 dirs=()
-for d in common runtime imagefs snapshot gpu tools tests; do [ -d "$d" ] && dirs+=("$d"); done
+for d in common runtime imagefs snapshot gpu snapshotter tools tests; do [ -d "$d" ] && dirs+=("$d"); done
 grep -rnE --include='*.[ch]' '^[[:space:]]*#[[:space:]]*include[[:space:]]*["<](runtime|imagefs|snapshot|gpu)/' \
 	"${dirs[@]}" |
 	awk -F: '
