@@ -35,7 +35,7 @@ struct export
 	void *cbuf, *dbuf;
 	size_t cbuf_size;
 	bool keep_special;
-	struct ifs_spool spool; /* a remote store's packs, fetched ahead */
+	struct ifs_spool spool;		/* a remote store's packs, fetched ahead */
 	struct imagefs_export_stats st; /* what was left out */
 };
 

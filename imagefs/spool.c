@@ -82,7 +82,8 @@ static int plan(struct ifs_spool_job *j)
 	for (size_t i = 0; i < k; i++) {
 		struct piece *last = m ? &r[m - 1] : NULL;
 		uint64_t end = r[i].off + r[i].len;
-		if (last && last->blob == r[i].blob && r[i].off <= last->off + last->len + SPOOL_GAP &&
+		if (last && last->blob == r[i].blob &&
+		    r[i].off <= last->off + last->len + SPOOL_GAP &&
 		    (end <= last->off + last->len || end - last->off <= SPOOL_PIECE)) {
 			if (end > last->off + last->len)
 				last->len = end - last->off;
@@ -137,7 +138,8 @@ static void *fetcher(void *arg)
 				log_error_errno(r, "fetch bytes %llu-%llu of pack %s: %s%s%m",
 						(unsigned long long)p->off,
 						(unsigned long long)(p->off + p->len - 1),
-						digest_format(&d, ds), s->error, *s->error ? ": " : "");
+						digest_format(&d, ds), s->error,
+						*s->error ? ": " : "");
 			return fail(j, r), NULL;
 		}
 		pthread_mutex_lock(&j->lock);

@@ -225,8 +225,8 @@ int container_checkpoint(struct runtime_ctx *rt, struct checkpoint_args *a, cons
 			externals[n_ext++] = netns_ext;
 			/* a joined namespace is not the container's to lock, unless asked to
 			 * keep its TCP connections */
-			a->so.no_network_lock = strcmp(netns, SNAPSHOT_NETNS_JOINED) != 0 ||
-						!a->so.tcp_established;
+			a->so.no_network_lock =
+			    strcmp(netns, SNAPSHOT_NETNS_JOINED) != 0 || !a->so.tcp_established;
 		}
 	}
 	a->so.config_file = spec_criu_config(spec);

@@ -56,7 +56,6 @@ static const struct cli_option checkpoint_options[] = {
     {0},
 };
 
-
 static int handle(const struct cli_parsed *p, void *userdata)
 {
 	struct checkpoint_args *a = userdata;

@@ -54,7 +54,6 @@ static const struct cli_option restore_options[] = {
     {0},
 };
 
-
 static int handle(const struct cli_parsed *p, void *userdata)
 {
 	struct restore_args *a = userdata;

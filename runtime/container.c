@@ -321,7 +321,8 @@ static int send_bind_sources(struct create_job *j)
 	    (theirs = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
 	    (root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    (cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return log_error_errno(-errno, "open the mount namespaces for bind mount sources: %m");
+		return log_error_errno(-errno,
+				       "open the mount namespaces for bind mount sources: %m");
 	if (FAULT_OR("namespace", setns(theirs, CLONE_NEWNS)) < 0)
 		return log_error_errno(-errno, "join the container init's mount namespace: %m");
 	/* a relative source is where it was before the setns */

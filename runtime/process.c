@@ -249,16 +249,18 @@ int process_check_lsm(const struct spec_process *p)
 	_cleanup_free_ char *enabled = NULL;
 
 	if (p->apparmor_profile && *p->apparmor_profile &&
-	    (read_file_at(AT_FDCWD, "/sys/module/apparmor/parameters/enabled", 16, &enabled,
-			  NULL) < 0 ||
+	    (read_file_at(AT_FDCWD, "/sys/module/apparmor/parameters/enabled", 16, &enabled, NULL) <
+		 0 ||
 	     enabled[0] != 'Y'))
-		return log_error_errno(-EOPNOTSUPP,
-				       "apparmor profile '%s' requested but AppArmor is not enabled "
-				       "on this host",
-				       p->apparmor_profile);
+		return log_error_errno(
+		    -EOPNOTSUPP,
+		    "apparmor profile '%s' requested but AppArmor is not enabled "
+		    "on this host",
+		    p->apparmor_profile);
 	if (p->selinux_label && *p->selinux_label && access("/sys/fs/selinux/enforce", F_OK) < 0)
 		return log_error_errno(
-		    -EOPNOTSUPP, "selinux label '%s' requested but SELinux is not enabled on this host",
+		    -EOPNOTSUPP,
+		    "selinux label '%s' requested but SELinux is not enabled on this host",
 		    p->selinux_label);
 	return 0;
 }

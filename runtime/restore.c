@@ -371,7 +371,8 @@ static int make_mount_targets(struct restore_job *j)
 			continue;
 		if ((m->kind & MOUNT_BIND) && m->source) {
 			if (stat(m->source, &st) < 0)
-				return log_error_errno(-errno, "bind mount source '%s' for '%s': %m",
+				return log_error_errno(-errno,
+						       "bind mount source '%s' for '%s': %m",
 						       m->source, m->destination);
 			is_file = !S_ISDIR(st.st_mode);
 		}
@@ -737,8 +738,8 @@ static void job_done(struct restore_job *j)
 static int log_lazy_record_error(int r, const char *criu, const char *image_path)
 {
 	if (r == -EACCES)
-		return log_error_errno(r, "--lazy-pages-record: the image path '%s' is not writable",
-				       image_path);
+		return log_error_errno(
+		    r, "--lazy-pages-record: the image path '%s' is not writable", image_path);
 	if (r == -ENOENT)
 		return log_error_errno(r, "--lazy-pages-record: cannot read the criu binary '%s'",
 				       criu ? criu : "criu");

@@ -357,8 +357,8 @@ int ext_mounts_from_spec(const struct spec *s, pid_t pid, struct ext_mounts *ret
 		}
 		/* restore: the name -> the bundle's source; dump: where the bind is -> its name */
 		if (pid == 0) {
-			m.pairs[m.n] = (struct snapshot_pair){.key = sm->destination,
-							      .value = sm->source};
+			m.pairs[m.n] =
+			    (struct snapshot_pair){.key = sm->destination, .value = sm->source};
 		} else {
 			const char *at;
 			if ((r = proc_root_resolve(pid, sm->destination, mp, sizeof(mp))) < 0 ||

@@ -275,7 +275,7 @@ scenario_parallel() {
 scenario_checkpoint() {
 	local rt=$1 id=ck-$1 n0 n1
 	crun "$rt" -d brisk/busybox:bb "$id" \
-		sh -c 'i=0; while :; do i=$((i + 1)); echo $i >/tmp/c; sleep 0.1; done'
+		sh -c 'i=0; while :; do i=$((i + 1)); echo $i >/tmp/c.new; mv /tmp/c.new /tmp/c; sleep 0.1; done'
 	wait_task_status "$id" RUNNING
 	sleep 2
 	n0=$(c tasks exec --exec-id e1 "$id" cat /tmp/c)

@@ -144,9 +144,10 @@ scenario_exec_stop_rm() {
 	[[ "$output" == *"set rlimit"*"Operation not permitted"* ]]
 }
 
-# The app counts in memory, a tick every 0.1 s, and writes the count to /tmp/c: a restored app
+# The app counts in memory, a tick every 0.1 s, and writes the count to /tmp/c (a rename, so a
+# read never sees it half written): a restored app
 # goes on from the checkpointed count, a new start would begin again at 1.
-COUNTER='i=0; while :; do i=$((i + 1)); echo $i >/tmp/c; sleep 0.1; done'
+COUNTER='i=0; while :; do i=$((i + 1)); echo $i >/tmp/c.new; mv /tmp/c.new /tmp/c; sleep 0.1; done'
 
 count_of() { # RUNTIME NAME
 	prun "$1" exec "$2" cat /tmp/c
