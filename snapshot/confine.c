@@ -518,7 +518,7 @@ static int check_rlimits(pid_t pid, const char *comm, const struct snapshot_gran
 		    sscanf(line + 26, "%31s %31s", soft_s, hard_s) == 2) {
 			known[res] = true;
 			hard[res] = strcmp(hard_s, "unlimited") == 0 ? UINT64_MAX
-								      : strtoull(hard_s, NULL, 10);
+								     : strtoull(hard_s, NULL, 10);
 		}
 		line = next ? next + 1 : NULL;
 	}
@@ -795,7 +795,8 @@ static int mnt_parse(char *line, struct mnt *m)
 		return r;
 	*m = (struct mnt){.point = (char *)e.mount_point,
 			  .fstype = (char *)e.fstype,
-			  .flags = opt_flags(e.mount_options) | (opt_flags(e.super_options) & MS_RDONLY)};
+			  .flags = opt_flags(e.mount_options) |
+				   (opt_flags(e.super_options) & MS_RDONLY)};
 	return 0;
 }
 
@@ -968,7 +969,8 @@ static int check_mounts(pid_t root, const struct snapshot_grant *g, struct snaps
 	for (size_t i = 0; i < g->n_mounts; i++) {
 		char resolved[PATH_MAX];
 		mg[i] = g->mounts[i];
-		if ((r = proc_root_resolve(root, mg[i].destination, resolved, sizeof(resolved))) < 0)
+		if ((r = proc_root_resolve(root, mg[i].destination, resolved, sizeof(resolved))) <
+		    0)
 			return r;
 		if (!(dests[i] = strdup(resolved)))
 			return -ENOMEM;

@@ -350,8 +350,9 @@ struct snapshot_violation {
 /*
  * Check every task and thread of the tree of ROOT against G (their uids and gids, groups,
  * capability sets, no_new_privs, seccomp mode, filter count and the bundle's filter itself,
- * rlimits, AppArmor profile or SELinux label, namespaces, a new user namespace's mappings, and the root task's mounts: flags,
- * bind sources, masks): 0; -EPERM and *RET what the first offending task holds; -errno.
+ * rlimits, AppArmor profile or SELinux label, namespaces, a new user namespace's mappings, and
+ * the root task's mounts: flags, bind sources, masks): 0; -EPERM and *RET what the first
+ * offending task holds; -errno.
  * The tree must be stopped: a filter is read through ptrace (PTRACE_SECCOMP_GET_FILTER, which
  * needs CAP_SYS_ADMIN and a caller under no seccomp filter of its own: -EACCES otherwise).
  */

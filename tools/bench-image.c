@@ -582,7 +582,8 @@ static void umount_under(const char *dir)
 	for (int pass = 0; pass < 64; pass++) {
 		struct last_under u = {.dir = dir};
 
-		if (mountinfo_foreach("/proc/self/mountinfo", find_last_under, &u) < 0 || !u.point) {
+		if (mountinfo_foreach("/proc/self/mountinfo", find_last_under, &u) < 0 ||
+		    !u.point) {
 			free(u.point);
 			return;
 		}
