@@ -91,13 +91,23 @@ static struct snap *lazy_snap_new(struct store *store, const char *parent,
 	return s;
 }
 
-/* whether PARENT is a layer of the same brisk image (its manifest lists several layers) */
+/*
+ * Whether PARENT is a layer of the same brisk image (its manifest lists several layers): the
+ * mount, or an empty layer above it, which keeps the image's labels.
+ */
 static bool parent_is_image(struct store *store, const char *parent, const struct lazy_ref *ref)
 {
 	const struct snap *p = store_find(store, parent);
+	_cleanup_free_ char *err = NULL;
+	struct lazy_ref pr;
 
-	return p && p->lazy_index && strcmp(p->lazy_index, ref->index) == 0 &&
-	       strcmp(p->lazy_store, ref->store) == 0;
+	if (!p)
+		return false;
+	if (p->lazy_index)
+		return strcmp(p->lazy_index, ref->index) == 0 &&
+		       strcmp(p->lazy_store, ref->store) == 0;
+	return lazy_from_labels(p->labels, &pr, &err) == 1 && strcmp(pr.index, ref->index) == 0 &&
+	       strcmp(pr.store, ref->store) == 0;
 }
 
 /*
