@@ -29,6 +29,16 @@
 #define IFS_MEDIA_INDEX_ZSTD "application/vnd.brisk.image.index.v1+zstd"
 #define IFS_MEDIA_PACK "application/vnd.brisk.image.pack.v1"
 #define IFS_MEDIA_CONFIG "application/vnd.brisk.image.config.v1+json"
+/* an image's manifest as containerd reads an image (FORMAT.md, "Images in a store"): the same
+ * blobs under media types containerd takes for layers, and an OCI image config; snapshots and
+ * images written before keep the ones above, and readers take both */
+#define IFS_LAYER_INDEX "application/vnd.oci.image.layer.brisk.index.v1"
+#define IFS_LAYER_INDEX_ZSTD "application/vnd.oci.image.layer.brisk.index.v1+zstd"
+#define IFS_LAYER_PACK "application/vnd.oci.image.layer.brisk.pack.v1"
+#define OCI_MEDIA_CONFIG "application/vnd.oci.image.config.v1+json"
+/* the layer annotations containerd passes to brisk-snapshotter as snapshot labels */
+#define IFS_ANNOTATION_STORE "containerd.io/snapshot/brisk.store"
+#define IFS_ANNOTATION_INDEX "containerd.io/snapshot/brisk.index"
 #define IFS_ARTIFACT_TYPE "application/vnd.brisk.image.v1"
 #define IFS_MEDIA_PROFILE "application/vnd.brisk.image.profile.v1"
 #define OCI_MEDIA_EMPTY "application/vnd.oci.empty.v1+json"
@@ -365,7 +375,8 @@ struct ifs_store_ops {
 
 struct imagefs_store {
 	const struct ifs_store_ops *ops;
-	char *spec; /* as opened (ifs_store_reopen) */
+	char *spec;	/* as opened (ifs_store_reopen) */
+	char *location; /* the spec without its kind, tag and digest: PATH, HOST[:PORT]/REPO */
 	char *tag;
 	bool has_digest;
 	struct digest digest;
@@ -407,7 +418,7 @@ bool ifs_store_is_remote(const struct imagefs_store *s);
 int ifs_store_get_blob(struct imagefs_store *s, const struct digest *d, uint64_t max, int fd);
 int ifs_store_load_index(struct imagefs_store *s, const struct digest *d,
 			 struct imagefs_index **ret);
-/* Put the image manifest (config + index + packs) for IDX under TAG. */
+/* Put the manifest (config + index + packs) for IDX under TAG (manifest.c). */
 int ifs_store_put_image(struct imagefs_store *s, const char *tag, const struct digest *index_digest,
 			const struct imagefs_index *idx);
 /* Read every chunk of IDX from S, decode it and check it against its digest: 0 (*RET_BYTES,

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Stores: parsing of "dir:" and "registry:" specs, the operations every store shares (resolve
- * a tag to an index, read whole blobs with their digest checked, write the image manifest),
+ * a tag to an index, read whole blobs with their digest checked, put small blobs),
  * dispatching to store-dir.c and store-registry.c.
  *
- * An image in a store is an OCI image manifest used as an artifact: artifactType
- * IFS_ARTIFACT_TYPE (IFS_ARTIFACT_SNAPSHOT for a checkpoint), a small config naming the index, and
- * as "layers" the index followed by every pack blob it references, so registries keep (and
- * garbage-collect) them together. A remote store's image also has a zstd copy of the index
- * after it, which mounts fetch instead.
+ * An image in a store is an OCI image manifest (manifest.c writes it): as "layers" the index
+ * followed by every pack blob it references, so registries keep (and garbage-collect) them
+ * together. A remote store's image also has a zstd copy of the index after it, which mounts
+ * fetch instead. Readers find the index by its media type, brisk's own (snapshots, and images
+ * written before images became containerd's) or the layer type containerd takes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -70,7 +70,8 @@ int imagefs_store_open(const char *spec, const struct imagefs_store_options *opt
 	}
 	if (!*body)
 		return log_error_errno(-EINVAL, "'%s': empty location", spec);
-	if (!(s->spec = strdup(spec))) {
+	if (!(s->spec = strdup(spec)) || !(s->location = strdup(body))) {
+		free(s->spec);
 		free(s->tag);
 		return -ENOMEM;
 	}
@@ -80,6 +81,7 @@ int imagefs_store_open(const char *spec, const struct imagefs_store_options *opt
 			s->ops->free(s);
 		free(s->tag);
 		free(s->spec);
+		free(s->location);
 		return r;
 	}
 	*ret = TAKE_PTR(s);
@@ -94,6 +96,7 @@ struct imagefs_store *imagefs_store_free(struct imagefs_store *s)
 		s->ops->free(s);
 	free(s->tag);
 	free(s->spec);
+	free(s->location);
 	free(s);
 	return NULL;
 }
@@ -102,7 +105,6 @@ int ifs_store_reopen(const struct imagefs_store *s, struct imagefs_store **ret)
 {
 	return imagefs_store_open(s->spec, &s->opts, ret);
 }
-
 
 const char *imagefs_store_tag(const struct imagefs_store *s)
 {
@@ -148,10 +150,11 @@ int imagefs_store_read_blob(struct imagefs_store *s, const struct digest *d, siz
 	return 0;
 }
 
-/* The digest of the first layer of media type MT, and the size it declares (0: none or not a
- * positive integer): -EBADMSG, -EMEDIUMTYPE when there is none. */
-static int manifest_layer(const char *json, size_t len, const char *mt, struct digest *ret,
-			  uint64_t *ret_size)
+/* The digest of the first layer of media type MT or LAYER_MT (the same blob, as an image's
+ * manifest for containerd names it), and the size it declares (0: none or not a positive
+ * integer): -EBADMSG, -EMEDIUMTYPE when there is none. */
+static int manifest_layer(const char *json, size_t len, const char *mt, const char *layer_mt,
+			  struct digest *ret, uint64_t *ret_size)
 {
 	_cleanup_json_ struct json_object *m = NULL;
 	struct json_object *layers, *sz;
@@ -162,7 +165,8 @@ static int manifest_layer(const char *json, size_t len, const char *mt, struct d
 	for (size_t i = 0; i < json_object_array_length(layers); i++) {
 		struct json_object *l = json_object_array_get_idx(layers, i);
 
-		if (json_get_string(l, "mediaType", &t) < 0 || strcmp(t, mt) != 0 ||
+		if (json_get_string(l, "mediaType", &t) < 0 ||
+		    (strcmp(t, mt) != 0 && strcmp(t, layer_mt) != 0) ||
 		    json_get_string(l, "digest", &dg) < 0)
 			continue;
 		if (digest_parse(dg, ret) < 0)
@@ -181,12 +185,12 @@ static int manifest_layer(const char *json, size_t len, const char *mt, struct d
 
 int ifs_manifest_index(const char *json, size_t len, struct digest *ret)
 {
-	return manifest_layer(json, len, IFS_MEDIA_INDEX, ret, NULL);
+	return manifest_layer(json, len, IFS_MEDIA_INDEX, IFS_LAYER_INDEX, ret, NULL);
 }
 
 int ifs_manifest_index_zstd(const char *json, size_t len, struct digest *ret)
 {
-	int r = manifest_layer(json, len, IFS_MEDIA_INDEX_ZSTD, ret, NULL);
+	int r = manifest_layer(json, len, IFS_MEDIA_INDEX_ZSTD, IFS_LAYER_INDEX_ZSTD, ret, NULL);
 
 	return r == -EMEDIUMTYPE ? -ENOENT : r;
 }
@@ -204,10 +208,11 @@ int ifs_store_manifest_index(struct imagefs_store *s, const char *tag, struct di
 
 	if ((r = s->ops->get_manifest(s, tag, &json, &len)) < 0)
 		return r;
-	if ((r = manifest_layer(json, len, IFS_MEDIA_INDEX, ret, &s->index_size)) < 0)
+	if ((r = manifest_layer(json, len, IFS_MEDIA_INDEX, IFS_LAYER_INDEX, ret, &s->index_size)) <
+	    0)
 		return r;
-	s->has_index_zstd = manifest_layer(json, len, IFS_MEDIA_INDEX_ZSTD, &s->index_zstd,
-					   &s->index_zstd_size) == 0;
+	s->has_index_zstd = manifest_layer(json, len, IFS_MEDIA_INDEX_ZSTD, IFS_LAYER_INDEX_ZSTD,
+					   &s->index_zstd, &s->index_zstd_size) == 0;
 	s->index_zstd_of = *ret;
 	return 0;
 }
@@ -400,23 +405,6 @@ int imagefs_store_open_index(struct imagefs_store *s, struct digest *ret_digest,
 	return 0;
 }
 
-static int add_desc(struct json_object *arr, const char *mt, const struct digest *d, uint64_t size)
-{
-	struct json_object *o = json_object_new_object();
-	char ds[DIGEST_STRING_SIZE];
-
-	if (!o)
-		return -ENOMEM;
-	json_object_object_add(o, "mediaType", json_object_new_string(mt));
-	json_object_object_add(o, "digest", json_object_new_string(digest_format(d, ds)));
-	json_object_object_add(o, "size", json_object_new_int64((int64_t)size));
-	if (json_object_array_add(arr, o) < 0) {
-		json_object_put(o);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 /* Put a small blob from memory through the staging directory. */
 int ifs_store_put_small_blob(struct imagefs_store *s, const void *data, size_t len,
 			     struct digest *ret)
@@ -444,81 +432,6 @@ int ifs_store_put_small_blob(struct imagefs_store *s, const void *data, size_t l
 out:
 	(void)rm_rf_at(AT_FDCWD, dir);
 	return r;
-}
-
-/* A remote store gets a zstd copy of the index beside it, which readers fetch instead: the
- * index is most of what a mount fetches before it can serve. */
-static int put_index_zstd(struct imagefs_store *s, const struct imagefs_index *idx,
-			  struct json_object *layers)
-{
-	size_t len = imagefs_index_size(idx), cap = ZSTD_compressBound(len), z;
-	_cleanup_free_ void *buf = NULL;
-	struct digest zd;
-	int r;
-
-	if (!s->ops->remote)
-		return 0;
-	if (!(buf = malloc(cap)))
-		return -ENOMEM;
-	z = ZSTD_compress(buf, cap, imagefs_index_data(idx), len, 3);
-	if (ZSTD_isError(z))
-		return -EIO;
-	if ((r = ifs_store_put_small_blob(s, buf, z, &zd)) < 0)
-		return r;
-	return add_desc(layers, IFS_MEDIA_INDEX_ZSTD, &zd, z);
-}
-
-int ifs_store_put_image(struct imagefs_store *s, const char *tag, const struct digest *index_digest,
-			const struct imagefs_index *idx)
-{
-	_cleanup_json_ struct json_object *m = json_object_new_object();
-	_cleanup_free_ char *config = NULL;
-	struct json_object *layers = json_object_new_array(), *cfg;
-	char ds[DIGEST_STRING_SIZE];
-	struct digest cd, bd;
-	uint64_t bsize;
-	int r;
-
-	if (!m || !layers) {
-		json_object_put(layers);
-		return -ENOMEM;
-	}
-	if (asprintf(&config, "{\"format\":%u,\"index\":\"%s\",\"chunkSize\":%u}",
-		     IFS_FORMAT_VERSION, digest_format(index_digest, ds),
-		     imagefs_index_chunk_size(idx)) < 0) {
-		config = NULL;
-		json_object_put(layers);
-		return -ENOMEM;
-	}
-	if ((r = ifs_store_put_small_blob(s, config, strlen(config), &cd)) < 0) {
-		json_object_put(layers);
-		return r;
-	}
-	json_object_object_add(m, "schemaVersion", json_object_new_int(2));
-	json_object_object_add(m, "mediaType", json_object_new_string(OCI_MEDIA_MANIFEST));
-	json_object_object_add(m, "artifactType",
-			       json_object_new_string(ifs_index_artifact_type(idx)));
-	cfg = json_object_new_array();
-	if (!cfg || (r = add_desc(cfg, IFS_MEDIA_CONFIG, &cd, strlen(config))) < 0) {
-		json_object_put(cfg);
-		json_object_put(layers);
-		return -ENOMEM;
-	}
-	json_object_object_add(m, "config", json_object_get(json_object_array_get_idx(cfg, 0)));
-	json_object_put(cfg);
-	json_object_object_add(m, "layers", layers);
-	if ((r = add_desc(layers, IFS_MEDIA_INDEX, index_digest, imagefs_index_size(idx))) < 0 ||
-	    (r = put_index_zstd(s, idx, layers)) < 0)
-		return r;
-	for (uint32_t i = 0; i < imagefs_index_blob_count(idx); i++) {
-		if ((r = imagefs_index_blob(idx, i, &bd, &bsize)) < 0)
-			return r;
-		if ((r = add_desc(layers, IFS_MEDIA_PACK, &bd, bsize)) < 0)
-			return r;
-	}
-	const char *json = json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN |
-								 JSON_C_TO_STRING_NOSLASHESCAPE);
-	return s->ops->put_manifest(s, tag, json, strlen(json));
 }
 
 int ifs_staging_open(struct imagefs_store *s, char **ret_dir, char **ret_name, int *ret_fd)

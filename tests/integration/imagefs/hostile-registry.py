@@ -39,8 +39,11 @@ import urllib.parse
 SLOW_MAX = 120
 BIG = 2 << 30
 REDIRECT_MAX = 300
-MT_INDEX = ("application/vnd.brisk.image.index.v1", "application/vnd.brisk.image.index.v1+zstd")
-MT_PACK = "application/vnd.brisk.image.pack.v1"
+# brisk's own media types (snapshots, images written before), and the layer types of an image
+MT_INDEX = ("application/vnd.brisk.image.index.v1", "application/vnd.brisk.image.index.v1+zstd",
+            "application/vnd.oci.image.layer.brisk.index.v1",
+            "application/vnd.oci.image.layer.brisk.index.v1+zstd")
+MT_PACK = ("application/vnd.brisk.image.pack.v1", "application/vnd.oci.image.layer.brisk.pack.v1")
 
 tls = sys.argv[2:4] if len(sys.argv) >= 4 and sys.argv[1] == "--tls" else None
 lock = threading.Lock()
@@ -236,9 +239,9 @@ class H(http.server.BaseHTTPRequestHandler):
             count("range")
             a, b = rng.split("=")[1].split("-")
             part = data[int(a):int(b) + 1]
-            if mode == "corrupt-range" and media_type(digest) == MT_PACK:
+            if mode == "corrupt-range" and media_type(digest) in MT_PACK:
                 part = bytes(x ^ 0xFF for x in part)
-            if mode == "fail-range" and media_type(digest) == MT_PACK:
+            if mode == "fail-range" and media_type(digest) in MT_PACK:
                 with lock:
                     stats["pack_ranges"] = stats.get("pack_ranges", 0) + 1
                     n = stats["pack_ranges"]
@@ -250,7 +253,7 @@ class H(http.server.BaseHTTPRequestHandler):
             mt = media_type(digest)
             if mode == "slow-index" and mt in MT_INDEX:
                 return self.slow(data, "application/octet-stream")
-            if (mode == "big-index" and mt in MT_INDEX) or (mode == "big-pack" and mt == MT_PACK):
+            if (mode == "big-index" and mt in MT_INDEX) or (mode == "big-pack" and mt in MT_PACK):
                 return self.big(length)
         self.reply(200, data)
 

@@ -65,7 +65,8 @@ def retag(store, tag, newtag, change):
     """Tag NEWTAG: TAG's manifest with its index changed by CHANGE(bytearray)."""
     idx, manifest = tagged(store, tag)
     layer = next(l for l in manifest["layers"]
-                 if l["mediaType"] == "application/vnd.brisk.image.index.v1")
+                 if l["mediaType"] in ("application/vnd.brisk.image.index.v1",
+                                       "application/vnd.oci.image.layer.brisk.index.v1"))
     index = bytearray(read_blob(store, layer["digest"]))
     change(index)
     layer["digest"] = store_blob(store, bytes(index))

@@ -146,7 +146,7 @@ with open(sys.argv[1], "rb") as f:
 	# the index itself gone from the registry, a mount with an empty cache still works
 	zd=$(curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
 		"http://127.0.0.1:$port/v2/brisk/ld/manifests/v1" |
-		jq -r '.layers[] | select(.mediaType == "application/vnd.brisk.image.index.v1+zstd") | .digest')
+		jq -r '.layers[] | select(.mediaType | endswith("brisk.index.v1+zstd")) | .digest')
 	[ -n "$zd" ]
 	rm "$T/reg/data/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex/data"
 	run ! curl -sf -o /dev/null "http://127.0.0.1:$port/v2/brisk/ld/blobs/$digest"
@@ -154,6 +154,38 @@ with open(sys.argv[1], "rb") as f:
 	"$I" mount --store registry:127.0.0.1:$port/brisk/ld --cache "$C"4 v1 "$M"4
 	python3 "$HERE/treecmp.py" "$T/ld-umoci/rootfs" "$M"4
 	"$I" umount "$M"4
+}
+
+@test "registry: an image whose manifest predates containerd's (brisk's own media types) is still read" {
+	command -v docker-registry >/dev/null || skip "docker-registry not installed"
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	mkdir -p "$T/oreg"
+	printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+		"$T/oreg/data" "$port" >"$T/oreg/config.yml"
+	docker-registry serve "$T/oreg/config.yml" >"$T/oreg/log" 2>&1 &
+	PIDS+=($!)
+	for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
+	local R=registry:127.0.0.1:$port/brisk/old digest m
+	"$BRISK_IMAGE" push dir:"$T/store:bb" "$R:new" >/dev/null
+	python3 "$HERE/old-manifest.py" "127.0.0.1:$port" brisk/old new old
+	m=$(curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+		"http://127.0.0.1:$port/v2/brisk/old/manifests/old")
+	[ "$(echo "$m" | jq -r .config.mediaType)" = application/vnd.brisk.image.config.v1+json ]
+	[ "$(echo "$m" | jq -r '.layers[1].mediaType')" = application/vnd.brisk.image.index.v1+zstd ]
+	digest=$("$BRISK_IMAGE" inspect dir:"$T/store:bb" | awk '/^index:/ {print $2}')
+	[ "$("$BRISK_IMAGE" inspect "$R:old" | awk '/^index:/ {print $2}')" = "$digest" ]
+	"$BRISK_IMAGE" verify "$R:old"
+	"$BRISK_IMAGE" export "$R:old" "$T/old-export"
+	python3 "$HERE/treecmp.py" "$T/bb-umoci/rootfs" "$T/old-export"
+	# a mount by tag reads the zstd copy that the old manifest names
+	"$I" mount --store "$R" --cache "$C" old "$M"
+	python3 "$HERE/treecmp.py" "$T/bb-umoci/rootfs" "$M"
+	"$I" umount "$M"
+	# pulled, it is written as an image is now
+	"$BRISK_IMAGE" pull "$R:old" dir:"$T/old-pulled:bb" >/dev/null
+	[ "$("$BRISK_IMAGE" inspect dir:"$T/old-pulled:bb" | awk '/^index:/ {print $2}')" = "$digest" ]
+	m=$(jq -r '.manifests[0].digest' "$T/old-pulled/index.json")
+	[ "$(jq -r .config.mediaType "$T/old-pulled/blobs/sha256/${m#sha256:}")" = application/vnd.oci.image.config.v1+json ]
 }
 
 @test "umount returns once the daemon has put what it fetched in the cache and exited" {

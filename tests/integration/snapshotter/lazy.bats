@@ -2,8 +2,9 @@
 # Layers of brisk images on brisk-snapshotter: a Prepare whose labels name a brisk image (in a
 # registry of the test's own on loopback) mounts it with brisk-imagefs and answers AlreadyExists,
 # as containerd's unpacker expects of a snapshotter that has the layer already. Calls go straight
-# to the daemon, and through containerd's CRI plugin (a PullImage as the kubelet sends it) for an
-# OCI image whose layer descriptors carry the brisk image's labels as annotations.
+# to the daemon, and through containerd's CRI plugin (a PullImage as the kubelet sends it) of a
+# brisk image as brisk-image pushed it: its manifest is one containerd reads as an image, with
+# the image's labels as annotations on its layer descriptors.
 
 load snapshotter
 
@@ -22,8 +23,8 @@ setup_file() {
 	# the pod sandbox's image: the same busybox, sleeping; an ordinary image, unpacked
 	umoci tag --image "$SNAP_DIR/image/oci:bb" pause
 	umoci config --image "$SNAP_DIR/image/oci:pause" --config.cmd=/bin/sleep --config.cmd=100000
-	/usr/bin/python3 "$SOURCE_ROOT/tests/integration/snapshotter/lazy-manifest.py" \
-		"$SNAP_DIR/image/oci" pause "127.0.0.1:$REG_PORT" brisk/pause:v1 >/dev/null
+	/usr/bin/python3 "$SOURCE_ROOT/tests/integration/snapshotter/push-oci.py" \
+		"$SNAP_DIR/image/oci" pause "127.0.0.1:$REG_PORT" brisk/pause:v1
 	"$BRISK_IMAGE" convert --no-progress oci:"$SNAP_DIR/image/oci:bb" dir:"$SNAP_DIR/store:bb" >/dev/null
 	"$BRISK_IMAGE" push dir:"$SNAP_DIR/store:bb" "registry:127.0.0.1:$REG_PORT/brisk/bb:v1" >/dev/null
 	INDEX=$("$BRISK_IMAGE" inspect dir:"$SNAP_DIR/store:bb" | awk '/^index:/ {print $2}')
@@ -74,9 +75,15 @@ imagefs_mounts() {
 	[ "$output" = "ALREADY_EXISTS: snapshot 'lazy-layer2' already exists (a layer of the brisk image below it)" ]
 	[ "$(snapc stat lazy-layer2 | jq -r .info.parent)" = lazy-layer ]
 	[ "$(imagefs_mounts | wc -l)" = 1 ]
+	# and the one after that, whose parent is such an empty layer
+	run snapc prepare extract-3b lazy-layer2 -l "containerd.io/snapshot.ref=lazy-layer3" \
+		-l "containerd.io/snapshot/brisk.store=registry:127.0.0.1:$REG_PORT/brisk/bb" \
+		-l "containerd.io/snapshot/brisk.index=$INDEX"
+	[ "$output" = "ALREADY_EXISTS: snapshot 'lazy-layer3' already exists (a layer of the brisk image below it)" ]
+	[ "$(imagefs_mounts | wc -l)" = 1 ]
 
 	# a container's snapshot on them: an overlay whose lowest layer is the lazy mount
-	snapc prepare lazy-ctr lazy-layer2
+	snapc prepare lazy-ctr lazy-layer3
 	mkdir -p "$SNAP_DIR/mnt/ctr"
 	local opts
 	opts=$(snapc mounts lazy-ctr | jq -r '.mounts[0].options | join(",")')
@@ -91,6 +98,7 @@ imagefs_mounts() {
 	run snapc remove lazy-layer
 	[[ "$output" == "FAILED_PRECONDITION: remove 'lazy-layer': it has children"* ]]
 	snapc remove lazy-ctr
+	snapc remove lazy-layer3
 	snapc remove lazy-layer2
 	[ "$(imagefs_mounts | wc -l)" = 1 ]
 	snapc remove lazy-layer
@@ -206,6 +214,43 @@ imagefs_mounts() {
 	[ -z "$(snap_mounts)" ]
 }
 
+# manifest REPO:TAG: the manifest the test's registry serves for it
+manifest() {
+	curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+		"http://127.0.0.1:$REG_PORT/v2/${1%%:*}/manifests/${1#*:}"
+}
+
+@test "snapshotter: brisk-image push writes a manifest containerd reads as an image, with the snapshotter's labels on its layers" {
+	local m cfg arch
+	m=$(manifest brisk/bb:v1)
+	echo "$m" | jq .
+	[ "$(echo "$m" | jq -r .config.mediaType)" = application/vnd.oci.image.config.v1+json ]
+	cfg=$(curl -sf "http://127.0.0.1:$REG_PORT/v2/brisk/bb/blobs/$(echo "$m" | jq -r .config.digest)")
+	echo "$cfg" | jq .
+	case $(uname -m) in x86_64) arch=amd64 ;; aarch64) arch=arm64 ;; *) arch=$(uname -m) ;; esac
+	[ "$(echo "$cfg" | jq -r .architecture)" = "$arch" ]
+	[ "$(echo "$cfg" | jq -r .os)" = linux ]
+	[ "$(echo "$cfg" | jq -r .rootfs.type)" = layers ]
+	[ "$(echo "$cfg" | jq -r .index)" = "$INDEX" ]
+	# one diff_id per layer; the index first, then its zstd copy and the packs, every one a
+	# layer type for containerd, with the labels that name the image
+	[ "$(echo "$cfg" | jq -c .rootfs.diff_ids)" = "$(echo "$m" | jq -c '[.layers[].digest]')" ]
+	[ "$(echo "$m" | jq '.layers | length')" -ge 3 ]
+	[ "$(echo "$m" | jq -r '.layers[0].digest')" = "$INDEX" ]
+	[ "$(echo "$m" | jq -r '.layers[0].mediaType')" = application/vnd.oci.image.layer.brisk.index.v1 ]
+	[ "$(echo "$m" | jq -r '.layers[1].mediaType')" = application/vnd.oci.image.layer.brisk.index.v1+zstd ]
+	[ "$(echo "$m" | jq -r '.layers[2:][].mediaType' | sort -u)" = application/vnd.oci.image.layer.brisk.pack.v1 ]
+	[ "$(echo "$m" | jq -c '[.layers[].annotations] | unique')" = \
+		"[{\"containerd.io/snapshot/brisk.store\":\"registry:127.0.0.1:$REG_PORT/brisk/bb\",\"containerd.io/snapshot/brisk.index\":\"$INDEX\"}]" ]
+	# an image in a directory store names no registry: the same manifest, without the labels
+	local dm
+	dm=$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "bb") | .digest' \
+		"$SNAP_DIR/store/index.json")
+	dm=$(cat "$SNAP_DIR/store/blobs/sha256/${dm#sha256:}")
+	[ "$(echo "$dm" | jq -r .config.mediaType)" = application/vnd.oci.image.config.v1+json ]
+	[ "$(echo "$dm" | jq '[.layers[] | select(.annotations)] | length')" = 0 ]
+}
+
 # kctr ARGS...: ctr in the CRI plugin's namespace
 kctr() {
 	ctr --address "$SNAP_DIR/containerd.sock" -n k8s.io "$@"
@@ -217,17 +262,10 @@ cri() {
 }
 
 @test "snapshotter: CRI pull of an image whose layer is a brisk image fetches no layer; pods and containers run it, through a kill -9 of the daemon" {
-	local ref=127.0.0.1:$REG_PORT/brisk/bb-lazy:v1 layers l h mounts_before
-	# the image's own layer is pushed (the registry wants it), then taken away: a pull that
-	# fetched it would fail
-	layers=$(/usr/bin/python3 "$SOURCE_ROOT/tests/integration/snapshotter/lazy-manifest.py" \
-		"$SNAP_DIR/image/oci" bb "127.0.0.1:$REG_PORT" brisk/bb-lazy:v1 \
-		"registry:127.0.0.1:$REG_PORT/brisk/bb" "$INDEX")
+	# the image as brisk-image pushed it (setup_file), nothing made by hand
+	local ref=127.0.0.1:$REG_PORT/brisk/bb:v1 layers l mounts_before
+	layers=$(manifest brisk/bb:v1 | jq -r '.layers[].digest')
 	[ -n "$layers" ]
-	for l in $layers; do
-		h=${l#sha256:}
-		rm "$SNAP_DIR/registry/data/docker/registry/v2/blobs/sha256/${h:0:2}/$h/data"
-	done
 	mounts_before=$(imagefs_mounts | wc -l)
 
 	local t0=$EPOCHREALTIME
@@ -241,6 +279,17 @@ cri() {
 	echo "$output"
 	[ "$(echo "$output" | jq -r '.info[0].kind')" = COMMITTED ]
 	[ "$(echo "$output" | jq -r '.info[0].labels["containerd.io/snapshot/brisk.index"]')" = "$INDEX" ]
+	# one snapshot a layer, and containerd fetched none of them: its content store has the
+	# manifest and the config only
+	[ "$(echo "$output" | jq '.info | length')" = "$(echo "$layers" | wc -l)" ]
+	run kctr content ls -q
+	echo "$output"
+	for l in $layers; do
+		if echo "$output" | grep -qxF "$l"; then
+			echo "containerd fetched layer $l"
+			return 1
+		fi
+	done
 
 	run ctr --address "$SNAP_DIR/containerd.sock" -n k8s.io run --rm --snapshotter brisk \
 		--runc-binary "$BRISK" --runc-root "$SNAP_DIR/brisk-root" "$ref" cri-lazy-1 \
@@ -294,16 +343,21 @@ cri() {
 }
 
 @test "snapshotter: CRI pull of an image naming a brisk image the registry lacks: the daemon's error, nothing mounted" {
-	local ref=127.0.0.1:$REG_PORT/brisk/bb-missing:v1 before mounts_before
+	local ref=127.0.0.1:$REG_PORT/brisk/bb-missing:v1 before mounts_before index h
 	before=$(backend_keys)
 	mounts_before=$(imagefs_mounts | wc -l)
-	/usr/bin/python3 "$SOURCE_ROOT/tests/integration/snapshotter/lazy-manifest.py" \
-		"$SNAP_DIR/image/oci" bb "127.0.0.1:$REG_PORT" brisk/bb-missing:v1 \
-		"registry:127.0.0.1:$REG_PORT/brisk/bb" "sha256:$(printf '2%.0s' $(seq 64))" >/dev/null
+	# an image of its own (another chunk size: an index no cache holds), pushed by
+	# brisk-image, then its index taken away from the registry
+	"$BRISK_IMAGE" convert --no-progress --chunk-size 65536 oci:"$SNAP_DIR/image/oci:bb" \
+		dir:"$SNAP_DIR/store:missing" >/dev/null
+	"$BRISK_IMAGE" push dir:"$SNAP_DIR/store:missing" "registry:$ref" >/dev/null
+	index=$("$BRISK_IMAGE" inspect dir:"$SNAP_DIR/store:missing" | awk '/^index:/ {print $2}')
+	h=${index#sha256:}
+	rm "$SNAP_DIR/registry/data/docker/registry/v2/blobs/sha256/${h:0:2}/$h/data"
 	run cri pull "$ref"
 	echo "# $output" >&3
 	[ "$status" -ne 0 ]
-	[[ "$output" == *"mount brisk image 'registry:127.0.0.1:$REG_PORT/brisk/bb@sha256:222"*"HTTP 404"* ]]
+	[[ "$output" == *"mount brisk image 'registry:127.0.0.1:$REG_PORT/brisk/bb-missing@$index': "*"HTTP 404"* ]]
 	no_new_lines "$before" "$(backend_keys)"
 	[ -z "$(snap_mounts | grep -v ' - fuse.brisk ')" ]
 	[ "$(imagefs_mounts | wc -l)" = "$mounts_before" ]

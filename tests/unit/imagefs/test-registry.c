@@ -152,6 +152,18 @@ static void test_manifest_index(void **state)
 	assert_int_equal(d.bytes[0], 0xbb);
 	assert_int_equal(ifs_manifest_index_zstd(m, strlen(m), &d), -ENOENT);
 	assert_int_equal(ifs_manifest_index_zstd("{}", 2, &d), -EBADMSG);
+	/* an image's manifest as containerd reads it: the same blobs under layer media types */
+	const char *image =
+	    "{\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.brisk.index.v1\","
+	    "\"digest\":\"sha256:"
+	    "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc\"},"
+	    "{\"mediaType\":\"application/vnd.oci.image.layer.brisk.index.v1+zstd\","
+	    "\"digest\":\"sha256:"
+	    "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd\"}]}";
+	assert_int_equal(ifs_manifest_index(image, strlen(image), &d), 0);
+	assert_int_equal(d.bytes[0], 0xcc);
+	assert_int_equal(ifs_manifest_index_zstd(image, strlen(image), &d), 0);
+	assert_int_equal(d.bytes[0], 0xdd);
 }
 
 int main(void)

@@ -1,10 +1,8 @@
 #!/usr/bin/python3
-# lazy-manifest.py OCI_LAYOUT TAG REGISTRY REPO:TAG [STORE INDEX]
-# Push the OCI image TAG of OCI_LAYOUT to REGISTRY (http, loopback) as REPO:TAG, with the labels
-# of a brisk image (STORE, INDEX) as annotations on each layer descriptor, which containerd's
-# unpacker passes to the snapshotter; prints the digests of the layers it pushed, so that the
-# test can take them away from the registry and see that nothing fetches them. Without STORE
-# and INDEX the image is pushed as it is.
+# push-oci.py OCI_LAYOUT TAG REGISTRY REPO:TAG
+# Push the OCI image TAG of OCI_LAYOUT to REGISTRY (http, loopback) as REPO:TAG, as it is: an
+# ordinary image (the pod sandbox's), which containerd unpacks. Brisk images are pushed by
+# brisk-image, whose manifest containerd reads as an image (imagefs/FORMAT.md).
 import hashlib
 import json
 import os
@@ -37,7 +35,6 @@ def push_blob(registry, repo, data):
 
 def main():
     layout, tag, registry, target = sys.argv[1:5]
-    store, index = (sys.argv[5:7] + [None, None])[:2]
     repo, _, rtag = target.partition(":")
     with open(os.path.join(layout, "index.json")) as f:
         idx = json.load(f)
@@ -47,12 +44,6 @@ def main():
     push_blob(registry, repo, blob(layout, manifest["config"]["digest"]))
     for layer in manifest["layers"]:
         push_blob(registry, repo, blob(layout, layer["digest"]))
-        if store:
-            layer.setdefault("annotations", {}).update({
-                "containerd.io/snapshot/brisk.store": store,
-                "containerd.io/snapshot/brisk.index": index,
-            })
-        print(layer["digest"])
     body = json.dumps(manifest).encode()
     request("PUT", "http://%s/v2/%s/manifests/%s" % (registry, repo, rtag), body,
             manifest.get("mediaType", "application/vnd.oci.image.manifest.v1+json"))
