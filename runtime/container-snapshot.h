@@ -119,13 +119,11 @@ const char *ext_mounts_tmpfs_key(struct ext_mounts *em, const struct spec_mount 
  * restoring it costs CRIU a dozen runs of ip and iptables: it is dumped as external instead
  * (net[INO]:SNAPSHOT_NETNS_KEY) and a restore gives CRIU a new one. Netfilter rules and net
  * sysctls set inside such a namespace are not kept.
- * *RET_STATE: SNAPSHOT_NETNS_LO_UP or _DOWN, and *RET_INO the namespace's inode; *RET_STATE
- * NULL (and 0) when the namespace of PID is not one of those.
+ * A namespace the spec joins by path is not the container's: it is left out as well
+ * (SNAPSHOT_NETNS_JOINED), and a restore joins the one its bundle names, as runc does.
+ * *RET_STATE: SNAPSHOT_NETNS_LO_UP, _DOWN or _JOINED, and *RET_INO the namespace's inode;
+ * *RET_STATE NULL (and 0) when the namespace of PID is none of those.
  */
-int netns_loopback_only(const struct spec *s, pid_t pid, const char **ret_state,
-			unsigned long long *ret_ino);
-/* The same, or SNAPSHOT_NETNS_JOINED for a namespace the spec joins by path (still the one the
- * container of PID is in): the network namespace a dump leaves out, if any. */
 int netns_external(const struct spec *s, pid_t pid, const char **ret_state,
 		   unsigned long long *ret_ino);
 /* A new network namespace with only its loopback, up when UP: its fd (close-on-exec). */

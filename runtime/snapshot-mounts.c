@@ -54,6 +54,38 @@ int ext_mounts_add(struct ext_mounts *m, const char *key, const char *value)
 	return 0;
 }
 
+/* Append S (taken: freed on failure) to the NULL-terminated *V of *N entries. */
+static int strv_push(char ***v, size_t *n, char *s)
+{
+	char **p;
+
+	if (!s)
+		return -ENOMEM;
+	if (!(p = reallocarray(*v, *n + 2, sizeof(char *)))) {
+		free(s);
+		return -ENOMEM;
+	}
+	*v = p;
+	p[(*n)++] = s;
+	p[*n] = NULL;
+	return 0;
+}
+
+/* A string of EM's own (freed with it), or NULL on out-of-memory. */
+static const char *ext_mounts_own(struct ext_mounts *em, char *str)
+{
+	return str && strv_push(&em->owned, &em->n_owned, str) == 0 ? str : NULL;
+}
+
+const char *ext_mounts_tmpfs_key(struct ext_mounts *em, const struct spec_mount *m)
+{
+	char *key;
+
+	if (asprintf(&key, "%s%s", SNAPSHOT_TMPFS_KEY_PREFIX, m->destination) < 0)
+		return NULL;
+	return ext_mounts_own(em, key);
+}
+
 /* PATH is the root of a tmpfs mount, read-only or not as RO says; its mode in *RET_ST. */
 bool is_tmpfs_mount(const char *path, bool ro, struct stat *ret_st)
 {
@@ -110,38 +142,6 @@ static unsigned long data_option(const char *data, const char *opt, int base, un
 		if (strncmp(p, opt, len) == 0 && p[len] == '=')
 			return strtoul(p + len + 1, NULL, base);
 	return def;
-}
-
-const char *ext_mounts_tmpfs_key(struct ext_mounts *em, const struct spec_mount *m)
-{
-	char **o = reallocarray(em->owned, em->n_owned + 2, sizeof(char *));
-	char *key;
-
-	if (!o)
-		return NULL;
-	em->owned = o;
-	if (asprintf(&key, "%s%s", SNAPSHOT_TMPFS_KEY_PREFIX, m->destination) < 0)
-		return NULL;
-	em->owned[em->n_owned++] = key;
-	em->owned[em->n_owned] = NULL;
-	return key;
-}
-
-/* A string of EM's own (freed with it), or NULL on out-of-memory. */
-static const char *ext_mounts_own(struct ext_mounts *em, char *str)
-{
-	char **o;
-
-	if (!str)
-		return NULL;
-	if (!(o = reallocarray(em->owned, em->n_owned + 2, sizeof(char *)))) {
-		free(str);
-		return NULL;
-	}
-	em->owned = o;
-	em->owned[em->n_owned++] = str;
-	em->owned[em->n_owned] = NULL;
-	return str;
 }
 
 /* The container's directory in hierarchy H: its first controller's ("" for cgroup2). */
@@ -202,23 +202,6 @@ int ext_mounts_add_cgroup_binds(const struct spec *s, const struct cgroup *cg,
 				break;
 		}
 	}
-	return 0;
-}
-
-/* strv_push: append a copy of S to the NULL-terminated *V of *N entries */
-static int strv_push(char ***v, size_t *n, char *s)
-{
-	char **p;
-
-	if (!s)
-		return -ENOMEM;
-	if (!(p = reallocarray(*v, *n + 2, sizeof(char *)))) {
-		free(s);
-		return -ENOMEM;
-	}
-	*v = p;
-	p[(*n)++] = s;
-	p[*n] = NULL;
 	return 0;
 }
 

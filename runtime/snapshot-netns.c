@@ -70,8 +70,8 @@ static int loopback_flags(int netns)
 	return r;
 }
 
-int netns_loopback_only(const struct spec *s, pid_t pid, const char **ret_state,
-			unsigned long long *ret_ino)
+static int netns_loopback_only(const struct spec *s, pid_t pid, const char **ret_state,
+			       unsigned long long *ret_ino)
 {
 	const struct spec_namespace *ns = spec_find_namespace(s, CLONE_NEWNET);
 	char path[64];
