@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * brisk-image convert: OCI image (or a checkpoint's image directory, snapshot.c) -> index +
- * packs in a store. Everything is staged in a
- * private directory of the destination (or a temp directory for registries) and only
- * complete blobs are handed to the store, packs first and the index last; on failure the
- * staging directory is removed and the store holds nothing new but complete blobs.
+ * brisk-image convert: OCI image (a layout, an archive, or a registry's: oci.c,
+ * source-registry.c; or a checkpoint's image directory, snapshot.c) -> index + packs in a
+ * store, and a manifest whose config carries the source image's (manifest.c). Everything is staged
+ * in a private directory of the destination (or a temp directory for registries) and only complete
+ * blobs are handed to the store, packs first and the index last; on failure the staging directory
+ * is removed and the store holds nothing new but complete blobs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -112,7 +113,8 @@ static int check_written(const void *index, size_t index_len)
 }
 
 static int commit(struct imagefs_store *dest, int sfd, struct ifs_chunker *c, const void *index,
-		  size_t index_len, struct digest *ret_index, struct imagefs_convert_stats *st)
+		  size_t index_len, struct json_object *source_config, struct digest *ret_index,
+		  struct imagefs_convert_stats *st)
 {
 	_cleanup_(imagefs_index_freep) struct imagefs_index *idx = NULL;
 	char hex[DIGEST_HEX_SIZE + 1];
@@ -141,7 +143,7 @@ static int commit(struct imagefs_store *dest, int sfd, struct ifs_chunker *c, co
 	if (dest->tag) {
 		if ((r = imagefs_index_open_buffer(index, index_len, &idx)) < 0)
 			return r;
-		if ((r = ifs_store_put_image(dest, dest->tag, &d, idx)) < 0)
+		if ((r = ifs_store_put_image_config(dest, dest->tag, &d, idx, source_config)) < 0)
 			return log_error_errno(r, "tag '%s': %s", dest->tag,
 					       ifs_store_strerror(dest, r));
 	}
@@ -172,7 +174,7 @@ int imagefs_convert(const char *src, struct imagefs_store *dest,
 		return log_error_errno(-EINVAL, "chunk size %u out of range [4096, %u]",
 				       o.chunk_size, IFS_MAX_CHUNK_SIZE);
 	bool snapshot = strncmp(src, "snapshot:", 9) == 0;
-	if (!snapshot && (r = ifs_oci_open(src, &img)) < 0)
+	if (!snapshot && (r = ifs_oci_open(src, o.source_store, &img)) < 0)
 		return r;
 	if ((r = dest->ops->staging_dir(dest, &staging)) < 0)
 		return log_error_errno(r, "staging directory: %m");
@@ -188,8 +190,11 @@ int imagefs_convert(const char *src, struct imagefs_store *dest,
 	if (snapshot && (r = ifs_snapshot_apply(&t, c, src + 9, &st)) < 0)
 		return r;
 	for (size_t i = 0; img && i < img->n_layers; i++) {
+		if ((r = ifs_oci_layer_fetch(img, i, o.progress)) < 0)
+			return r;
 		r = ifs_layer_apply(&t, c, img->blobs_fd, &img->layers[i], &st, o.progress,
 				    (unsigned)i + 1, (unsigned)img->n_layers);
+		ifs_oci_layer_release(img, i);
 		if (r < 0)
 			return r;
 	}
@@ -208,7 +213,8 @@ int imagefs_convert(const char *src, struct imagefs_store *dest,
 	}
 	st.packed_bytes = ifs_chunker_packed_bytes(c);
 	st.index_bytes = index_len;
-	if ((r = commit(dest, sfd, c, index, index_len, ret_index, &st)) < 0)
+	if ((r = commit(dest, sfd, c, index, index_len, img ? img->config : NULL, ret_index, &st)) <
+	    0)
 		return r;
 	if (ret_stats)
 		*ret_stats = st;

@@ -44,6 +44,8 @@
 #define OCI_MEDIA_EMPTY "application/vnd.oci.empty.v1+json"
 #define OCI_MEDIA_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define OCI_MEDIA_INDEX "application/vnd.oci.image.index.v1+json"
+#define DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
 
 struct ifs_section {
 	uint64_t off;	/* from the start of the file, 8-aligned */
@@ -336,15 +338,49 @@ struct ifs_layer {
 	uint64_t size;
 };
 
+struct json_object;
+
 struct ifs_oci_image {
 	int blobs_fd; /* DIR/blobs/sha256 */
-	char *tmpdir; /* extracted oci-archive, removed on free */
+	char *tmpdir; /* extracted oci-archive or a registry's spool, removed on free */
 	struct ifs_layer *layers;
 	size_t n_layers;
+	bool has_config;
+	struct digest config_digest;
+	uint64_t config_size;
+	/* the image's config blob, digest checked (NULL: the manifest names none) */
+	struct json_object *config;
+	/* registry sources (source-registry.c): where the layers are fetched from, one at a time,
+	 * into blobs_fd by ifs_oci_layer_fetch() */
+	struct imagefs_store *remote;
+	char *remote_ref;
 };
 
-int ifs_oci_open(const char *src, struct ifs_oci_image **ret);
+/* SRC: oci:, oci-archive: or registry: (OPTS: the registry's store options, may be NULL). */
+int ifs_oci_open(const char *src, const struct imagefs_store_options *opts,
+		 struct ifs_oci_image **ret);
 void ifs_oci_free(struct ifs_oci_image *img);
+/* Make layer I readable in blobs_fd (a registry source fetches it, its digest checked);
+ * ifs_oci_layer_release() drops it again. Nothing to do for local sources. */
+int ifs_oci_layer_fetch(struct ifs_oci_image *img, size_t i, bool progress);
+void ifs_oci_layer_release(struct ifs_oci_image *img, size_t i);
+/* The platform this host runs, as OCI (Go's GOARCH) names it, from uname(2): "amd64". */
+const char *ifs_oci_arch(void);
+/* The descriptor of the image for this host (linux/ifs_oci_arch()) in an image index or
+ * docker manifest list; an index of one image without a platform is that image. A logged
+ * -ENOENT naming the platforms the index has when ours is not one of them. */
+int ifs_oci_pick_platform(struct json_object *index, const char *what, struct json_object **ret);
+/* Fill IMG's layers and config descriptor from the image manifest M (WHAT names it in
+ * messages); logs. */
+int ifs_oci_manifest_parse(struct ifs_oci_image *img, struct json_object *m, const char *what);
+/* Parse the config blob DATA[LEN] (its digest checked by the caller) into IMG->config: a
+ * logged -EBADMSG when it is not a JSON object or its "config" is not one. */
+int ifs_oci_config_parse(struct ifs_oci_image *img, const char *data, size_t len);
+/* registry:HOST[:PORT]/REPO[:TAG|@DIGEST] (source-registry.c): resolve the manifest for this
+ * host's platform, fetch the config; IMG's layers are fetched later, one at a time. */
+int ifs_source_registry_open(const char *ref, const struct imagefs_store_options *opts,
+			     struct ifs_oci_image *img);
+int ifs_source_registry_fetch_layer(struct ifs_oci_image *img, size_t i, bool progress);
 /* Apply one layer (streamed with libarchive, its digest checked) to the tree. */
 int ifs_layer_apply(struct ifs_tree *t, struct ifs_chunker *c, int blobs_fd,
 		    const struct ifs_layer *l, struct imagefs_convert_stats *st, bool progress,
@@ -399,6 +435,10 @@ struct imagefs_store {
 	 * (called from the reading thread; the registry does, the directory store need not) */
 	void (*range_progress)(void *arg, size_t got);
 	void *range_progress_arg;
+	/* if set, get_blob of a registry shows it each piece of a 2xx body as it is written:
+	 * bytes [OFF, OFF + LEN) of the blob (OFF 0 again when the request starts over) */
+	void (*blob_tap)(void *arg, uint64_t off, const void *data, size_t len);
+	void *blob_tap_arg;
 };
 
 int ifs_store_dir_open(struct imagefs_store *s, const char *path);
@@ -421,6 +461,18 @@ int ifs_store_load_index(struct imagefs_store *s, const struct digest *d,
 /* Put the manifest (config + index + packs) for IDX under TAG (manifest.c). */
 int ifs_store_put_image(struct imagefs_store *s, const char *tag, const struct digest *index_digest,
 			const struct imagefs_index *idx);
+/* The same, the image's OCI config carrying what SOURCE_CONFIG (the converted image's own
+ * config blob; NULL: none) says of how to run it: "config" (Entrypoint, Cmd, Env, WorkingDir,
+ * User, Labels, ExposedPorts...), the platform, "created" and "author". */
+int ifs_store_put_image_config(struct imagefs_store *s, const char *tag,
+			       const struct digest *index_digest, const struct imagefs_index *idx,
+			       struct json_object *source_config);
+/* A registry's manifest REF (a tag or a digest) with ACCEPT as the Accept header: the body
+ * (at most 4 MiB) and the Content-Type it came with (*RET_TYPE NULL when none). -ENOENT (404),
+ * -EACCES, -EIO..., with s->error saying what the registry answered; -EPROTONOSUPPORT when S
+ * is not a registry. Logs nothing. */
+int ifs_registry_get_manifest(struct imagefs_store *s, const char *ref, const char *accept,
+			      char **ret, size_t *ret_len, char **ret_type);
 /* Read every chunk of IDX from S, decode it and check it against its digest: 0 (*RET_BYTES,
  * which may be NULL, their bytes), or a logged -EBADMSG naming the first chunk whose bytes do
  * not match, -errno when one cannot be read. */

@@ -168,7 +168,9 @@ struct imagefs_convert_options {
 	bool progress;	     /* a progress line on stderr */
 	bool no_dedup_store; /* do not reuse chunks of the images already tagged in DEST */
 	const char *tmpdir;  /* staging for non-directory stores; NULL: $TMPDIR or /var/tmp */
-	uint64_t reserved[8];
+	/* how to reach a registry: source (credentials, plain HTTP, TLS); NULL: the defaults */
+	const struct imagefs_store_options *source_store;
+	uint64_t reserved[7];
 };
 
 struct imagefs_convert_stats {
@@ -184,7 +186,8 @@ struct imagefs_convert_stats {
 	uint64_t new_blobs;
 };
 
-/* Convert SRC ("oci:DIR[:TAG]", "oci-archive:FILE[:TAG]") into DEST; tags DEST's tag if any. */
+/* Convert SRC ("oci:DIR[:TAG]", "oci-archive:FILE[:TAG]", "snapshot:DIR" or
+ * "registry:HOST[:PORT]/REPO[:TAG|@DIGEST]") into DEST; tags DEST's tag if any. */
 int imagefs_convert(const char *src, struct imagefs_store *dest,
 		    const struct imagefs_convert_options *opts, struct digest *ret_index,
 		    struct imagefs_convert_stats *ret_stats);

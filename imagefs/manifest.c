@@ -2,8 +2,10 @@
 /*
  * The manifest a tag names (FORMAT.md, "Images in a store"), written last by convert and by
  * push/pull. An image's is one that containerd takes as an image: an OCI image config (the
- * platform brisk is built for, one rootfs.diff_id per layer) and as layers, under media types
- * containerd treats as layers, the index, its zstd copy (registries) and every pack. In a
+ * source's platform, else this host's; one rootfs.diff_id per layer) and as layers, under media
+ * types containerd treats as layers, the index, its zstd copy (registries) and every pack; what the
+ * converted image's own config says of how to run it (its "config": Entrypoint, Cmd, Env...) is
+ * carried into that config, so the converted image runs the source's command. In a
  * registry each layer carries the annotations containerd passes to brisk-snapshotter as labels,
  * so that a pull mounts the image lazily where it would fetch and unpack layers. A snapshot's
  * keeps brisk's own small config and media types: nothing runs a snapshot as an image.
@@ -17,25 +19,6 @@
 #include "common/cleanup.h"
 #include "common/json.h"
 #include "imagefs-internal.h"
-
-/* the platform, as OCI (Go's GOARCH) names it */
-#if defined(__x86_64__)
-#define OCI_ARCH "amd64"
-#elif defined(__aarch64__)
-#define OCI_ARCH "arm64"
-#elif defined(__arm__)
-#define OCI_ARCH "arm"
-#elif defined(__i386__)
-#define OCI_ARCH "386"
-#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define OCI_ARCH "ppc64le"
-#elif defined(__s390x__)
-#define OCI_ARCH "s390x"
-#elif defined(__riscv) && __riscv_xlen == 64
-#define OCI_ARCH "riscv64"
-#else
-#error "no OCI name for this architecture"
-#endif
 
 /* the environment an image gets when its config has none (as docker's and containerd's) */
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -177,34 +160,61 @@ static struct json_object *rootfs_object(const struct layer *l, size_t n)
 	return TAKE_PTR(o);
 }
 
-/* {"Env": [PATH]}: what a container of the image gets unless it says otherwise */
-static struct json_object *runtime_config(void)
+/* How a container of the image runs: the source image's "config" (Entrypoint, Cmd, Env,
+ * WorkingDir, User, Labels, ExposedPorts, Volumes, StopSignal...) as it is, with {"Env": [PATH]}
+ * when it names no environment (as docker's and containerd's defaults). */
+static struct json_object *runtime_config(struct json_object *source)
 {
-	_cleanup_json_ struct json_object *o = json_object_new_object();
-	struct json_object *env;
+	_cleanup_json_ struct json_object *o = NULL;
+	struct json_object *sc, *env;
 
-	if (!o || json_add(o, "Env", env = json_object_new_array()) < 0 ||
+	if (source && json_object_object_get_ex(source, "config", &sc) &&
+	    json_object_is_type(sc, json_type_object)) {
+		if (json_object_deep_copy(sc, &o, NULL) < 0)
+			return NULL;
+	} else if (!(o = json_object_new_object())) {
+		return NULL;
+	}
+	if (json_object_object_get_ex(o, "Env", &env) && json_object_is_type(env, json_type_array))
+		return TAKE_PTR(o);
+	if (json_add(o, "Env", env = json_object_new_array()) < 0 ||
 	    json_push(env, json_object_new_string(DEFAULT_PATH)) < 0)
 		return NULL;
 	return TAKE_PTR(o);
 }
 
-/* An OCI image config's fields: the layers, the environment, the platform. */
-static int oci_fields(struct json_object *c, const struct layer *l, size_t n)
+/* The source's string KEY, else DEF (NULL: none); added to C as KEY. */
+static int carry_string(struct json_object *c, struct json_object *source, const char *key,
+			const char *def)
+{
+	const char *v = NULL;
+
+	if (!source || json_get_string(source, key, &v) < 0 || !*v)
+		v = def;
+	return v ? json_add(c, key, json_object_new_string(v)) : 0;
+}
+
+/* An OCI image config's fields: the layers, how to run it, the platform (the source's, else
+ * this host's), when and by whom the source was made. */
+static int oci_fields(struct json_object *c, const struct layer *l, size_t n,
+		      struct json_object *source)
 {
 	int r;
 
 	if ((r = json_add(c, "rootfs", rootfs_object(l, n))) < 0 ||
-	    (r = json_add(c, "config", runtime_config())) < 0 ||
-	    (r = json_add(c, "architecture", json_object_new_string(OCI_ARCH))) < 0)
+	    (r = json_add(c, "config", runtime_config(source))) < 0 ||
+	    (r = carry_string(c, source, "architecture", ifs_oci_arch())) < 0 ||
+	    (r = carry_string(c, source, "os", "linux")) < 0 ||
+	    (r = carry_string(c, source, "variant", NULL)) < 0 ||
+	    (r = carry_string(c, source, "created", NULL)) < 0)
 		return r;
-	return json_add(c, "os", json_object_new_string("linux"));
+	return carry_string(c, source, "author", NULL);
 }
 
 /* Store the config; *RET its descriptor. */
 static int put_config(struct imagefs_store *s, bool image, const struct digest *index_digest,
 		      const struct imagefs_index *idx, const struct layer *l, size_t n,
-		      struct json_object **ret)
+		      struct json_object *source, struct json_object **ret)
 {
 	_cleanup_json_ struct json_object *c = json_object_new_object();
 	struct digest cd;
@@ -214,7 +224,7 @@ static int put_config(struct imagefs_store *s, bool image, const struct digest *
 	if (!c)
 		return -ENOMEM;
 	if ((r = brisk_fields(c, index_digest, idx)) < 0 ||
-	    (image && (r = oci_fields(c, l, n)) < 0))
+	    (image && (r = oci_fields(c, l, n, source)) < 0))
 		return r;
 	json = json_object_to_json_string_ext(c, JSON_C_TO_STRING_PLAIN |
 						     JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -267,6 +277,13 @@ static int add_layers(struct json_object *m, bool image, const struct layer *l, 
 int ifs_store_put_image(struct imagefs_store *s, const char *tag, const struct digest *index_digest,
 			const struct imagefs_index *idx)
 {
+	return ifs_store_put_image_config(s, tag, index_digest, idx, NULL);
+}
+
+int ifs_store_put_image_config(struct imagefs_store *s, const char *tag,
+			       const struct digest *index_digest, const struct imagefs_index *idx,
+			       struct json_object *source_config)
+{
 	_cleanup_json_ struct json_object *m = json_object_new_object(), *ann = NULL;
 	_cleanup_free_ struct layer *l = NULL;
 	struct json_object *config = NULL;
@@ -283,7 +300,7 @@ int ifs_store_put_image(struct imagefs_store *s, const char *tag, const struct d
 			  json_object_new_string(ifs_index_artifact_type(idx)))) < 0)
 		return r;
 	if ((r = collect_layers(s, index_digest, idx, &l, &n)) < 0 ||
-	    (r = put_config(s, image, index_digest, idx, l, n, &config)) < 0 ||
+	    (r = put_config(s, image, index_digest, idx, l, n, source_config, &config)) < 0 ||
 	    (r = json_add(m, "config", config)) < 0 ||
 	    (image && (r = snapshot_annotations(s, index_digest, &ann)) < 0) ||
 	    (r = add_layers(m, image, l, n, ann)) < 0)

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * OCI image sources: "oci:DIR[:TAG]" (an image layout) and "oci-archive:FILE[:TAG]" (a tar of
- * one, unpacked into a private temp directory first). Resolves the tag to an image manifest,
- * checks the digest of every JSON blob read, and lists the layers.
+ * one, unpacked into a private temp directory first); "registry:" sources are source-registry.c's,
+ * which shares the manifest and config parsing here. Resolves the tag to an image manifest (an
+ * index's image for this host's platform), checks the digest of every JSON blob read, lists the
+ * layers and reads the image's config.
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -10,7 +12,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -20,8 +24,6 @@
 #include "imagefs-internal.h"
 
 #define MAX_JSON (16u << 20)
-#define DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
 
 void ifs_oci_free(struct ifs_oci_image *img)
 {
@@ -35,6 +37,9 @@ void ifs_oci_free(struct ifs_oci_image *img)
 	for (size_t i = 0; i < img->n_layers; i++)
 		free(img->layers[i].media_type);
 	free(img->layers);
+	json_object_put(img->config);
+	imagefs_store_free(img->remote);
+	free(img->remote_ref);
 	free(img);
 }
 
@@ -87,49 +92,212 @@ static int read_json_blob(int blobs_fd, const char *digest_str, struct json_obje
 	return 0;
 }
 
-/* Pick the manifest descriptor for TAG (or the only one) from an index's "manifests". */
+const char *ifs_oci_arch(void)
+{
+	static const struct {
+		const char *machine, *arch;
+	} names[] = {
+	    {"x86_64", "amd64"}, {"aarch64", "arm64"},	 {"arm64", "arm64"}, {"armv8l", "arm"},
+	    {"armv7l", "arm"},	 {"armv6l", "arm"},	 {"i686", "386"},    {"i586", "386"},
+	    {"i386", "386"},	 {"ppc64le", "ppc64le"}, {"s390x", "s390x"}, {"riscv64", "riscv64"},
+	};
+	static char other[sizeof(((struct utsname *)0)->machine)];
+	struct utsname u;
+
+	if (uname(&u) < 0)
+		return "unknown";
+	for (size_t i = 0; i < ELEMENTSOF(names); i++)
+		if (strcmp(u.machine, names[i].machine) == 0)
+			return names[i].arch;
+	/* a machine Go has no other name for (mips64, loongarch64): uname's own */
+	snprintf(other, sizeof(other), "%s", u.machine);
+	return other;
+}
+
+/* "OS/ARCH[/VARIANT]" of an index entry's platform, or "no platform". */
+static void platform_text(struct json_object *m, char *buf, size_t size)
+{
+	const char *os = NULL, *arch = NULL, *variant = NULL;
+	struct json_object *plat;
+
+	if (json_get_object(m, "platform", &plat) < 0 || json_get_string(plat, "os", &os) < 0 ||
+	    json_get_string(plat, "architecture", &arch) < 0) {
+		snprintf(buf, size, "no platform");
+		return;
+	}
+	(void)json_get_string(plat, "variant", &variant);
+	snprintf(buf, size, "%s/%s%s%s", os, arch, variant ? "/" : "", variant ?: "");
+}
+
+int ifs_oci_pick_platform(struct json_object *index, const char *what, struct json_object **ret)
+{
+	const char *arch = ifs_oci_arch();
+	struct json_object *ms, *found = NULL;
+	_cleanup_free_ char *have = NULL;
+	size_t n, len = 0;
+
+	if (json_get_array(index, "manifests", &ms) < 0)
+		return log_error_errno(-EBADMSG, "%s: image index has no 'manifests' array", what);
+	n = json_object_array_length(ms);
+	for (size_t i = 0; i < n && !found; i++) {
+		struct json_object *m = json_object_array_get_idx(ms, i), *plat;
+		const char *os, *a;
+
+		if (json_get_object(m, "platform", &plat) < 0) {
+			if (n == 1)
+				found = m;
+			continue;
+		}
+		/* the variant (arm's v6, v7) is not looked at: the first for our
+		 * architecture is taken, as indexes list the most capable first */
+		if (json_get_string(plat, "os", &os) == 0 && strcmp(os, "linux") == 0 &&
+		    json_get_string(plat, "architecture", &a) == 0 && strcmp(a, arch) == 0)
+			found = m;
+	}
+	if (found) {
+		*ret = found;
+		return 0;
+	}
+	if (n == 0)
+		return log_error_errno(-ENOENT, "%s: no image in the index", what);
+	bool any_platform = false;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *plat;
+
+		if (json_get_object(json_object_array_get_idx(ms, i), "platform", &plat) == 0)
+			any_platform = true;
+	}
+	if (!any_platform)
+		return log_error_errno(-EINVAL, "%s: lists several images: name a tag", what);
+	for (size_t i = 0; i < n; i++) {
+		char p[128];
+		char *nh;
+
+		platform_text(json_object_array_get_idx(ms, i), p, sizeof(p));
+		nh = realloc(have, len + strlen(p) + 3);
+		if (!nh)
+			return -ENOMEM;
+		have = nh;
+		len += (size_t)sprintf(have + len, "%s%s", len ? ", " : "", p);
+	}
+	return log_error_errno(-ENOENT,
+			       "%s: no image for this host's platform linux/%s; it has: %s", what,
+			       arch, have ?: "nothing");
+}
+
+/* Pick the manifest descriptor for TAG (or the only one, or the one for this host's platform)
+ * from an index's "manifests". */
 static int pick(struct json_object *index, const char *tag, struct json_object **ret)
 {
 	struct json_object *ms, *found = NULL;
 	size_t n;
 
+	if (!tag)
+		return ifs_oci_pick_platform(index, "index.json", ret);
 	if (json_get_array(index, "manifests", &ms) < 0)
 		return log_error_errno(-EBADMSG, "image index has no 'manifests' array");
 	n = json_object_array_length(ms);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && !found; i++) {
 		struct json_object *m = json_object_array_get_idx(ms, i), *ann;
-		const char *name = NULL, *os = NULL, *arch = NULL;
-		struct json_object *plat;
+		const char *name = NULL;
 
-		if (tag) {
-			if (json_get_object(m, "annotations", &ann) < 0 ||
-			    json_get_string(ann, "org.opencontainers.image.ref.name", &name) < 0 ||
-			    strcmp(name, tag) != 0)
-				continue;
-		} else if (n > 1 && json_get_object(m, "platform", &plat) == 0 &&
-			   json_get_string(plat, "os", &os) == 0 &&
-			   json_get_string(plat, "architecture", &arch) == 0) {
-			if (strcmp(os, "linux") != 0 || strcmp(arch, "amd64") != 0)
-				continue;
-		}
-		if (found && !tag)
-			return log_error_errno(-EINVAL,
-					       "image index lists several images: name a tag");
-		found = m;
-		if (tag)
-			break;
+		if (json_get_object(m, "annotations", &ann) == 0 &&
+		    json_get_string(ann, "org.opencontainers.image.ref.name", &name) == 0 &&
+		    strcmp(name, tag) == 0)
+			found = m;
 	}
 	if (!found)
-		return log_error_errno(-ENOENT, tag ? "no image tagged '%s'" : "no image%s",
-				       tag ?: " in the index");
+		return log_error_errno(-ENOENT, "no image tagged '%s'", tag);
 	*ret = found;
 	return 0;
+}
+
+int ifs_oci_manifest_parse(struct ifs_oci_image *img, struct json_object *m, const char *what)
+{
+	struct json_object *layers, *config;
+	const char *cdg;
+	size_t n;
+
+	if (json_get_object(m, "config", &config) == 0) {
+		if (json_get_string(config, "digest", &cdg) < 0 ||
+		    json_get_uint64(config, "size", &img->config_size) < 0)
+			return log_error_errno(-EBADMSG, "manifest %s: bad config descriptor",
+					       what);
+		if (digest_parse(cdg, &img->config_digest) < 0)
+			return log_error_errno(-EPROTONOSUPPORT, "config '%s': unsupported digest",
+					       cdg);
+		img->has_config = true;
+	}
+	if (json_get_array(m, "layers", &layers) < 0)
+		return log_error_errno(-EBADMSG, "manifest %s: no 'layers' array", what);
+	n = json_object_array_length(layers);
+	img->n_layers = 0;
+	img->layers = calloc(n + 1, sizeof(*img->layers));
+	if (!img->layers)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *l = json_object_array_get_idx(layers, i);
+		struct ifs_layer *out = &img->layers[img->n_layers];
+		const char *lmt, *ldg;
+		uint64_t size;
+
+		if (json_get_string(l, "mediaType", &lmt) < 0 ||
+		    json_get_string(l, "digest", &ldg) < 0 || json_get_uint64(l, "size", &size) < 0)
+			return log_error_errno(-EBADMSG, "manifest %s: layer %zu: bad descriptor",
+					       what, i);
+		if (digest_parse(ldg, &out->digest) < 0)
+			return log_error_errno(-EPROTONOSUPPORT, "layer '%s': unsupported digest",
+					       ldg);
+		if (!(out->media_type = strdup(lmt)))
+			return -ENOMEM;
+		out->size = size;
+		img->n_layers++;
+	}
+	return 0;
+}
+
+int ifs_oci_config_parse(struct ifs_oci_image *img, const char *data, size_t len)
+{
+	_cleanup_json_ struct json_object *c = NULL;
+	struct json_object *rc;
+	char ds[DIGEST_STRING_SIZE];
+
+	digest_format(&img->config_digest, ds);
+	if (json_parse(data, len, &c) < 0 || !json_object_is_type(c, json_type_object))
+		return log_error_errno(-EBADMSG, "config %s: not a JSON object", ds);
+	if (json_object_object_get_ex(c, "config", &rc) &&
+	    !json_object_is_type(rc, json_type_null) && !json_object_is_type(rc, json_type_object))
+		return log_error_errno(-EBADMSG, "config %s: its 'config' is not an object", ds);
+	json_object_put(img->config);
+	img->config = TAKE_PTR(c);
+	return 0;
+}
+
+static int read_config(struct ifs_oci_image *img)
+{
+	_cleanup_free_ char *buf = NULL;
+	char hex[DIGEST_HEX_SIZE + 1], ds[DIGEST_STRING_SIZE];
+	struct digest got;
+	size_t len;
+	int r;
+
+	if (!img->has_config)
+		return 0;
+	digest_format(&img->config_digest, ds);
+	if ((r = read_file_at(img->blobs_fd, digest_format_hex(&img->config_digest, hex), MAX_JSON,
+			      &buf, &len)) < 0)
+		return log_error_errno(r, "config %s: %m", ds);
+	if ((r = digest_buffer(buf, len, &got)) < 0)
+		return r;
+	if (!digest_equal(&img->config_digest, &got))
+		return log_error_errno(-EBADMSG, "config %s: content does not match its digest",
+				       ds);
+	return ifs_oci_config_parse(img, buf, len);
 }
 
 static int read_manifest(struct ifs_oci_image *img, struct json_object *desc, int depth)
 {
 	_cleanup_json_ struct json_object *m = NULL;
-	struct json_object *layers;
 	const char *mt, *dg;
 	int r;
 
@@ -142,38 +310,16 @@ static int read_manifest(struct ifs_oci_image *img, struct json_object *desc, in
 
 		if (depth > 0)
 			return log_error_errno(-EBADMSG, "nested image indexes are not supported");
-		if ((r = pick(m, NULL, &sub)) < 0)
+		if ((r = ifs_oci_pick_platform(m, dg, &sub)) < 0)
 			return r;
 		return read_manifest(img, sub, depth + 1);
 	}
 	if (strcmp(mt, OCI_MEDIA_MANIFEST) != 0 && strcmp(mt, DOCKER_MANIFEST) != 0)
 		return log_error_errno(-EPROTONOSUPPORT, "manifest %s: unknown media type '%s'", dg,
 				       mt);
-	if (json_get_array(m, "layers", &layers) < 0)
-		return log_error_errno(-EBADMSG, "manifest %s: no 'layers' array", dg);
-	img->n_layers = 0;
-	img->layers = calloc(json_object_array_length(layers) + 1, sizeof(*img->layers));
-	if (!img->layers)
-		return -ENOMEM;
-	for (size_t i = 0; i < json_object_array_length(layers); i++) {
-		struct json_object *l = json_object_array_get_idx(layers, i);
-		struct ifs_layer *out = &img->layers[img->n_layers];
-		const char *lmt, *ldg;
-		uint64_t size;
-
-		if (json_get_string(l, "mediaType", &lmt) < 0 ||
-		    json_get_string(l, "digest", &ldg) < 0 || json_get_uint64(l, "size", &size) < 0)
-			return log_error_errno(-EBADMSG, "manifest %s: layer %zu: bad descriptor",
-					       dg, i);
-		if (digest_parse(ldg, &out->digest) < 0)
-			return log_error_errno(-EPROTONOSUPPORT, "layer '%s': unsupported digest",
-					       ldg);
-		if (!(out->media_type = strdup(lmt)))
-			return -ENOMEM;
-		out->size = size;
-		img->n_layers++;
-	}
-	return 0;
+	if ((r = ifs_oci_manifest_parse(img, m, dg)) < 0)
+		return r;
+	return read_config(img);
 }
 
 /* Unpack an oci-archive: regular files and directories only, every path checked. */
@@ -248,7 +394,22 @@ out:
 	return r;
 }
 
-int ifs_oci_open(const char *src, struct ifs_oci_image **ret)
+int ifs_oci_layer_fetch(struct ifs_oci_image *img, size_t i, bool progress)
+{
+	return img->remote ? ifs_source_registry_fetch_layer(img, i, progress) : 0;
+}
+
+void ifs_oci_layer_release(struct ifs_oci_image *img, size_t i)
+{
+	char hex[DIGEST_HEX_SIZE + 1];
+
+	/* a registry's layer is spooled one at a time: the disk holds one layer, not all */
+	if (img->remote)
+		(void)unlinkat(img->blobs_fd, digest_format_hex(&img->layers[i].digest, hex), 0);
+}
+
+int ifs_oci_open(const char *src, const struct imagefs_store_options *opts,
+		 struct ifs_oci_image **ret)
 {
 	_cleanup_(oci_freep) struct ifs_oci_image *img = calloc(1, sizeof(*img));
 	_cleanup_free_ char *path = NULL, *tag = NULL;
@@ -260,6 +421,12 @@ int ifs_oci_open(const char *src, struct ifs_oci_image **ret)
 	if (!img)
 		return -ENOMEM;
 	img->blobs_fd = -EBADF;
+	if (strncmp(src, "registry:", 9) == 0) {
+		if ((r = ifs_source_registry_open(src, opts, img)) < 0)
+			return r;
+		*ret = TAKE_PTR(img);
+		return 0;
+	}
 	if (strncmp(src, "oci:", 4) == 0) {
 		if ((r = split_tag(src + 4, &path, &tag)) < 0)
 			return log_error_errno(r, "'%s': bad source", src);
@@ -287,7 +454,8 @@ int ifs_oci_open(const char *src, struct ifs_oci_image **ret)
 	} else {
 		return log_error_errno(-EINVAL,
 				       "'%s': source must be oci:DIR[:TAG], "
-				       "oci-archive:FILE[:TAG] or snapshot:DIR",
+				       "oci-archive:FILE[:TAG], snapshot:DIR or "
+				       "registry:HOST[:PORT]/REPO[:TAG|@DIGEST]",
 				       src);
 	}
 	dfd = open(path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);

@@ -5,8 +5,10 @@
  * download, GET with Range for the lazy reader (the body goes straight to the caller's buffer,
  * which hears of each piece as it arrives); a registry that answers a Range request with
  * the whole blob (200) is an error, not something to silently download. Manifests: GET/PUT by
- * tag. Auth: on a 401 with a Bearer challenge, a token is fetched from the realm (with the
- * credentials if any) and the request retried once; a Basic challenge uses the credentials.
+ * tag, or by tag or digest with the Accept header a caller asks for (a convert source,
+ * source-registry.c). Auth: on a 401 with a Bearer challenge, a token is fetched from the realm
+ * (with the credentials if any) and the request retried once; a Basic challenge uses the
+ * credentials.
  * Credentials: the store options (brisk-image's BRISK_REGISTRY_AUTH), else the user's auth
  * files (registry-auth.c). HTTPS unless asked otherwise, or for loopback hosts. A failure
  * leaves the registry's own words (status, error code and message) in s->error.
@@ -67,8 +69,10 @@ struct req {
 	size_t body_len;
 	int in_fd;
 	uint64_t in_size;
-	int out_fd; /* 2xx bodies go here when >= 0, else into buf */
-	char *dst;  /* or a 206 body here (at most max bytes), with progress reports */
+	int out_fd; /* 2xx bodies go here when >= 0, else into buf (and to tap) */
+	void (*tap)(void *arg, uint64_t off, const void *data, size_t len);
+	void *tap_arg;
+	char *dst; /* or a 206 body here (at most max bytes), with progress reports */
 	void (*progress)(void *arg, size_t got);
 	void *progress_arg;
 	size_t max;
@@ -81,6 +85,7 @@ struct resp {
 	long status;
 	char *location;
 	char *challenge;
+	char *content_type;
 	char *buf;
 	size_t len;
 	bool overflow;
@@ -97,6 +102,7 @@ static void resp_done(struct resp *r)
 {
 	free(r->location);
 	free(r->challenge);
+	free(r->content_type);
 	free(r->buf);
 	*r = (struct resp){0};
 }
@@ -113,6 +119,9 @@ static size_t on_header(char *p, size_t size, size_t n, void *data)
 	} else if (len > 17 && strncasecmp(p, "www-authenticate:", 17) == 0) {
 		dst = &r->challenge;
 		skip = 17;
+	} else if (len > 13 && strncasecmp(p, "content-type:", 13) == 0) {
+		dst = &r->content_type;
+		skip = 13;
 	}
 	if (dst) {
 		const char *v = p + skip;
@@ -161,6 +170,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *data)
 			r->err = e;
 			return 0;
 		}
+		if (r->q->tap)
+			r->q->tap(r->q->tap_arg, r->len, p, len);
 		r->len += len;
 		return len;
 	}
@@ -425,7 +436,7 @@ static int perform(struct imagefs_store *s, const struct req *q, struct resp *r)
 	struct reg *g = R(s);
 	_cleanup_free_ char *auth = NULL;
 	struct curl_slist *h = NULL;
-	char line[256], path[256];
+	char line[512], path[256];
 	CURLcode cc;
 	CURL *c = g->curl;
 	int e;
@@ -658,7 +669,13 @@ static int reg_get_blob(struct imagefs_store *s, const struct digest *d, int fd)
 
 	if ((e = blob_url(s, d, &url)) < 0)
 		return e;
-	struct req q = {.method = "GET", .url = url, .in_fd = -1, .out_fd = fd, .max = s->blob_max};
+	struct req q = {.method = "GET",
+			.url = url,
+			.in_fd = -1,
+			.out_fd = fd,
+			.tap = s->blob_tap,
+			.tap_arg = s->blob_tap_arg,
+			.max = s->blob_max};
 	return request(s, &q, &r);
 }
 
@@ -713,17 +730,18 @@ static int reg_put_blob(struct imagefs_store *s, const struct digest *d, int dir
 	return 0;
 }
 
-static int reg_get_manifest(struct imagefs_store *s, const char *tag, char **ret, size_t *ret_len)
+static int get_manifest(struct imagefs_store *s, const char *ref, const char *accept, char **ret,
+			size_t *ret_len, char **ret_type)
 {
 	_cleanup_(resp_donep) struct resp r = {0};
 	_cleanup_free_ char *url = NULL;
 	int e;
 
-	if (asprintf(&url, "%s/manifests/%s", R(s)->base, tag) < 0)
+	if (asprintf(&url, "%s/manifests/%s", R(s)->base, ref) < 0)
 		return -ENOMEM;
 	struct req q = {.method = "GET",
 			.url = url,
-			.accept = OCI_MEDIA_MANIFEST,
+			.accept = accept,
 			.in_fd = -1,
 			.out_fd = -1,
 			.max = MAX_SMALL};
@@ -733,7 +751,14 @@ static int reg_get_manifest(struct imagefs_store *s, const char *tag, char **ret
 		return -EBADMSG;
 	*ret_len = r.len;
 	*ret = TAKE_PTR(r.buf);
+	if (ret_type)
+		*ret_type = TAKE_PTR(r.content_type);
 	return 0;
+}
+
+static int reg_get_manifest(struct imagefs_store *s, const char *tag, char **ret, size_t *ret_len)
+{
+	return get_manifest(s, tag, OCI_MEDIA_MANIFEST, ret, ret_len, NULL);
 }
 
 static int reg_put_manifest(struct imagefs_store *s, const char *tag, const char *json, size_t len)
@@ -801,6 +826,15 @@ static const struct ifs_store_ops registry_ops = {
     .staging_dir = reg_staging_dir,
     .free = reg_free,
 };
+
+int ifs_registry_get_manifest(struct imagefs_store *s, const char *ref, const char *accept,
+			      char **ret, size_t *ret_len, char **ret_type)
+{
+	if (s->ops != &registry_ops)
+		return -EPROTONOSUPPORT;
+	*ret_type = NULL;
+	return get_manifest(s, ref, accept, ret, ret_len, ret_type);
+}
 
 static bool is_loopback(const char *host)
 {

@@ -9,7 +9,8 @@
  *   brisk-image profile REF FILE    store an access profile (brisk-imagefs --record-profile)
  *   brisk-image push-snapshot [convert options] [--sign KEY] DIR DEST   a checkpoint's images
  *   brisk-image pull-snapshot [--verify PUBKEY] REF DIR
- * SRC of convert: oci:DIR[:TAG], oci-archive:FILE[:TAG] or snapshot:DIR. Stores:
+ * SRC of convert: oci:DIR[:TAG], oci-archive:FILE[:TAG], snapshot:DIR or
+ * registry:HOST[:PORT]/REPO[:TAG|@DIGEST] (an image straight from a registry). Stores:
  * dir:PATH[:TAG][@DIGEST], registry:HOST[:PORT]/REPO[:TAG][@DIGEST]. Registry credentials:
  * BRISK_REGISTRY_AUTH=user:pass, else the user's podman/docker auth files (imagefs/FORMAT.md,
  * "Registry credentials").
@@ -51,7 +52,8 @@ static void usage(FILE *f)
 	      "  pull-snapshot [--verify PUBKEY] REF DIR\n"
 	      "      write the checkpoint REF names into DIR (missing or empty), atomically,\n"
 	      "      for brisk restore --image-path DIR\n"
-	      "SRC: oci:DIR[:TAG] | oci-archive:FILE[:TAG] | snapshot:DIR\n"
+	      "SRC: oci:DIR[:TAG] | oci-archive:FILE[:TAG] | snapshot:DIR |\n"
+	      "     registry:HOST[:PORT]/REPO[:TAG|@sha256:HEX]\n"
 	      "stores: dir:PATH[:TAG][@sha256:HEX] | registry:HOST[:PORT]/REPO[:TAG][@sha256:HEX]\n"
 	      "registry credentials: BRISK_REGISTRY_AUTH=USER:PASSWORD, else $REGISTRY_AUTH_FILE,\n"
 	      "  $XDG_RUNTIME_DIR/containers/auth.json, $DOCKER_CONFIG/config.json or\n"
@@ -81,7 +83,8 @@ static int cmd_convert(int argc, char **argv, bool snapshot)
 						 {"no-dedup", no_argument, NULL, 'n'},
 						 {"sign", required_argument, NULL, 's'},
 						 {}};
-	struct imagefs_convert_options o = {.progress = isatty(STDERR_FILENO)};
+	struct imagefs_convert_options o = {.progress = isatty(STDERR_FILENO),
+					    .source_store = &store_opts};
 	const char *sign_key = NULL;
 	_cleanup_(imagefs_store_freep) struct imagefs_store *dest = NULL;
 	struct imagefs_convert_stats st;
