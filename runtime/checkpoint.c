@@ -137,7 +137,8 @@ static int check_criu(const char *criu, int *ret_version)
 static int write_meta(struct checkpoint_args *a, const struct container_state *st,
 		      struct json_object *config, struct ext_mounts *em, char *stdio[3], int criu,
 		      const struct container_gpu *gpu, const char *netns,
-		      struct snapshot_tree *trees, size_t n_trees)
+		      struct snapshot_tree *trees, size_t n_trees,
+		      struct snapshot_mapped_file *mapped, size_t n_mapped)
 {
 	struct snapshot_meta m = {
 	    .version = SNAPSHOT_META_VERSION,
@@ -153,6 +154,8 @@ static int write_meta(struct checkpoint_args *a, const struct container_state *s
 	    .n_cuda_pids = gpu->n,
 	    .trees = trees,
 	    .n_trees = n_trees,
+	    .mapped = mapped,
+	    .n_mapped = n_mapped,
 	};
 	_cleanup_free_ char *created = now_rfc3339();
 
@@ -175,7 +178,8 @@ int container_checkpoint(struct runtime_ctx *rt, struct checkpoint_args *a, cons
 	_cleanup_close_ int images_fd = -EBADF, work_fd = -EBADF;
 	struct ext_mounts em = {0};
 	struct snapshot_tree *trees = NULL;
-	size_t n_trees = 0;
+	struct snapshot_mapped_file *mapped = NULL;
+	size_t n_trees = 0, n_mapped = 0;
 	struct container_gpu gpu = {0};
 	enum container_status status;
 	enum gpu_step failed = GPU_STEP_DUMP;
@@ -265,8 +269,11 @@ int container_checkpoint(struct runtime_ctx *rt, struct checkpoint_args *a, cons
 			r = report_criu_failure(r, &a->so, "pre-dump", a->work_path, "dump.log");
 		goto out;
 	}
-	if ((r = write_meta(a, st, spec->json, &em, stdio, criu, &gpu, netns, trees, n_trees)) <
-	    0) {
+	/* what a restore over a lazy image reads ahead: a hint, so a dump goes on without it */
+	if ((r = snapshot_mapped_files_collect(st->pid, &mapped, &n_mapped)) < 0)
+		log_debug("the files the container maps: %s", strerror(-r));
+	if ((r = write_meta(a, st, spec->json, &em, stdio, criu, &gpu, netns, trees, n_trees,
+			    mapped, n_mapped)) < 0) {
 		r = log_error_errno(r, "write '%s/%s': %m", a->image_path, SNAPSHOT_META_FILE);
 		goto out;
 	}
@@ -295,5 +302,6 @@ out:
 	for (size_t i = 0; i < n_trees; i++)
 		snapshot_tree_done(&trees[i]);
 	free(trees);
+	snapshot_mapped_files_free(mapped, n_mapped);
 	return r;
 }

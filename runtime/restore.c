@@ -62,6 +62,7 @@ struct restore_job {
 	char *work_dir;
 	pid_t pid, lazy_pid;
 	struct snapshot_readahead *ra; /* the memory images, read ahead while we get ready */
+	struct snapshot_prefetch *pf;  /* the mapped files of a lazy rootfs, fetched meanwhile */
 	bool lazy_root;	     /* the rootfs is a lazy image's overlay, private to this container */
 	bool cg_entered;     /* the cgroup is ours to kill and remove */
 	bool worker_refused; /* move_worker failed, and said why */
@@ -213,6 +214,11 @@ static int prepare_state(struct restore_job *j)
 	if ((r = lazy_rootfs_resolve(j->rt->root, j->a->id, s->annotations, s->root_path,
 				     j->a->bundle, &j->st.extra, &j->st.rootfs, &j->lazy_root)) < 0)
 		return r;
+	/* over a lazy image, what CRIU opens and the app runs next would be fetched one fault
+	 * at a time: ask for all of it at once */
+	if (j->lazy_root && (r = snapshot_prefetch_start(j->st.rootfs, j->meta->mapped,
+							 j->meta->n_mapped, &j->pf)) < 0)
+		log_debug("reading the mapped files ahead: %s", strerror(-r));
 	/* what a restore killed from here on leaves (the lazy image, mounts in the state
 	 * directory, the cgroup about to be made), `delete --force` finds and undoes */
 	if ((r = cgroup_serialize_planned(j->cg, &j->st.cgroup)) < 0 ||
@@ -689,6 +695,8 @@ static int finish(struct restore_job *j)
 
 static void job_undo(struct restore_job *j)
 {
+	(void)snapshot_prefetch_stop(j->pf, true);
+	j->pf = NULL;
 	if (j->ra) {
 		(void)snapshot_readahead_stop(j->ra, true);
 		j->ra = NULL;
@@ -713,6 +721,12 @@ static void job_undo(struct restore_job *j)
 
 static void job_done(struct restore_job *j)
 {
+	if (j->pf) {
+		uint64_t bytes = snapshot_prefetch_stop(j->pf, true);
+		log_debug("read ahead %" PRIu64 " bytes of %zu mapped files", bytes,
+			  j->meta->n_mapped);
+		j->pf = NULL;
+	}
 	if (j->ra) {
 		uint64_t bytes = snapshot_readahead_stop(j->ra, false);
 		log_debug("read ahead %" PRIu64 " bytes of memory images", bytes);

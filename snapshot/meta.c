@@ -39,6 +39,7 @@ struct snapshot_meta *snapshot_meta_free(struct snapshot_meta *m)
 	for (size_t i = 0; i < m->n_trees; i++)
 		snapshot_tree_done(&m->trees[i]);
 	free(m->trees);
+	snapshot_mapped_files_free(m->mapped, m->n_mapped);
 	free(m);
 	return NULL;
 }
@@ -337,6 +338,9 @@ static int parse_key(const char *key, struct json_object *v, struct snapshot_met
 		return get_cuda_pids(v, m);
 	if (strcmp(key, "tmpfsTrees") == 0)
 		return get_trees(v, m);
+	if (strcmp(key, "mappedFiles") == 0)
+		return m->mapped ? -EINVAL
+				 : snapshot_mapped_files_from_json(v, &m->mapped, &m->n_mapped);
 	if (strcmp(key, "netns") == 0) {
 		int r = get_str(v, &m->netns);
 		if (r == 0 && strcmp(m->netns, SNAPSHOT_NETNS_LO_UP) != 0 &&
@@ -513,6 +517,12 @@ int snapshot_meta_write(int images_fd, const struct snapshot_meta *m)
 		if (!trees)
 			return -ENOMEM;
 		json_object_object_add(o, "tmpfsTrees", trees);
+	}
+	if (m->n_mapped) {
+		struct json_object *mapped = snapshot_mapped_files_to_json(m->mapped, m->n_mapped);
+		if (!mapped)
+			return -ENOMEM;
+		json_object_object_add(o, "mappedFiles", mapped);
 	}
 	json_object_object_add(o, "config", json_object_get(m->config));
 	s = json_object_to_json_string_ext(o,

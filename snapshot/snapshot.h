@@ -169,6 +169,35 @@ void snapshot_tree_done(struct snapshot_tree *t);
 struct json_object *snapshot_tree_to_json(const struct snapshot_tree *t);
 int snapshot_tree_from_json(struct json_object *v, struct snapshot_tree *ret);
 
+/* A file the tree had mapped, as the container sees it, and the byte ranges of it whose
+ * pages were present at the dump (snapshot/mapped-files.c). */
+struct snapshot_file_extent {
+	uint64_t off, len;
+};
+struct snapshot_mapped_file {
+	char *path;
+	struct snapshot_file_extent *ext;
+	size_t n_ext;
+};
+void snapshot_mapped_files_free(struct snapshot_mapped_file *f, size_t n);
+/* Every process of the tree of ROOT: the files mapped and their present pages, bounded. */
+int snapshot_mapped_files_collect(pid_t root, struct snapshot_mapped_file **ret, size_t *ret_n);
+struct json_object *snapshot_mapped_files_to_json(const struct snapshot_mapped_file *f, size_t n);
+/* Strict, bounded: -EINVAL, -E2BIG, -ENOMEM. */
+int snapshot_mapped_files_from_json(struct json_object *v, struct snapshot_mapped_file **ret,
+				    size_t *ret_n);
+/*
+ * Read the heads and recorded pages of F[0..N) through the rootfs ROOT (resolved in it,
+ * regular files only) in threads, so that a restore over a lazy image finds them fetched.
+ * F must outlive the prefetch. *RET is NULL when there is nothing to read. The threads
+ * allocate nothing, so the caller may fork.
+ */
+struct snapshot_prefetch;
+int snapshot_prefetch_start(const char *root, const struct snapshot_mapped_file *f, size_t n,
+			    struct snapshot_prefetch **ret);
+/* Join the threads (CANCEL: they stop before their next read) and free P: the bytes read. */
+uint64_t snapshot_prefetch_stop(struct snapshot_prefetch *p, bool cancel);
+
 /* What brisk keeps next to the images: enough to restore the tree under a new id. */
 struct snapshot_meta {
 	int version;		     /* SNAPSHOT_META_VERSION */
@@ -187,6 +216,10 @@ struct snapshot_meta {
 	/* the CUDA processes (gpu/), as the container's pid namespace numbers them */
 	int *cuda_pids;
 	size_t n_cuda_pids;
+
+	/* the files the tree mapped, read ahead by a restore over a lazy image */
+	struct snapshot_mapped_file *mapped;
+	size_t n_mapped;
 };
 
 #define SNAPSHOT_META_VERSION 1

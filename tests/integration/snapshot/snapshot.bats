@@ -591,6 +591,9 @@ lazy_mounts() { # image mounts (fuse) or overlays under the test's lazy dir
 	[[ "$(state_field c1 rootfs)" == "$TEST_DIR/lazy/"* ]]
 	brisk checkpoint --image-path "$IMG" c1
 	[ "$(lazy_mounts fuse.brisk)" = 0 ]
+	# the description names the files the tree mapped, with the pages it had touched
+	jq -e '.mappedFiles[] | select(.path == "/bin/zdtm-state") | .pages | length > 0' \
+		"$IMG/brisk-snapshot.json"
 	# a restore that fails after mounting the image (CRIU finds no process tree) unmounts it
 	cp -a "$IMG" "$TEST_DIR/bad"
 	rm "$TEST_DIR/bad/pstree.img"
@@ -599,10 +602,12 @@ lazy_mounts() { # image mounts (fuse) or overlays under the test's lazy dir
 	[ ! -e "$STATE_ROOT/rbad" ]
 	[ "$(lazy_mounts fuse.brisk)" = 0 ]
 	[ "$(lazy_mounts overlay)" = 0 ]
-	run restore r1
+	BRISK_OPTS=--debug run restore r1
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$(state_field r1 rootfs)" == "$TEST_DIR/lazy/containers/r1-"* ]]
+	# over the lazy image, the mapped files were read ahead while CRIU got ready
+	grep -E "read ahead [1-9][0-9]* bytes of [1-9][0-9]* mapped files" "$TEST_DIR/err.r1"
 	[ "$(lazy_mounts fuse.brisk)" = 1 ]
 	[ "$(lazy_mounts overlay)" = 1 ]
 	# a second restore shares the image mount, each writes to its own layer
