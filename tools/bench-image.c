@@ -6,6 +6,9 @@
  * behind the project's latency/bandwidth proxy (tools/bench-netproxy.c), per link profile:
  *   full pull + unpack + run: skopeo copy + umoci unpack + brisk run; containerd's
  *     `ctr images pull` + `ctr run` (its own private daemon) when containerd is installed
+ *   containerd with brisk-snapshotter as its proxy snapshotter: the brisk image pulled over
+ *     CRI (the kubelet's path: the unpacker's Prepare mounts it lazily, no layer is fetched)
+ *     then `ctr run --snapshotter brisk --runc-binary brisk`, the daemon's chunk cache emptied
  *   brisk lazy cold (no prefetch), lazy + prefetch of the recorded profile, warm chunk cache
  *   the native disk (page cache dropped, and warm)
  * and sequential reads of a weight file, through the mount (warm chunk cache) vs native disk.
@@ -32,6 +35,7 @@
 enum {
 	SYS_FULL,
 	SYS_CTR,
+	SYS_SNAP,
 	SYS_COLD,
 	SYS_PREFETCH,
 	SYS_WARM,
@@ -43,6 +47,7 @@ enum {
 static const char *const sys_name[NSYS] = {
     [SYS_FULL] = "pull+unpack+run (skopeo, umoci)",
     [SYS_CTR] = "pull+run (containerd, runc)",
+    [SYS_SNAP] = "containerd + brisk snapshotter, lazy + prefetch",
     [SYS_COLD] = "brisk lazy, cold",
     [SYS_PREFETCH] = "brisk lazy + prefetch",
     [SYS_WARM] = "brisk lazy, warm chunk cache",
@@ -53,9 +58,10 @@ static const char *const sys_name[NSYS] = {
 struct image_ctx {
 	const struct bench_opts *o;
 	char w[64]; /* work dir */
-	pid_t registry, containerd;
+	pid_t registry, containerd, snapshotter;
 	int port;
 	bool ctr;
+	bool snap; /* brisk-snapshotter is containerd's proxy snapshotter "brisk" */
 	char ctr_sock[128];
 	const char *oci;    /* the OCI image layout (tag "latest") */
 	const char *app[4]; /* what runs in the container and prints "ready" */
@@ -159,6 +165,99 @@ static int run_ctr(const struct image_ctx *c, const char *ref, const char *id, d
 	return 0;
 }
 
+/* the fuse.brisk mounts under DIR */
+static int count_lazy(const struct mountinfo_entry *e, void *userdata)
+{
+	const char *dir = ((const char **)userdata)[0];
+	unsigned *n = ((void **)userdata)[1];
+
+	if (strncmp(e->mount_point, dir, strlen(dir)) == 0 && strcmp(e->fstype, "fuse.brisk") == 0)
+		(*n)++;
+	return 0;
+}
+
+static unsigned lazy_mounts_under(const char *dir)
+{
+	unsigned n = 0;
+	void *arg[2] = {(void *)dir, &n};
+
+	(void)mountinfo_foreach("/proc/self/mountinfo", count_lazy, arg);
+	return n;
+}
+
+/* ctr in the CRI plugin's namespace, where a CRI pull puts the image: ARGS then NULL */
+#define KCTR(c, ...)                                                                     \
+	{                                                                                \
+		(char *)"ctr", (char *)"--address", (char *)(c)->ctr_sock, (char *)"-n", \
+		    (char *)"k8s.io", __VA_ARGS__, NULL                                  \
+	}
+
+/* Cold again: every image of the CRI namespace removed, containerd's garbage collector removes
+ * their layers from brisk-snapshotter (and it their lazy mounts), then its chunk cache goes. */
+static void snap_forget(const struct image_ctx *c)
+{
+	_cleanup_free_ char *out = NULL, *dir = wpath(c, "snap/root"),
+			    *cache = wpath(c, "snap/root/cache");
+	char *ls[] = KCTR(c, (char *)"images", (char *)"ls", (char *)"-q");
+
+	if (bench_run_output(ls, &out) == 0 && out)
+		for (char *ref = strtok(out, "\n"); ref; ref = strtok(NULL, "\n")) {
+			char *rm[] = KCTR(c, (char *)"images", (char *)"rm", (char *)"--sync", ref);
+			(void)bench_run(rm, NULL);
+		}
+	for (int i = 0; i < 100 && lazy_mounts_under(dir) > 0; i++)
+		usleep(100000);
+	if (lazy_mounts_under(dir) > 0)
+		log_warning("brisk-snapshotter kept a lazy mount: the next run is not cold");
+	(void)rm_rf_at(AT_FDCWD, cache);
+}
+
+/* The brisk image REF pulled over CRI (as the kubelet pulls: the layers' labels reach
+ * brisk-snapshotter, which mounts the image lazily), then run to ready by ctr with brisk as the
+ * runtime; *RET_PULL_MS: the pull's part. */
+static int run_snap(const struct image_ctx *c, const char *ref, const char *id, double *ret_ms,
+		    double *ret_pull_ms)
+{
+	_cleanup_free_ char *cri = NULL, *pb = wpath(c, "cri-pb"), *root = wpath(c, "ctd/brisk");
+	char *pull[] = {(char *)"/usr/bin/python3",
+			NULL,
+			(char *)c->ctr_sock,
+			(char *)"pull",
+			(char *)ref,
+			NULL};
+	char *run[24] = KCTR(c, (char *)"run", (char *)"--rm", (char *)"--snapshotter",
+			     (char *)"brisk", (char *)"--runc-binary", (char *)c->o->brisk,
+			     (char *)"--runc-root", root, (char *)ref, (char *)id);
+	size_t n = 0;
+	char line[64] = "";
+	double t0, t = 0;
+	int r;
+
+	if (asprintf(&cri, "%s/tests/integration/snapshotter/cri.py", BRISK_SOURCE_DIR) < 0 ||
+	    !pb || !root)
+		return -ENOMEM;
+	pull[1] = cri;
+	setenv("CRI_PB_DIR", pb, 1);
+	while (run[n])
+		n++;
+	for (size_t i = 0; c->app[i] && n < ELEMENTSOF(run) - 1; i++)
+		run[n++] = (char *)c->app[i];
+	run[n] = NULL;
+	t0 = bench_now_ms();
+	r = bench_run(pull, NULL);
+	*ret_pull_ms = bench_now_ms() - t0;
+	if (r >= 0)
+		r = bench_run_to_line(run, 600000, line, sizeof(line), &t);
+	*ret_ms = *ret_pull_ms + t;
+	snap_forget(c);
+	if (r < 0 || strcmp(line, "ready") != 0)
+		return log_error_errno(r < 0 ? r : -EIO,
+				       "CRI pull + ctr run of '%s' through brisk-snapshotter said "
+				       "'%s' (see %s/snap/log)",
+				       ref, line, c->w);
+	return 0;
+}
+
 /* Fetched bytes and FUSE requests of the last lazy mount (written when its daemon exits). */
 static void lazy_stats(const struct image_ctx *c, double since_s, struct json_object *into)
 {
@@ -229,22 +328,90 @@ static int start_registry(struct image_ctx *c)
 	return 0;
 }
 
+/* brisk-snapshotter of this build: BUILD/snapshotter beside BUILD/imagefs; NULL if not built */
+static char *snapshotter_path(void)
+{
+	_cleanup_free_ char *build = strdup(BRISK_IMAGEFS_PATH);
+	char *slash, *p;
+
+	if (!build || !(slash = strrchr(build, '/')))
+		return NULL;
+	*slash = '\0';
+	if (!(slash = strrchr(build, '/')))
+		return NULL;
+	*slash = '\0';
+	p = path_join(build, "snapshotter/brisk-snapshotter");
+	if (p && access(p, X_OK) < 0) {
+		free(p);
+		p = NULL;
+	}
+	return p;
+}
+
+/* brisk-snapshotter on W/snap/sock (its root W/snap), before containerd dials it */
+static int start_snapshotter(struct image_ctx *c, const char *bin)
+{
+	_cleanup_free_ char *d = wpath(c, "snap"), *root = path_join(d, "root"),
+			    *sock = path_join(d, "sock"), *log = path_join(d, "log");
+	char *argv[] = {
+	    (char *)bin,	 (char *)"--root",	     root, (char *)"--address", sock,
+	    (char *)"--imagefs", (char *)BRISK_IMAGEFS_PATH, NULL};
+	int r;
+
+	if (!d || !root || !sock || !log)
+		return -ENOMEM;
+	if ((r = mkdir_p_at(AT_FDCWD, d, 0700)) < 0 ||
+	    (r = bench_spawn(argv, log, NULL, &c->snapshotter)) < 0)
+		return log_error_errno(r, "start '%s': %m", bin);
+	for (int i = 0; i < 100; i++) {
+		if (access(sock, F_OK) == 0)
+			return 0;
+		usleep(100000);
+	}
+	return log_error_errno(-ETIMEDOUT, "brisk-snapshotter does not answer (see '%s')", log);
+}
+
+/* With brisk-snapshotter: the proxy plugin "brisk" and CRI on, pulling through it with the
+ * labels it needs; CRI reaches the registry over plain http (W/ctd/certs.d, per link). */
+static char *snap_config(const struct image_ctx *c, const char *d)
+{
+	char *text;
+
+	if (asprintf(&text,
+		     "[plugins.\"io.containerd.grpc.v1.cri\"]\n"
+		     "  disable_apparmor = true\n  restrict_oom_score_adj = true\n"
+		     "  [plugins.\"io.containerd.grpc.v1.cri\".containerd]\n"
+		     "    snapshotter = \"brisk\"\n    disable_snapshot_annotations = false\n"
+		     "  [plugins.\"io.containerd.grpc.v1.cri\".cni]\n"
+		     "    bin_dir = \"%s/cni\"\n    conf_dir = \"%s/cni\"\n"
+		     "  [plugins.\"io.containerd.grpc.v1.cri\".registry]\n"
+		     "    config_path = \"%s/certs.d\"\n"
+		     "[proxy_plugins.brisk]\n  type = \"snapshot\"\n  address = \"%s/snap/sock\"\n",
+		     d, d, d, c->w) < 0)
+		return NULL;
+	return text;
+}
+
 static int start_containerd(struct image_ctx *c)
 {
 	_cleanup_free_ char *d = wpath(c, "ctd"), *cfg = path_join(d, "config.toml"),
-			    *log = path_join(d, "log"), *text = NULL;
+			    *log = path_join(d, "log"), *text = NULL, *snap = NULL;
 	char *argv[] = {(char *)"containerd", (char *)"--config", cfg, NULL};
 	char *ver[] = {(char *)"ctr", (char *)"--address", c->ctr_sock, (char *)"version", NULL};
 	int r;
 
 	snprintf(c->ctr_sock, sizeof(c->ctr_sock), "%s/ctd/sock", c->w);
-	/* its own root, state and socket; CRI off (as the containerd tests start it) */
+	if (c->snap && !(snap = snap_config(c, d)))
+		return -ENOMEM;
+	/* its own root, state and socket; CRI off (as the containerd tests start it) unless
+	 * brisk-snapshotter's row pulls through it */
 	if (asprintf(&text,
 		     "version = 2\nroot = \"%s/root\"\nstate = \"%s/state\"\n"
-		     "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n[grpc]\n"
+		     "%s[grpc]\n"
 		     "  address = \"%s\"\n[ttrpc]\n  address = \"%s.ttrpc\"\n"
-		     "[plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"%s/opt\"\n",
-		     d, d, c->ctr_sock, c->ctr_sock, d) < 0)
+		     "[plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"%s/opt\"\n%s",
+		     d, d, snap ? "" : "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n",
+		     c->ctr_sock, c->ctr_sock, d, snap ?: "") < 0)
 		return -ENOMEM;
 	if ((r = mkdir_p_at(AT_FDCWD, d, 0700)) < 0 ||
 	    (r = write_file_atomic_at(AT_FDCWD, cfg, text, strlen(text), 0644, false)) < 0 ||
@@ -412,6 +579,20 @@ static int one_round(struct image_ctx *c, int pport, unsigned run, double *ms,
 			return r;
 	}
 
+	if (c->snap) {
+		_cleanup_free_ char *ref = NULL;
+		double pull_ms;
+		if (asprintf(&ref, "127.0.0.1:%d/bench/ml:ctr", pport) < 0)
+			return -ENOMEM;
+		bench_drop_caches();
+		snprintf(id, sizeof(id), "bench-snap-%d-%u", pport, run);
+		if ((r = run_snap(c, ref, id, &ms[SYS_SNAP], &pull_ms)) < 0)
+			return r;
+		char key[32];
+		snprintf(key, sizeof(key), "cri_pull_ms_run%u", run + 1);
+		bench_result_add_double(stats[SYS_SNAP], key, pull_ms);
+	}
+
 	/* lazy: cold (no prefetch), then with prefetch, then warm (the prefetch run's cache) */
 	for (int s = SYS_COLD; s <= SYS_WARM; s++) {
 		_cleanup_free_ char *cache = wpath(c, s == SYS_COLD ? "cache-cold" : "cache-pf");
@@ -437,6 +618,34 @@ static int one_round(struct image_ctx *c, int pport, unsigned run, double *ms,
 		return r;
 	snprintf(id, sizeof(id), "bench-native-warm-%u", run);
 	return run_ready(c, "b-native", id, &ms[SYS_NATIVE_WARM]);
+}
+
+/*
+ * For the snapshotter's row on the link of PPORT: CRI reaches the registry there over plain
+ * http, and the brisk image is pushed through it as bench/ml:ctr, so that the store its layers'
+ * labels name (the push's) is the link's: the lazy mount fetches through the proxy too.
+ */
+static int snap_link(const struct image_ctx *c, int pport)
+{
+	_cleanup_free_ char *dir = NULL, *hosts = NULL, *text = NULL, *src = NULL, *dst = NULL;
+	int r;
+
+	if (asprintf(&dir, "%s/ctd/certs.d/127.0.0.1:%d", c->w, pport) < 0 ||
+	    asprintf(&hosts, "%s/hosts.toml", dir) < 0 ||
+	    asprintf(&text,
+		     "server = \"http://127.0.0.1:%d\"\n[host.\"http://127.0.0.1:%d\"]\n"
+		     "  capabilities = [\"pull\", \"resolve\"]\n",
+		     pport, pport) < 0 ||
+	    asprintf(&src, "dir:%s/store:v1", c->w) < 0 ||
+	    asprintf(&dst, "registry:127.0.0.1:%d/bench/ml:ctr", pport) < 0)
+		return -ENOMEM;
+	char *push_argv[] = {(char *)BRISK_IMAGE_PATH, (char *)"push", src, dst, NULL};
+	if ((r = mkdir_p_at(AT_FDCWD, dir, 0755)) < 0 ||
+	    (r = write_file_atomic_at(AT_FDCWD, hosts, text, strlen(text), 0644, false)) < 0)
+		return log_error_errno(r, "write '%s': %m", hosts);
+	if ((r = bench_run(push_argv, NULL)) < 0)
+		return log_error_errno(r, "brisk-image push '%s' failed", dst);
+	return 0;
 }
 
 static int one_link(struct image_ctx *c, unsigned rtt, unsigned mbit, unsigned runs,
@@ -465,6 +674,8 @@ static int one_link(struct image_ctx *c, unsigned rtt, unsigned mbit, unsigned r
 	int pport = atoi(line);
 	for (int s = 0; s < NSYS; s++)
 		stats[s] = json_object_new_object();
+	if (c->snap && (r = snap_link(c, pport)) < 0)
+		runs = 0;
 	for (unsigned i = 0; i < runs; i++) {
 		double round[NSYS] = {0};
 		bench_progress("image: %s, run %u/%u", scenario, i + 1, runs);
@@ -476,7 +687,8 @@ static int one_link(struct image_ctx *c, unsigned rtt, unsigned mbit, unsigned r
 	close(fd);
 	bench_stop(pid);
 	for (int s = 0; s < NSYS && r >= 0; s++) {
-		if ((s == SYS_CTR && !c->ctr) || (s == SYS_FULL && !c->o->pull))
+		if ((s == SYS_CTR && !c->ctr) || (s == SYS_SNAP && !c->snap) ||
+		    (s == SYS_FULL && !c->o->pull))
 			continue;
 		struct json_object *e = bench_result(results, "image", scenario, sys_name[s], ms[s],
 						     runs, s == SYS_COLD, true);
@@ -647,9 +859,21 @@ int bench_image(const struct bench_opts *o, struct json_object *results)
 	if ((r = start_registry(&c)) < 0 || (r = setup(&c)) < 0)
 		goto out;
 	c.ctr = o->containerd && bench_have("containerd") && bench_have("ctr");
+	if (c.ctr) {
+		_cleanup_free_ char *snapshotter = snapshotter_path();
+		char *grpc[] = {(char *)"/usr/bin/python3", (char *)"-c",
+				(char *)"import grpc, google.protobuf", NULL};
+		if (!snapshotter || !bench_have("protoc") || bench_run(grpc, NULL) < 0)
+			log_warning("brisk-snapshotter, protoc or python3-grpcio is missing: the "
+				    "snapshotter's figures are left out");
+		else if (start_snapshotter(&c, snapshotter) < 0)
+			log_warning("brisk-snapshotter did not start: its figures are left out");
+		else
+			c.snap = true;
+	}
 	if (c.ctr && start_containerd(&c) < 0) {
 		log_warning("containerd did not start: its figures are left out");
-		c.ctr = false;
+		c.ctr = c.snap = false;
 	}
 	for (size_t i = 0; i < nlinks && r >= 0; i++)
 		r = one_link(&c, links[i][0], links[i][1], runs, results);
@@ -660,6 +884,7 @@ int bench_image(const struct bench_opts *o, struct json_object *results)
 		bench_print_table(results, "image");
 out:
 	bench_stop(c.containerd);
+	bench_stop(c.snapshotter);
 	bench_stop(c.registry);
 	umount_under(c.w);
 	if (c.containerd > 0) {
