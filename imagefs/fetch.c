@@ -382,16 +382,19 @@ static bool can_span(struct ifs_fs *fs, uint32_t last, uint32_t next, uint64_t *
 	return true;
 }
 
-void ifs_fs_prefetch_ordered(struct ifs_fs *fs, const uint32_t *chunks, size_t n)
+/* Plan CHUNKS (in the order wanted) as prefetch jobs: the compressed bytes queued. SPEC: the
+ * chunks are marked as speculation's. */
+static uint64_t plan_ordered(struct ifs_fs *fs, const uint32_t *chunks, size_t n, bool spec)
 {
 	uint32_t count = imagefs_index_chunk_count(fs->idx);
 	_cleanup_free_ struct pf_item *v = calloc(n ? n : 1, sizeof(*v));
 	_cleanup_free_ struct pf_run *runs = calloc(n ? n : 1, sizeof(*runs));
 	size_t m = 0, nruns = 0;
 
+	uint64_t queued = 0;
+
 	if (!v || !runs)
-		return;
-	probe(fs, chunks, n);
+		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (chunks[i] < count)
 			v[m++] = (struct pf_item){chunks[i], (uint32_t)i};
@@ -427,6 +430,11 @@ void ifs_fs_prefetch_ordered(struct ifs_fs *fs, const uint32_t *chunks, size_t n
 		for (uint32_t g = j->first; g <= j->last; g++) {
 			fs->state[g] = CHUNK_PENDING;
 			fs->failed[g] = 0;
+			queued += csize(fs, g);
+			if (spec) {
+				atomic_store(&fs->spec.chunk[g], 1);
+				fs->stats.spec_chunks++;
+			}
 		}
 		runs[nruns++] = (struct pf_run){j, rank};
 	}
@@ -435,6 +443,45 @@ void ifs_fs_prefetch_ordered(struct ifs_fs *fs, const uint32_t *chunks, size_t n
 	for (size_t i = 0; i < nruns; i++)
 		queue(fs, runs[i].job);
 	pthread_mutex_unlock(&fs->lock);
+	return queued;
+}
+
+void ifs_fs_prefetch_ordered(struct ifs_fs *fs, const uint32_t *chunks, size_t n)
+{
+	probe(fs, chunks, n);
+	(void)plan_ordered(fs, chunks, n, false);
+}
+
+uint64_t ifs_fs_prefetch_spec(struct ifs_fs *fs, const uint32_t *chunks, size_t n)
+{
+	uint32_t count = imagefs_index_chunk_count(fs->idx);
+	_cleanup_free_ uint32_t *v = malloc((n ? n : 1) * sizeof(*v));
+	size_t m = 0;
+
+	if (!v)
+		return 0;
+	/* a chunk in the cache is left for its read to check: hashing guesses costs more than a
+	 * miss of one (the readahead of the probe brings its bytes meanwhile) */
+	for (size_t i = 0; i < n; i++) {
+		uint32_t k = chunks[i];
+		struct imagefs_chunk c;
+		bool absent;
+		int fd;
+
+		if (k >= count || !chunk_get(fs, k, &c))
+			continue;
+		pthread_mutex_lock(&fs->lock);
+		absent = fs->state[k] == CHUNK_ABSENT && !fs->failed[k] && !fs->stopping;
+		pthread_mutex_unlock(&fs->lock);
+		if (!absent)
+			continue;
+		if (ifs_cache_peek(fs->cache, &c.digest, c.size, &fd) == 0) {
+			safe_close(fd);
+			continue;
+		}
+		v[m++] = k;
+	}
+	return plan_ordered(fs, v, m, true);
 }
 
 int ifs_fs_chunk_data(struct ifs_fs *fs, uint32_t k, int *ret_fd, bool *ret_close,
@@ -884,6 +931,8 @@ int ifs_fs_new(struct imagefs_index *idx, const struct digest *index_digest,
 	}
 	for (uint32_t i = 0; i <= n; i++)
 		fs->fds[i] = -EBADF;
+	if ((r = ifs_spec_init(fs)) < 0)
+		goto fail;
 	/* cached chunk fds are kept open */
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -902,6 +951,7 @@ int ifs_fs_new(struct imagefs_index *idx, const struct digest *index_digest,
 	*ret = TAKE_PTR(fs);
 	return 0;
 fail:
+	ifs_spec_free(fs);
 	ifs_cache_free(fs->cache);
 	free(fs->store_spec);
 	free(fs->state);
@@ -930,11 +980,14 @@ int ifs_fs_start(struct ifs_fs *fs)
 			return r;
 		fs->n_workers++;
 	}
+	if ((r = ifs_spec_start(fs)) < 0)
+		log_debug("speculation thread: %s", strerror(-r));
 	return 0;
 }
 
 void ifs_fs_stop(struct ifs_fs *fs)
 {
+	ifs_spec_stop(fs);
 	pthread_mutex_lock(&fs->lock);
 	fs->stopping = true;
 	atomic_store(&fs->cancel, true);
@@ -976,6 +1029,7 @@ struct ifs_fs *ifs_fs_free(struct ifs_fs *fs)
 	for (struct ifs_job *j; (j = pop(&fs->writes, &fs->writes_tail));)
 		free(j);
 	ifs_profile_record_close(fs);
+	ifs_spec_free(fs);
 	ifs_cache_free(fs->cache);
 	free(fs->workers);
 	free(fs->state);
@@ -1013,6 +1067,11 @@ char *ifs_fs_stats_json(struct ifs_fs *fs)
 		total += fs->stats.requests[i];
 	fprintf(f, "\"total\":%llu", (unsigned long long)total);
 	fclose(f);
+	struct rusage ru;
+	uint64_t cpu_us = 0;
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		cpu_us = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+			 (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 	if (asprintf(
 		&out,
 		"{\"requests\":{%s},\"range_reads\":%llu,\"fetched_bytes\":%llu,"
@@ -1020,7 +1079,9 @@ char *ifs_fs_stats_json(struct ifs_fs *fs)
 		"\"failures\":%llu,\"cache_hits\":%llu,\"read_bytes\":%llu,\"evicted\":%llu,"
 		"\"cache_checked\":%llu,\"cache_dropped\":%llu,\"passthrough_opens\":%llu,"
 		"\"waits\":%llu,\"wait_ms\":%llu,"
-		"\"listed_dirs\":%llu,\"index_cached\":%s}",
+		"\"listed_dirs\":%llu,\"spec_dirs\":%llu,\"spec_files\":%llu,"
+		"\"spec_chunks\":%llu,\"spec_bytes\":%llu,\"spec_used_bytes\":%llu,"
+		"\"spec_refused\":%llu,\"cpu_ms\":%llu,\"index_cached\":%s}",
 		req, (unsigned long long)fs->stats.range_reads,
 		(unsigned long long)fs->stats.fetched_bytes,
 		(unsigned long long)fs->stats.fetched_chunks,
@@ -1032,7 +1093,12 @@ char *ifs_fs_stats_json(struct ifs_fs *fs)
 		(unsigned long long)ifs_cache_dropped(fs->cache),
 		(unsigned long long)fs->stats.passthrough_opens,
 		(unsigned long long)fs->stats.waits, (unsigned long long)(fs->stats.wait_us / 1000),
-		(unsigned long long)fs->stats.listed_dirs, fs->index_cached ? "true" : "false") < 0)
+		(unsigned long long)fs->stats.listed_dirs, (unsigned long long)fs->stats.spec_dirs,
+		(unsigned long long)fs->stats.spec_files, (unsigned long long)fs->stats.spec_chunks,
+		(unsigned long long)fs->stats.spec_bytes,
+		(unsigned long long)fs->stats.spec_used_bytes,
+		(unsigned long long)fs->stats.spec_refused, (unsigned long long)(cpu_us / 1000),
+		fs->index_cached ? "true" : "false") < 0)
 		return NULL;
 	return out;
 }

@@ -141,6 +141,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (r < 0 || (r = entry_for(fs, ino, &e)) < 0)
 		return (void)fuse_reply_err(req, -r);
 	ifs_profile_note_name(fs, dir, ino, name, strlen(name));
+	ifs_spec_note_name(fs, dir, ino, name, strlen(name));
 	fuse_reply_entry(req, &e);
 	lookup_hint(fs, ino);
 }
@@ -264,8 +265,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 		if (n > size - used)
 			break;
 		used += n;
-		if (plus && pos >= 2)
+		if (plus && pos >= 2) {
 			ifs_profile_note_name(fs, dir, child, name, strlen(name));
+			ifs_spec_note_name(fs, dir, child, name, strlen(name));
+		}
 	}
 	fuse_reply_buf(req, buf, used);
 }
@@ -353,8 +356,10 @@ static int gather(struct ifs_fs *fs, uint32_t ino, uint64_t off, uint64_t end, s
 	}
 	if (n == MAX_READ_CHUNKS && end > cs[n - 1].file_offset + cs[n - 1].size)
 		end = cs[n - 1].file_offset + cs[n - 1].size;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		ifs_profile_note_read(fs, ino, &cs[i]);
+		ifs_spec_note_read(fs, cs[i].chunk);
+	}
 	if ((r = ifs_fs_ensure(fs, ks, n)) < 0)
 		return r;
 	uint64_t cur = off;
@@ -470,6 +475,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fs->stats.read_bytes += end - (uint64_t)off;
 		return (void)fuse_reply_buf(req, (const char *)d + off, end - (uint64_t)off);
 	}
+	ifs_spec_file(fs, i);
 	for (int attempt = 0;; attempt++) {
 		r = gather(fs, i, (uint64_t)off, end, &p);
 		if (r != -EAGAIN || attempt == 3)
@@ -501,6 +507,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	count(fs, 14);
 	if (!to_index(ino, &i) || i >= imagefs_index_inode_count(fs->idx))
 		return (void)fuse_reply_err(req, ENOENT);
+	ifs_spec_opened(fs, i);
 	ifs_pt_open(fs, req, i);
 }
 

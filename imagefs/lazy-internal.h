@@ -126,6 +126,31 @@ struct ifs_stats {
 	atomic_uint_fast64_t waits;	  /* reads that waited for a fetch */
 	atomic_uint_fast64_t wait_us;	  /* and how long, all together */
 	atomic_uint_fast64_t listed_dirs; /* directories of the profile listed (profile.c) */
+	/* speculation without a profile (spec.c); bytes are compressed bytes queued */
+	atomic_uint_fast64_t spec_dirs, spec_files, spec_chunks, spec_bytes;
+	atomic_uint_fast64_t spec_used_bytes; /* of spec_bytes, in chunks read since */
+	atomic_uint_fast64_t spec_refused;    /* batches left out: over the budget */
+};
+
+/* Speculation without a profile (spec.c): on the first open of a file, the small files of its
+ * directory, and the file itself whole, fetched in the background
+ * as prefetch jobs. A thread of its own plans them, so that no request waits for it; the
+ * queue is a bounded ring (a full one drops the newest), and the compressed bytes queued stay
+ * within a budget: BASE plus the bytes the container has read. */
+#define IFS_SPEC_RING 512
+struct ifs_spec {
+	pthread_mutex_t lock;
+	pthread_cond_t work;
+	uint32_t ring[IFS_SPEC_RING]; /* inode << 1, | 1 for a file; protected by lock */
+	unsigned head, n;	      /* protected by lock */
+	bool stopping;		      /* protected by lock */
+	bool started;
+	pthread_t thread;
+	uint64_t base;	     /* bytes allowed before any is read; 0: speculation off */
+	atomic_bool off;     /* a profile is prefetched instead */
+	atomic_uchar *inode; /* per inode: SPEC_* flags */
+	atomic_uint *parent; /* per inode: the directory it was reached in + 1, 0: none yet */
+	atomic_uchar *chunk; /* per chunk: queued by speculation and not read since */
 };
 
 /* per inode, under ifs_pt.lock */
@@ -208,6 +233,7 @@ struct ifs_fs {
 
 	struct ifs_stats stats;
 	struct ifs_pt pt;
+	struct ifs_spec spec;
 };
 
 struct ifs_name {
@@ -239,6 +265,9 @@ void ifs_fs_prefetch(struct ifs_fs *fs, const uint32_t *chunks, size_t n);
  * pack are read together (over small gaps) and the reads are queued by their first chunk's
  * place in the list. */
 void ifs_fs_prefetch_ordered(struct ifs_fs *fs, const uint32_t *chunks, size_t n);
+/* The same for speculation: chunks found in the cache are left for their reads to check, the
+ * chunks queued are marked in fs->spec.chunk; the compressed bytes queued. */
+uint64_t ifs_fs_prefetch_spec(struct ifs_fs *fs, const uint32_t *chunks, size_t n);
 /* After ifs_fs_ensure: either an fd of the cached chunk (*RET_FD; the caller closes it when
  * *RET_CLOSE, else it stays open for the mount's life) or a referenced memory buffer
  * (*RET_MEM, ifs_membuf_unref). -EAGAIN: evicted meanwhile, ensure again. */
@@ -246,6 +275,26 @@ int ifs_fs_chunk_data(struct ifs_fs *fs, uint32_t chunk, int *ret_fd, bool *ret_
 		      struct ifs_membuf **ret_mem);
 /* The stats as a JSON object text. */
 char *ifs_fs_stats_json(struct ifs_fs *fs);
+
+/* ---- spec.c ------------------------------------------------------------------------------- */
+
+/* Allocation at ifs_fs_new (reads BRISK_IMAGEFS_SPECULATE: 0 turns speculation off, N sets the
+ * base budget in MiB), start with the workers, stop before them, free with the fs. */
+int ifs_spec_init(struct ifs_fs *fs);
+int ifs_spec_start(struct ifs_fs *fs);
+void ifs_spec_stop(struct ifs_fs *fs);
+void ifs_spec_free(struct ifs_fs *fs);
+/* INO was reached as NAME in PARENT, by a lookup or a listing (index inode numbers). */
+void ifs_spec_note_name(struct ifs_fs *fs, uint32_t parent, uint32_t ino, const char *name,
+			size_t len);
+/* INO is read (with no OPEN seen: OPEN comes with passthrough only). */
+void ifs_spec_file(struct ifs_fs *fs, uint32_t ino);
+/* INO is opened. */
+void ifs_spec_opened(struct ifs_fs *fs, uint32_t ino);
+/* Chunk K is read. */
+void ifs_spec_note_read(struct ifs_fs *fs, uint32_t k);
+/* A profile is prefetched: it knows better. */
+void ifs_spec_disable(struct ifs_fs *fs);
 
 /* ---- profile.c ---------------------------------------------------------------------------- */
 

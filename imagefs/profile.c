@@ -271,6 +271,7 @@ static void *prefetcher(void *arg)
 		}
 	}
 	log_debug("access profile: %zu bytes", len);
+	ifs_spec_disable(fs);
 	_cleanup_free_ char *copy = strndup(text, len);
 	if (!copy)
 		return NULL;

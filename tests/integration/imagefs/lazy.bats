@@ -495,3 +495,81 @@ print(a[0])' "$M")
 	grep -q __asan_init "$I" || [ "$anon" -lt $((128 * 1024)) ]
 	"$I" umount "$M"
 }
+
+spec_image() { # converts the speculation image once, as dir:$T/store:spec
+	[ -e "$T/spec.done" ] && return 0
+	python3 "$HERE/mkimage.py" spec-data "$T/spec"
+	"$BRISK_IMAGE" convert oci:"$T/spec" dir:"$T/store:spec" >/dev/null
+	touch "$T/spec.done"
+}
+
+wait_stat() { # MOUNTPOINT KEY MIN: waits up to 10 s for a counter to reach MIN
+	local i
+	for i in $(seq 100); do
+		[ "$(stats "$1" "$2")" -ge "$3" ] && return 0
+		sleep 0.1
+	done
+	echo "$2 is $(stats "$1" "$2"), not >= $3" >&2
+	return 1
+}
+
+read_pkg() { # MOUNTPOINT: the first module, then (once speculation queued) the rest
+	cat "$1/pkg/m00.py" >/dev/null
+	[ "${BRISK_IMAGEFS_SPECULATE:-}" = 0 ] || wait_stat "$1" spec_dirs 1
+	cat "$1"/pkg/m*.py >/dev/null
+}
+
+@test "speculation: a file's first read brings its directory's small files in a few range reads" {
+	spec_image
+	"$I" mount --store dir:"$T/store" --cache "$C" --no-prefetch spec "$M"
+	read_pkg "$M"
+	# 80 files of 40 KiB: a demand read with its neighbours brings 512 KiB, the batch 3.2 MiB
+	reads=$(stats "$M" range_reads)
+	echo "range reads: $reads" >&2
+	[ "$reads" -le 3 ]
+	[ "$(stats "$M" spec_used_bytes)" -ge $((50 * (40 << 10))) ]
+	# the shared object and the data file beside them were not fetched
+	[ "$(stats "$M" fetched_bytes)" -le $((4 << 20)) ]
+	"$I" umount "$M"
+
+	# the same reads without speculation take a range read per 512 KiB
+	BRISK_IMAGEFS_SPECULATE=0 "$I" mount --store dir:"$T/store" --cache "$C.off" \
+		--no-prefetch spec "$M"
+	BRISK_IMAGEFS_SPECULATE=0 read_pkg "$M"
+	reads=$(stats "$M" range_reads)
+	echo "range reads without speculation: $reads" >&2
+	[ "$reads" -ge 6 ]
+	[ "$(stats "$M" spec_bytes)" = 0 ]
+	"$I" umount "$M"
+}
+
+@test "speculation: a shared object comes whole, a large file does not, the budget holds" {
+	spec_image
+	"$I" mount --store dir:"$T/store" --cache "$C" --no-prefetch spec "$M"
+	# 4 KiB at the start of the 40 MiB file: that chunk and a neighbour, not the file
+	head -c 4096 "$M/data/weights.bin" >/dev/null
+	sleep 0.5
+	[ "$(stats "$M" fetched_bytes)" -le $((3 << 20)) ]
+	# the ELF header of the shared object: the rest follows in parallel ranges
+	head -c 64 "$M/pkg/lib.so" >/dev/null
+	wait_stat "$M" spec_files 1
+	wait_stat "$M" fetched_bytes $(((6 + 1) << 20))
+	want=$(python3 -c 'import hashlib, sys
+sys.path.insert(0, sys.argv[1])
+import mkimage
+print(hashlib.sha256(mkimage.rnd(6 << 20, 31)).hexdigest())' "$HERE")
+	[ "$(sha256sum <"$M/pkg/lib.so" | cut -c1-64)" = "$want" ]
+	"$I" umount "$M"
+
+	# a base budget of 1 MiB: the directory's 3.2 MiB batch is left out, the rest holds
+	BRISK_IMAGEFS_SPECULATE=1 "$I" mount --store dir:"$T/store" --cache "$C.small" \
+		--no-prefetch spec "$M"
+	cat "$M/pkg/m00.py" >/dev/null
+	wait_stat "$M" spec_refused 1
+	spec=$(stats "$M" spec_bytes)
+	read=$(stats "$M" read_bytes)
+	echo "speculative bytes $spec, read $read" >&2
+	[ "$spec" -le $(((1 << 20) + read)) ]
+	[ "$(stats "$M" fetched_bytes)" -le $((2 << 20)) ]
+	"$I" umount "$M"
+}

@@ -269,6 +269,19 @@ def lazy_data(layout):
     return write_layout(layout, [(busybox_layer().raw(), MT_GZIP), (l.raw(), MT_GZIP)])
 
 
+def spec_data(layout):
+    """for speculation: a package directory of 80 files of 40 KiB, a 6 MiB shared object and a
+    40 MiB data file beside it, all incompressible"""
+    l = Layer()
+    l.dir("pkg")
+    for i in range(80):
+        l.add("pkg/m%02d.py" % i, data=rnd(40 << 10, 3000 + i))
+    l.add("pkg/lib.so", data=rnd(6 << 20, 31))
+    l.dir("data")
+    l.add("data/weights.bin", data=rnd(40 << 20, 32))
+    return write_layout(layout, [(l.raw(), MT_GZIP)])
+
+
 def tree(layout, srcs):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
@@ -312,6 +325,8 @@ def main():
             m, tag = synthetic(layout, MT_GZIP)
         elif kind == "lazy-data":
             m, tag = lazy_data(layout)
+        elif kind == "spec-data":
+            m, tag = spec_data(layout)
         elif kind == "tree":
             m, tag = tree(layout, sys.argv[3:])
         elif kind == "big-sparse":
