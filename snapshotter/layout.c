@@ -206,13 +206,27 @@ static char *fs_path(struct store *store, uint64_t id)
 	return p;
 }
 
+/*
+ * KEY or the nearest of its parents that an overlay stacks: an empty layer of a brisk image
+ * (the layers of its manifest above the first, all of the image being in that one's mount) adds
+ * nothing but a directory per layer to lowerdir, so it is left out; its parent never is.
+ */
+static const struct snap *lower_from(struct store *store, const char *key)
+{
+	const struct snap *p = key ? store_find(store, key) : NULL;
+
+	while (p && p->empty && p->parent)
+		p = store_find(store, p->parent);
+	return p;
+}
+
 /* "lowerdir=" and the fs/ directories of SNAP's parents, nearest first */
 static int lowerdir_option(struct store *store, const struct snap *snap, char **ret)
 {
 	_cleanup_free_ char *opt = strdup("lowerdir=");
 
-	for (const struct snap *p = store_find(store, snap->parent); p;
-	     p = p->parent ? store_find(store, p->parent) : NULL) {
+	for (const struct snap *p = lower_from(store, snap->parent); p;
+	     p = lower_from(store, p->parent)) {
 		_cleanup_free_ char *dir = fs_path(store, p->id);
 		char *n;
 
@@ -268,14 +282,17 @@ static int bind_mount(struct store *store, uint64_t id, bool ro, struct layout_m
 int layout_mount(struct store *store, const struct snap *snap, struct layout_mount *ret)
 {
 	_cleanup_strv_free_ char **opts = NULL;
+	const struct snap *lower;
 	char *opt = NULL;
 	size_t n = 0;
 	int r = 0;
 
 	if (!snap->parent)
 		return bind_mount(store, snap->id, snap->kind == SNAP_VIEW, ret);
-	if (snap->kind == SNAP_VIEW && !store_find(store, snap->parent)->parent)
-		return bind_mount(store, store_find(store, snap->parent)->id, true, ret);
+	/* a view of one directory: overlayfs wants two lower layers when it has no upper one */
+	lower = lower_from(store, snap->parent);
+	if (snap->kind == SNAP_VIEW && !lower_from(store, lower->parent))
+		return bind_mount(store, lower->id, true, ret);
 	/* as containerd's overlay snapshotter: no index, so layers may move between mounts */
 	if (access("/sys/module/overlay/parameters/index", F_OK) == 0)
 		r = strv_push(&opts, &n, strdup("index=off"));

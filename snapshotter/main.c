@@ -11,6 +11,7 @@
  *     address = "/run/brisk/snapshotter.sock"
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,13 +31,21 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: brisk-snapshotter [--root DIR] [--address SOCKET] [--log FILE]\n"
-	      "                         [--log-format text|json] [--imagefs PATH] [--debug]\n"
-	      "  --root DIR       snapshots and their metadata (" DEFAULT_ROOT ")\n"
-	      "  --address SOCKET the unix socket containerd's proxy plugin names\n"
-	      "                   (" DEFAULT_ADDRESS ")\n"
-	      "  --imagefs PATH   the brisk-imagefs that mounts brisk images (on PATH)\n",
-	      f);
+	fputs(
+	    "usage: brisk-snapshotter [--root DIR] [--address SOCKET] [--log FILE]\n"
+	    "                         [--log-format text|json] [--imagefs PATH]\n"
+	    "                         [--registry-auth FILE] [--debug]\n"
+	    "  --root DIR       snapshots and their metadata (" DEFAULT_ROOT ")\n"
+	    "  --address SOCKET the unix socket containerd's proxy plugin names\n"
+	    "                   (" DEFAULT_ADDRESS ")\n"
+	    "  --imagefs PATH   the brisk-imagefs that mounts brisk images (on PATH)\n"
+	    "  --registry-auth FILE  credentials for the registries of brisk images,\n"
+	    "                   {\"auths\": {\"HOST[:PORT]\": {\"auth\": base64(user:password)}}}\n"
+	    "                   (else brisk-imagefs reads $REGISTRY_AUTH_FILE,\n"
+	    "                   $XDG_RUNTIME_DIR/containers/auth.json, "
+	    "$DOCKER_CONFIG/config.json,\n"
+	    "                   $HOME/.docker/config.json)\n",
+	    f);
 }
 
 struct options {
@@ -44,13 +53,39 @@ struct options {
 	enum log_format log_format;
 };
 
+/*
+ * The credentials file of --registry-auth: brisk-imagefs, which every lazy mount runs with this
+ * daemon's environment, reads $REGISTRY_AUTH_FILE before any other (imagefs/registry-auth.c).
+ * An absolute path, since mounts made after a restart read it again; a file that cannot be
+ * read is an error now rather than a 401 at the first pull.
+ */
+static int registry_auth(const char *path)
+{
+	_cleanup_close_ int fd = -EBADF;
+
+	if (path[0] != '/')
+		return log_error_errno(-EINVAL, "--registry-auth '%s': must be an absolute path",
+				       path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return log_error_errno(-errno, "--registry-auth '%s': %m", path);
+	if (setenv("REGISTRY_AUTH_FILE", path, 1) < 0)
+		return log_error_errno(-errno, "--registry-auth '%s': %m", path);
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
-	    {"root", required_argument, NULL, 'r'},    {"address", required_argument, NULL, 'a'},
-	    {"log", required_argument, NULL, 'l'},     {"log-format", required_argument, NULL, 'f'},
-	    {"imagefs", required_argument, NULL, 'i'}, {"debug", no_argument, NULL, 'd'},
-	    {"help", no_argument, NULL, 'h'},	       {},
+	    {"root", required_argument, NULL, 'r'},
+	    {"address", required_argument, NULL, 'a'},
+	    {"log", required_argument, NULL, 'l'},
+	    {"log-format", required_argument, NULL, 'f'},
+	    {"imagefs", required_argument, NULL, 'i'},
+	    {"debug", no_argument, NULL, 'd'},
+	    {"registry-auth", required_argument, NULL, 'A'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	int c;
 
@@ -74,6 +109,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'd':
 			log_set_level(LOG_LEVEL_DEBUG);
+			break;
+		case 'A':
+			if (registry_auth(optarg) < 0)
+				return -EINVAL;
 			break;
 		case 'h':
 			usage(stdout);
@@ -117,6 +156,7 @@ int main(int argc, char **argv)
 	(void)layout_cleanup(store);
 	/* lazy mounts outlive the daemon, not a reboot */
 	(void)lazy_restore_mounts(store);
+	(void)service_lazy_mark_empty(store);
 	if (server_listen(o.address, &lfd) < 0)
 		return EXIT_FAILURE;
 	log_info("serving %zu snapshots of '%s' on '%s'", store->n_snaps, o.root, o.address);

@@ -110,6 +110,28 @@ static bool parent_is_image(struct store *store, const char *parent, const struc
 	       strcmp(pr.store, ref->store) == 0;
 }
 
+int service_lazy_mark_empty(struct store *store)
+{
+	bool changed = false;
+	int r;
+
+	for (size_t i = 0; i < store->n_snaps; i++) {
+		struct snap *s = store->snaps[i];
+		_cleanup_free_ char *err = NULL;
+		struct lazy_ref ref;
+
+		if (s->kind != SNAP_COMMITTED || s->lazy_index || s->empty || !s->parent ||
+		    lazy_from_labels(s->labels, &ref, &err) != 1 || strcmp(ref.name, s->key) != 0 ||
+		    !parent_is_image(store, s->parent, &ref))
+			continue;
+		s->empty = true;
+		changed = true;
+	}
+	if (changed && (r = store_save(store)) < 0)
+		return log_error_errno(r, "record the empty layers of brisk images: %m");
+	return 0;
+}
+
 /*
  * Another layer of an image already mounted below it: the whole tree is in that mount, so this
  * one is an empty committed layer, answered AlreadyExists like the first.
@@ -124,6 +146,7 @@ static void commit_empty(struct grpc_reply *reply, struct store *store, const ch
 		return fail_io(reply, -ENOMEM, "snapshot '%s'", ref->name);
 	s->lazy_store = mfree(s->lazy_store);
 	s->lazy_index = mfree(s->lazy_index);
+	s->empty = true;
 	r = layout_create(store, s->id, SNAP_COMMITTED);
 	if (r >= 0) {
 		r = store_add(store, s);

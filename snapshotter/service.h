@@ -16,6 +16,8 @@ void service_prepare_lazy(struct grpc_reply *reply, struct store *store, const c
 			  struct json_object *labels, const struct lazy_ref *ref);
 /* Whether a layer being mounted has KEY as its parent (which must stay until it is done). */
 bool service_lazy_pending_child(const char *key);
+/* At start: mark the empty layers of brisk images that a daemon before "empty" recorded. */
+int service_lazy_mark_empty(struct store *store);
 
 /* Shared by the methods (service.c, update.c): each answers the call. */
 void service_update(const uint8_t *msg, size_t len, struct grpc_reply *reply, void *userdata);

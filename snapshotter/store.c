@@ -133,6 +133,8 @@ static struct json_object *snap_to_json(const struct snap *s)
 		json_object_object_add(l, "index", json_object_new_string(s->lazy_index));
 		json_object_object_add(o, "lazy", l);
 	}
+	if (s->empty)
+		json_object_object_add(o, "empty", json_object_new_boolean(true));
 	return o;
 }
 
@@ -271,6 +273,20 @@ static int lazy_from_json(struct json_object *o, struct snap *s)
 	return s->lazy_store && s->lazy_index ? 0 : -ENOMEM;
 }
 
+/* "empty": true, on committed snapshots with a parent only */
+static int empty_from_json(struct json_object *o, struct snap *s)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, "empty", &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_boolean) || s->kind != SNAP_COMMITTED ||
+	    s->lazy_index || !json_object_object_get_ex(o, "parent", NULL))
+		return -EINVAL;
+	s->empty = json_object_get_boolean(v);
+	return 0;
+}
+
 static int snap_from_json(struct json_object *o, struct snap **ret)
 {
 	_cleanup_(snap_freep) struct snap *s = calloc(1, sizeof(*s));
@@ -300,6 +316,8 @@ static int snap_from_json(struct json_object *o, struct snap **ret)
 		r = json_get_int64(o, "inodes", &s->inodes);
 	if (r >= 0)
 		r = lazy_from_json(o, s);
+	if (r >= 0)
+		r = empty_from_json(o, s);
 	if (r < 0)
 		return r;
 	s->key = strdup(key);

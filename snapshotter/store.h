@@ -31,6 +31,9 @@ struct snap {
 	int64_t size, inodes; /* of its own directory, measured at commit */
 	char *lazy_store;     /* a brisk image mounted lazily on fs/ (lazy.h), or NULL */
 	char *lazy_index;
+	/* a layer of a brisk image above its mount: nothing of its own, so an overlay on it leaves
+	 * its fs/ out of lowerdir (committed snapshots only) */
+	bool empty;
 };
 
 struct store {

@@ -82,12 +82,35 @@ imagefs_mounts() {
 	[ "$output" = "ALREADY_EXISTS: snapshot 'lazy-layer3' already exists (a layer of the brisk image below it)" ]
 	[ "$(imagefs_mounts | wc -l)" = 1 ]
 
-	# a container's snapshot on them: an overlay whose lowest layer is the lazy mount
+	# the empty layers are recorded as such, and have nothing of their own
+	local mnt
+	mnt=$(imagefs_mounts | awk '{print $5}')
+	[ "$(jq -r '.snapshots[] | select(.key == "lazy-layer2" or .key == "lazy-layer3") | .empty' \
+		"$SNAP_DIR/snaproot/metadata.json" | sort -u)" = true ]
+	[ "$(jq -r '.snapshots[] | select(.key == "lazy-layer") | .empty' \
+		"$SNAP_DIR/snaproot/metadata.json")" = null ]
+
+	# a container's snapshot on them: an overlay whose one lower layer is the lazy mount, the
+	# empty layers left out of lowerdir
 	snapc prepare lazy-ctr lazy-layer3
 	mkdir -p "$SNAP_DIR/mnt/ctr"
 	local opts
 	opts=$(snapc mounts lazy-ctr | jq -r '.mounts[0].options | join(",")')
-	[[ "$opts" == *"lowerdir="*":"* ]]
+	echo "$opts"
+	[[ "$opts" == *",lowerdir=$mnt" ]]
+	# a view on them: the lazy mount itself, read-only
+	snapc view lazy-view lazy-layer3
+	run snapc mounts lazy-view
+	echo "$output"
+	[ "$(echo "$output" | jq -c '.mounts[0] | [.type, .source, .options]')" = \
+		"[\"bind\",\"$mnt\",[\"ro\",\"rbind\"]]" ]
+	snapc remove lazy-view
+	# a store a daemon wrote before it recorded empty layers: the next start marks them
+	stop_snapshotter
+	jq -c 'del(.snapshots[].empty)' "$SNAP_DIR/snaproot/metadata.json" >"$SNAP_DIR/metadata.old"
+	mv "$SNAP_DIR/metadata.old" "$SNAP_DIR/snaproot/metadata.json"
+	start_snapshotter
+	[ "$(snapc mounts lazy-ctr | jq -r '.mounts[0].options | join(",")')" = "$opts" ]
 	mount -t overlay overlay -o "$opts" "$SNAP_DIR/mnt/ctr"
 	[ "$(cat "$SNAP_DIR/mnt/ctr/etc/passwd")" = "root:x:0:0:root:/root:/bin/sh" ]
 	cmp "$SNAP_DIR/mnt/ctr/bin/busybox" "$BUSYBOX"
@@ -212,6 +235,53 @@ imagefs_mounts() {
 	no_new_lines "$dirs" "$(ls "$SNAP_DIR/snaproot/snapshots")"
 	[ -z "$(imagefs_mounts)" ]
 	[ -z "$(snap_mounts)" ]
+}
+
+@test "snapshotter: a registry that wants credentials: refused without them, mounted with --registry-auth" {
+	local port index auth=$SNAP_DIR/auth.json mounts_before
+	mounts_before=$(imagefs_mounts | wc -l)
+	# a registry with token auth (the imagefs tests' own), and an image of its own there
+	# (another chunk size: an index the node's cache lacks)
+	coproc TREG { exec /usr/bin/python3 "$SOURCE_ROOT/tests/integration/imagefs/test-registry.py" \
+		"$SNAP_DIR/treg" --token brisk:s3cret 3>&-; }
+	local treg_pid=$TREG_PID
+	read -r port <&"${TREG[0]}"
+	printf '{"auths":{"127.0.0.1:%s":{"auth":"%s"}}}' "$port" "$(printf brisk:s3cret | base64)" \
+		>"$auth"
+	"$BRISK_IMAGE" convert --no-progress --chunk-size 131072 oci:"$SNAP_DIR/image/oci:bb" \
+		dir:"$SNAP_DIR/store:auth" >/dev/null
+	REGISTRY_AUTH_FILE=$auth "$BRISK_IMAGE" push dir:"$SNAP_DIR/store:auth" \
+		"registry:127.0.0.1:$port/brisk/auth:v1" >/dev/null
+	index=$("$BRISK_IMAGE" inspect dir:"$SNAP_DIR/store:auth" | awk '/^index:/ {print $2}')
+
+	# no credentials: containerd reads that the registry refused, nothing is mounted
+	run lazy_prepare extract-a1 lazy-auth "registry:127.0.0.1:$port/brisk/auth" "$index"
+	echo "$output"
+	[[ "$output" == "UNKNOWN: snapshot 'lazy-auth': mount brisk image 'registry:127.0.0.1:$port/brisk/auth@$index': "*"401"* ]]
+	[ "$(imagefs_mounts | wc -l)" = "$mounts_before" ]
+
+	# with --registry-auth: mounted, and its files read lazily with the token
+	run "$SNAPSHOTTER" --registry-auth auth.json --root "$SNAP_DIR/other"
+	[ "$output" = "brisk-snapshotter: --registry-auth 'auth.json': must be an absolute path" ]
+	stop_snapshotter
+	start_snapshotter --registry-auth "$auth"
+	run lazy_prepare extract-a2 lazy-auth "registry:127.0.0.1:$port/brisk/auth" "$index"
+	echo "$output"
+	[ "$output" = "ALREADY_EXISTS: snapshot 'lazy-auth' already exists (brisk image mounted lazily)" ]
+	local m
+	m=$(imagefs_mounts | grep -F "$SNAP_DIR/snaproot/snapshots/$(jq -r \
+		'.snapshots[] | select(.key == "lazy-auth") | .id' "$SNAP_DIR/snaproot/metadata.json")/fs" |
+		awk '{print $5}')
+	[ -n "$m" ]
+	cmp "$m/bin/busybox" "$BUSYBOX"
+	snapc remove lazy-auth
+	[ "$(curl -sf "http://127.0.0.1:$port/stats" | jq .tokens)" -ge 1 ]
+	kill "$treg_pid"
+	wait "$treg_pid" 2>/dev/null || true
+	stop_snapshotter
+	start_snapshotter
+	wait_for_containerd_to_redial
+	[ "$(imagefs_mounts | wc -l)" = "$mounts_before" ]
 }
 
 # manifest REPO:TAG: the manifest the test's registry serves for it
@@ -358,6 +428,33 @@ cri() {
 	echo "# $output" >&3
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"mount brisk image 'registry:127.0.0.1:$REG_PORT/brisk/bb-missing@$index': "*"HTTP 404"* ]]
+	no_new_lines "$before" "$(backend_keys)"
+	[ -z "$(snap_mounts | grep -v ' - fuse.brisk ')" ]
+	[ "$(imagefs_mounts | wc -l)" = "$mounts_before" ]
+}
+
+@test "snapshotter: CRI pull of an image whose brisk image names a registry nobody answers on: the daemon's error, naming it; nothing mounted" {
+	local ref=127.0.0.1:$REG_PORT/brisk/bb-gone:v1 before mounts_before index pport gone_pid
+	before=$(backend_keys)
+	mounts_before=$(imagefs_mounts | wc -l)
+	# an image of its own (an index no cache holds), pushed through a proxy that then goes
+	# away: the labels on its layers name the proxy's port, where nobody listens any more
+	"$BRISK_IMAGE" convert --no-progress --chunk-size 262144 oci:"$SNAP_DIR/image/oci:bb" \
+		dir:"$SNAP_DIR/store:gone" >/dev/null
+	index=$("$BRISK_IMAGE" inspect dir:"$SNAP_DIR/store:gone" | awk '/^index:/ {print $2}')
+	coproc GONE { exec /usr/bin/python3 "$SOURCE_ROOT/tests/integration/snapshotter/slow-proxy.py" "$REG_PORT" 0 3>&-; }
+	gone_pid=$GONE_PID
+	read -r pport <&"${GONE[0]}"
+	"$BRISK_IMAGE" push dir:"$SNAP_DIR/store:gone" "registry:127.0.0.1:$pport/brisk/bb-gone:v1" >/dev/null
+	kill "$gone_pid"
+	wait "$gone_pid" 2>/dev/null || true
+	[ "$(manifest brisk/bb-gone:v1 | jq -r '.layers[0].annotations["containerd.io/snapshot/brisk.store"]')" = \
+		"registry:127.0.0.1:$pport/brisk/bb-gone" ]
+
+	run cri pull "$ref"
+	echo "# $output" >&3
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"mount brisk image 'registry:127.0.0.1:$pport/brisk/bb-gone@$index': "*"127.0.0.1:$pport"* ]]
 	no_new_lines "$before" "$(backend_keys)"
 	[ -z "$(snap_mounts | grep -v ' - fuse.brisk ')" ]
 	[ "$(imagefs_mounts | wc -l)" = "$mounts_before" ]

@@ -21,12 +21,13 @@ snap_requirements() {
 		skip "python3-grpcio or python3-protobuf is not installed"
 }
 
-# start_snapshotter: brisk-snapshotter on $SNAP_DIR/snapshotter.sock, answering once it returns
+# start_snapshotter [ARGS...]: brisk-snapshotter on $SNAP_DIR/snapshotter.sock (ARGS added to
+# its command line), answering once it returns
 start_snapshotter() {
 	# from a subshell, so that no shell of the test reports it when a test kills it
 	(
 		"$SNAPSHOTTER" --root "$SNAP_DIR/snaproot" --address "$SNAP_DIR/snapshotter.sock" \
-			--imagefs "$BRISK_IMAGEFS" --debug >>"$SNAP_DIR/snapshotter.log" 2>&1 3>&- &
+			--imagefs "$BRISK_IMAGEFS" --debug "$@" >>"$SNAP_DIR/snapshotter.log" 2>&1 3>&- &
 		echo $! >"$SNAP_DIR/snapshotter.pid"
 	)
 	local i
