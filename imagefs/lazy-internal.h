@@ -141,7 +141,7 @@ struct ifs_stats {
 struct ifs_spec {
 	pthread_mutex_t lock;
 	pthread_cond_t work;
-	uint32_t ring[IFS_SPEC_RING]; /* inode << 1, | 1 for a file; protected by lock */
+	uint32_t ring[IFS_SPEC_RING]; /* files opened; protected by lock */
 	unsigned head, n;	      /* protected by lock */
 	bool stopping;		      /* protected by lock */
 	bool started;

@@ -31,7 +31,7 @@
 #define SPEC_SMALL (256u << 10) /* the largest file of a directory's batch */
 #define SPEC_DIR_MAX (4u << 20) /* bytes of one directory's batch */
 #define SPEC_DIR_ENTRIES 4096	/* entries of a directory looked at */
-#define SPEC_SO_MAX (64u << 20) /* the largest shared object or program fetched whole */
+#define SPEC_SO_MAX (16u << 20) /* the largest shared object or program fetched whole */
 
 enum {
 	SPEC_DIR_SEEN = 1 << 0,
@@ -96,18 +96,60 @@ static bool batch_queue(struct ifs_fs *fs, const struct batch *b)
 	return true;
 }
 
-static void spec_dir(struct ifs_fs *fs, uint32_t dir)
+/* NAME is a shared object: "x.so" or "x.so.N..." */
+static bool is_shared_object(const char *name, size_t len)
 {
-	struct batch b = {0};
+	for (size_t i = 1; i + 3 <= len; i++)
+		if (name[i] == '.' && name[i + 1] == 's' && name[i + 2] == 'o' &&
+		    (i + 3 == len || name[i + 3] == '.'))
+			return true;
+	return false;
+}
 
+/* The kind of file NAME is, for its neighbours: "so" for a shared object (versioned or not),
+ * else what follows its last dot ("pyc", "py"; empty without one). */
+static void kind_of(const char *name, size_t len, const char **ret, size_t *ret_len)
+{
+	const char *dot = len > 0 ? memrchr(name + 1, '.', len - 1) : NULL;
+
+	if (is_shared_object(name, len)) {
+		*ret = "so";
+		*ret_len = 2;
+	} else if (dot) {
+		*ret = dot + 1;
+		*ret_len = len - (size_t)(dot + 1 - name);
+	} else {
+		*ret = "";
+		*ret_len = 0;
+	}
+}
+
+/* The small files of DIR of the same kind as FILE, which was opened: the modules compiled
+ * beside it (not their sources, which an interpreter only looks at), the libraries beside a
+ * library. */
+static void spec_dir(struct ifs_fs *fs, uint32_t dir, uint32_t file)
+{
+	const char *kind = NULL, *name;
+	size_t kind_len = 0, len;
+	struct batch b = {0};
+	uint32_t ino;
+
+	for (uint64_t pos = 0; pos < SPEC_DIR_ENTRIES && !kind; pos++) {
+		if (imagefs_index_readdir(fs->idx, dir, pos, &name, &len, &ino) <= 0)
+			return; /* reached by another name */
+		if (ino == file)
+			kind_of(name, len, &kind, &kind_len);
+	}
 	for (uint64_t pos = 0; pos < SPEC_DIR_ENTRIES; pos++) {
 		struct imagefs_stat st;
-		const char *name;
-		size_t len;
-		uint32_t ino;
+		const char *k;
+		size_t klen;
 
 		if (imagefs_index_readdir(fs->idx, dir, pos, &name, &len, &ino) <= 0)
 			break;
+		kind_of(name, len, &k, &klen);
+		if (klen != kind_len || memcmp(k, kind, klen) != 0)
+			continue;
 		if (imagefs_index_getattr(fs->idx, ino, &st) < 0 || !S_ISREG(st.mode) ||
 		    st.inline_data || st.size == 0 || st.size > SPEC_SMALL)
 			continue;
@@ -138,6 +180,30 @@ static void spec_file(struct ifs_fs *fs, uint32_t ino)
 	free(b.ks);
 }
 
+static void push(struct ifs_fs *fs, uint32_t item)
+{
+	struct ifs_spec *sp = &fs->spec;
+
+	pthread_mutex_lock(&sp->lock);
+	if (sp->n < IFS_SPEC_RING && !sp->stopping) {
+		sp->ring[(sp->head + sp->n) % IFS_SPEC_RING] = item;
+		sp->n++;
+		pthread_cond_signal(&sp->work);
+	}
+	pthread_mutex_unlock(&sp->lock);
+}
+
+/* Whether FLAG is newly set on INO: only the first caller queues. */
+static bool first_time(struct ifs_fs *fs, uint32_t ino, unsigned flag)
+{
+	if (!fs->spec.started || atomic_load(&fs->spec.off) ||
+	    ino >= imagefs_index_inode_count(fs->idx) || ino == UINT32_MAX)
+		return false;
+	if (atomic_load(&fs->spec.inode[ino]) & flag)
+		return false;
+	return !(atomic_fetch_or(&fs->spec.inode[ino], flag) & flag);
+}
+
 static void *spec_thread(void *arg)
 {
 	struct ifs_fs *fs = arg;
@@ -156,11 +222,13 @@ static void *spec_thread(void *arg)
 		sp->n--;
 		pthread_mutex_unlock(&sp->lock);
 		if (!atomic_load(&sp->off)) {
-			/* a file: inode << 1 | 1; a directory: inode << 1 */
-			if (item & 1)
-				spec_file(fs, item >> 1);
-			else
-				spec_dir(fs, item >> 1);
+			uint32_t parent =
+			    atomic_load_explicit(&sp->parent[item], memory_order_relaxed);
+
+			spec_file(fs, item);
+			/* the files beside it are read next (an import walks a package) */
+			if (parent > 0 && first_time(fs, parent - 1, SPEC_DIR_SEEN))
+				spec_dir(fs, parent - 1, item);
 		}
 		pthread_mutex_lock(&sp->lock);
 	}
@@ -168,41 +236,10 @@ static void *spec_thread(void *arg)
 	return NULL;
 }
 
-static void push(struct ifs_fs *fs, uint32_t item)
-{
-	struct ifs_spec *sp = &fs->spec;
-
-	pthread_mutex_lock(&sp->lock);
-	if (sp->n < IFS_SPEC_RING && !sp->stopping) {
-		sp->ring[(sp->head + sp->n) % IFS_SPEC_RING] = item;
-		sp->n++;
-		pthread_cond_signal(&sp->work);
-	}
-	pthread_mutex_unlock(&sp->lock);
-}
-
-/* Whether FLAG is newly set on INO: only the first caller queues. */
-static bool first_time(struct ifs_fs *fs, uint32_t ino, unsigned flag)
-{
-	if (!fs->spec.started || atomic_load(&fs->spec.off) ||
-	    ino >= imagefs_index_inode_count(fs->idx) || ino > (UINT32_MAX >> 1))
-		return false;
-	if (atomic_load(&fs->spec.inode[ino]) & flag)
-		return false;
-	return !(atomic_fetch_or(&fs->spec.inode[ino], flag) & flag);
-}
-
 void ifs_spec_file(struct ifs_fs *fs, uint32_t ino)
 {
-	uint32_t parent;
-
-	if (!first_time(fs, ino, SPEC_FILE_SEEN))
-		return;
-	push(fs, ino << 1 | 1);
-	/* the files beside it are read next (an import walks a package) */
-	parent = atomic_load_explicit(&fs->spec.parent[ino], memory_order_relaxed);
-	if (parent > 0 && first_time(fs, parent - 1, SPEC_DIR_SEEN))
-		push(fs, (parent - 1) << 1);
+	if (first_time(fs, ino, SPEC_FILE_SEEN))
+		push(fs, ino);
 }
 
 void ifs_spec_opened(struct ifs_fs *fs, uint32_t ino)
@@ -219,16 +256,6 @@ void ifs_spec_opened(struct ifs_fs *fs, uint32_t ino)
 		if (imagefs_index_file_chunk(fs->idx, ino, pos, &c) == 0)
 			ifs_spec_note_read(fs, c.chunk);
 	}
-}
-
-/* NAME is a shared object: "x.so" or "x.so.N..." */
-static bool is_shared_object(const char *name, size_t len)
-{
-	for (size_t i = 1; i + 3 <= len; i++)
-		if (name[i] == '.' && name[i + 1] == 's' && name[i + 2] == 'o' &&
-		    (i + 3 == len || name[i + 3] == '.'))
-			return true;
-	return false;
 }
 
 void ifs_spec_note_name(struct ifs_fs *fs, uint32_t parent, uint32_t ino, const char *name,
