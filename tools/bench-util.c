@@ -24,6 +24,7 @@
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/mountinfo.h"
 #include "bench.h"
 
 volatile sig_atomic_t bench_interrupted;
@@ -193,6 +194,240 @@ int bench_spawn(char *const argv[], const char *log, int *ret_stdout_fd, pid_t *
 	}
 	*ret_pid = pid;
 	return 0;
+}
+
+int bench_run_piped(char *const argv[], int *ret_fd)
+{
+	int pfd[2], st;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid == 0) {
+		child_stdio(pfd[1]);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		close(pfd[0]);
+		return bench_interrupted ? -EINTR : -EIO;
+	}
+	*ret_fd = pfd[0];
+	return 0;
+}
+
+int bench_ask(const char *pid_file, int fd, int sig, const char *want, int timeout_ms)
+{
+	_cleanup_free_ char *buf = NULL;
+	char line[64];
+	size_t len;
+	int r;
+
+	if ((r = read_file_at(AT_FDCWD, pid_file, 64, &buf, &len)) < 0)
+		return log_error_errno(r, "read '%s': %m", pid_file);
+	pid_t pid = atoi(buf);
+	if (pid <= 0 || kill(pid, sig) < 0)
+		return log_error_errno(-ESRCH, "no app process (pid '%s')", buf);
+	if ((r = bench_read_line(fd, line, sizeof(line), timeout_ms)) < 0)
+		return log_error_errno(r, "the app did not answer: %m");
+	if (strcmp(line, want) != 0)
+		return log_error_errno(-EIO, "the app answered '%s', not '%s'", line, want);
+	return 0;
+}
+
+int bench_start_registry(const char *dir, pid_t *ret_pid, int *ret_port)
+{
+	_cleanup_free_ char *cfg = path_join(dir, "config.yml"), *data = path_join(dir, "data"),
+			    *log = path_join(dir, "log"), *text = NULL;
+	char *argv[] = {(char *)"docker-registry", (char *)"serve", cfg, NULL};
+	int port, r;
+
+	if (!cfg || !data || !log)
+		return -ENOMEM;
+	if ((port = bench_free_port()) < 0)
+		return log_error_errno(port, "no free port: %m");
+	if (asprintf(&text,
+		     "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+		     "    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%d\n",
+		     data, port) < 0)
+		return -ENOMEM;
+	if ((r = mkdir_p_at(AT_FDCWD, data, 0755)) < 0 ||
+	    (r = write_file_atomic_at(AT_FDCWD, cfg, text, strlen(text), 0644, false)) < 0 ||
+	    (r = bench_spawn(argv, log, NULL, ret_pid)) < 0)
+		return log_error_errno(r, "start docker-registry: %m");
+	if ((r = bench_wait_port(port, 10000)) < 0)
+		return log_error_errno(
+		    r, "docker-registry does not answer on 127.0.0.1:%d (see '%s')", port, log);
+	*ret_port = port;
+	return 0;
+}
+
+int bench_start_netproxy(int port, unsigned rtt_ms, unsigned mbit, pid_t *ret_pid, int *ret_fd,
+			 int *ret_port)
+{
+	char port_s[16], rtt_s[16], mbit_s[16], line[32];
+	char *argv[] = {(char *)BENCH_NETPROXY_PATH, port_s, rtt_s, mbit_s, NULL};
+	pid_t pid;
+	int fd, r;
+
+	snprintf(port_s, sizeof(port_s), "%d", port);
+	snprintf(rtt_s, sizeof(rtt_s), "%u", rtt_ms);
+	snprintf(mbit_s, sizeof(mbit_s), "%u", mbit);
+	if ((r = bench_spawn(argv, NULL, &fd, &pid)) < 0)
+		return log_error_errno(r, "start '%s': %m", argv[0]);
+	if ((r = bench_read_line(fd, line, sizeof(line), 10000)) < 0 || atoi(line) <= 0) {
+		close(fd);
+		bench_stop(pid);
+		return log_error_errno(r < 0 ? r : -EIO, "'%s' printed no port", argv[0]);
+	}
+	*ret_pid = pid;
+	*ret_fd = fd;
+	*ret_port = atoi(line);
+	return 0;
+}
+
+int bench_parse_links(const char *s, unsigned (*out)[2], size_t max, size_t *ret_n)
+{
+	size_t n = 0;
+
+	for (const char *p = s; p && *p;) {
+		unsigned a, b;
+		int used = 0;
+		if (n == max || sscanf(p, "%u:%u%n", &a, &b, &used) != 2 || a > 10000 || b == 0)
+			return log_error_errno(-EINVAL,
+					       "bad --links '%s': expected RTT_MS:MBIT,...", s);
+		out[n][0] = a, out[n++][1] = b;
+		p += used;
+		if (*p == ',' || *p == ' ')
+			p++;
+		else if (*p)
+			return log_error_errno(-EINVAL, "bad --links '%s'", s);
+	}
+	if (n == 0)
+		return log_error_errno(-EINVAL, "empty --links");
+	*ret_n = n;
+	return 0;
+}
+
+int bench_start_containerd(const char *dir, char *sock, size_t sock_size, pid_t *ret_pid)
+{
+	_cleanup_free_ char *cfg = path_join(dir, "config.toml"), *log = path_join(dir, "log"),
+			    *text = NULL;
+	char *argv[] = {(char *)"containerd", (char *)"--config", cfg, NULL};
+	char *ver[] = {(char *)"ctr", (char *)"--address", sock, (char *)"version", NULL};
+	int r;
+
+	if (!cfg || !log)
+		return -ENOMEM;
+	snprintf(sock, sock_size, "%s/sock", dir);
+	/* CRI off, as the containerd tests start it */
+	if (asprintf(&text,
+		     "version = 2\nroot = \"%s/root\"\nstate = \"%s/state\"\n"
+		     "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n[grpc]\n"
+		     "  address = \"%s\"\n[ttrpc]\n  address = \"%s.ttrpc\"\n"
+		     "[plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"%s/opt\"\n",
+		     dir, dir, sock, sock, dir) < 0)
+		return -ENOMEM;
+	if ((r = mkdir_p_at(AT_FDCWD, dir, 0700)) < 0 ||
+	    (r = write_file_atomic_at(AT_FDCWD, cfg, text, strlen(text), 0644, false)) < 0 ||
+	    (r = bench_spawn(argv, log, NULL, ret_pid)) < 0)
+		return log_error_errno(r, "start containerd: %m");
+	for (int i = 0; i < 100; i++) {
+		if (bench_run(ver, NULL) == 0)
+			return 0;
+		usleep(100000);
+	}
+	bench_stop(*ret_pid);
+	*ret_pid = 0;
+	return log_error_errno(-ETIMEDOUT, "containerd does not answer (see '%s')", log);
+}
+
+struct last_under {
+	const char *dir;
+	char *point; /* the last mount at or below DIR: mountinfo lists parents first */
+};
+
+static int find_last_under(const struct mountinfo_entry *e, void *userdata)
+{
+	struct last_under *u = userdata;
+	size_t len = strlen(u->dir);
+
+	if (strncmp(e->mount_point, u->dir, len) != 0 ||
+	    (e->mount_point[len] != '\0' && e->mount_point[len] != '/'))
+		return 0;
+	free(u->point);
+	return (u->point = strdup(e->mount_point)) ? 0 : -ENOMEM;
+}
+
+void bench_umount_under(const char *dir)
+{
+	for (int pass = 0; pass < 64; pass++) {
+		struct last_under u = {.dir = dir};
+
+		if (mountinfo_foreach("/proc/self/mountinfo", find_last_under, &u) < 0 ||
+		    !u.point) {
+			free(u.point);
+			return;
+		}
+		(void)umount2(u.point, MNT_DETACH);
+		free(u.point);
+	}
+}
+
+int bench_record_profile(const char *store, const char *image, const char *ref, const char *work,
+			 char *const app[], char *const env[])
+{
+	_cleanup_free_ char *cache = path_join(work, "cache"), *mnt = path_join(work, "mnt"),
+			    *prof = path_join(work, "profile"), *up = path_join(work, "up"),
+			    *wk = path_join(work, "work"), *root = path_join(work, "root"),
+			    *opts = NULL;
+	int r, st;
+
+	if (!cache || !mnt || !prof || !up || !wk || !root ||
+	    asprintf(&opts, "lowerdir=%s,upperdir=%s,workdir=%s", mnt, up, wk) < 0)
+		return -ENOMEM;
+	char *mount_argv[] = {(char *)BRISK_IMAGEFS_PATH,
+			      (char *)"mount",
+			      (char *)"--store",
+			      (char *)store,
+			      (char *)"--cache",
+			      cache,
+			      (char *)"--record-profile",
+			      prof,
+			      (char *)image,
+			      mnt,
+			      NULL};
+	char *umount_argv[] = {(char *)BRISK_IMAGEFS_PATH, (char *)"umount", mnt, NULL};
+	char *push_argv[] = {(char *)BRISK_IMAGE_PATH, (char *)"profile", (char *)ref, prof, NULL};
+	const char *dirs[] = {mnt, up, wk, root};
+	for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+		if ((r = mkdir_p_at(AT_FDCWD, dirs[i], 0755)) < 0)
+			return r;
+	if ((r = bench_run(mount_argv, NULL)) < 0)
+		return log_error_errno(r, "brisk-imagefs mount of '%s' failed", store);
+	if (mount("overlay", root, "overlay", 0, opts) < 0) {
+		r = log_error_errno(-errno, "overlay on '%s': %m", root);
+		goto out_umount;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		child_stdio(-1);
+		if (chroot(root) < 0 || chdir("/") < 0)
+			_exit(126);
+		execve(app[0], app, env);
+		_exit(127);
+	}
+	r = pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0
+		? log_error_errno(-EIO, "the start-up in '%s' failed", root)
+		: 0;
+	umount2(root, MNT_DETACH);
+out_umount:
+	(void)bench_run(umount_argv, NULL);
+	if (r >= 0 && (r = bench_run(push_argv, NULL)) < 0)
+		log_error_errno(r, "brisk-image profile '%s' failed", ref);
+	return r;
 }
 
 void bench_stop(pid_t pid)

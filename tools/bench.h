@@ -50,6 +50,8 @@ int bench_runtime(const struct bench_opts *o, struct json_object *results);
 int bench_image(const struct bench_opts *o, struct json_object *results);
 int bench_snapshot(const struct bench_opts *o, struct json_object *results);
 int bench_density(const struct bench_opts *o, struct json_object *results);
+/* -ENOPKG: its image cannot be built here (no archive, nothing cached); nothing measured */
+int bench_coldstart(const struct bench_opts *o, struct json_object *results);
 
 /* bench-util.c */
 /* SIGINT and SIGTERM set this (handlers with SA_RESTART): benchmarks stop at the next step and
@@ -69,6 +71,27 @@ int bench_run_to_line(char *const argv[], int timeout_ms, char *line, size_t siz
 /* Start ARGV in the background: stdout to *RET_STDOUT_FD (a pipe) when it is not NULL, else
  * /dev/null; stderr to LOG (or /dev/null). */
 int bench_spawn(char *const argv[], const char *log, int *ret_stdout_fd, pid_t *ret_pid);
+/* Run ARGV (a `run -d` or `restore -d` of a runtime) to its exit with stdout a pipe, whose read
+ * end, which the detached container keeps writing to, goes to *RET_FD. */
+int bench_run_piped(char *const argv[], int *ret_fd);
+/* Send SIG to the pid in PID_FILE and wait for the line WANT on FD. */
+int bench_ask(const char *pid_file, int fd, int sig, const char *want, int timeout_ms);
+/* docker-registry on a free port of 127.0.0.1, its data and log under DIR. */
+int bench_start_registry(const char *dir, pid_t *ret_pid, int *ret_port);
+/* bench-netproxy in front of PORT with RTT_MS and MBIT; its port in *RET_PORT, its stdout in
+ * *RET_FD (kept open while it runs). */
+int bench_start_netproxy(int port, unsigned rtt_ms, unsigned mbit, pid_t *ret_pid, int *ret_fd,
+			 int *ret_port);
+/* "RTT_MS:MBIT,..." -> up to MAX pairs. */
+int bench_parse_links(const char *s, unsigned (*out)[2], size_t max, size_t *ret_n);
+/* A private containerd (CRI off) with root, state and socket under DIR; socket path in SOCK. */
+int bench_start_containerd(const char *dir, char *sock, size_t sock_size, pid_t *ret_pid);
+/* Unmount what is left at or under DIR, deepest first. */
+void bench_umount_under(const char *dir);
+/* Record the access profile of APP (run chrooted, with ENV, on an overlay over brisk-imagefs's
+ * mount of IMAGE of STORE, under WORK) and attach it to REF with brisk-image. */
+int bench_record_profile(const char *store, const char *image, const char *ref, const char *work,
+			 char *const app[], char *const env[]);
 /* SIGTERM, then SIGKILL after a second; reaps. */
 void bench_stop(pid_t pid);
 /* Read one line from FD within TIMEOUT_MS into BUF. */
