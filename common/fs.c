@@ -520,6 +520,31 @@ const char *self_exe_path(void)
 	return self_exe;
 }
 
+int companion_binary(const char *env, const char *name, const char *build_dir, char *buf,
+		     size_t size)
+{
+	const char *e = env ? getenv(env) : NULL;
+	/* the host's path: brisk may run from a sealed clone of its binary */
+	const char *self = self_exe_path(), *slash = self ? strrchr(self, '/') : NULL;
+
+	if (e && *e) {
+		snprintf(buf, size, "%s", e);
+		return access(buf, X_OK) == 0 ? 0 : -errno;
+	}
+	if (slash) {
+		int dir = (int)(slash - self);
+		if ((size_t)snprintf(buf, size, "%.*s/%s", dir, self, name) < size &&
+		    access(buf, X_OK) == 0)
+			return 0;
+		if ((size_t)snprintf(buf, size, "%.*s/../%s/%s", dir, self, build_dir, name) <
+			size &&
+		    access(buf, X_OK) == 0)
+			return 0;
+	}
+	snprintf(buf, size, "%s", name);
+	return -ENOENT;
+}
+
 int parse_uint64(const char *s, unsigned long long *ret)
 {
 	char *end;

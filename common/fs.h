@@ -69,5 +69,13 @@ int parse_int(const char *s, int *ret);
  */
 const char *self_exe_path(void);
 void self_exe_set_path(const char *path);
+/*
+ * A program that comes with brisk, into BUF: $ENV if set (it must be executable), else NAME
+ * beside this binary (an installation), else BUILD_DIR/NAME beside its directory (the build
+ * tree: runtime/ beside imagefs/, tools/, gpu/). 0; -ENOENT with BUF holding NAME alone, for a
+ * caller that falls back to PATH or a directory of its own; -errno for $ENV.
+ */
+int companion_binary(const char *env, const char *name, const char *build_dir, char *buf,
+		     size_t size);
 /* MemAvailable of /proc/meminfo, in KiB. */
 int mem_available_kib(unsigned long long *ret);

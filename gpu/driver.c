@@ -74,28 +74,10 @@ struct gpu *gpu_close(struct gpu *g)
  */
 static int find_helper(char *buf, size_t size)
 {
-	const char *env = getenv("BRISK_CUDA_HELPER");
-	const char *self = self_exe_path();
-	char exe[PATH_MAX / 2];
+	int r = companion_binary("BRISK_CUDA_HELPER", GPU_HELPER_NAME, "gpu", buf, size);
 
-	if (env && *env) {
-		snprintf(buf, size, "%s", env);
-		return access(buf, X_OK) == 0 ? 0 : -errno;
-	}
-	/* the host's path: brisk may run from a sealed clone of its binary */
-	if (self && strlen(self) < sizeof(exe)) {
-		snprintf(exe, sizeof(exe), "%s", self);
-		char *slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = '\0';
-			snprintf(buf, size, "%s/%s", exe, GPU_HELPER_NAME);
-			if (access(buf, X_OK) == 0)
-				return 0;
-			snprintf(buf, size, "%s/../gpu/%s", exe, GPU_HELPER_NAME);
-			if (access(buf, X_OK) == 0)
-				return 0;
-		}
-	}
+	if (r != -ENOENT)
+		return r;
 	snprintf(buf, size, "%s/%s", BRISK_LIBEXECDIR, GPU_HELPER_NAME);
 	return access(buf, X_OK) == 0 ? 0 : -ENOENT;
 }

@@ -32,7 +32,9 @@ enum {
 };
 
 static const struct cli_option restore_options[] = {
-    {"image-path", 0, true, OPT_IMAGE_PATH, "DIR of the images (default: ./checkpoint)"},
+    {"image-path", 0, true, OPT_IMAGE_PATH,
+     "DIR of the images (default: ./checkpoint), or a snapshot in a store to pull: "
+     "registry:HOST/REPO:TAG, dir:PATH:TAG"},
     {"work-path", 0, true, OPT_WORK_PATH, "DIR for logs (default: in the container's state)"},
     {"bundle", 'b', true, OPT_BUNDLE, "path to the bundle (default: current directory)"},
     {"detach", 'd', false, OPT_DETACH, "do not wait for the container"},

@@ -38,6 +38,7 @@
 #include "checkpoint.h"
 #include "container-snapshot.h"
 #include "lazy-rootfs.h"
+#include "restore-pull.h"
 #include "rootfs.h"
 #include "sync.h"
 #include "terminal.h"
@@ -60,6 +61,8 @@ struct restore_job {
 	char *masked_mnt;  /* an empty read-only tmpfs, for the masked directories */
 	char **tmpfs_mnts; /* NULL-terminated: a new tmpfs for each of the spec's */
 	char *work_dir;
+	const char *image_dir;	  /* the images: --image-path, or where a pull put them */
+	struct restore_pull pull; /* --image-path named a snapshot in a store */
 	pid_t pid, lazy_pid;
 	struct snapshot_readahead *ra; /* the memory images, read ahead while we get ready */
 	struct snapshot_prefetch *pf;  /* the mapped files of a lazy rootfs, fetched meanwhile */
@@ -107,7 +110,7 @@ static int open_images(struct restore_job *j)
 	struct restore_args *a = j->a;
 	int r;
 
-	j->images_fd = open(a->image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	j->images_fd = open(j->image_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (j->images_fd < 0)
 		return log_error_errno(-errno, "image path '%s': %m", a->image_path);
 	_cleanup_free_ char *bad = NULL;
@@ -139,27 +142,46 @@ static int open_images(struct restore_job *j)
 	return 0;
 }
 
-static int prepare_state(struct restore_job *j)
+/* Over a lazy image, what CRIU opens and the app runs next would be fetched one fault at a
+ * time: ask for all of it at once. A hint: a restore goes on without it. */
+static int start_prefetch(struct restore_job *j)
 {
-	char path[PATH_MAX];
-	struct spec *s = j->spec;
 	int r;
 
-	if (!(j->st.id = strdup(j->a->id)) || !(j->st.created = now_rfc3339()))
-		return -ENOMEM;
-	if (!realpath(j->a->bundle, path))
-		return log_error_errno(-errno, "bundle '%s': %m", j->a->bundle);
-	if (!(j->st.bundle = strdup(path)))
-		return -ENOMEM;
-	j->st.owner = getuid();
-	j->st.systemd_cgroup = j->rt->systemd_cgroup;
-	j->st.annotations = s->annotations ? json_object_get(s->annotations) : NULL;
-	if (s->process.terminal && !j->a->console_socket)
-		return log_error_errno(-EINVAL, "the container has a terminal (process.terminal): "
-						"restore needs --console-socket");
-	if (!s->process.terminal && j->a->console_socket)
-		return log_error_errno(-EINVAL, "--console-socket: the container has no terminal "
-						"(process.terminal is false)");
+	if (j->lazy_root && (r = snapshot_prefetch_start(j->st.rootfs, j->meta->mapped,
+							 j->meta->n_mapped, &j->pf)) < 0)
+		log_debug("reading the mapped files ahead: %s", strerror(-r));
+	return 0;
+}
+
+/* A snapshot in a store: pulled while the state and the rootfs get ready (restore-pull.c). */
+static int start_pull(struct restore_job *j)
+{
+	if (j->a->so.lazy_pages)
+		return log_error_errno(
+		    -EINVAL,
+		    "--lazy-pages serves the pages from the image directory for "
+		    "as long as the container runs: pull the snapshot '%s' first "
+		    "(brisk-image pull-snapshot)",
+		    j->a->image_path);
+	return restore_pull_start(j->a->image_path, &j->pull);
+}
+
+static int finish_pull(struct restore_job *j)
+{
+	int r = restore_pull_wait(&j->pull, j->a->image_path);
+
+	if (r < 0)
+		return r;
+	j->image_dir = j->pull.dir;
+	return open_images(j);
+}
+
+/* The snapshot's description against the bundle, before anything of it is restored. */
+static int check_snapshot(struct restore_job *j)
+{
+	struct spec *s = j->spec;
+	int r;
 
 	/* the checkpoint's word against the bundle's, then what the restored tree may hold */
 	struct timespec t0, t1;
@@ -187,6 +209,30 @@ static int prepare_state(struct restore_job *j)
 					       "bundle's config.json does not have",
 					       *k);
 	}
+	return 0;
+}
+
+static int prepare_state(struct restore_job *j)
+{
+	char path[PATH_MAX];
+	struct spec *s = j->spec;
+	int r;
+
+	if (!(j->st.id = strdup(j->a->id)) || !(j->st.created = now_rfc3339()))
+		return -ENOMEM;
+	if (!realpath(j->a->bundle, path))
+		return log_error_errno(-errno, "bundle '%s': %m", j->a->bundle);
+	if (!(j->st.bundle = strdup(path)))
+		return -ENOMEM;
+	j->st.owner = getuid();
+	j->st.systemd_cgroup = j->rt->systemd_cgroup;
+	j->st.annotations = s->annotations ? json_object_get(s->annotations) : NULL;
+	if (s->process.terminal && !j->a->console_socket)
+		return log_error_errno(-EINVAL, "the container has a terminal (process.terminal): "
+						"restore needs --console-socket");
+	if (!s->process.terminal && j->a->console_socket)
+		return log_error_errno(-EINVAL, "--console-socket: the container has no terminal "
+						"(process.terminal is false)");
 
 	_cleanup_json_ struct json_object *res = NULL;
 	if ((r = container_effective_resources(s, &res)) < 0)
@@ -214,11 +260,6 @@ static int prepare_state(struct restore_job *j)
 	if ((r = lazy_rootfs_resolve(j->rt->root, j->a->id, s->annotations, s->root_path,
 				     j->a->bundle, &j->st.extra, &j->st.rootfs, &j->lazy_root)) < 0)
 		return r;
-	/* over a lazy image, what CRIU opens and the app runs next would be fetched one fault
-	 * at a time: ask for all of it at once */
-	if (j->lazy_root && (r = snapshot_prefetch_start(j->st.rootfs, j->meta->mapped,
-							 j->meta->n_mapped, &j->pf)) < 0)
-		log_debug("reading the mapped files ahead: %s", strerror(-r));
 	/* what a restore killed from here on leaves (the lazy image, mounts in the state
 	 * directory, the cgroup about to be made), `delete --force` finds and undoes */
 	if ((r = cgroup_serialize_planned(j->cg, &j->st.cgroup)) < 0 ||
@@ -609,7 +650,7 @@ static int run_criu(struct restore_job *j)
 		return r;
 	so->config_file = spec_criu_config(j->spec);
 	so->images_fd = j->images_fd;
-	so->images_dir = j->a->image_path;
+	so->images_dir = j->image_dir;
 	so->work_fd = j->work_fd;
 	so->work_dir = j->work_dir;
 	so->root = j->root_mnt;
@@ -721,6 +762,8 @@ static void job_undo(struct restore_job *j)
 
 static void job_done(struct restore_job *j)
 {
+	/* the pulled images served CRIU, which is done with them */
+	restore_pull_done(&j->pull);
 	if (j->pf) {
 		uint64_t bytes = snapshot_prefetch_stop(j->pf, true);
 		log_debug("read ahead %" PRIu64 " bytes of %zu mapped files", bytes,
@@ -774,15 +817,24 @@ int container_restore(struct runtime_ctx *rt, struct restore_args *a, pid_t *ret
 				.work_fd = -EBADF,
 				.dirfd = -EBADF,
 				.netns_fd = -EBADF,
-				.console_fd = -EBADF};
+				.console_fd = -EBADF,
+				.image_dir = a->image_path,
+				.pull = {.pid = -1}};
 	int r;
 
-	if (a->so.lazy_record && (r = snapshot_lazy_record_check(rt->criu, a->image_path)) < 0)
+	bool pull = restore_pull_wanted(a->image_path);
+	if (!pull && a->so.lazy_record &&
+	    (r = snapshot_lazy_record_check(rt->criu, a->image_path)) < 0)
 		return log_lazy_record_error(r, rt->criu, a->image_path);
 	if (state_check_id(a->id) < 0)
 		return log_error_errno(-EINVAL, "invalid container id '%s'", a->id);
-	if ((r = open_images(&j)) < 0 || (r = spec_load(a->bundle, &j.spec)) < 0 ||
-	    (r = prepare_state(&j)) < 0 || (r = prepare_root(&j)) < 0 ||
+	/* a pull overlaps with making the state and mounting the rootfs, which only the bundle
+	 * decides; nothing of the snapshot is used before check_snapshot() */
+	if ((r = pull ? start_pull(&j) : open_images(&j)) < 0 ||
+	    (r = spec_load(a->bundle, &j.spec)) < 0 || (!pull && (r = check_snapshot(&j)) < 0) ||
+	    (r = prepare_state(&j)) < 0 ||
+	    (pull && ((r = finish_pull(&j)) < 0 || (r = check_snapshot(&j)) < 0)) ||
+	    (r = start_prefetch(&j)) < 0 || (r = prepare_root(&j)) < 0 ||
 	    (r = restore_gpu(&j, false)) < 0 || (r = run_criu(&j)) < 0 ||
 	    (r = restore_gpu(&j, true)) < 0 || (r = finish(&j)) < 0) {
 		/* a container that was already there is not ours to remove */

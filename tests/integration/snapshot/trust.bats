@@ -415,6 +415,41 @@ keypair() {
 	[ ! -e "$TEST_DIR/out3" ]
 }
 
+@test "trust: restore from a snapshot in a registry: pulled as pull-snapshot pulls, verified with the node's key, nothing left" {
+	start_zdtm c1
+	brisk checkpoint --leave-running --image-path "$TEST_DIR/first" c1
+	brisk checkpoint --image-path "$IMG" c1
+	keypair key
+	start_registry
+	R=registry:127.0.0.1:$PORT/brisk/snap
+	"$BI" push-snapshot --sign "$TEST_DIR/key.pem" "$IMG" "$R:v1" >/dev/null
+	"$BI" push-snapshot "$TEST_DIR/first" "$R:unsigned" >/dev/null
+	export BRISK_SNAPSHOT_PUBKEY=$TEST_DIR/key.pub TMPDIR=$TEST_DIR/tmp
+	mkdir "$TMPDIR"
+	IMG=$R:v1 restore r1
+	check_pass r1
+	# the pulled images served the restore and are gone
+	[ -z "$(ls -A "$TMPDIR")" ]
+	# a tag moved to an unsigned snapshot, and a tag that is not there: refused, nothing left
+	IMG=$R:unsigned run restore r2
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"is not signed: refused"* ]]
+	[[ "$output" == *"pull the snapshot '$R:unsigned' failed"* ]]
+	IMG=$R:nope run restore r3
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"pull the snapshot '$R:nope' failed"* ]]
+	IMG=$R:v1 run restore r4 --lazy-pages
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"pull the snapshot '$R:v1' first"* ]]
+	for id in r2 r3 r4; do
+		[ ! -e "$STATE_ROOT/$id" ]
+		assert_no_leaks "$id"
+	done
+	[ -z "$(ls -A "$TMPDIR")" ]
+}
+
 @test "trust: another file system in the place of the bundle's in the images: refused" {
 	start_zdtm c1
 	brisk checkpoint --image-path "$IMG" c1
