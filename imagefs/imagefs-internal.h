@@ -467,6 +467,11 @@ int ifs_store_put_image(struct imagefs_store *s, const char *tag, const struct d
 int ifs_store_put_image_config(struct imagefs_store *s, const char *tag,
 			       const struct digest *index_digest, const struct imagefs_index *idx,
 			       struct json_object *source_config);
+/* The same for a copy of the image SRC's tag names (push/pull): its config carried as it is
+ * in SRC (none when SRC names the image by its index digest). */
+int ifs_store_put_image_from(struct imagefs_store *s, const char *tag,
+			     const struct digest *index_digest, const struct imagefs_index *idx,
+			     struct imagefs_store *src);
 /* A registry's manifest REF (a tag or a digest) with ACCEPT as the Accept header: the body
  * (at most 4 MiB) and the Content-Type it came with (*RET_TYPE NULL when none). -ENOENT (404),
  * -EACCES, -EIO..., with s->error saying what the registry answered; -EPROTONOSUPPORT when S

@@ -20,6 +20,9 @@
 #include "common/json.h"
 #include "imagefs-internal.h"
 
+/* the most bytes an image config may have */
+#define MAX_CONFIG (16u << 20)
+
 /* the environment an image gets when its config has none (as docker's and containerd's) */
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -310,4 +313,50 @@ int ifs_store_put_image_config(struct imagefs_store *s, const char *tag,
 	if (!json)
 		return -ENOMEM;
 	return s->ops->put_manifest(s, tag, json, strlen(json));
+}
+
+/* The config blob of the manifest S's tag names, parsed; NULL (and 0) when S names its image by
+ * digest or the manifest has no config. */
+static int source_config_of(struct imagefs_store *s, struct json_object **ret)
+{
+	_cleanup_json_ struct json_object *m = NULL, *c = NULL;
+	_cleanup_free_ char *json = NULL;
+	_cleanup_free_ void *data = NULL;
+	struct json_object *desc;
+	const char *dg;
+	struct digest d;
+	uint64_t size;
+	size_t len;
+	int r;
+
+	*ret = NULL;
+	if (s->has_digest)
+		return 0;
+	if ((r = s->ops->get_manifest(s, s->tag ?: "latest", &json, &len)) < 0)
+		return r;
+	if (json_parse(json, len, &m) < 0)
+		return -EBADMSG;
+	if (json_get_object(m, "config", &desc) < 0)
+		return 0;
+	if (json_get_string(desc, "digest", &dg) < 0 || digest_parse(dg, &d) < 0 ||
+	    json_get_uint64(desc, "size", &size) < 0 || size > MAX_CONFIG)
+		return -EBADMSG;
+	if ((r = imagefs_store_read_blob(s, &d, (size_t)size, &data, &len)) < 0)
+		return r;
+	if (json_parse(data, len, &c) < 0 || !json_object_is_type(c, json_type_object))
+		return -EBADMSG;
+	*ret = TAKE_PTR(c);
+	return 0;
+}
+
+int ifs_store_put_image_from(struct imagefs_store *s, const char *tag,
+			     const struct digest *index_digest, const struct imagefs_index *idx,
+			     struct imagefs_store *src)
+{
+	_cleanup_json_ struct json_object *c = NULL;
+	int r;
+
+	if ((r = source_config_of(src, &c)) < 0)
+		return r;
+	return ifs_store_put_image_config(s, tag, index_digest, idx, c);
 }

@@ -185,6 +185,19 @@ int ifs_oci_pick_platform(struct json_object *index, const char *what, struct js
 			       arch, have ?: "nothing");
 }
 
+/* A layout's index: its only image whatever its platform (a layout may hold an image for
+ * another machine on purpose), else the one for this host's platform. */
+static int pick_local(struct json_object *index, const char *what, struct json_object **ret)
+{
+	struct json_object *ms;
+
+	if (json_get_array(index, "manifests", &ms) == 0 && json_object_array_length(ms) == 1) {
+		*ret = json_object_array_get_idx(ms, 0);
+		return 0;
+	}
+	return ifs_oci_pick_platform(index, what, ret);
+}
+
 /* Pick the manifest descriptor for TAG (or the only one, or the one for this host's platform)
  * from an index's "manifests". */
 static int pick(struct json_object *index, const char *tag, struct json_object **ret)
@@ -193,7 +206,7 @@ static int pick(struct json_object *index, const char *tag, struct json_object *
 	size_t n;
 
 	if (!tag)
-		return ifs_oci_pick_platform(index, "index.json", ret);
+		return pick_local(index, "index.json", ret);
 	if (json_get_array(index, "manifests", &ms) < 0)
 		return log_error_errno(-EBADMSG, "image index has no 'manifests' array");
 	n = json_object_array_length(ms);
@@ -310,7 +323,7 @@ static int read_manifest(struct ifs_oci_image *img, struct json_object *desc, in
 
 		if (depth > 0)
 			return log_error_errno(-EBADMSG, "nested image indexes are not supported");
-		if ((r = ifs_oci_pick_platform(m, dg, &sub)) < 0)
+		if ((r = pick_local(m, dg, &sub)) < 0)
 			return r;
 		return read_manifest(img, sub, depth + 1);
 	}
