@@ -6,9 +6,13 @@
  * there whole, as the backing file of FUSE passthrough, named by a digest over its chunk list
  * (passthrough.c); it is evicted like a chunk.
  *
- * Crash safety: an entry is written to an unnamed O_TMPFILE file, fdatasync()ed, and only then
- * linked under its name, so after a crash a name either holds the whole chunk or does not
- * exist; a size that does not match the index is treated as absent and removed.
+ * Crash safety: an entry is written to an unnamed O_TMPFILE file and only then linked under its
+ * name, so a name never holds a part of an entry while the node is up (a daemon killed halfway
+ * leaves no name). It is not synced: after a power loss a name may hold lost bytes (zeros, or
+ * nothing), and the check below, which every process does before it serves an entry, removes
+ * it and the chunk is fetched again. A sync per chunk cost a third of the daemon's CPU for a
+ * lazy start (a flush, and the block writes in the daemon's own context) to protect what the
+ * check protects anyway. A size that does not match the index is treated as absent and removed.
  *
  * Trust: the cache is shared by every mount (and container) of the node, and outlives them, so
  * its bytes are checked again by every process that serves them: the first time this process
@@ -529,19 +533,15 @@ static int put_start(struct ifs_cache *c, const struct ifs_cache_item *it)
 			return w < 0 ? -errno : -EIO;
 		done += (size_t)w;
 	}
-	/* only a hint: fdatasync() below is what makes the bytes durable */
-	(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	return TAKE_FD(fd);
 }
 
-/* Name the written temp file FD as entry D of LEN bytes: synced first, so that the name
- * always holds the whole entry. */
+/* Name the written temp file FD as entry D of LEN bytes: written whole first, so that the name
+ * always holds the whole entry (unsynced: see the top of this file). */
 static int link_entry(struct ifs_cache *c, int fd, const struct digest *d, uint64_t len)
 {
 	char name[3 + DIGEST_HEX_SIZE + 1], proc[64];
 
-	if (fdatasync(fd) < 0)
-		return -errno;
 	entry_name(d, name);
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	if (linkat(AT_FDCWD, proc, c->chunks_fd, name, AT_SYMLINK_FOLLOW) < 0)
@@ -603,8 +603,7 @@ static int publish(struct ifs_cache *c, int fd, const struct digest *d, uint64_t
 void ifs_cache_put_batch(struct ifs_cache *c, struct ifs_cache_item *items, size_t n)
 {
 	estimate_once(c);
-	/* Writing every file before waiting for any lets the disk take them together: one
-	 * flush wait for the batch rather than one per chunk. */
+	/* every file written before any is named: a batch fails or lands together */
 	for (size_t i = 0; i < n; i++)
 		items[i].result = put_start(c, &items[i]);
 	for (size_t i = 0; i < n; i++) {
