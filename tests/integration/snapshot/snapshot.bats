@@ -570,11 +570,12 @@ lazy_mounts() { # image mounts (fuse) or overlays under the test's lazy dir
 	grep "$TEST_DIR/lazy" /proc/self/mountinfo | grep -c " - $1 " || true
 }
 
-@test "restore from a lazy image: the image mounted again, a layer of the restore's own, released on delete" {
+# lazy_zdtm_bundle: the bundle's rootfs is a lazy image (busybox with zdtm-state, converted
+# into a dir: store) with its chunk cache in $TEST_DIR/cache
+lazy_zdtm_bundle() {
 	[ -e /dev/fuse ] || skip "no /dev/fuse"
 	export BRISK_LAZY_DIR=$TEST_DIR/lazy
 	export BRISK_IMAGEFS=$BUILD_ROOT/imagefs/brisk-imagefs
-	# busybox with zdtm-state, converted into a dir: store
 	python3 "$SOURCE_ROOT/tests/integration/imagefs/mkimage.py" busybox "$TEST_DIR/oci"
 	umoci unpack --image "$TEST_DIR/oci:latest" "$TEST_DIR/unpacked" >/dev/null
 	cp "$BUILD_ROOT/tests/integration/zdtm-state" "$TEST_DIR/unpacked/rootfs/bin/zdtm-state"
@@ -587,6 +588,10 @@ lazy_mounts() { # image mounts (fuse) or overlays under the test's lazy dir
 		.annotations[\"run.brisk.cache\"] = \"$TEST_DIR/cache\" |
 		.mounts += [{\"destination\": \"/tmp\", \"type\": \"tmpfs\", \"source\": \"tmpfs\",
 			\"options\": [\"nosuid\", \"nodev\"]}]"
+}
+
+@test "restore from a lazy image: the image mounted again, a layer of the restore's own, released on delete" {
+	lazy_zdtm_bundle
 	start_zdtm c1
 	[[ "$(state_field c1 rootfs)" == "$TEST_DIR/lazy/"* ]]
 	brisk checkpoint --image-path "$IMG" c1
@@ -627,6 +632,41 @@ lazy_mounts() { # image mounts (fuse) or overlays under the test's lazy dir
 	[ -z "$(ls -A "$TEST_DIR/lazy/containers")" ]
 	assert_no_leaks r1
 	assert_no_leaks r2
+}
+
+# On a warm chunk cache brisk-imagefs opens a file with FUSE passthrough, and a mapping of it
+# through the overlay ends up on the passthrough's backing file, whose path is on overlayfs's
+# private clone of the image mount: /proc/PID/maps shows the image mount's device, and
+# map_files a mount that is in no mount namespace. CRIU found no mount for it and the dump
+# failed ("Can't lookup mount=N for fd=-3"); it now finds the file on the overlay.
+@test "restore from a lazy image on a warm cache: a mapping of a passed-through file is dumped as the overlay's file" {
+	lazy_zdtm_bundle
+	# a first container fills the cache with all of zdtm-state
+	start_zdtm c0
+	cat "$(state_field c0 rootfs)/bin/zdtm-state" >/dev/null
+	brisk delete --force c0
+	[ "$(lazy_mounts fuse.brisk)" = 0 ]
+	start_zdtm c1
+	mnt=$(echo "$TEST_DIR"/lazy/images/*/mnt)
+	"$BRISK_IMAGEFS" stats "$mnt" | jq -e '.passthrough_opens > 0'
+	# zdtm-state's text is mapped from the image mount's device, not the overlay's
+	pid=$(state_field c1 pid)
+	rootdev=$(stat -c '%Hd:%Ld' "$(state_field c1 rootfs)")
+	imgdev=$(stat -c '%Hd:%Ld' "$mnt")
+	grep /bin/zdtm-state "/proc/$pid/maps"
+	awk '$6 == "/bin/zdtm-state" {print $4}' "/proc/$pid/maps" | sort -u >"$TEST_DIR/devs"
+	[ "$(cat "$TEST_DIR/devs")" = "$(printf '%02x:%02x' "${imgdev%:*}" "${imgdev#*:}")" ]
+	[ "$rootdev" != "$imgdev" ]
+	run brisk checkpoint --image-path "$IMG" c1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(lazy_mounts fuse.brisk)" = 0 ]
+	restore r1
+	check_pass r1
+	brisk delete --force r1
+	[ "$(lazy_mounts fuse.brisk)" = 0 ]
+	[ "$(lazy_mounts overlay)" = 0 ]
+	assert_no_leaks r1
 }
 
 # A foreground restore relays signals as run does, and one that comes while CRIU is still
