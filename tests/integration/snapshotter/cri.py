@@ -9,6 +9,11 @@
 #       IMAGE running COMMAND, waits for it to exit, prints its log (the CRI log format) and
 #       "exit N", then stops and removes the container and the sandbox
 #
+#   cri.py SOCKET serve FIFO
+#       a client that stays, as the kubelet does (brisk-bench times pulls, not python's start):
+#       connects, then for each line "pull IMAGE" read from FIFO prints "ok IMAGE_REF" or
+#       "CODE: message", until FIFO's writer closes it
+#
 # On a gRPC error prints "CODE: message" and exits 1.
 import os
 import subprocess
@@ -72,6 +77,23 @@ def pull(c, image):
     print(resp.image_ref)
 
 
+def serve(c, fifo):
+    grpc.channel_ready_future(c.channel).result(timeout=30)
+    with open(fifo) as f:
+        for line in f:
+            cmd, _, arg = line.strip().partition(" ")
+            try:
+                if cmd != "pull":
+                    print("INVALID_ARGUMENT: unknown command " + cmd, flush=True)
+                    continue
+                resp = c.call("ImageService", "PullImage",
+                              c.pb.PullImageRequest(image=c.pb.ImageSpec(image=arg)),
+                              c.pb.PullImageResponse, timeout=600)
+                print("ok " + resp.image_ref, flush=True)
+            except grpc.RpcError as e:
+                print("%s: %s" % (e.code().name, e.details()), flush=True)
+
+
 def pod(c, image, handler, logdir, command):
     pb = c.pb
     sandbox = pb.PodSandboxConfig(
@@ -119,6 +141,8 @@ def main():
     try:
         if cmd == "pull":
             pull(c, args[0])
+        elif cmd == "serve":
+            serve(c, args[0])
         elif cmd == "pod":
             pod(c, args[0], args[1], args[2], args[3:])
         else:
