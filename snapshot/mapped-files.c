@@ -197,6 +197,8 @@ static void merge_extents(struct snapshot_mapped_file *f)
 {
 	size_t k = 0;
 
+	if (!f->n_ext)
+		return; /* no array to sort */
 	qsort(f->ext, f->n_ext, sizeof(*f->ext), cmp_ext);
 	for (size_t i = 0; i < f->n_ext; i++) {
 		struct snapshot_file_extent *last = k ? &f->ext[k - 1] : NULL;
