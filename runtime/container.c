@@ -480,8 +480,8 @@ static int prepare(struct create_job *j)
 	j->st.owner = getuid();
 	j->st.annotations = s->annotations ? json_object_get(s->annotations) : NULL;
 	/* a lazy image named by the annotations, else root.path, relative to the bundle */
-	if ((r = lazy_rootfs_resolve(j->rt->root, o->id, s->annotations, s->root_path, o->bundle,
-				     &j->st.extra, &j->st.rootfs, NULL)) < 0)
+	if ((r = lazy_rootfs_resolve(j->rt->root, o->id, s->annotations, true, s->root_path,
+				     o->bundle, &j->st.extra, &j->st.rootfs, NULL)) < 0)
 		return r;
 	/* what a killed create leaves of the lazy image, `delete --force` releases */
 	if (j->st.extra && (r = save_early_state(j)) < 0)

@@ -68,25 +68,10 @@ static int hash_key(const char *a, const char *b, const char *c, size_t n, char 
 /* brisk-imagefs: $BRISK_IMAGEFS, beside this binary, in the build tree, or on PATH. */
 static char *imagefs_binary(void)
 {
-	/* the host's path: we may run from a sealed clone */
-	const char *self = self_exe_path(), *p;
+	char buf[PATH_MAX];
 
-	if (getenv("BRISK_IMAGEFS"))
-		return strdup(getenv("BRISK_IMAGEFS"));
-	if (self) {
-		if ((p = strrchr(self, '/'))) {
-			static const char *const rel[] = {"brisk-imagefs",
-							  "../imagefs/brisk-imagefs"};
-			for (size_t i = 0; i < ELEMENTSOF(rel); i++) {
-				char cand[PATH_MAX + 64];
-				snprintf(cand, sizeof(cand), "%.*s/%s", (int)(p - self), self,
-					 rel[i]);
-				if (access(cand, X_OK) == 0)
-					return strdup(cand);
-			}
-		}
-	}
-	return strdup("brisk-imagefs");
+	(void)companion_binary("BRISK_IMAGEFS", "brisk-imagefs", "imagefs", buf, sizeof(buf));
+	return strdup(buf);
 }
 
 static int run_imagefs(const char *store, const char *image, const char *cache, bool prefetch,
@@ -355,9 +340,10 @@ static int write_record(const char *cdir, const char *imgdir, const char *ckey)
 }
 
 int lazy_rootfs_setup(const char *state_root, const char *id, struct json_object *annotations,
-		      struct json_object **extra, char **ret_rootfs)
+		      bool prefetch_default, struct json_object **extra, char **ret_rootfs)
 {
-	const char *image, *store, *cache = DEFAULT_CACHE, *prefetch = "true";
+	const char *image, *store, *cache = DEFAULT_CACHE;
+	const char *prefetch = prefetch_default ? "true" : "false";
 	char key[33], ckey[PATH_MAX];
 	_cleanup_free_ char *imgdir = NULL, *cdir = NULL, *rootfs = NULL;
 	struct json_object *rec;
@@ -436,14 +422,14 @@ int lazy_rootfs_release(struct json_object *extra)
 }
 
 int lazy_rootfs_resolve(const char *state_root, const char *id, struct json_object *annotations,
-			const char *root_path, const char *bundle, struct json_object **extra,
-			char **ret_rootfs, bool *ret_lazy)
+			bool prefetch, const char *root_path, const char *bundle,
+			struct json_object **extra, char **ret_rootfs, bool *ret_lazy)
 {
 	_cleanup_free_ char *root = NULL;
 	char path[PATH_MAX];
 	int r;
 
-	if ((r = lazy_rootfs_setup(state_root, id, annotations, extra, &root)) < 0)
+	if ((r = lazy_rootfs_setup(state_root, id, annotations, prefetch, extra, &root)) < 0)
 		return r;
 	if (ret_lazy)
 		*ret_lazy = root != NULL;

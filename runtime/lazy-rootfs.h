@@ -20,13 +20,15 @@
  * *RET_ROOTFS; what to undo is recorded in *EXTRA (created if NULL) under "lazyImage".
  * 0 and *RET_ROOTFS NULL when there is no lazy image. On failure nothing is left behind. */
 int lazy_rootfs_setup(const char *state_root, const char *id, struct json_object *annotations,
-		      struct json_object **extra, char **ret_rootfs);
+		      bool prefetch, struct json_object **extra, char **ret_rootfs);
 /* The container's rootfs, as a real path in *RET_ROOTFS: the lazy image's (set up by
  * lazy_rootfs_setup(), *RET_LAZY true; RET_LAZY may be NULL) or else ROOT_PATH, relative to
- * BUNDLE. */
+ * BUNDLE. PREFETCH: whether a new mount of the image replays its access profile when the
+ * annotation run.brisk.prefetch does not say ("true" or "false"): a start reads what the
+ * profile recorded, a restore does not (it reads what its snapshot mapped). */
 int lazy_rootfs_resolve(const char *state_root, const char *id, struct json_object *annotations,
-			const char *root_path, const char *bundle, struct json_object **extra,
-			char **ret_rootfs, bool *ret_lazy);
+			bool prefetch, const char *root_path, const char *bundle,
+			struct json_object **extra, char **ret_rootfs, bool *ret_lazy);
 /* Undo what lazy_rootfs_setup() recorded in EXTRA (which may be NULL): unmount the overlay,
  * remove the private layer, drop the image reference and unmount the image when it was the
  * last. */

@@ -256,8 +256,12 @@ static int prepare_state(struct restore_job *j)
 		return -errno;
 
 	/* a lazy image named by the annotations (mounted or shared as by create, with a layer
-	 * of this container's own, released by delete), else root.path, relative to the bundle */
-	if ((r = lazy_rootfs_resolve(j->rt->root, j->a->id, s->annotations, s->root_path,
+	 * of this container's own, released by delete), else root.path, relative to the bundle.
+	 * A new mount does not replay the image's access profile unless run.brisk.prefetch says
+	 * so: that is what a start reads, and the restored app has started; what it reads next
+	 * is what its snapshot mapped (start_prefetch), and the profile's fetches would share
+	 * the link with those and with a pull of the snapshot. */
+	if ((r = lazy_rootfs_resolve(j->rt->root, j->a->id, s->annotations, false, s->root_path,
 				     j->a->bundle, &j->st.extra, &j->st.rootfs, &j->lazy_root)) < 0)
 		return r;
 	/* what a restore killed from here on leaves (the lazy image, mounts in the state

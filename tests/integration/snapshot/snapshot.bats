@@ -613,6 +613,10 @@ lazy_zdtm_bundle() {
 	[[ "$(state_field r1 rootfs)" == "$TEST_DIR/lazy/containers/r1-"* ]]
 	# over the lazy image, the mapped files were read ahead while CRIU got ready
 	grep -E "read ahead [1-9][0-9]* bytes of [1-9][0-9]* mapped files" "$TEST_DIR/err.r1"
+	# and the image's access profile, what a start reads, is not replayed for a restore
+	pid=$(pgrep -f "brisk-imagefs mount .*$TEST_DIR/lazy/images/" | head -1)
+	[ -n "$pid" ]
+	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- ' --no-prefetch '
 	[ "$(lazy_mounts fuse.brisk)" = 1 ]
 	[ "$(lazy_mounts overlay)" = 1 ]
 	# a second restore shares the image mount, each writes to its own layer
