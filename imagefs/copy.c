@@ -80,7 +80,7 @@ int imagefs_copy(struct imagefs_store *src, struct imagefs_store *dst, struct di
 		return r;
 	if ((r = copy_blob(src, dst, &d, imagefs_index_size(idx))) < 0)
 		return r;
-	if ((r = ifs_store_put_image(dst, tag, &d, idx)) < 0)
+	if ((r = ifs_store_put_image_from(dst, tag, &d, idx, src)) < 0)
 		return log_error_errno(r, "tag '%s': %s", tag, ifs_store_strerror(dst, r));
 	if (ret_index)
 		*ret_index = d;
