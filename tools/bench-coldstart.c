@@ -3,7 +3,7 @@
  * brisk-bench coldstart: time to the first answer of a real Python app on a node that has
  * nothing yet. The image is python3 + numpy + scipy from Debian (tools/mkimage-debian, cached);
  * the app (tests/bench/coldstart-app.py) imports numpy, scipy.linalg and scipy.sparse, builds
- * 100 MB of state, prints "ready" and answers a request (SIGUSR1) that reads all of it. The
+ * 100 MB of state, prints "ready" and answers a request (SIGUSR1, "ok") that reads all of it. The
  * registry (docker-registry on 127.0.0.1) sits behind the project's latency/bandwidth proxy
  * (bench-netproxy), per link profile. Rows, each timed to the first answer, with its phases:
  *   containerd's `ctr images pull` + `ctr run` (runc), its own private daemon
@@ -124,22 +124,22 @@ static void brisk_delete(const struct cold_ctx *c, const char *id)
 }
 
 /* brisk run -d (IMG NULL) or restore -d of bundle NAME as ID, stdout to *RET_FD; LOG: brisk's
- * log file, or NULL. */
+ * log file (NULL: W/ID.log). */
 static int brisk_start(const struct cold_ctx *c, const char *name, const char *id, const char *img,
 		       const char *work, const char *log, int *ret_fd)
 {
-	_cleanup_free_ char *state = wpath(c, "state"), *b = wpath(c, name), *pid_file = NULL;
+	_cleanup_free_ char *state = wpath(c, "state"), *b = wpath(c, name), *pid_file = NULL,
+			    *own_log = NULL;
 	char *argv[20];
 	int n = 0;
 
-	if (!state || !b || asprintf(&pid_file, "%s/%s.pid", c->w, id) < 0)
+	if (!state || !b || asprintf(&pid_file, "%s/%s.pid", c->w, id) < 0 ||
+	    asprintf(&own_log, "%s/%s.log", c->w, id) < 0)
 		return -ENOMEM;
 	unlink(pid_file);
 	argv[n++] = (char *)c->o->brisk;
-	if (log) {
-		argv[n++] = (char *)"--log";
-		argv[n++] = (char *)log;
-	}
+	argv[n++] = (char *)"--log";
+	argv[n++] = (char *)(log ?: own_log);
 	argv[n++] = (char *)"--root";
 	argv[n++] = state;
 	argv[n++] = (char *)(img ? "restore" : "run");
@@ -179,7 +179,7 @@ static int lazy_row(struct cold_ctx *c, int row, const char *name, const char *i
 	int r;
 
 	if ((r = brisk_start(c, name, id, NULL, NULL, NULL, &fd)) < 0) {
-		log_error_errno(r, "brisk run '%s' failed (BENCH_VERBOSE=1 tells why)", id);
+		log_error_errno(r, "brisk run '%s' failed (see '%s/%s.log')", id, c->w, id);
 		goto out;
 	}
 	if ((r = bench_read_line(fd, line, sizeof(line), READY_TIMEOUT_MS)) < 0 ||
@@ -330,9 +330,12 @@ static int ctr_row(struct cold_ctx *c, const char *id)
 out:
 	if (pid > 0) {
 		(void)bench_run(kill9, NULL);
-		for (int i = 0; i < 100 && waitpid(pid, NULL, WNOHANG) == 0; i++)
-			usleep(100000);
-		bench_stop(pid); /* reaped already: a no-op */
+		bool gone = false;
+		for (int i = 0; i < 100 && !gone; i++)
+			if (!(gone = waitpid(pid, NULL, WNOHANG) == pid))
+				usleep(100000);
+		if (!gone)
+			bench_stop(pid);
 	}
 	(void)bench_run(rmc, NULL);
 	(void)bench_run(rmi, NULL);
@@ -430,8 +433,8 @@ static int make_snapshot(struct cold_ctx *c)
 	    strcmp(line, "ready") != 0) {
 		brisk_delete(c, id);
 		return log_error_errno(r < 0 ? r : -EIO,
-				       "the app to checkpoint never said 'ready' (BENCH_VERBOSE=1 "
-				       "tells why)");
+				       "the app to checkpoint never said 'ready' (see '%s/%s.log')",
+				       c->w, id);
 	}
 	r = bench_run(ck_argv, NULL);
 	brisk_delete(c, id);

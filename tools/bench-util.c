@@ -206,6 +206,8 @@ int bench_run_piped(char *const argv[], int *ret_fd)
 	pid = fork();
 	if (pid == 0) {
 		child_stdio(pfd[1]);
+		/* the container inherits it: CRIU refuses to restore a file that grew since */
+		dup2(0, 2);
 		execvp(argv[0], argv);
 		_exit(127);
 	}
@@ -221,7 +223,7 @@ int bench_run_piped(char *const argv[], int *ret_fd)
 int bench_ask(const char *pid_file, int fd, int sig, const char *want, int timeout_ms)
 {
 	_cleanup_free_ char *buf = NULL;
-	char line[64];
+	char line[256];
 	size_t len;
 	int r;
 

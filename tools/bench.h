@@ -72,7 +72,8 @@ int bench_run_to_line(char *const argv[], int timeout_ms, char *line, size_t siz
  * /dev/null; stderr to LOG (or /dev/null). */
 int bench_spawn(char *const argv[], const char *log, int *ret_stdout_fd, pid_t *ret_pid);
 /* Run ARGV (a `run -d` or `restore -d` of a runtime) to its exit with stdout a pipe, whose read
- * end, which the detached container keeps writing to, goes to *RET_FD. */
+ * end, which the detached container keeps writing to, goes to *RET_FD; stdin and stderr are
+ * /dev/null (what the runtime says goes to its --log). */
 int bench_run_piped(char *const argv[], int *ret_fd);
 /* Send SIG to the pid in PID_FILE and wait for the line WANT on FD. */
 int bench_ask(const char *pid_file, int fd, int sig, const char *want, int timeout_ms);

@@ -16,14 +16,20 @@ eye = scipy.sparse.identity(64, format="csr")
 
 
 def answer(*_):
-    good = state.sum() > 0 and eye.nnz == 64 and lu[0][0, 0] == 2.0
-    print("ok" if good else "bad", flush=True)
+    try:
+        good = state.sum() > 0 and eye.nnz == 64 and lu[0][0, 0] == 2.0
+        print("ok" if good else "bad", flush=True)
+    except Exception as e:  # said on stdout: the harness reads only that
+        print(f"bad: {e!r}", flush=True)
 
 
-signal.signal(signal.SIGUSR1, answer)  # before "ready": a request may follow at once
+# The requests wait blocked, not in a handler: a handler's signal to a container's pid 1 that
+# came in before the app slept in pause() ended it, now and then, without a word.
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
 print("ready", flush=True)
 if len(sys.argv) > 1 and sys.argv[1] == "once":
     answer()
     sys.exit(0)
 while True:
-    signal.pause()
+    signal.sigwait({signal.SIGUSR1})
+    answer()
