@@ -387,12 +387,16 @@ cri() {
 	# the image (the lazy mount has a daemon of its own); after a restart a new one starts
 	kctr run -d --snapshotter brisk --runc-binary "$BRISK" --runc-root "$SNAP_DIR/brisk-root" \
 		"$ref" lazy-long sh -c 'while :; do sleep 0.1; done'
+	local ls_before
+	ls_before=$(kctr snapshots --snapshotter brisk ls)
+	[[ "$ls_before" == *lazy-long* ]]
 	stop_snapshotter KILL
 	[ "$(kctr tasks exec --exec-id e1 lazy-long md5sum /bin/busybox | cut -d' ' -f1)" = \
 		"$(md5sum <"$BUSYBOX" | cut -d' ' -f1)" ]
 	start_snapshotter
 	wait_for_containerd_to_redial
 	[ "$(kctr tasks ls | awk '$1 == "lazy-long" {print $3}')" = RUNNING ]
+	[ "$(kctr snapshots --snapshotter brisk ls)" = "$ls_before" ]
 	run kctr run --rm --snapshotter brisk --runc-binary "$BRISK" --runc-root "$SNAP_DIR/brisk-root" \
 		"$ref" lazy-after echo after the restart
 	[ "$output" = "after the restart" ]
