@@ -395,13 +395,19 @@ keypair() {
 	[ ! -e "$TEST_DIR/store2" ]
 }
 
-@test "trust: signed snapshots through a registry: a tag moved to an unsigned snapshot is refused" {
+# Two checkpoints of one app ($TEST_DIR/first, then $IMG), a key pair (key.pem, key.pub), and a
+# registry: R names a repository in it.
+two_snapshots_and_a_registry() {
 	start_zdtm c1
 	brisk checkpoint --leave-running --image-path "$TEST_DIR/first" c1
 	brisk checkpoint --image-path "$IMG" c1
 	keypair key
 	start_registry
 	R=registry:127.0.0.1:$PORT/brisk/snap
+}
+
+@test "trust: signed snapshots through a registry: a tag moved to an unsigned snapshot is refused" {
+	two_snapshots_and_a_registry
 	d=$("$BI" push-snapshot --sign "$TEST_DIR/key.pem" "$IMG" "$R:v1")
 	"$BI" pull-snapshot --verify "$TEST_DIR/key.pub" "$R:v1" "$TEST_DIR/out1"
 	"$BI" pull-snapshot --verify "$TEST_DIR/key.pub" "$R@$d" "$TEST_DIR/out2"
@@ -416,12 +422,7 @@ keypair() {
 }
 
 @test "trust: restore from a snapshot in a registry: pulled as pull-snapshot pulls, verified with the node's key, nothing left" {
-	start_zdtm c1
-	brisk checkpoint --leave-running --image-path "$TEST_DIR/first" c1
-	brisk checkpoint --image-path "$IMG" c1
-	keypair key
-	start_registry
-	R=registry:127.0.0.1:$PORT/brisk/snap
+	two_snapshots_and_a_registry
 	"$BI" push-snapshot --sign "$TEST_DIR/key.pem" "$IMG" "$R:v1" >/dev/null
 	"$BI" push-snapshot "$TEST_DIR/first" "$R:unsigned" >/dev/null
 	export BRISK_SNAPSHOT_PUBKEY=$TEST_DIR/key.pub TMPDIR=$TEST_DIR/tmp
