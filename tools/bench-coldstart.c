@@ -158,7 +158,7 @@ static int brisk_start(const struct cold_ctx *c, const char *name, const char *i
 	}
 	argv[n++] = (char *)id;
 	argv[n] = NULL;
-	return bench_run_piped(argv, ret_fd);
+	return bench_run_piped(argv, false, ret_fd);
 }
 
 static int ask(const struct cold_ctx *c, const char *id, int fd)
@@ -594,7 +594,7 @@ static int setup(struct cold_ctx *c, const char *oci)
 	c->ctr = c->o->containerd && bench_have("containerd") && bench_have("ctr");
 	if (c->ctr) {
 		_cleanup_free_ char *d = wpath(c, "ctd");
-		if (!d || bench_start_containerd(d, c->ctr_sock, sizeof(c->ctr_sock),
+		if (!d || bench_start_containerd(d, NULL, c->ctr_sock, sizeof(c->ctr_sock),
 						 &c->containerd) < 0) {
 			log_warning("containerd did not start: its row is left out");
 			c->ctr = false;
@@ -656,19 +656,7 @@ int bench_coldstart(const struct bench_opts *o, struct json_object *results)
 out:
 	bench_stop(c.containerd);
 	bench_stop(c.registry);
-	bench_umount_under(c.w);
-	if (c.containerd > 0) {
-		char *argv[] = {(char *)"find",	     (char *)"/sys/fs/cgroup",
-				(char *)"-maxdepth", (char *)"2",
-				(char *)"-type",     (char *)"d",
-				(char *)"-name",     (char *)"brisk-bench",
-				(char *)"-delete",   NULL};
-		(void)bench_run(argv, NULL);
-	}
-	if (!o->keep)
-		(void)rm_rf_at(AT_FDCWD, c.w);
-	else
-		fprintf(stderr, "coldstart: work dir kept in %s\n", c.w);
+	bench_remove_work_dir(o, "coldstart", c.w, c.containerd > 0);
 out_free:
 	free(c.code);
 	return r;

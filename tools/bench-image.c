@@ -20,9 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -383,30 +381,6 @@ static double wall_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int start_registry(struct image_ctx *c)
-{
-	_cleanup_free_ char *cfg = wpath(c, "reg/config.yml"), *data = wpath(c, "reg/data"),
-			    *log = wpath(c, "reg/log"), *text = NULL;
-	char *argv[] = {(char *)"docker-registry", (char *)"serve", cfg, NULL};
-	int r;
-
-	if ((c->port = bench_free_port()) < 0)
-		return log_error_errno(c->port, "no free port: %m");
-	if (asprintf(&text,
-		     "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
-		     "    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%d\n",
-		     data, c->port) < 0)
-		return -ENOMEM;
-	if ((r = mkdir_p_at(AT_FDCWD, data, 0755)) < 0 ||
-	    (r = write_file_atomic_at(AT_FDCWD, cfg, text, strlen(text), 0644, false)) < 0 ||
-	    (r = bench_spawn(argv, log, NULL, &c->registry)) < 0)
-		return log_error_errno(r, "start docker-registry: %m");
-	if ((r = bench_wait_port(c->port, 10000)) < 0)
-		return log_error_errno(
-		    r, "docker-registry does not answer on 127.0.0.1:%d (see '%s')", c->port, log);
-	return 0;
-}
-
 /* brisk-snapshotter of this build: BUILD/snapshotter beside BUILD/imagefs; NULL if not built */
 static char *snapshotter_path(void)
 {
@@ -473,91 +447,25 @@ static char *snap_config(const struct image_ctx *c, const char *d)
 
 static int start_containerd(struct image_ctx *c)
 {
-	_cleanup_free_ char *d = wpath(c, "ctd"), *cfg = path_join(d, "config.toml"),
-			    *log = path_join(d, "log"), *text = NULL, *snap = NULL;
-	char *argv[] = {(char *)"containerd", (char *)"--config", cfg, NULL};
-	char *ver[] = {(char *)"ctr", (char *)"--address", c->ctr_sock, (char *)"version", NULL};
-	int r;
+	_cleanup_free_ char *d = wpath(c, "ctd"), *snap = NULL;
 
-	snprintf(c->ctr_sock, sizeof(c->ctr_sock), "%s/ctd/sock", c->w);
-	if (c->snap && !(snap = snap_config(c, d)))
+	if (!d || (c->snap && !(snap = snap_config(c, d))))
 		return -ENOMEM;
-	/* its own root, state and socket; CRI off (as the containerd tests start it) unless
-	 * brisk-snapshotter's row pulls through it */
-	if (asprintf(&text,
-		     "version = 2\nroot = \"%s/root\"\nstate = \"%s/state\"\n"
-		     "%s[grpc]\n"
-		     "  address = \"%s\"\n[ttrpc]\n  address = \"%s.ttrpc\"\n"
-		     "[plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"%s/opt\"\n%s",
-		     d, d, snap ? "" : "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n",
-		     c->ctr_sock, c->ctr_sock, d, snap ?: "") < 0)
-		return -ENOMEM;
-	if ((r = mkdir_p_at(AT_FDCWD, d, 0700)) < 0 ||
-	    (r = write_file_atomic_at(AT_FDCWD, cfg, text, strlen(text), 0644, false)) < 0 ||
-	    (r = bench_spawn(argv, log, NULL, &c->containerd)) < 0)
-		return log_error_errno(r, "start containerd: %m");
-	for (int i = 0; i < 100; i++) {
-		if (bench_run(ver, NULL) == 0)
-			return 0;
-		usleep(100000);
-	}
-	return log_error_errno(-ETIMEDOUT, "containerd does not answer (see '%s')", log);
+	/* CRI on only when brisk-snapshotter's row pulls through it */
+	struct bench_containerd_opts opts = {.cri = c->snap, .extra = snap};
+	return bench_start_containerd(d, &opts, c->ctr_sock, sizeof(c->ctr_sock), &c->containerd);
 }
 
 /* Record the start-up's access profile once on the local store and push it beside the image. */
-static int record_profile(const struct image_ctx *c, const char *ifs)
+static int record_profile(const struct image_ctx *c)
 {
-	_cleanup_free_ char *store = NULL, *cache = wpath(c, "rec-cache"), *mnt = wpath(c, "rec"),
-			    *prof = wpath(c, "profile"), *up = wpath(c, "rec-up"),
-			    *work = wpath(c, "rec-work"), *root = wpath(c, "rec-root"),
-			    *opts = NULL, *ref = NULL;
-	int r, st;
+	_cleanup_free_ char *store = NULL, *ref = NULL, *work = wpath(c, "rec");
 
-	if (asprintf(&store, "dir:%s/store", c->w) < 0 ||
-	    asprintf(&opts, "lowerdir=%s,upperdir=%s,workdir=%s", mnt, up, work) < 0 ||
+	if (!work || asprintf(&store, "dir:%s/store", c->w) < 0 ||
 	    asprintf(&ref, "registry:127.0.0.1:%d/bench/ml:v1", c->port) < 0)
 		return -ENOMEM;
-	char *mount_argv[] = {(char *)ifs,
-			      (char *)"mount",
-			      (char *)"--store",
-			      store,
-			      (char *)"--cache",
-			      cache,
-			      (char *)"--record-profile",
-			      prof,
-			      (char *)"v1",
-			      mnt,
-			      NULL};
-	char *umount_argv[] = {(char *)ifs, (char *)"umount", mnt, NULL};
-	char *push_argv[] = {(char *)BRISK_IMAGE_PATH, (char *)"profile", ref, prof, NULL};
-	const char *dirs[] = {mnt, up, work, root};
-	for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
-		if ((r = mkdir_p_at(AT_FDCWD, dirs[i], 0755)) < 0)
-			return r;
-	if ((r = bench_run(mount_argv, NULL)) < 0)
-		return log_error_errno(r, "brisk-imagefs mount of the local store failed");
-	if (mount("overlay", root, "overlay", 0, opts) < 0) {
-		r = log_error_errno(-errno, "overlay on '%s': %m", root);
-		goto out_umount;
-	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-		dup2(null, 1);
-		if (chroot(root) < 0 || chdir("/") < 0)
-			_exit(126);
-		execv(c->app[0], (char *const *)c->app);
-		_exit(127);
-	}
-	r = pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0
-		? log_error_errno(-EIO, "the start-up in '%s' failed", root)
-		: 0;
-	umount2(root, MNT_DETACH);
-out_umount:
-	(void)bench_run(umount_argv, NULL);
-	if (r >= 0 && (r = bench_run(push_argv, NULL)) < 0)
-		log_error_errno(r, "brisk-image profile '%s' failed", ref);
-	return r;
+	/* the app runs in brisk-bench's own environment */
+	return bench_record_profile(store, "v1", ref, work, (char *const *)c->app, environ);
 }
 
 static int setup(struct image_ctx *c)
@@ -608,7 +516,7 @@ static int setup(struct image_ctx *c)
 	if ((r = make_bundle(c, "b-full", rootfs, NULL, NULL, false)) < 0)
 		return r;
 	bench_progress("image: recording the start-up's access profile");
-	return record_profile(c, BRISK_IMAGEFS_PATH);
+	return record_profile(c);
 }
 
 /* One interleaved round on one link: every system once. */
@@ -725,27 +633,15 @@ static int snap_link(const struct image_ctx *c, int pport)
 static int one_link(struct image_ctx *c, unsigned rtt, unsigned mbit, unsigned runs,
 		    struct json_object *results)
 {
-	_cleanup_free_ char *proxy = NULL, *port = NULL, *rtt_s = NULL, *mbit_s = NULL,
-			    *scenario = NULL;
 	double ms[NSYS][BENCH_MAX_RUNS] = {0};
 	struct json_object *stats[NSYS];
-	char line[32];
+	char scenario[64];
 	pid_t pid;
-	int fd = -1, r;
+	int fd, pport, r;
 
-	if (!(proxy = strdup(BENCH_NETPROXY_PATH)) || asprintf(&port, "%d", c->port) < 0 ||
-	    asprintf(&rtt_s, "%u", rtt) < 0 || asprintf(&mbit_s, "%u", mbit) < 0 ||
-	    asprintf(&scenario, "%u ms / %u Mbit/s", rtt, mbit) < 0)
-		return -ENOMEM;
-	char *argv[] = {proxy, port, rtt_s, mbit_s, NULL};
-	if ((r = bench_spawn(argv, NULL, &fd, &pid)) < 0)
-		return log_error_errno(r, "start '%s': %m", proxy);
-	if ((r = bench_read_line(fd, line, sizeof(line), 10000)) < 0) {
-		close(fd);
-		bench_stop(pid);
-		return log_error_errno(r, "'%s' printed no port", proxy);
-	}
-	int pport = atoi(line);
+	snprintf(scenario, sizeof(scenario), "%u ms / %u Mbit/s", rtt, mbit);
+	if ((r = bench_start_netproxy(c->port, rtt, mbit, &pid, &fd, &pport)) < 0)
+		return r;
 	for (int s = 0; s < NSYS; s++)
 		stats[s] = json_object_new_object();
 	if (c->snap && (r = snap_link(c, pport)) < 0)
@@ -845,39 +741,6 @@ static int seq_read(const struct image_ctx *c, unsigned runs, struct json_object
 	return 0;
 }
 
-struct last_under {
-	const char *dir;
-	char *point; /* the last mount at or below DIR: mountinfo lists parents first */
-};
-
-static int find_last_under(const struct mountinfo_entry *e, void *userdata)
-{
-	struct last_under *u = userdata;
-	size_t len = strlen(u->dir);
-
-	if (strncmp(e->mount_point, u->dir, len) != 0 ||
-	    (e->mount_point[len] != '\0' && e->mount_point[len] != '/'))
-		return 0;
-	free(u->point);
-	return (u->point = strdup(e->mount_point)) ? 0 : -ENOMEM;
-}
-
-/* Unmount what is left under the work dir, deepest first. */
-static void umount_under(const char *dir)
-{
-	for (int pass = 0; pass < 64; pass++) {
-		struct last_under u = {.dir = dir};
-
-		if (mountinfo_foreach("/proc/self/mountinfo", find_last_under, &u) < 0 ||
-		    !u.point) {
-			free(u.point);
-			return;
-		}
-		(void)umount2(u.point, MNT_DETACH);
-		free(u.point);
-	}
-}
-
 int bench_image(const struct bench_opts *o, struct json_object *results)
 {
 	struct image_ctx c = {.o = o, .cri_in = -EBADF, .cri_out = -EBADF};
@@ -886,20 +749,10 @@ int bench_image(const struct bench_opts *o, struct json_object *results)
 	unsigned runs = bench_runs(o, "image", 1);
 	int r;
 
-	for (const char *p = o->links; p && *p;) {
-		unsigned a, b;
-		int used = 0;
-		if (nlinks == ELEMENTSOF(links) || sscanf(p, "%u:%u%n", &a, &b, &used) != 2 ||
-		    a > 10000 || b == 0)
-			return log_error_errno(
-			    -EINVAL, "bad --links '%s': expected RTT_MS:MBIT,...", o->links);
-		links[nlinks][0] = a, links[nlinks++][1] = b;
-		p += used;
-		if (*p == ',' || *p == ' ')
-			p++;
-		else if (*p)
-			return log_error_errno(-EINVAL, "bad --links '%s'", o->links);
-	}
+	/* an empty --links: only the sequential reads */
+	if (o->links && *o->links &&
+	    (r = bench_parse_links(o->links, links, ELEMENTSOF(links), &nlinks)) < 0)
+		return r;
 	if (!o->image_oci != !o->image_cmd)
 		return log_error_errno(-EINVAL, "--image-oci and --image-cmd go together");
 	if (o->image_oci) {
@@ -917,7 +770,8 @@ int bench_image(const struct bench_opts *o, struct json_object *results)
 	if (!mkdtemp(c.w))
 		return log_error_errno(-errno, "mkdtemp: %m");
 	chmod(c.w, 0755);
-	_cleanup_free_ char *lazy = wpath(&c, "lazy"), *oci = wpath(&c, "oci");
+	_cleanup_free_ char *lazy = wpath(&c, "lazy"), *oci = wpath(&c, "oci"),
+			    *reg = wpath(&c, "reg");
 	c.oci = o->image_oci ?: oci;
 	if (o->image_oci) {
 		c.app[0] = "/bin/sh", c.app[1] = "-c", c.app[2] = o->image_cmd;
@@ -930,7 +784,7 @@ int bench_image(const struct bench_opts *o, struct json_object *results)
 	else
 		fprintf(stderr, "image: a generated %u MB ML-like image", o->image_mb);
 	fprintf(stderr, ", %zu link profiles, %u interleaved run(s) each\n", nlinks, runs);
-	if ((r = start_registry(&c)) < 0 || (r = setup(&c)) < 0)
+	if ((r = bench_start_registry(reg, &c.registry, &c.port)) < 0 || (r = setup(&c)) < 0)
 		goto out;
 	c.ctr = o->containerd && bench_have("containerd") && bench_have("ctr");
 	if (c.ctr) {
@@ -969,18 +823,6 @@ out:
 	bench_stop(c.containerd);
 	bench_stop(c.snapshotter);
 	bench_stop(c.registry);
-	umount_under(c.w);
-	if (c.containerd > 0) {
-		char *argv[] = {(char *)"find",	     (char *)"/sys/fs/cgroup",
-				(char *)"-maxdepth", (char *)"2",
-				(char *)"-type",     (char *)"d",
-				(char *)"-name",     (char *)"brisk-bench",
-				(char *)"-delete",   NULL};
-		(void)bench_run(argv, NULL);
-	}
-	if (!o->keep)
-		(void)rm_rf_at(AT_FDCWD, c.w);
-	else
-		fprintf(stderr, "image: work dir kept in %s\n", c.w);
+	bench_remove_work_dir(o, "image", c.w, c.containerd > 0);
 	return r;
 }

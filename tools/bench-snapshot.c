@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -77,26 +76,10 @@ struct snap_ctx {
 	bool first_answer; /* the app answers SIGUSR2 with "up" and SIGHUP with "hot" (bench-app) */
 };
 
-/* Send the app request SIG and wait for its answer on FD: "ok" (SIGUSR1), "up" (SIGUSR2) or
- * "hot" (SIGHUP). */
-static int ask(const char *pid_file, int fd, int sig, unsigned timeout_ms)
+/* What the app answers request SIG: "ok" (SIGUSR1), "up" (SIGUSR2) or "hot" (SIGHUP). */
+static const char *answer_to(int sig)
 {
-	const char *want = sig == SIGUSR2 ? "up" : sig == SIGHUP ? "hot" : "ok";
-	_cleanup_free_ char *buf = NULL;
-	char line[64];
-	size_t len;
-	int r;
-
-	if ((r = read_file_at(AT_FDCWD, pid_file, 64, &buf, &len)) < 0)
-		return log_error_errno(r, "read '%s': %m", pid_file);
-	pid_t pid = atoi(buf);
-	if (pid <= 0 || kill(pid, sig) < 0)
-		return log_error_errno(-ESRCH, "no app process (pid '%s')", buf);
-	if ((r = bench_read_line(fd, line, sizeof(line), (int)timeout_ms)) < 0)
-		return log_error_errno(r, "the app did not answer: %m");
-	if (strcmp(line, want) != 0)
-		return log_error_errno(-EIO, "the app answered '%s'", line);
-	return 0;
+	return sig == SIGUSR2 ? "up" : sig == SIGHUP ? "hot" : "ok";
 }
 
 enum { EAGER, LAZY, LAZY_RECORD };
@@ -112,7 +95,7 @@ static int start_to_ready(const struct snap_ctx *c, const char *rt, const char *
 {
 	_cleanup_free_ char *pid_file = NULL;
 	char *argv[16];
-	int n = 0, pfd[2], r;
+	int n = 0, fd, r;
 
 	if (asprintf(&pid_file, "%s/%s.pid", c->dir, id) < 0)
 		return -ENOMEM;
@@ -136,42 +119,26 @@ static int start_to_ready(const struct snap_ctx *c, const char *rt, const char *
 		argv[n++] = (char *)"--lazy-pages-record";
 	argv[n++] = (char *)id;
 	argv[n] = NULL;
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
 	double t0 = bench_now_ms();
-	pid_t pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		dup2(null, 0);
-		dup2(pfd[1], 1);
-		if (!getenv("BENCH_VERBOSE"))
-			dup2(null, 2);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(pfd[1]);
-	int st;
-	if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		close(pfd[0]);
-		return log_error_errno(-EIO, "%s %s '%s' failed (BENCH_VERBOSE=1 tells why)", rt,
+	/* no --log: with BENCH_VERBOSE=1 the runtime's stderr tells why it failed */
+	if ((r = bench_run_piped(argv, true, &fd)) < 0)
+		return log_error_errno(r, "%s %s '%s' failed (BENCH_VERBOSE=1 tells why)", rt,
 				       argv[3], id);
-	}
 	char line[64];
-	if (!img &&
-	    (r = bench_read_line(pfd[0], line, sizeof(line), (int)c->delay_ms + 120000)) < 0) {
-		close(pfd[0]);
+	if (!img && (r = bench_read_line(fd, line, sizeof(line), (int)c->delay_ms + 120000)) < 0) {
+		close(fd);
 		return log_error_errno(r, "'%s' never printed ready: %m", id);
 	}
 	if (img && ret_up_ms && c->first_answer) {
-		if ((r = ask(pid_file, pfd[0], SIGUSR2, 120000)) < 0) {
-			close(pfd[0]);
+		if ((r = bench_ask(pid_file, fd, SIGUSR2, "up", 120000)) < 0) {
+			close(fd);
 			return r;
 		}
 		*ret_up_ms = bench_now_ms() - t0;
 	}
-	r = ask(pid_file, pfd[0], req, 120000);
+	r = bench_ask(pid_file, fd, req, answer_to(req), 120000);
 	*ret_ms = bench_now_ms() - t0;
-	close(pfd[0]);
+	close(fd);
 	return r;
 }
 

@@ -196,7 +196,7 @@ int bench_spawn(char *const argv[], const char *log, int *ret_stdout_fd, pid_t *
 	return 0;
 }
 
-int bench_run_piped(char *const argv[], int *ret_fd)
+int bench_run_piped(char *const argv[], bool keep_stderr, int *ret_fd)
 {
 	int pfd[2], st;
 	pid_t pid;
@@ -207,7 +207,8 @@ int bench_run_piped(char *const argv[], int *ret_fd)
 	if (pid == 0) {
 		child_stdio(pfd[1]);
 		/* the container inherits it: CRIU refuses to restore a file that grew since */
-		dup2(0, 2);
+		if (!keep_stderr)
+			dup2(0, 2);
 		execvp(argv[0], argv);
 		_exit(127);
 	}
@@ -313,8 +314,11 @@ int bench_parse_links(const char *s, unsigned (*out)[2], size_t max, size_t *ret
 	return 0;
 }
 
-int bench_start_containerd(const char *dir, char *sock, size_t sock_size, pid_t *ret_pid)
+int bench_start_containerd(const char *dir, const struct bench_containerd_opts *opts, char *sock,
+			   size_t sock_size, pid_t *ret_pid)
 {
+	bool cri = opts && opts->cri;
+	const char *extra = opts && opts->extra ? opts->extra : "";
 	_cleanup_free_ char *cfg = path_join(dir, "config.toml"), *log = path_join(dir, "log"),
 			    *text = NULL;
 	char *argv[] = {(char *)"containerd", (char *)"--config", cfg, NULL};
@@ -324,13 +328,14 @@ int bench_start_containerd(const char *dir, char *sock, size_t sock_size, pid_t 
 	if (!cfg || !log)
 		return -ENOMEM;
 	snprintf(sock, sock_size, "%s/sock", dir);
-	/* CRI off, as the containerd tests start it */
+	/* CRI off, as the containerd tests start it, unless a pull goes through it */
 	if (asprintf(&text,
 		     "version = 2\nroot = \"%s/root\"\nstate = \"%s/state\"\n"
-		     "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n[grpc]\n"
+		     "%s[grpc]\n"
 		     "  address = \"%s\"\n[ttrpc]\n  address = \"%s.ttrpc\"\n"
-		     "[plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"%s/opt\"\n",
-		     dir, dir, sock, sock, dir) < 0)
+		     "[plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"%s/opt\"\n%s",
+		     dir, dir, cri ? "" : "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n",
+		     sock, sock, dir, extra) < 0)
 		return -ENOMEM;
 	if ((r = mkdir_p_at(AT_FDCWD, dir, 0700)) < 0 ||
 	    (r = write_file_atomic_at(AT_FDCWD, cfg, text, strlen(text), 0644, false)) < 0 ||
@@ -376,6 +381,24 @@ void bench_umount_under(const char *dir)
 		(void)umount2(u.point, MNT_DETACH);
 		free(u.point);
 	}
+}
+
+void bench_remove_work_dir(const struct bench_opts *o, const char *bench, const char *dir,
+			   bool containerd)
+{
+	bench_umount_under(dir);
+	if (containerd) {
+		char *argv[] = {(char *)"find",	     (char *)"/sys/fs/cgroup",
+				(char *)"-maxdepth", (char *)"2",
+				(char *)"-type",     (char *)"d",
+				(char *)"-name",     (char *)"brisk-bench",
+				(char *)"-delete",   NULL};
+		(void)bench_run(argv, NULL);
+	}
+	if (!o->keep)
+		(void)rm_rf_at(AT_FDCWD, dir);
+	else
+		fprintf(stderr, "%s: work dir kept in %s\n", bench, dir);
 }
 
 int bench_record_profile(const char *store, const char *image, const char *ref, const char *work,

@@ -72,9 +72,10 @@ int bench_run_to_line(char *const argv[], int timeout_ms, char *line, size_t siz
  * /dev/null; stderr to LOG (or /dev/null). */
 int bench_spawn(char *const argv[], const char *log, int *ret_stdout_fd, pid_t *ret_pid);
 /* Run ARGV (a `run -d` or `restore -d` of a runtime) to its exit with stdout a pipe, whose read
- * end, which the detached container keeps writing to, goes to *RET_FD; stdin and stderr are
- * /dev/null (what the runtime says goes to its --log). */
-int bench_run_piped(char *const argv[], int *ret_fd);
+ * end, which the detached container keeps writing to, goes to *RET_FD; stdin is /dev/null, and
+ * so is stderr (what the runtime says goes to its --log) unless KEEP_STDERR: then, for a runtime
+ * without --log, stderr is kept with BENCH_VERBOSE=1, as bench_run keeps it. */
+int bench_run_piped(char *const argv[], bool keep_stderr, int *ret_fd);
 /* Send SIG to the pid in PID_FILE and wait for the line WANT on FD. */
 int bench_ask(const char *pid_file, int fd, int sig, const char *want, int timeout_ms);
 /* docker-registry on a free port of 127.0.0.1, its data and log under DIR. */
@@ -85,10 +86,21 @@ int bench_start_netproxy(int port, unsigned rtt_ms, unsigned mbit, pid_t *ret_pi
 			 int *ret_port);
 /* "RTT_MS:MBIT,..." -> up to MAX pairs. */
 int bench_parse_links(const char *s, unsigned (*out)[2], size_t max, size_t *ret_n);
-/* A private containerd (CRI off) with root, state and socket under DIR; socket path in SOCK. */
-int bench_start_containerd(const char *dir, char *sock, size_t sock_size, pid_t *ret_pid);
+struct bench_containerd_opts {
+	bool cri;	   /* keep the CRI plugin on */
+	const char *extra; /* appended to its config.toml (plugin sections), or NULL */
+};
+/* A private containerd with root, state and socket under DIR (CRI off unless OPTS says so; OPTS
+ * may be NULL); socket path in SOCK. */
+int bench_start_containerd(const char *dir, const struct bench_containerd_opts *opts, char *sock,
+			   size_t sock_size, pid_t *ret_pid);
 /* Unmount what is left at or under DIR, deepest first. */
 void bench_umount_under(const char *dir);
+/* The end of a benchmark's work dir DIR: what is mounted under it unmounted, the cgroups that
+ * containerd's containers left removed (CONTAINERD: it ran), then DIR removed, unless --keep
+ * (said on stderr, after BENCH). Its daemons are stopped first. */
+void bench_remove_work_dir(const struct bench_opts *o, const char *bench, const char *dir,
+			   bool containerd);
 /* Record the access profile of APP (run chrooted, with ENV, on an overlay over brisk-imagefs's
  * mount of IMAGE of STORE, under WORK) and attach it to REF with brisk-image. */
 int bench_record_profile(const char *store, const char *image, const char *ref, const char *work,
