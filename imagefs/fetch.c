@@ -919,6 +919,7 @@ int ifs_fs_new(struct imagefs_index *idx, const struct digest *index_digest,
 	fs->retries = o->retries;
 	fs->timeout_ms = o->timeout_ms ? o->timeout_ms : 30000;
 	fs->debug = o->debug;
+	fs->exact_xattrs = o->exact_xattrs;
 	fs->sopts.timeout_ms = fs->timeout_ms;
 	fs->store_spec = strdup(o->store_spec);
 	fs->state = calloc(n + 1, 1);

@@ -564,9 +564,10 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		return (void)fuse_reply_err(req, ENOENT);
 	/* Overlayfs asks every file it looks up for trusted.overlay.metacopy: one round trip
 	 * each. An image without xattrs answers ENOSYS, and the kernel asks no more (EOPNOTSUPP
-	 * from then on, which overlayfs takes as "none"); listxattr still lists nothing. */
+	 * from then on, which overlayfs takes as "none"); listxattr still lists nothing. Unless
+	 * the mount must answer as a file system with xattrs does (--exact-xattrs). */
 	if (!imagefs_index_has_xattrs(fs->idx))
-		return (void)fuse_reply_err(req, ENOSYS);
+		return (void)fuse_reply_err(req, fs->exact_xattrs ? ENODATA : ENOSYS);
 	if ((r = imagefs_index_getxattr(fs->idx, i, name, &v, &len)) < 0)
 		return (void)fuse_reply_err(req, -r);
 	reply_xattr_value(req, v, len, size);

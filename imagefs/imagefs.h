@@ -252,6 +252,11 @@ struct imagefs_mount_options {
 	bool foreground;
 	bool no_prefetch;
 	bool debug;
+	/* getxattr of an image without xattrs answers ENODATA ("no such attribute") every time, as
+	 * a file system with xattrs does, instead of ENOSYS once (which the kernel then answers
+	 * as EOPNOTSUPP for the whole mount): one request per call, for a reader that takes
+	 * EOPNOTSUPP as an error (containerd's diff of a layer; brisk-snapshotter asks for it) */
+	bool exact_xattrs;
 	uint64_t reserved[8];
 };
 

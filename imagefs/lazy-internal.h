@@ -187,6 +187,7 @@ struct ifs_fs {
 	struct ifs_cache *cache;
 	unsigned threads, retries, timeout_ms;
 	bool debug;
+	bool exact_xattrs;  /* imagefs_mount_options.exact_xattrs */
 	pid_t daemon_pid;   /* exits once the cache is written, after an unmount */
 	bool index_cached;  /* the index came from the chunk cache */
 	bool index_unsaved; /* it is to be put there; under lock */

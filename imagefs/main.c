@@ -28,7 +28,7 @@ static void usage(FILE *f)
 	fputs("usage: brisk-imagefs mount --store STORE --cache DIR [--cache-size BYTES]\n"
 	      "           [--foreground] [--threads N] [--retries N] [--timeout-ms N]\n"
 	      "           [--record-profile FILE] [--no-prefetch] [--pid-file FILE] [--log FILE]\n"
-	      "           [--stats FILE]"
+	      "           [--stats FILE] [--exact-xattrs]"
 	      "           [--debug] REF MOUNTPOINT\n"
 	      "       brisk-imagefs umount MOUNTPOINT    (a brisk-imagefs mount, nothing else)\n"
 	      "       brisk-imagefs stats MOUNTPOINT\n"
@@ -58,6 +58,7 @@ static int cmd_mount(int argc, char **argv)
 						 {"log", required_argument, NULL, 'l'},
 						 {"stats", required_argument, NULL, 'x'},
 						 {"debug", no_argument, NULL, 'd'},
+						 {"exact-xattrs", no_argument, NULL, 'X'},
 						 {}};
 	struct imagefs_mount_options o = {.retries = 3};
 	_cleanup_free_ char *spec = NULL;
@@ -101,6 +102,9 @@ static int cmd_mount(int argc, char **argv)
 			break;
 		case 'n':
 			o.no_prefetch = true;
+			break;
+		case 'X':
+			o.exact_xattrs = true;
 			break;
 		case 'P':
 			o.pid_file = optarg;

@@ -33,6 +33,7 @@
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/mountinfo.h"
 #include "cgroup.h"
 #include "commands.h"
 #include "checkpoint.h"
@@ -279,6 +280,25 @@ static int prepare_state(struct restore_job *j)
  * it. The layer is in the state directory: `delete` removes it. A restore under the
  * checkpointed id goes on in the bundle's rootfs, as with runc.
  */
+static int find_overlay(const struct mountinfo_entry *e, void *userdata)
+{
+	const char *rootfs = userdata;
+
+	return strcmp(e->mount_point, rootfs) == 0 && strcmp(e->fstype, "overlay") == 0;
+}
+
+/*
+ * ROOTFS is an overlay mounted there, as containerd, podman and CRI-O make one for each
+ * container (a snapshot's writable layer of its own): a restore under a new id writes into it,
+ * as runc does, and needs no layer of brisk's. An overlay on that overlay would also be one
+ * level of stacking too many for the kernel where the orchestrator's lower layer is itself
+ * stacked (brisk-snapshotter's lazy mounts, with FUSE passthrough).
+ */
+static bool rootfs_is_overlay(const char *rootfs)
+{
+	return mountinfo_foreach("/proc/self/mountinfo", find_overlay, (void *)rootfs) > 0;
+}
+
 static int mount_clone_root(struct restore_job *j, const char *dir)
 {
 	_cleanup_free_ char *opts = NULL;
@@ -446,8 +466,9 @@ static int prepare_root(struct restore_job *j)
 		return -ENOMEM;
 	if (mkdirat(j->dirfd, "criu-root", 0700) < 0)
 		return log_error_errno(-errno, "create '%s': %m", j->root_mnt);
-	/* a lazy rootfs already has a writable layer of this container's own */
-	if (strcmp(j->a->id, j->meta->id) != 0 && !j->lazy_root)
+	/* a lazy rootfs already has a writable layer of this container's own, and so has an
+	 * overlay mounted for this container by an orchestrator */
+	if (strcmp(j->a->id, j->meta->id) != 0 && !j->lazy_root && !rootfs_is_overlay(j->st.rootfs))
 		r = mount_clone_root(j, dir);
 	else if (mount(j->st.rootfs, j->root_mnt, NULL, MS_BIND | MS_REC, NULL) < 0)
 		r = log_error_errno(-errno, "bind the rootfs on '%s': %m", dir);

@@ -271,7 +271,7 @@ static char **mount_argv(struct store *store, uint64_t id, const char *store_spe
 
 	if (!fs || !log || !cache || mkdir_p_at(AT_FDCWD, cache, 0700) < 0)
 		return NULL;
-	argv = calloc(11, sizeof(char *));
+	argv = calloc(12, sizeof(char *));
 	if (!argv)
 		return NULL;
 	argv[0] = strdup(imagefs_bin);
@@ -282,9 +282,12 @@ static char **mount_argv(struct store *store, uint64_t id, const char *store_spe
 	argv[5] = TAKE_PTR(cache);
 	argv[6] = strdup("--log");
 	argv[7] = TAKE_PTR(log);
-	argv[8] = strdup(index);
-	argv[9] = TAKE_PTR(fs);
-	for (int i = 0; i < 10; i++)
+	/* containerd's diff of a layer (commit, checkpoint --rw) takes EOPNOTSUPP from getxattr as
+	 * an error, where "no such attribute" is what it knows */
+	argv[8] = strdup("--exact-xattrs");
+	argv[9] = strdup(index);
+	argv[10] = TAKE_PTR(fs);
+	for (int i = 0; i < 11; i++)
 		if (!argv[i])
 			return strv_free(argv);
 	return argv;
