@@ -74,44 +74,17 @@ static char *wpath(const struct cold_ctx *c, const char *rel)
 /* A bundle running the app on the lazy image through the current link, cached in CACHE. */
 static int make_bundle(const struct cold_ctx *c, const char *name, const char *cache, bool prefetch)
 {
-	_cleanup_free_ char *b = wpath(c, name), *cfg = path_join(b, "config.json"),
-			    *cache_dir = wpath(c, cache), *store = NULL;
-	_cleanup_json_ struct json_object *spec = NULL;
-	struct json_object *proc, *root;
-	char *spec_argv[] = {(char *)c->o->brisk, (char *)"spec", (char *)"--bundle", b, NULL};
-	int r;
+	_cleanup_free_ char *b = wpath(c, name), *cache_dir = wpath(c, cache), *store = NULL;
+	char *args[] = {(char *)"python3", (char *)"-c", (char *)c->code, NULL};
+	char *env[] = {(char *)ENV_PATH, (char *)"OPENBLAS_NUM_THREADS=1", (char *)"HOME=/root",
+		       NULL};
 
-	if (!b || !cfg || !cache_dir ||
-	    asprintf(&store, "registry:127.0.0.1:%d/bench/py", c->pport) < 0)
+	if (!b || !cache_dir || asprintf(&store, "registry:127.0.0.1:%d/bench/py", c->pport) < 0)
 		return -ENOMEM;
 	(void)rm_rf_at(AT_FDCWD, b);
-	if ((r = mkdir_p_at(AT_FDCWD, b, 0755)) < 0 || (r = bench_run(spec_argv, NULL)) < 0 ||
-	    (r = json_parse_file_at(AT_FDCWD, cfg, &spec)) < 0)
-		return log_error_errno(r, "bundle '%s': %m", b);
-	json_get_object(spec, "process", &proc);
-	json_get_object(spec, "root", &root);
-	json_object_object_add(proc, "terminal", json_object_new_boolean(false));
-	struct json_object *args = json_object_new_array(), *env = json_object_new_array();
-	json_object_array_add(args, json_object_new_string("python3"));
-	json_object_array_add(args, json_object_new_string("-c"));
-	json_object_array_add(args, json_object_new_string(c->code));
-	json_object_object_add(proc, "args", args);
-	json_object_array_add(env, json_object_new_string(ENV_PATH));
-	json_object_array_add(env, json_object_new_string("OPENBLAS_NUM_THREADS=1"));
-	json_object_array_add(env, json_object_new_string("HOME=/root"));
-	json_object_object_add(proc, "env", env);
-	json_object_object_add(root, "readonly", json_object_new_boolean(false));
-	struct json_object *a = json_object_new_object();
-	json_object_object_add(a, "run.brisk.image", json_object_new_string("v1"));
-	json_object_object_add(a, "run.brisk.store", json_object_new_string(store));
-	json_object_object_add(a, "run.brisk.cache", json_object_new_string(cache_dir));
-	if (!prefetch)
-		json_object_object_add(a, "run.brisk.prefetch", json_object_new_string("false"));
-	json_object_object_add(spec, "annotations", a);
-	const char *s = json_to_string(spec);
-	if ((r = write_file_atomic_at(AT_FDCWD, cfg, s, strlen(s), 0644, false)) < 0)
-		return log_error_errno(r, "write '%s': %m", cfg);
-	return 0;
+	const struct bench_bundle bb = {
+	    .args = args, .env = env, .store = store, .cache = cache_dir, .prefetch = prefetch};
+	return bench_write_bundle(c->o->brisk, b, &bb);
 }
 
 static void brisk_delete(const struct cold_ctx *c, const char *id)

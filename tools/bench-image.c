@@ -76,41 +76,14 @@ static char *wpath(const struct image_ctx *c, const char *rel)
 static int make_bundle(const struct image_ctx *c, const char *name, const char *rootfs,
 		       const char *store, const char *cache, bool prefetch)
 {
-	_cleanup_free_ char *b = wpath(c, name), *cfg = path_join(b, "config.json");
-	_cleanup_json_ struct json_object *spec = NULL;
-	struct json_object *proc, *root;
-	char *spec_argv[] = {(char *)c->o->brisk, (char *)"spec", (char *)"--bundle", b, NULL};
-	int r;
+	_cleanup_free_ char *b = wpath(c, name);
+	const struct bench_bundle bb = {.args = (char *const *)c->app,
+					.rootfs = rootfs,
+					.store = store,
+					.cache = cache,
+					.prefetch = prefetch};
 
-	if (!b || !cfg)
-		return -ENOMEM;
-	if ((r = mkdir_p_at(AT_FDCWD, b, 0755)) < 0 || (r = bench_run(spec_argv, NULL)) < 0 ||
-	    (r = json_parse_file_at(AT_FDCWD, cfg, &spec)) < 0)
-		return log_error_errno(r, "bundle '%s': %m", b);
-	json_get_object(spec, "process", &proc);
-	json_get_object(spec, "root", &root);
-	json_object_object_add(proc, "terminal", json_object_new_boolean(false));
-	struct json_object *args = json_object_new_array();
-	for (size_t i = 0; c->app[i]; i++)
-		json_object_array_add(args, json_object_new_string(c->app[i]));
-	json_object_object_add(proc, "args", args);
-	json_object_object_add(root, "readonly", json_object_new_boolean(false));
-	if (rootfs)
-		json_object_object_add(root, "path", json_object_new_string(rootfs));
-	if (store) {
-		struct json_object *a = json_object_new_object();
-		json_object_object_add(a, "run.brisk.image", json_object_new_string("v1"));
-		json_object_object_add(a, "run.brisk.store", json_object_new_string(store));
-		json_object_object_add(a, "run.brisk.cache", json_object_new_string(cache));
-		if (!prefetch)
-			json_object_object_add(a, "run.brisk.prefetch",
-					       json_object_new_string("false"));
-		json_object_object_add(spec, "annotations", a);
-	}
-	const char *s = json_to_string(spec);
-	if ((r = write_file_atomic_at(AT_FDCWD, cfg, s, strlen(s), 0644, false)) < 0)
-		return log_error_errno(r, "write '%s': %m", cfg);
-	return 0;
+	return b ? bench_write_bundle(c->o->brisk, b, &bb) : -ENOMEM;
 }
 
 /* brisk run of bundle NAME to completion; the container must print "ready". *RET_MS: until it

@@ -746,3 +746,51 @@ void bench_progress(const char *fmt, ...)
 		fputc('\n', stderr);
 	fflush(stderr);
 }
+
+static struct json_object *strv_to_json(char *const *v)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; a && v[i]; i++)
+		json_object_array_add(a, json_object_new_string(v[i]));
+	return a;
+}
+
+int bench_write_bundle(const char *brisk, const char *dir, const struct bench_bundle *b)
+{
+	_cleanup_free_ char *cfg = path_join(dir, "config.json");
+	_cleanup_json_ struct json_object *spec = NULL;
+	struct json_object *proc, *root;
+	char *spec_argv[] = {(char *)brisk, (char *)"spec", (char *)"--bundle", (char *)dir, NULL};
+	int r;
+
+	if (!cfg)
+		return -ENOMEM;
+	(void)unlink(cfg);
+	if ((r = mkdir_p_at(AT_FDCWD, dir, 0755)) < 0 || (r = bench_run(spec_argv, NULL)) < 0 ||
+	    (r = json_parse_file_at(AT_FDCWD, cfg, &spec)) < 0 ||
+	    (r = json_get_object(spec, "process", &proc)) < 0 ||
+	    (r = json_get_object(spec, "root", &root)) < 0)
+		return log_error_errno(r, "bundle '%s': %m", dir);
+	json_object_object_add(proc, "terminal", json_object_new_boolean(false));
+	json_object_object_add(proc, "args", strv_to_json(b->args));
+	if (b->env)
+		json_object_object_add(proc, "env", strv_to_json(b->env));
+	json_object_object_add(root, "readonly", json_object_new_boolean(false));
+	if (b->rootfs)
+		json_object_object_add(root, "path", json_object_new_string(b->rootfs));
+	if (b->store) {
+		struct json_object *a = json_object_new_object();
+		json_object_object_add(a, "run.brisk.image", json_object_new_string("v1"));
+		json_object_object_add(a, "run.brisk.store", json_object_new_string(b->store));
+		json_object_object_add(a, "run.brisk.cache", json_object_new_string(b->cache));
+		if (!b->prefetch)
+			json_object_object_add(a, "run.brisk.prefetch",
+					       json_object_new_string("false"));
+		json_object_object_add(spec, "annotations", a);
+	}
+	const char *text = json_to_string(spec);
+	if ((r = write_file_atomic_at(AT_FDCWD, cfg, text, strlen(text), 0644, false)) < 0)
+		return log_error_errno(r, "write '%s': %m", cfg);
+	return 0;
+}

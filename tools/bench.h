@@ -96,6 +96,15 @@ int bench_start_containerd(const char *dir, const struct bench_containerd_opts *
 			   size_t sock_size, pid_t *ret_pid);
 /* Unmount what is left at or under DIR, deepest first. */
 void bench_umount_under(const char *dir);
+/* A bundle in DIR (made if missing) from `BRISK spec`, no terminal, a writable root: */
+struct bench_bundle {
+	char *const *args;	   /* process.args, NULL-terminated */
+	char *const *env;	   /* process.env, NULL-terminated; NULL: the spec's */
+	const char *rootfs;	   /* root.path; NULL: the spec's */
+	const char *store, *cache; /* a lazy image "v1" (run.brisk.*); NULL store: none */
+	bool prefetch;		   /* with a store: replay the image's profile */
+};
+int bench_write_bundle(const char *brisk, const char *dir, const struct bench_bundle *b);
 /* The end of a benchmark's work dir DIR: what is mounted under it unmounted, the cgroups that
  * containerd's containers left removed (CONTAINERD: it ran), then DIR removed, unless --keep
  * (said on stderr, after BENCH). Its daemons are stopped first. */
