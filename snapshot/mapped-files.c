@@ -29,7 +29,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -414,6 +416,18 @@ static bool read_range(struct snapshot_prefetch *p, int fd, char *buf, uint64_t 
 	return true;
 }
 
+/* PATH resolved inside ROOT_FD, O_PATH: openat2() alone, whose lookup allocates nothing in
+ * this process (open_in_root()'s fallback walk does); a kernel without it reads nothing ahead. */
+static int open_path_in_root(int root_fd, const char *path)
+{
+	struct open_how how = {
+	    .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+
+	return (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+}
+
 static void *prefetch_run(void *userdata)
 {
 	struct worker *w = userdata;
@@ -428,7 +442,7 @@ static void *prefetch_run(void *userdata)
 		char proc[64];
 		/* a path the snapshot names: resolved in the rootfs, a regular file only (an
 		 * open of a fifo or a device could block or act) */
-		int pfd = open_in_root(p->root_fd, f->path, O_PATH | O_NOFOLLOW, 0);
+		int pfd = open_path_in_root(p->root_fd, f->path);
 		if (pfd < 0)
 			continue;
 		if (fstat(pfd, &st) < 0 || !S_ISREG(st.st_mode)) {
